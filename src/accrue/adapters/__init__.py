@@ -1,0 +1,1 @@
+"""Adapters: persistence, clocks and (later) PSP gateways and event publishers."""

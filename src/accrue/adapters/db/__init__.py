@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence: tables, engine, unit of work and repositories."""

@@ -1,0 +1,263 @@
+"""SQLAlchemy Core repositories. Every query is scoped by tenant_id."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Select, and_, insert, select, text, update
+
+from accrue.adapters.db import tables as t
+from accrue.adapters.db.key_locks import KeyLocks
+from accrue.adapters.db.mapping import (
+    customer_from_row,
+    customer_row,
+    payment_method_from_row,
+    payment_method_row,
+    price_from_row,
+    price_row,
+    product_from_row,
+    product_row,
+)
+from accrue.domain.catalog import Price, Product
+from accrue.domain.customers import Customer, PaymentMethod
+from accrue.domain.lifecycle import LifecycleState
+from accrue.domain.paging import PageRequest
+from accrue.domain.tenancy import Tenant
+from accrue.services.ports import StoredResponse
+
+
+def _locked(query: Select[tuple[object, ...]], conn: Connection, for_update: bool) -> Select[tuple[object, ...]]:
+    # SQLite has no row locks; its writers already hold the database lock.
+    if for_update and conn.dialect.name == "postgresql":
+        return query.with_for_update()
+    return query
+
+
+class SqlTenantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, tenant: Tenant) -> None:
+        self._conn.execute(
+            insert(t.tenants).values(id=tenant.id, name=tenant.name, create_time=tenant.create_time)
+        )
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        row = self._conn.execute(select(t.tenants).where(t.tenants.c.id == tenant_id)).first()
+        return None if row is None else Tenant(row.id, row.name, row.create_time)
+
+    def get_by_name(self, name: str) -> Tenant | None:
+        query = select(t.tenants).where(t.tenants.c.name == name).order_by(t.tenants.c.id).limit(1)
+        row = self._conn.execute(query).first()
+        return None if row is None else Tenant(row.id, row.name, row.create_time)
+
+    def add_api_key(
+        self, *, key_id: str, tenant_id: str, key_hash: str, create_time: datetime
+    ) -> None:
+        self._conn.execute(
+            insert(t.api_keys).values(
+                id=key_id, tenant_id=tenant_id, key_hash=key_hash, create_time=create_time
+            )
+        )
+
+    def tenant_for_key_hash(self, key_hash: str) -> str | None:
+        query = select(t.api_keys.c.tenant_id).where(
+            t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoke_time.is_(None)
+        )
+        return self._conn.execute(query).scalar_one_or_none()
+
+
+class SqlProductRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, product: Product) -> None:
+        self._conn.execute(insert(t.products).values(product_row(product)))
+
+    def get(self, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product | None:
+        query = select(t.products).where(
+            t.products.c.tenant_id == tenant_id, t.products.c.id == product_id
+        )
+        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        return None if row is None else product_from_row(row)
+
+    def update(self, product: Product) -> None:
+        values = product_row(product)
+        self._conn.execute(
+            update(t.products)
+            .where(t.products.c.tenant_id == product.tenant_id, t.products.c.id == product.id)
+            .values({k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")})
+        )
+
+    def list(self, tenant_id: str, page: PageRequest, *, show_archived: bool) -> Sequence[Product]:
+        c = t.products.c
+        query = select(t.products).where(c.tenant_id == tenant_id, c.id > page.after_id)
+        if not show_archived:
+            query = query.where(c.state == LifecycleState.ACTIVE.value)
+        rows = self._conn.execute(query.order_by(c.id).limit(page.size + 1))
+        return [product_from_row(row) for row in rows]
+
+
+class SqlPriceRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, price: Price) -> None:
+        self._conn.execute(insert(t.prices).values(price_row(price)))
+
+    def get(self, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price | None:
+        query = select(t.prices).where(t.prices.c.tenant_id == tenant_id, t.prices.c.id == price_id)
+        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        return None if row is None else price_from_row(row)
+
+    def update(self, price: Price) -> None:
+        values = price_row(price)
+        immutable = ("tenant_id", "id", "product_id", "currency_code", "create_time", "in_use")
+        self._conn.execute(
+            update(t.prices)
+            .where(t.prices.c.tenant_id == price.tenant_id, t.prices.c.id == price.id)
+            .values({k: v for k, v in values.items() if k not in immutable})
+        )
+
+    def list(
+        self, tenant_id: str, page: PageRequest, *, product_id: str, show_archived: bool
+    ) -> Sequence[Price]:
+        c = t.prices.c
+        query = select(t.prices).where(c.tenant_id == tenant_id, c.id > page.after_id)
+        if product_id:
+            query = query.where(c.product_id == product_id)
+        if not show_archived:
+            query = query.where(c.state == LifecycleState.ACTIVE.value)
+        rows = self._conn.execute(query.order_by(c.id).limit(page.size + 1))
+        return [price_from_row(row) for row in rows]
+
+    def mark_in_use(self, tenant_id: str, price_id: str) -> None:
+        self._conn.execute(
+            update(t.prices)
+            .where(t.prices.c.tenant_id == tenant_id, t.prices.c.id == price_id)
+            .values(in_use=True)
+        )
+
+
+class SqlCustomerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, customer: Customer) -> None:
+        self._conn.execute(insert(t.customers).values(customer_row(customer)))
+        for method in customer.payment_methods:
+            self.add_payment_method(customer.tenant_id, customer.id, method)
+
+    def get(self, tenant_id: str, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        query = select(t.customers).where(
+            t.customers.c.tenant_id == tenant_id, t.customers.c.id == customer_id
+        )
+        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        if row is None:
+            return None
+        return customer_from_row(row, self._methods(tenant_id, [customer_id]).get(customer_id, ()))
+
+    def update(self, customer: Customer) -> None:
+        values = customer_row(customer)
+        self._conn.execute(
+            update(t.customers)
+            .where(t.customers.c.tenant_id == customer.tenant_id, t.customers.c.id == customer.id)
+            .values({k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")})
+        )
+
+    def list(
+        self, tenant_id: str, page: PageRequest, *, show_archived: bool, email: str
+    ) -> Sequence[Customer]:
+        c = t.customers.c
+        query = select(t.customers).where(c.tenant_id == tenant_id, c.id > page.after_id)
+        if not show_archived:
+            query = query.where(c.state == LifecycleState.ACTIVE.value)
+        if email:
+            query = query.where(c.email == email)
+        rows = list(self._conn.execute(query.order_by(c.id).limit(page.size + 1)))
+        methods = self._methods(tenant_id, [row.id for row in rows])
+        return [customer_from_row(row, methods.get(row.id, ())) for row in rows]
+
+    def add_payment_method(self, tenant_id: str, customer_id: str, method: PaymentMethod) -> None:
+        self._conn.execute(
+            insert(t.payment_methods).values(payment_method_row(tenant_id, customer_id, method))
+        )
+
+    def detach_payment_method(self, tenant_id: str, payment_method_id: str, *, when: datetime) -> None:
+        c = t.payment_methods.c
+        self._conn.execute(
+            update(t.payment_methods)
+            .where(c.tenant_id == tenant_id, c.id == payment_method_id, c.detach_time.is_(None))
+            .values(detach_time=when)
+        )
+
+    def _methods(self, tenant_id: str, customer_ids: list[str]) -> dict[str, tuple[PaymentMethod, ...]]:
+        if not customer_ids:
+            return {}
+        c = t.payment_methods.c
+        query = (
+            select(t.payment_methods)
+            .where(
+                and_(c.tenant_id == tenant_id, c.customer_id.in_(customer_ids), c.detach_time.is_(None))
+            )
+            .order_by(c.id)
+        )
+        found: dict[str, list[PaymentMethod]] = {}
+        for row in self._conn.execute(query):
+            found.setdefault(row.customer_id, []).append(payment_method_from_row(row))
+        return {key: tuple(value) for key, value in found.items()}
+
+
+class SqlIdempotencyRepository:
+    """Stored responses, plus a per-key lock that spans processes on PostgreSQL."""
+
+    def __init__(self, conn: Connection, locks: KeyLocks) -> None:
+        self._conn = conn
+        self._locks = locks
+        self.held: list[tuple[str, str]] = []
+
+    def lock(self, tenant_id: str, request_id: str) -> bool:
+        key = (tenant_id, request_id)
+        if not self._locks.try_acquire(key):
+            return False
+        self.held.append(key)
+        if self._conn.dialect.name == "postgresql":
+            digest = hashlib.sha256(f"{tenant_id}\0{request_id}".encode()).digest()
+            lock_id = int.from_bytes(digest[:8], "big", signed=True)
+            acquired = self._conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}
+            ).scalar_one()
+            return bool(acquired)
+        return True
+
+    def release_all(self) -> None:
+        for key in self.held:
+            self._locks.release(key)
+        self.held.clear()
+
+    def get(self, tenant_id: str, request_id: str) -> StoredResponse | None:
+        c = t.idempotency_keys.c
+        row = self._conn.execute(
+            select(c.method, c.fingerprint, c.response).where(
+                c.tenant_id == tenant_id, c.request_id == request_id
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredResponse(method=row.method, fingerprint=row.fingerprint, response=bytes(row.response))
+
+    def add(
+        self, tenant_id: str, request_id: str, stored: StoredResponse, *, create_time: datetime
+    ) -> None:
+        self._conn.execute(
+            insert(t.idempotency_keys).values(
+                tenant_id=tenant_id,
+                request_id=request_id,
+                method=stored.method,
+                fingerprint=stored.fingerprint,
+                response=stored.response,
+                create_time=create_time,
+            )
+        )

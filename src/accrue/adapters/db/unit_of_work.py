@@ -1,0 +1,63 @@
+"""A unit of work is one database transaction and the repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from accrue.adapters.db.key_locks import KeyLocks
+from accrue.adapters.db.repositories import (
+    SqlCustomerRepository,
+    SqlIdempotencyRepository,
+    SqlPriceRepository,
+    SqlProductRepository,
+    SqlTenantRepository,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, locks: KeyLocks, *, write: bool) -> None:
+        self._engine = engine
+        self._locks = locks
+        self._write = write
+        self._committed = False
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self._engine.connect()
+        if self._write:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        self._conn = conn
+        self._tx = conn.begin()
+        self.tenants = SqlTenantRepository(conn)
+        self.products = SqlProductRepository(conn)
+        self.prices = SqlPriceRepository(conn)
+        self.customers = SqlCustomerRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn, self._locks)
+        return self
+
+    def commit(self) -> None:
+        self._tx.commit()
+        self._committed = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.idempotency.release_all()
+            self._conn.close()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._locks = KeyLocks()
+
+    def __call__(self, *, write: bool) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._locks, write=write)

@@ -1,0 +1,1 @@
+"""Transport: proto <-> domain conversion, the error table, gRPC and Connect adapters."""

@@ -1,0 +1,16 @@
+"""What a handler knows about the call it serves, whichever transport carried it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """`method` is the full name `accrue.billing.v1.CustomerService/CreateCustomer`."""
+
+    method: str
+    tenant_id: str
+    metadata: Mapping[str, str]
+    trace_id: str

@@ -1,0 +1,156 @@
+"""Connect (connectrpc ASGI) adapter over the same routes and Invoker as gRPC.
+
+The generated `*ASGIApplication` classes do the protocol work; the service
+object they call is built from the route table, and each call runs the
+synchronous Invoker in a worker thread with the caller's trace context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import importlib
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from connectrpc.code import Code
+from connectrpc.codec import Codec
+from connectrpc.errors import ConnectError, ErrorDetail
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.rpc import code_pb2
+from protobuf.wkt import Any as ConnectAny
+
+from accrue.api.errors import to_status
+from accrue.api.pipeline import Invoker
+from accrue.api.routes import Route, snake_case
+from accrue.domain.errors import AccrueError, ValidationFailed
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def to_connect_error(error: AccrueError) -> ConnectError:
+    status = to_status(error)
+    details = [
+        ErrorDetail(ConnectAny(type_url=detail.type_url, value=detail.value))
+        for detail in status.details
+    ]
+    return ConnectError(Code[code_pb2.Code.Name(status.code)], status.message, details)
+
+
+class _BinaryCodec(Codec[Message, Message]):
+    """Deterministic binary codec; an undecodable body is INVALID_ARGUMENT."""
+
+    def name(self) -> str:
+        return "proto"
+
+    def encode(self, message: Message) -> bytes:
+        return message.SerializeToString(deterministic=True)
+
+    def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message:
+        try:
+            return message_class.FromString(bytes(data))
+        except DecodeError as exc:
+            raise to_connect_error(ValidationFailed.body("request body is not valid protobuf")) from exc
+
+
+class _StrictJsonCodec(Codec[Message, Message]):
+    """Proto3 JSON that refuses unknown fields, so nothing is silently dropped."""
+
+    def name(self) -> str:
+        return "json"
+
+    def encode(self, message: Message) -> bytes:
+        return json_format.MessageToJson(message, indent=None).encode()
+
+    def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message:
+        message = message_class()
+        try:
+            json_format.Parse(bytes(data), message, ignore_unknown_fields=False)
+        except (json_format.ParseError, ValueError, UnicodeDecodeError) as exc:
+            raise to_connect_error(ValidationFailed.body(
+                    f"request body is not valid JSON for {message_class.DESCRIPTOR.full_name}: {exc}"
+                )) from exc
+        return message
+
+
+class _ServiceAdapter:
+    """Looks like a generated Connect service; every method goes to the Invoker."""
+
+    def __init__(self, routes: Iterable[Route], invoker: Invoker, executor: ThreadPoolExecutor) -> None:
+        self._methods = {snake_case(route.method): self._bind(route, invoker, executor) for route in routes}
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Message]]:
+        try:
+            return self._methods[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @staticmethod
+    def _bind(route: Route, invoker: Invoker, executor: ThreadPoolExecutor) -> Callable[..., Awaitable[Message]]:
+        async def call(request: Message, ctx: Any) -> Message:
+            metadata = {key.lower(): value for key, value in ctx.request_headers.items()}
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            try:
+                work = functools.partial(invoker.invoke, route, request, metadata, transport="connect")
+                return await loop.run_in_executor(executor, context.run, work)
+            except AccrueError as error:
+                raise to_connect_error(error) from None
+
+        return call
+
+
+class _Router:
+    """Dispatches by path prefix to one generated ASGI application per service."""
+
+    def __init__(self, apps: dict[str, ASGIApp]) -> None:
+        self._apps = apps
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path = scope.get("path", "")
+        service = path.strip("/").split("/", 1)[0]
+        app = self._apps.get(service)
+        if app is None:
+            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"unknown service"})
+            return
+        await app(scope, receive, send)
+
+
+def connect_app(
+    routes: list[Route],
+    invoker: Invoker,
+    *,
+    interceptors: Iterable[Any] = (),
+    executor: ThreadPoolExecutor,
+) -> ASGIApp:
+    by_service: dict[str, list[Route]] = {}
+    for route in routes:
+        by_service.setdefault(route.service, []).append(route)
+    apps: dict[str, ASGIApp] = {}
+    codecs: list[Codec[Any, Any]] = [_BinaryCodec(), _StrictJsonCodec()]
+    for service, service_routes in by_service.items():
+        app_class = _generated_asgi_class(service_routes[0])
+        apps[service] = app_class(
+            service=_ServiceAdapter(service_routes, invoker, executor),
+            interceptors=tuple(interceptors),
+            codecs=codecs,
+        )
+    return _Router(apps)
+
+
+def _generated_asgi_class(route: Route) -> Any:
+    file_name = route.request_type.DESCRIPTOR.file.name  # accrue/billing/v1/catalog.proto
+    module = importlib.import_module(file_name.removesuffix(".proto").replace("/", ".") + "_connect")
+    return getattr(module, route.service.rsplit(".", 1)[1] + "ASGIApplication")

@@ -1,0 +1,1 @@
+"""Conversions between generated messages and domain objects."""

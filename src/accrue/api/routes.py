@@ -1,0 +1,64 @@
+"""The route table: every RPC of every served service, bound to its handler.
+
+Built from the service descriptors, so a new RPC in the contract is served
+(or fails loudly at start-up for want of a handler) without a second list to
+keep in sync.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+Handler = Callable[[Any, Any], Message]
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    service: str
+    method: str
+    request_type: type[Message]
+    response_type: type[Message]
+    handler: Handler
+    mutating: bool
+
+    @property
+    def full_name(self) -> str:
+        """`package.Service/Method`, as logged and as stored with idempotency keys."""
+        return f"{self.service}/{self.method}"
+
+    @property
+    def path(self) -> str:
+        """The HTTP path shared by gRPC and Connect: `/package.Service/Method`."""
+        return f"/{self.full_name}"
+
+
+def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[Route]:
+    routes = []
+    for service, handler_object in bindings:
+        for method in service.methods:
+            handler = getattr(handler_object, snake_case(method.name), None)
+            if handler is None:
+                raise TypeError(f"{type(handler_object).__name__} has no handler for {method.full_name}")
+            request_type = GetMessageClass(method.input_type)
+            routes.append(
+                Route(
+                    service=service.full_name,
+                    method=method.name,
+                    request_type=request_type,
+                    response_type=GetMessageClass(method.output_type),
+                    handler=handler,
+                    mutating="request_id" in method.input_type.fields_by_name,
+                )
+            )
+    return routes

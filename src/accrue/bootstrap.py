@@ -1,0 +1,71 @@
+"""The composition root: the one place that builds engines and wires objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import ServiceDescriptor
+from sqlalchemy import Engine
+
+from accrue.adapters.clock import SystemClock
+from accrue.adapters.db import migrate
+from accrue.adapters.db.engine import build_engine
+from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from accrue.api.handlers.catalog import CatalogHandler
+from accrue.api.handlers.customers import CustomerHandler
+from accrue.api.handlers.support import HandlerSupport
+from accrue.api.pipeline import Invoker
+from accrue.api.routes import Route, build_routes
+from accrue.billing.v1 import catalog_pb2, customer_pb2
+from accrue.config import Settings
+from accrue.domain.clock import Clock
+from accrue.domain.identifiers import IdGenerator
+from accrue.services.catalog import CatalogService
+from accrue.services.customers import CustomerService
+from accrue.services.idempotency import MutationRunner
+from accrue.services.tenants import Authenticator, TenantService
+
+SERVICES: tuple[ServiceDescriptor, ...] = (
+    catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
+    customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
+)
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    tenants: TenantService
+    routes: list[Route]
+    invoker: Invoker
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:
+    clock = clock or SystemClock()
+    engine = build_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
+    )
+    if settings.auto_migrate:
+        migrate.upgrade(engine)
+    uow_factory = SqlUnitOfWorkFactory(engine)
+    ids = IdGenerator(clock)
+    support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
+    handlers = {
+        "accrue.billing.v1.CatalogService": CatalogHandler(support, CatalogService(clock, ids)),
+        "accrue.billing.v1.CustomerService": CustomerHandler(support, CustomerService(clock, ids)),
+    }
+    routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
+    return Application(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        tenants=TenantService(uow_factory, clock, ids),
+        routes=routes,
+        invoker=Invoker(Authenticator(uow_factory)),
+    )

@@ -1,0 +1,159 @@
+"""`accrue`: serve, migrate, tenant create, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from accrue.bootstrap import build_application
+from accrue.config import Settings
+from accrue.telemetry import configure_logging, configure_tracing
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    overrides = {
+        key: value
+        for key, value in {
+            "database_url": getattr(args, "database_url", None),
+            "grpc_port": getattr(args, "grpc_port", None),
+            "connect_port": getattr(args, "connect_port", None),
+            "grpc_host": getattr(args, "host", None),
+            "connect_host": getattr(args, "host", None),
+            **extra,
+        }.items()
+        if value is not None
+    }
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from accrue.demo import ensure_demo_key, instructions
+    from accrue.server import Server
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.trace_exporter)
+    app = build_application(settings)
+    server = Server(app)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("accrue.server").info("signal received", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ports = server.start()
+    if args.demo:
+        _tenant, key = ensure_demo_key(app)
+        host = settings.connect_host
+        print(
+            instructions(
+                api_key=key,
+                grpc_address=f"{settings.grpc_host}:{ports.grpc}",
+                connect_url=f"http://{host}:{ports.connect}",
+            ),
+            flush=True,
+        )
+    print(f"READY grpc={ports.grpc} connect={ports.connect}", flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from accrue.adapters.db import migrate
+    from accrue.adapters.db.engine import build_engine
+
+    settings = _settings(args)
+    engine = build_engine(settings.database_url)
+    try:
+        if args.downgrade:
+            migrate.downgrade(engine, args.downgrade)
+        else:
+            migrate.upgrade(engine, args.revision)
+        print(f"database at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _tenant_create(args: argparse.Namespace) -> int:
+    app = build_application(_settings(args))
+    try:
+        created = app.tenants.create_tenant(args.name)
+    finally:
+        app.close()
+    print(f"tenant  {created.tenant.id}  ({created.tenant.name})")
+    print(f"api key {created.api_key}")
+    print("The key is shown only now; store it in your secret manager.")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from accrue.demo import ensure_demo_key, instructions
+
+    settings = _settings(args)
+    app = build_application(settings)
+    try:
+        _tenant, key = ensure_demo_key(app)
+    finally:
+        app.close()
+    print(
+        instructions(
+            api_key=key,
+            grpc_address=f"{settings.grpc_host}:{settings.grpc_port}",
+            connect_url=f"http://{settings.connect_host}:{settings.connect_port}",
+        )
+    )
+    print("Start the server with `accrue serve` to use it.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="accrue", description="Accrue billing platform")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database-url", help="SQLAlchemy URL (env ACCRUE_DATABASE_URL)")
+
+    serve = commands.add_parser("serve", help="run the gRPC and Connect servers")
+    database(serve)
+    serve.add_argument("--host", help="bind address for both servers")
+    serve.add_argument("--grpc-port", type=int, help="gRPC port (env ACCRUE_GRPC_PORT; 0 = free)")
+    serve.add_argument("--connect-port", type=int, help="Connect port (env ACCRUE_CONNECT_PORT)")
+    serve.add_argument("--demo", action="store_true", help="ensure a demo tenant and print a key")
+    serve.set_defaults(run=_serve)
+
+    mig = commands.add_parser("migrate", help="apply (or roll back) database migrations")
+    database(mig)
+    mig.add_argument("--revision", default="head", help="target revision (default head)")
+    mig.add_argument("--downgrade", metavar="REVISION", help="roll back to REVISION (e.g. base)")
+    mig.set_defaults(run=_migrate)
+
+    tenant = commands.add_parser("tenant", help="tenant administration")
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser("create", help="create a tenant and print its API key")
+    create.add_argument("name")
+    database(create)
+    create.set_defaults(run=_tenant_create)
+
+    demo = commands.add_parser("demo", help="ensure the demo tenant and print a key and examples")
+    database(demo)
+    demo.set_defaults(run=_demo)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

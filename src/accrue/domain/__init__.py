@@ -1,0 +1,1 @@
+"""Pure billing rules. Imports nothing from grpc, connectrpc, SQLAlchemy or generated code."""

@@ -1,0 +1,78 @@
+"""Opaque page tokens for oldest-first lists (AIP-158).
+
+A token records the last id served and a fingerprint of the query, so a
+token is rejected when reused with a different filter instead of silently
+returning the wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from accrue.domain.errors import InvalidPageToken
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A validated page request: how many items, and the id to start after."""
+
+    size: int
+    after_id: str
+    query_fingerprint: str
+
+    @classmethod
+    def parse(cls, *, page_size: int, page_token: str, query: dict[str, object]) -> PageRequest:
+        size = DEFAULT_PAGE_SIZE if page_size == 0 else min(page_size, MAX_PAGE_SIZE)
+        fingerprint = _fingerprint(query)
+        if not page_token:
+            return cls(size, "", fingerprint)
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(page_token.encode("ascii")))
+            after_id, token_fingerprint = raw["a"], raw["q"]
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
+            raise InvalidPageToken("page_token is malformed") from exc
+        if token_fingerprint != fingerprint or not isinstance(after_id, str):
+            raise InvalidPageToken("page_token belongs to a different query")
+        return cls(size, after_id, fingerprint)
+
+    def token_after(self, last_id: str) -> str:
+        payload = json.dumps({"a": last_id, "q": self.query_fingerprint}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(payload.encode()).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    next_page_token: str
+
+
+def _fingerprint(query: dict[str, object]) -> str:
+    canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+I = TypeVar("I", bound=_HasId)
+
+
+def paginate(fetched: Sequence[I], page: PageRequest) -> Page[I]:
+    """Cut a fetch of `page.size + 1` rows into a page and the token for the next one."""
+    if len(fetched) > page.size:
+        items = list(fetched[: page.size])
+        return Page(items, page.token_after(items[-1].id))
+    return Page(list(fetched), "")

@@ -1,0 +1,127 @@
+"""`accrue serve`: one process, a grpcio server and a Connect ASGI server over
+the same routes.
+
+Shutdown on SIGTERM/SIGINT stops accepting new calls on both transports, lets
+in-flight calls finish within the grace period (each call is one database
+transaction, so nothing is half-written), then closes the database pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+import uvicorn
+from connectrpc_otel import OpenTelemetryInterceptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import server_interceptor
+
+from accrue.api.connect_transport import connect_app
+from accrue.api.grpc_transport import generic_handlers
+from accrue.bootstrap import SERVICES, Application
+
+log = logging.getLogger("accrue.server")
+
+
+@dataclass(frozen=True)
+class Ports:
+    grpc: int
+    connect: int
+
+
+class Server:
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        settings = app.settings
+        self._grpc_executor = ThreadPoolExecutor(settings.grpc_workers, thread_name_prefix="grpc")
+        self._connect_executor = ThreadPoolExecutor(settings.connect_workers, thread_name_prefix="connect")
+        self._grpc = grpc.server(
+            self._grpc_executor,
+            interceptors=[server_interceptor()],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        self._grpc.add_generic_rpc_handlers(generic_handlers(app.routes, app.invoker))
+        self._health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
+        names = [s.full_name for s in SERVICES] + [
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        reflection.enable_server_reflection(names, self._grpc)
+        self._asgi = connect_app(
+            app.routes,
+            app.invoker,
+            interceptors=[OpenTelemetryInterceptor()],
+            executor=self._connect_executor,
+        )
+        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn_thread: threading.Thread | None = None
+
+    def start(self) -> Ports:
+        settings = self._app.settings
+        grpc_port = self._grpc.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        if grpc_port == 0:
+            raise OSError(f"cannot bind gRPC on {settings.grpc_host}:{settings.grpc_port}")
+        self._grpc.start()
+        for service in SERVICES:
+            self._health.set(service.full_name, health_pb2.HealthCheckResponse.SERVING)
+        self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.connect_host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.connect_host, settings.connect_port))
+        connect_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._asgi,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+            backlog=2048,
+        )
+        server = uvicorn.Server(config)
+        ready = threading.Event()
+
+        def run() -> None:
+            async def main() -> None:
+                task = asyncio.create_task(server.serve(sockets=[sock]))
+                while not server.started and not task.done():
+                    await asyncio.sleep(0.01)
+                ready.set()
+                await task
+
+            asyncio.run(main())
+            ready.set()
+
+        self._uvicorn = server
+        self._uvicorn_thread = threading.Thread(target=run, name="connect-server", daemon=True)
+        self._uvicorn_thread.start()
+        ready.wait(30)
+        if not server.started:
+            raise OSError(f"Connect server did not start on {settings.connect_host}:{connect_port}")
+        log.info(
+            "serving",
+            extra={"grpc": f"{settings.grpc_host}:{grpc_port}", "connect": f"{settings.connect_host}:{connect_port}"},
+        )
+        return Ports(grpc=grpc_port, connect=connect_port)
+
+    def stop(self) -> None:
+        """Stop taking calls, let in-flight calls finish, release the database."""
+        grace = self._app.settings.shutdown_grace_seconds
+        self._health.enter_graceful_shutdown()
+        done = self._grpc.stop(grace)
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        done.wait(grace + 1)
+        if self._uvicorn_thread is not None:
+            self._uvicorn_thread.join(grace + 2)
+        self._grpc_executor.shutdown(wait=True)
+        self._connect_executor.shutdown(wait=True)
+        self._app.close()
+        log.info("stopped")

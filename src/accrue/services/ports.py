@@ -1,0 +1,114 @@
+"""What the use cases need from persistence, as protocols.
+
+Services depend on these, adapters implement them; the direction of imports
+is domain <- services <- adapters/api.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from accrue.domain.catalog import Price, Product
+from accrue.domain.customers import Customer, PaymentMethod
+from accrue.domain.paging import PageRequest
+from accrue.domain.tenancy import Tenant
+
+
+class TenantRepository(Protocol):
+    def add(self, tenant: Tenant) -> None: ...
+    def get(self, tenant_id: str) -> Tenant | None: ...
+    def get_by_name(self, name: str) -> Tenant | None: ...
+    def add_api_key(
+        self, *, key_id: str, tenant_id: str, key_hash: str, create_time: datetime
+    ) -> None: ...
+    def tenant_for_key_hash(self, key_hash: str) -> str | None: ...
+
+
+class ProductRepository(Protocol):
+    def add(self, product: Product) -> None: ...
+    def get(self, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product | None: ...
+    def update(self, product: Product) -> None: ...
+    def list(
+        self, tenant_id: str, page: PageRequest, *, show_archived: bool
+    ) -> Sequence[Product]: ...
+
+
+class PriceRepository(Protocol):
+    def add(self, price: Price) -> None: ...
+    def get(self, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price | None: ...
+    def update(self, price: Price) -> None: ...
+    def list(
+        self, tenant_id: str, page: PageRequest, *, product_id: str, show_archived: bool
+    ) -> Sequence[Price]: ...
+    def mark_in_use(self, tenant_id: str, price_id: str) -> None: ...
+
+
+class CustomerRepository(Protocol):
+    def add(self, customer: Customer) -> None: ...
+    def get(
+        self, tenant_id: str, customer_id: str, *, for_update: bool = False
+    ) -> Customer | None: ...
+    def update(self, customer: Customer) -> None: ...
+    def list(
+        self, tenant_id: str, page: PageRequest, *, show_archived: bool, email: str
+    ) -> Sequence[Customer]: ...
+    def add_payment_method(
+        self, tenant_id: str, customer_id: str, method: PaymentMethod
+    ) -> None: ...
+    def detach_payment_method(
+        self, tenant_id: str, payment_method_id: str, *, when: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The outcome of an earlier request with the same idempotency key."""
+
+    method: str
+    fingerprint: str
+    response: bytes
+
+
+class IdempotencyRepository(Protocol):
+    def lock(self, tenant_id: str, request_id: str) -> bool:
+        """Take the per-key lock for this transaction; False if another holds it."""
+        ...
+
+    def get(self, tenant_id: str, request_id: str) -> StoredResponse | None: ...
+    def add(
+        self,
+        tenant_id: str,
+        request_id: str,
+        stored: StoredResponse,
+        *,
+        create_time: datetime,
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; nothing is written unless `commit` is called."""
+
+    tenants: TenantRepository
+    products: ProductRepository
+    prices: PriceRepository
+    customers: CustomerRepository
+    idempotency: IdempotencyRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> UnitOfWork:
+        """A new unit of work; `write=True` takes the write lock up front on SQLite."""
+        ...

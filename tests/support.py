@@ -1,0 +1,184 @@
+"""Shared test helpers: servers on free ports, clients for both transports, PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from connectrpc.errors import ConnectError
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from accrue.billing.v1 import (
+    catalog_connect,
+    catalog_pb2_grpc,
+    customer_connect,
+    customer_pb2_grpc,
+)
+from accrue.adapters.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from accrue.bootstrap import Application, build_application
+from accrue.domain.tenancy import hash_api_key
+from accrue.config import Settings
+from accrue.server import Ports, Server
+
+POSTGRES_ENV = "ACCRUE_TEST_POSTGRES_URL"
+
+
+@dataclass
+class RunningServer:
+    app: Application
+    ports: Ports
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports.grpc}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.connect}"
+
+    def new_tenant(self, name: str = "tenant") -> str:
+        """A fresh tenant; returns its API key."""
+        return self.app.tenants.create_tenant(name).api_key
+
+    def uow(self, *, write: bool) -> SqlUnitOfWork:
+        """Direct database access, for arranging what no public RPC can do yet."""
+        return SqlUnitOfWorkFactory(self.app.engine)(write=write)
+
+    def tenant_of(self, api_key: str) -> str:
+        with self.uow(write=False) as uow:
+            tenant_id = uow.tenants.tenant_for_key_hash(hash_api_key(api_key))
+        assert tenant_id is not None
+        return tenant_id
+
+
+@contextmanager
+def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer]:
+    config = Settings(
+        database_url=database_url,
+        grpc_port=0,
+        connect_port=0,
+        log_level="WARNING",
+        shutdown_grace_seconds=2,
+        **settings,
+    )
+    app = build_application(config)
+    server = Server(app)
+    ports = server.start()
+    try:
+        yield RunningServer(app, ports)
+    finally:
+        server.stop()
+
+
+class GrpcClients:
+    """Generated gRPC stubs with the tenant's key attached to every call."""
+
+    def __init__(self, target: str, api_key: str | None) -> None:
+        self.channel = grpc.insecure_channel(target)
+        self.metadata = () if api_key is None else (("authorization", f"Bearer {api_key}"),)
+        self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
+        self.customers = customer_pb2_grpc.CustomerServiceStub(self.channel)
+
+    def call(self, service: str, method: str, request: Any) -> Any:
+        stub = self.catalog if service.endswith("CatalogService") else self.customers
+        return getattr(stub, method)(request, metadata=self.metadata, timeout=30)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class ConnectClients:
+    """Generated Connect clients (sync) with the tenant's key attached."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, json: bool = False) -> None:
+        from connectrpc.compat import google_protobuf_json_codec
+
+        kwargs: dict[str, Any] = {}
+        if json:
+            kwargs["codec"] = google_protobuf_json_codec()
+        self.headers = {} if api_key is None else {"authorization": f"Bearer {api_key}"}
+        self.catalog = catalog_connect.CatalogServiceClientSync(base_url, **kwargs)
+        self.customers = customer_connect.CustomerServiceClientSync(base_url, **kwargs)
+
+    def call(self, service: str, method: str, request: Any) -> Any:
+        from accrue.api.routes import snake_case
+
+        client = self.catalog if service.endswith("CatalogService") else self.customers
+        return getattr(client, snake_case(method))(request, headers=self.headers, timeout_ms=30000)
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.customers.close()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A transport-neutral view of an RPC error."""
+
+    code: str
+    message: str
+    reason: str
+    field_violations: list[str]
+    metadata: dict[str, str]
+
+
+def failure_of_grpc(error: grpc.RpcError) -> Failure:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    details = list(status.details) if status is not None else []
+    return _failure(error.code().name, error.details() or "", details)  # type: ignore[attr-defined]
+
+
+def failure_of_connect(error: ConnectError) -> Failure:
+    from google.protobuf import any_pb2
+
+    details = [
+        any_pb2.Any(type_url="type.googleapis.com/" + d.type_name, value=d.message_bytes)
+        for d in error.details
+    ]
+    return _failure(error.code.name, error.message, details)
+
+
+def _failure(code: str, message: str, details: list[Any]) -> Failure:
+    reason, violations, metadata = "", [], {}
+    for detail in details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = [v.field for v in bad.field_violations]
+    return Failure(code, message, reason, violations, metadata)
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    admin = postgres_admin_url()
+    assert admin is not None
+    url = make_url(admin)
+    name = f"accrue_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
