@@ -95,8 +95,11 @@ class Invoker:
 
 
 def _field_path(violation: protovalidate.Violation) -> str:
+    path = violation.proto.field
+    if path is None:  # a message-level rule: the message as a whole is at fault
+        return ""
     parts: list[str] = []
-    for element in violation.proto.field.elements:
+    for element in path.elements:
         subscript = element.subscript
         parts.append(
             element.field_name if subscript is None else f"{element.field_name}[{subscript.value}]"

@@ -128,6 +128,8 @@ class CatalogService:
         product_id: str,
         show_archived: bool,
     ) -> Page[Price]:
+        if product_id:
+            self.get_product(uow, tenant_id, product_id)  # a typo'd product is NOT_FOUND, not empty
         items = uow.prices.list(tenant_id, page, product_id=product_id, show_archived=show_archived)
         return paginate(items, page)
 

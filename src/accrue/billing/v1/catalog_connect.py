@@ -101,8 +101,9 @@ class CatalogService(Protocol):
 
     async def list_prices(self, request: ListPricesRequest, ctx: RequestContext[ListPricesRequest, ListPricesResponse], /) -> ListPricesResponse:
         """
-        Lists prices, oldest first, optionally for one product.
-        INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        Lists prices, oldest first, optionally for one product. NOT_FOUND
+        (RESOURCE_NOT_FOUND) when `product_id` names no product of the caller's
+        tenant; INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -474,8 +475,9 @@ class CatalogServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> ListPricesResponse:
         """
-        Lists prices, oldest first, optionally for one product.
-        INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        Lists prices, oldest first, optionally for one product. NOT_FOUND
+        (RESOURCE_NOT_FOUND) when `product_id` names no product of the caller's
+        tenant; INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
         return await self.execute_unary(
             request=request,
@@ -607,8 +609,9 @@ class CatalogServiceSync(Protocol):
 
     def list_prices(self, request: ListPricesRequest, ctx: RequestContext[ListPricesRequest, ListPricesResponse], /) -> ListPricesResponse:
         """
-        Lists prices, oldest first, optionally for one product.
-        INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        Lists prices, oldest first, optionally for one product. NOT_FOUND
+        (RESOURCE_NOT_FOUND) when `product_id` names no product of the caller's
+        tenant; INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -978,8 +981,9 @@ class CatalogServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> ListPricesResponse:
         """
-        Lists prices, oldest first, optionally for one product.
-        INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        Lists prices, oldest first, optionally for one product. NOT_FOUND
+        (RESOURCE_NOT_FOUND) when `product_id` names no product of the caller's
+        tenant; INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
         return self.execute_unary(
             request=request,

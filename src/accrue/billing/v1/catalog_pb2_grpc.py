@@ -164,8 +164,9 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPrices(self, request, context):
-        """Lists prices, oldest first, optionally for one product.
-        INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """Lists prices, oldest first, optionally for one product. NOT_FOUND
+        (RESOURCE_NOT_FOUND) when `product_id` names no product of the caller's
+        tenant; INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
