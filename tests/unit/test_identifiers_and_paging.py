@@ -1,0 +1,62 @@
+"""Ids sort by creation; page tokens are tied to their query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accrue.adapters.clock import FixedClock
+from accrue.domain.errors import InvalidPageToken
+from accrue.domain.identifiers import IdGenerator
+from accrue.domain.paging import PageRequest, paginate
+
+
+def test_ids_sort_in_creation_order_even_within_one_millisecond() -> None:
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    ids = IdGenerator(clock)
+    made = []
+    for step in range(200):
+        made.append(ids.new("cus"))
+        if step % 50 == 0:
+            clock.advance(timedelta(milliseconds=1))
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    assert all(len(i) == len("cus_") + 26 for i in made)
+
+
+@given(token=st.text(max_size=60))
+def test_arbitrary_page_tokens_are_rejected_cleanly(token: str) -> None:
+    if not token:
+        return
+    with pytest.raises(InvalidPageToken):
+        PageRequest.parse(page_size=10, page_token=token, query={"a": 1})
+
+
+def test_token_is_bound_to_its_query() -> None:
+    first = PageRequest.parse(page_size=2, page_token="", query={"email": "a"})
+    token = first.token_after("cus_2")
+    assert PageRequest.parse(page_size=2, page_token=token, query={"email": "a"}).after_id == "cus_2"
+    with pytest.raises(InvalidPageToken):
+        PageRequest.parse(page_size=2, page_token=token, query={"email": "b"})
+
+
+class _Item:
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+
+@given(count=st.integers(0, 30), size=st.integers(1, 10))
+def test_paginate_returns_a_token_only_when_more_rows_exist(count: int, size: int) -> None:
+    page = PageRequest.parse(page_size=size, page_token="", query={})
+    fetched = [_Item(f"x_{i:03d}") for i in range(min(count, size + 1))]
+    result = paginate(fetched, page)
+    assert len(result.items) == min(count, size)
+    assert bool(result.next_page_token) == (count > size)
+
+
+def test_page_size_zero_means_default_and_is_capped() -> None:
+    assert PageRequest.parse(page_size=0, page_token="", query={}).size == 50
+    assert PageRequest.parse(page_size=5000, page_token="", query={}).size == 1000

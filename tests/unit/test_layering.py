@@ -1,0 +1,36 @@
+"""Imports point inwards: domain <- services <- api/adapters <- entry points."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "accrue"
+FORBIDDEN = {
+    "domain": ("grpc", "connectrpc", "sqlalchemy", "alembic", "google", "accrue.billing", "accrue.services", "accrue.api", "accrue.adapters", "opentelemetry"),
+    "services": ("grpc", "connectrpc", "sqlalchemy", "alembic", "google", "accrue.billing", "accrue.api", "accrue.adapters"),
+    "adapters": ("grpc", "connectrpc", "accrue.api", "accrue.billing"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_does_not_import_outer_layers(layer: str) -> None:
+    offenders = []
+    for path in sorted((SRC / layer).rglob("*.py")):
+        for name in _imports(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]):
+                offenders.append(f"{path.relative_to(SRC)} imports {name}")
+    assert offenders == []
