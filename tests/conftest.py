@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,17 +29,30 @@ def _postgres_unavailable() -> str | None:
         return _pg_reason or None
     url = postgres_admin_url()
     if url is None:
-        _pg_reason = "ACCRUE_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        _pg_reason = (
+            "ACCRUE_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
         return _pg_reason
     try:
-        engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"), connect_args={"connect_timeout": 3})
+        engine = create_engine(
+            make_url(url).set(drivername="postgresql+psycopg"), connect_args={"connect_timeout": 3}
+        )
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         _pg_reason = ""
     except Exception as exc:  # any failure to connect means "skip, and say why"
-        _pg_reason = f"PostgreSQL at {make_url(url).render_as_string()} is not reachable: {exc.__class__.__name__}"
+        where = make_url(url).render_as_string()
+        _pg_reason = f"PostgreSQL at {where} is not reachable: {exc.__class__.__name__}"
     return _pg_reason or None
+
+
+def _skip_or_fail_without_postgres() -> None:
+    reason = _postgres_unavailable()
+    if reason:
+        if os.environ.get("ACCRUE_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (ACCRUE_REQUIRE_POSTGRES is set): {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture
@@ -48,9 +62,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    reason = _postgres_unavailable()
-    if reason:
-        pytest.skip(reason)
+    _skip_or_fail_without_postgres()
     with fresh_postgres_database() as url:
         yield url
 
@@ -61,9 +73,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'accrue.db'}"
         return
-    reason = _postgres_unavailable()
-    if reason:
-        pytest.skip(reason)
+    _skip_or_fail_without_postgres()
     with fresh_postgres_database() as url:
         yield url
 

@@ -16,16 +16,16 @@ from grpc_status import rpc_status
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from accrue.adapters.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from accrue.billing.v1 import (
     catalog_connect,
     catalog_pb2_grpc,
     customer_connect,
     customer_pb2_grpc,
 )
-from accrue.adapters.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from accrue.bootstrap import Application, build_application
-from accrue.domain.tenancy import hash_api_key
 from accrue.config import Settings
+from accrue.domain.tenancy import hash_api_key
 from accrue.server import Ports, Server
 
 POSTGRES_ENV = "ACCRUE_TEST_POSTGRES_URL"
@@ -180,5 +180,3 @@ def fresh_postgres_database() -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
-
-

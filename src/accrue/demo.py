@@ -19,8 +19,15 @@ def ensure_demo_key(app: Application) -> tuple[str, str]:
 
 
 def instructions(*, api_key: str, grpc_address: str, connect_url: str) -> str:
-    body = '{"customer": {"display_name": "Ada Lovelace", "email": "ada@example.com", "currency_code": "EUR"}, "request_id": "demo-1"}'
-    grpcurl = "grpcurl" if shutil.which("grpcurl") else "grpcurl   # (install grpcurl, or use buf curl below)"
+    body = (
+        '{"customer": {"display_name": "Ada Lovelace", "email": "ada@example.com", '
+        '"currency_code": "EUR"}, "request_id": "demo-1"}'
+    )
+    grpcurl = (
+        "grpcurl"
+        if shutil.which("grpcurl")
+        else "grpcurl   # (install grpcurl, or use buf curl below)"
+    )
     return f"""
 Accrue is running.
   gRPC     {grpc_address}   (reflection and health checking on)

@@ -40,10 +40,12 @@ class Server:
         self._app = app
         settings = app.settings
         self._grpc_executor = ThreadPoolExecutor(settings.grpc_workers, thread_name_prefix="grpc")
-        self._connect_executor = ThreadPoolExecutor(settings.connect_workers, thread_name_prefix="connect")
+        self._connect_executor = ThreadPoolExecutor(
+            settings.connect_workers, thread_name_prefix="connect"
+        )
         self._grpc = grpc.server(
             self._grpc_executor,
-            interceptors=[server_interceptor()],
+            interceptors=[server_interceptor()],  # type: ignore[no-untyped-call]
             options=[("grpc.so_reuseport", 0)],
         )
         self._grpc.add_generic_rpc_handlers(generic_handlers(app.routes, app.invoker))
@@ -107,7 +109,10 @@ class Server:
             raise OSError(f"Connect server did not start on {settings.connect_host}:{connect_port}")
         log.info(
             "serving",
-            extra={"grpc": f"{settings.grpc_host}:{grpc_port}", "connect": f"{settings.connect_host}:{connect_port}"},
+            extra={
+                "grpc": f"{settings.grpc_host}:{grpc_port}",
+                "connect": f"{settings.connect_host}:{connect_port}",
+            },
         )
         return Ports(grpc=grpc_port, connect=connect_port)
 

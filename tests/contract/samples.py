@@ -39,7 +39,9 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
     "accrue.billing.v1.CatalogService/CreateProduct": lambda ids: cat.CreateProductRequest(
         product=cat.Product(display_name="Sample"), request_id=_rid()
     ),
-    "accrue.billing.v1.CatalogService/GetProduct": lambda ids: cat.GetProductRequest(id=ids.product),
+    "accrue.billing.v1.CatalogService/GetProduct": lambda ids: cat.GetProductRequest(
+        id=ids.product
+    ),
     "accrue.billing.v1.CatalogService/ListProducts": lambda ids: cat.ListProductsRequest(),
     "accrue.billing.v1.CatalogService/UpdateProduct": lambda ids: cat.UpdateProductRequest(
         product=cat.Product(id=ids.product, description="changed"),

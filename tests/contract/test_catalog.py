@@ -30,7 +30,9 @@ def test_created_product_can_be_read_back(rpc: Transport) -> None:
         CATALOG,
         "CreateProduct",
         pb.CreateProductRequest(
-            product=pb.Product(display_name="Pro", description="All features", metadata={"tier": "pro"})
+            product=pb.Product(
+                display_name="Pro", description="All features", metadata={"tier": "pro"}
+            )
         ),
     )
     assert created.id.startswith("prod_")
@@ -44,7 +46,9 @@ def test_list_products_pages_oldest_first_without_gaps(rpc: Transport) -> None:
     seen: list[str] = []
     token = ""
     while True:
-        page = rpc.call(CATALOG, "ListProducts", pb.ListProductsRequest(page_size=3, page_token=token))
+        page = rpc.call(
+            CATALOG, "ListProducts", pb.ListProductsRequest(page_size=3, page_token=token)
+        )
         seen.extend(p.id for p in page.products)
         token = page.next_page_token
         if not token:
@@ -136,7 +140,9 @@ def test_tiered_price_keeps_open_ended_last_tier(rpc: Transport) -> None:
                 currency_code="JPY",
                 pricing_scheme=pb.PRICING_SCHEME_TIERED,
                 tiers=[
-                    pb.PriceTier(up_to=10, unit_amount=Money(amount_minor=100, currency_code="JPY")),
+                    pb.PriceTier(
+                        up_to=10, unit_amount=Money(amount_minor=100, currency_code="JPY")
+                    ),
                     pb.PriceTier(unit_amount=Money(amount_minor=80, currency_code="JPY")),
                 ],
             )

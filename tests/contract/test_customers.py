@@ -23,13 +23,17 @@ def make_customer(rpc: Transport, **fields: object) -> pb.Customer:
     return rpc.call(CUSTOMERS, "CreateCustomer", pb.CreateCustomerRequest(customer=customer))
 
 
-def attach(rpc: Transport, customer_id: str, token: str, *, make_default: bool = False) -> pb.Customer:
+def attach(
+    rpc: Transport, customer_id: str, token: str, *, make_default: bool = False
+) -> pb.Customer:
     return rpc.call(
         CUSTOMERS,
         "AttachPaymentMethod",
         pb.AttachPaymentMethodRequest(
             customer_id=customer_id,
-            payment_method=pb.PaymentMethod(psp="simulated", token=token, type=pb.PAYMENT_METHOD_TYPE_CARD),
+            payment_method=pb.PaymentMethod(
+                psp="simulated", token=token, type=pb.PAYMENT_METHOD_TYPE_CARD
+            ),
             make_default=make_default,
         ),
     )
@@ -75,10 +79,16 @@ def test_every_contract_violation_is_reported_at_once(rpc: Transport) -> None:
         ),
     )
     assert failure.reason == "VALIDATION_FAILED"
-    assert set(failure.field_violations) == {"customer.currency_code", "customer.email", "request_id"}
+    assert set(failure.field_violations) == {
+        "customer.currency_code",
+        "customer.email",
+        "request_id",
+    }
 
 
-def test_first_payment_method_becomes_default_and_later_ones_only_when_asked(rpc: Transport) -> None:
+def test_first_payment_method_becomes_default_and_later_ones_only_when_asked(
+    rpc: Transport,
+) -> None:
     customer = make_customer(rpc)
     first = attach(rpc, customer.id, "tok_visa")
     assert first.default_payment_method_id == first.payment_methods[0].id
@@ -103,7 +113,10 @@ def test_card_number_instead_of_token_is_refused(rpc: Transport) -> None:
     )
     assert (failure.code, failure.reason) == ("INVALID_ARGUMENT", "VALIDATION_FAILED")
     assert failure.field_violations == ["payment_method.token"]
-    assert rpc.call(CUSTOMERS, "GetCustomer", pb.GetCustomerRequest(id=customer.id)).payment_methods == []
+    assert (
+        rpc.call(CUSTOMERS, "GetCustomer", pb.GetCustomerRequest(id=customer.id)).payment_methods
+        == []
+    )
 
 
 def test_card_number_smuggled_in_metadata_is_refused(rpc: Transport) -> None:
@@ -112,7 +125,9 @@ def test_card_number_smuggled_in_metadata_is_refused(rpc: Transport) -> None:
         "CreateCustomer",
         pb.CreateCustomerRequest(
             customer=pb.Customer(
-                display_name="Ada", currency_code="EUR", metadata={"note": "card 4111 1111 1111 1111"}
+                display_name="Ada",
+                currency_code="EUR",
+                metadata={"note": "card 4111 1111 1111 1111"},
             )
         ),
     )
@@ -191,12 +206,17 @@ def test_archived_customer_is_read_only_and_hidden_from_default_list(rpc: Transp
         "AttachPaymentMethod",
         pb.AttachPaymentMethodRequest(
             customer_id=customer.id,
-            payment_method=pb.PaymentMethod(psp="simulated", token="tok", type=pb.PAYMENT_METHOD_TYPE_CARD),
+            payment_method=pb.PaymentMethod(
+                psp="simulated", token="tok", type=pb.PAYMENT_METHOD_TYPE_CARD
+            ),
         ),
     )
     assert (failure.code, failure.reason) == ("FAILED_PRECONDITION", "RESOURCE_ARCHIVED")
     assert rpc.call(CUSTOMERS, "ListCustomers", pb.ListCustomersRequest()).customers == []
-    assert rpc.call(CUSTOMERS, "ArchiveCustomer", pb.ArchiveCustomerRequest(id=customer.id)) == archived
+    assert (
+        rpc.call(CUSTOMERS, "ArchiveCustomer", pb.ArchiveCustomerRequest(id=customer.id))
+        == archived
+    )
 
 
 def test_list_filters_by_email(rpc: Transport) -> None:

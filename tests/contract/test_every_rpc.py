@@ -54,7 +54,9 @@ def victim(server: RunningServer) -> Ids:
 
 
 @pytest.mark.parametrize("transport", ["grpc", "connect"])
-@pytest.mark.parametrize("credentials", [None, "Bearer acc_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "])
+@pytest.mark.parametrize(
+    "credentials", [None, "Bearer acc_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "]
+)
 @pytest.mark.parametrize("rpc_name", ALL_RPCS)
 def test_no_rpc_succeeds_without_a_valid_key(
     server: RunningServer, victim: Ids, rpc_name: str, credentials: str | None, transport: str
@@ -89,7 +91,9 @@ def test_another_tenants_ids_are_not_found(rpc: Transport, victim: Ids, rpc_name
     else:
         response = rpc.call(service, method, request)
         # Creates make the caller's own resource; lists show only the caller's resources.
-        listed = [item.id for field, value in response.ListFields() if field.is_repeated for item in value]
+        listed = [
+            item.id for field, value in response.ListFields() if field.is_repeated for item in value
+        ]
         assert not set(listed) & set(vars(victim).values())
 
 
@@ -99,8 +103,10 @@ def _resource_ids(message: Message) -> list[str]:
     for field, value in message.ListFields():
         if field.message_type is not None and not field.is_repeated:
             found += _resource_ids(value)
-        elif isinstance(value, str) and field.name != "request_id" and (
-            field.name == "id" or field.name.endswith("_id")
+        elif (
+            isinstance(value, str)
+            and field.name != "request_id"
+            and (field.name == "id" or field.name.endswith("_id"))
         ):
             found.append(value)
     return found
@@ -112,7 +118,9 @@ def test_same_scenario_gives_same_results_on_both_transports(server: RunningServ
     for kind in ("grpc", "connect"):
         key = server.new_tenant(f"parity-{kind}")
         clients: GrpcClients | ConnectClients = (
-            GrpcClients(server.grpc_target, key) if kind == "grpc" else ConnectClients(server.connect_url, key)
+            GrpcClients(server.grpc_target, key)
+            if kind == "grpc"
+            else ConnectClients(server.connect_url, key)
         )
         try:
             ids = seed(clients.call)

@@ -52,7 +52,9 @@ _INT_RANGES = {
 def _strings(known: list[str]) -> st.SearchStrategy[str]:
     plausible = ["USD", "JPY", "KWD", "usd", "", "tok_visa", "simulated", "Europe/Berlin"]
     return st.one_of(
-        st.text(max_size=80), st.sampled_from(known + plausible), st.text("0123456789 -", max_size=25)
+        st.text(max_size=80),
+        st.sampled_from(known + plausible),
+        st.text("0123456789 -", max_size=25),
     )
 
 
@@ -71,18 +73,36 @@ def _scalar(field: FieldDescriptor, known: list[str]) -> st.SearchStrategy[Any]:
     return st.floats(allow_nan=False)
 
 
-def messages(descriptor: Descriptor, known: list[str], depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+def messages(
+    descriptor: Descriptor, known: list[str], depth: int = 0
+) -> st.SearchStrategy[dict[str, Any]]:
     """Field dicts for `descriptor`: any subset of fields, values of the right wire types."""
     if descriptor.full_name == "google.protobuf.FieldMask":
-        names = ["display_name", "description", "metadata", "unit_amount", "tiers", "email", "state", "x.y", ""]
-        return st.fixed_dictionaries({}, optional={"paths": st.lists(st.sampled_from(names), max_size=3)})
+        names = [
+            "display_name",
+            "description",
+            "metadata",
+            "unit_amount",
+            "tiers",
+            "email",
+            "state",
+            "x.y",
+            "",
+        ]
+        return st.fixed_dictionaries(
+            {}, optional={"paths": st.lists(st.sampled_from(names), max_size=3)}
+        )
     if descriptor.full_name == "google.protobuf.Timestamp":
-        return st.fixed_dictionaries({}, optional={"seconds": st.integers(0, 2**33), "nanos": st.integers(0, 999_999_999)})
+        return st.fixed_dictionaries(
+            {}, optional={"seconds": st.integers(0, 2**33), "nanos": st.integers(0, 999_999_999)}
+        )
     optional: dict[str, st.SearchStrategy[Any]] = {}
     for field in descriptor.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             value_field = field.message_type.fields_by_name["value"]
-            optional[field.name] = st.dictionaries(_strings(known), _scalar(value_field, known), max_size=4)
+            optional[field.name] = st.dictionaries(
+                _strings(known), _scalar(value_field, known), max_size=4
+            )
         elif field.message_type is not None:
             if depth >= 3:
                 continue
@@ -117,8 +137,18 @@ def snapshot(server: RunningServer, tenant_id: str) -> list[Any]:
     """Every row the tenant owns, to prove a failed call wrote nothing."""
     with server.app.engine.connect() as conn:
         rows: list[Any] = []
-        for table in (tables.products, tables.prices, tables.customers, tables.payment_methods, tables.idempotency_keys):
-            query = select(table).where(table.c.tenant_id == tenant_id).order_by(*table.primary_key.columns)
+        for table in (
+            tables.products,
+            tables.prices,
+            tables.customers,
+            tables.payment_methods,
+            tables.idempotency_keys,
+        ):
+            query = (
+                select(table)
+                .where(table.c.tenant_id == tenant_id)
+                .order_by(*table.primary_key.columns)
+            )
             rows.extend(tuple(row) for row in conn.execute(query))
         return rows
 
@@ -181,7 +211,9 @@ def test_generated_requests_fail_cleanly_and_change_nothing(
 
 @FUZZ
 @given(body=st.binary(min_size=1, max_size=200))
-def test_undecodable_bytes_are_invalid_argument(server: RunningServer, fuzz_tenant: tuple[str, str, Ids], body: bytes) -> None:
+def test_undecodable_bytes_are_invalid_argument(
+    server: RunningServer, fuzz_tenant: tuple[str, str, Ids], body: bytes
+) -> None:
     key, _tenant_id, _ids = fuzz_tenant
     channel = grpc.insecure_channel(server.grpc_target)
     call = channel.unary_unary("/accrue.billing.v1.CustomerService/CreateCustomer")

@@ -24,7 +24,12 @@ ACCEPTABLE_DURING_SHUTDOWN = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCE
 
 def _accrue(*args: str, env: dict[str, str]) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "accrue.cli", *args], env=env, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "accrue.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
 
 
@@ -51,7 +56,12 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
 
 def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     db = tmp_path / "accrue.db"
-    env = {**os.environ, "ACCRUE_DATABASE_URL": f"sqlite:///{db}", "ACCRUE_LOG_LEVEL": "WARNING", "ACCRUE_SHUTDOWN_GRACE_SECONDS": "5"}
+    env = {
+        **os.environ,
+        "ACCRUE_DATABASE_URL": f"sqlite:///{db}",
+        "ACCRUE_LOG_LEVEL": "WARNING",
+        "ACCRUE_SHUTDOWN_GRACE_SECONDS": "5",
+    }
     key = re.search(r"api key (\S+)", _accrue("tenant", "create", "shutdown", env=env)).group(1)  # type: ignore[union-attr]
     process, port = _start(env)
     metadata = (("authorization", f"Bearer {key}"),)
@@ -67,7 +77,8 @@ def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> Non
             request_id = f"w{worker}-{n}"
             n += 1
             request = pb.CreateCustomerRequest(
-                customer=pb.Customer(display_name=request_id, currency_code="USD"), request_id=request_id
+                customer=pb.Customer(display_name=request_id, currency_code="USD"),
+                request_id=request_id,
             )
             try:
                 stub.CreateCustomer(request, metadata=metadata, timeout=10)
@@ -110,7 +121,8 @@ def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         for request_id in sorted(failed):
             stub.CreateCustomer(
                 pb.CreateCustomerRequest(
-                    customer=pb.Customer(display_name=request_id, currency_code="USD"), request_id=request_id
+                    customer=pb.Customer(display_name=request_id, currency_code="USD"),
+                    request_id=request_id,
                 ),
                 metadata=metadata,
                 timeout=10,

@@ -38,7 +38,9 @@ def test_arbitrary_page_tokens_are_rejected_cleanly(token: str) -> None:
 def test_token_is_bound_to_its_query() -> None:
     first = PageRequest.parse(page_size=2, page_token="", query={"email": "a"})
     token = first.token_after("cus_2")
-    assert PageRequest.parse(page_size=2, page_token=token, query={"email": "a"}).after_id == "cus_2"
+    assert (
+        PageRequest.parse(page_size=2, page_token=token, query={"email": "a"}).after_id == "cus_2"
+    )
     with pytest.raises(InvalidPageToken):
         PageRequest.parse(page_size=2, page_token=token, query={"email": "b"})
 

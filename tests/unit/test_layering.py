@@ -9,8 +9,28 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "accrue"
 FORBIDDEN = {
-    "domain": ("grpc", "connectrpc", "sqlalchemy", "alembic", "google", "accrue.billing", "accrue.services", "accrue.api", "accrue.adapters", "opentelemetry"),
-    "services": ("grpc", "connectrpc", "sqlalchemy", "alembic", "google", "accrue.billing", "accrue.api", "accrue.adapters"),
+    "domain": (
+        "grpc",
+        "connectrpc",
+        "sqlalchemy",
+        "alembic",
+        "google",
+        "accrue.billing",
+        "accrue.services",
+        "accrue.api",
+        "accrue.adapters",
+        "opentelemetry",
+    ),
+    "services": (
+        "grpc",
+        "connectrpc",
+        "sqlalchemy",
+        "alembic",
+        "google",
+        "accrue.billing",
+        "accrue.api",
+        "accrue.adapters",
+    ),
     "adapters": ("grpc", "connectrpc", "accrue.api", "accrue.billing"),
 }
 

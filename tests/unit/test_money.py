@@ -12,7 +12,9 @@ from accrue.domain.money import MAX_AMOUNT_MINOR, Currency, Money, check_amount
 amounts = st.integers(-MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR)
 
 
-@pytest.mark.parametrize(("code", "exponent"), [("JPY", 0), ("USD", 2), ("EUR", 2), ("KWD", 3), ("CLF", 4)])
+@pytest.mark.parametrize(
+    ("code", "exponent"), [("JPY", 0), ("USD", 2), ("EUR", 2), ("KWD", 3), ("CLF", 4)]
+)
 def test_currency_exponents_come_from_the_iso_table(code: str, exponent: int) -> None:
     assert Currency.of(code).exponent == exponent
 

@@ -37,13 +37,22 @@ GRADUATED = tiered(
 
 @pytest.mark.parametrize(
     ("quantity", "expected"),
-    [(0, 0), (1, 1000), (5, 5000), (6, 5000 + 800 + 500), (10, 5000 + 4000 + 500), (12, 5000 + 4500 + 1000)],
+    [
+        (0, 0),
+        (1, 1000),
+        (5, 5000),
+        (6, 5000 + 800 + 500),
+        (10, 5000 + 4000 + 500),
+        (12, 5000 + 4500 + 1000),
+    ],
 )
 def test_graduated_tiers_charge_each_band_at_its_own_rate(quantity: int, expected: int) -> None:
     assert GRADUATED.amount_for(quantity) == Money(expected, "USD")
 
 
-@pytest.mark.parametrize(("quantity", "expected"), [(1, 1000), (5, 5000), (6, 6 * 800 + 500), (12, 12 * 500)])
+@pytest.mark.parametrize(
+    ("quantity", "expected"), [(1, 1000), (5, 5000), (6, 6 * 800 + 500), (12, 12 * 500)]
+)
 def test_volume_tiers_charge_every_unit_at_the_reached_band(quantity: int, expected: int) -> None:
     volume = tiered(PricingScheme.VOLUME, *GRADUATED.tiers)
     assert volume.amount_for(quantity) == Money(expected, "USD")
@@ -51,12 +60,18 @@ def test_volume_tiers_charge_every_unit_at_the_reached_band(quantity: int, expec
 
 def test_flat_price_ignores_quantity_and_per_unit_multiplies() -> None:
     flat = PriceTerms(currency_code="JPY", scheme=PricingScheme.FLAT, unit_amount_minor=980)
-    per_unit = PriceTerms(currency_code="KWD", scheme=PricingScheme.PER_UNIT, unit_amount_minor=1250)
+    per_unit = PriceTerms(
+        currency_code="KWD", scheme=PricingScheme.PER_UNIT, unit_amount_minor=1250
+    )
     assert flat.amount_for(7) == Money(980, "JPY")
     assert per_unit.amount_for(7) == Money(8750, "KWD")
 
 
-tier_lists = st.lists(st.tuples(st.integers(1, 50), st.integers(0, 10_000), st.integers(0, 5_000)), min_size=1, max_size=6)
+tier_lists = st.lists(
+    st.tuples(st.integers(1, 50), st.integers(0, 10_000), st.integers(0, 5_000)),
+    min_size=1,
+    max_size=6,
+)
 
 
 def _tiers(raw: list[tuple[int, int, int]]) -> tuple[PriceTier, ...]:
@@ -69,7 +84,9 @@ def _tiers(raw: list[tuple[int, int, int]]) -> tuple[PriceTier, ...]:
 
 
 @given(raw=tier_lists, quantity=st.integers(0, 400))
-def test_graduated_amount_is_the_sum_of_its_bands(raw: list[tuple[int, int, int]], quantity: int) -> None:
+def test_graduated_amount_is_the_sum_of_its_bands(
+    raw: list[tuple[int, int, int]], quantity: int
+) -> None:
     tiers = _tiers(raw)
     terms = tiered(PricingScheme.TIERED, *tiers)
     terms.validate()
@@ -83,13 +100,17 @@ def test_graduated_amount_is_the_sum_of_its_bands(raw: list[tuple[int, int, int]
 
 
 @given(raw=tier_lists, quantity=st.integers(0, 400))
-def test_graduated_amount_never_decreases_with_quantity(raw: list[tuple[int, int, int]], quantity: int) -> None:
+def test_graduated_amount_never_decreases_with_quantity(
+    raw: list[tuple[int, int, int]], quantity: int
+) -> None:
     terms = tiered(PricingScheme.TIERED, *_tiers(raw))
     assert terms.amount_for(quantity + 1).amount_minor >= terms.amount_for(quantity).amount_minor
 
 
 def test_invalid_terms_report_every_problem() -> None:
-    terms = tiered(PricingScheme.TIERED, PriceTier(up_to=None), PriceTier(up_to=3, unit_amount_minor=-1))
+    terms = tiered(
+        PricingScheme.TIERED, PriceTier(up_to=None), PriceTier(up_to=3, unit_amount_minor=-1)
+    )
     with pytest.raises(ValidationFailed) as caught:
         terms.validate()
     fields = [v.field for v in caught.value.field_violations]
@@ -109,11 +130,18 @@ def test_interval_longer_than_three_years_is_refused() -> None:
 
 def _price(in_use: bool) -> Price:
     terms = PriceTerms(currency_code="USD", scheme=PricingScheme.FLAT, unit_amount_minor=100)
-    return Price("price_1", "ten_1", "prod_1", terms, "", LifecycleState.ACTIVE, in_use, {}, NOW, NOW)
+    return Price(
+        "price_1", "ten_1", "prod_1", terms, "", LifecycleState.ACTIVE, in_use, {}, NOW, NOW
+    )
 
 
 def test_used_price_refuses_new_terms() -> None:
     new_terms = PriceTerms(currency_code="USD", scheme=PricingScheme.FLAT, unit_amount_minor=200)
     with pytest.raises(PriceInUse):
         _price(in_use=True).with_terms(new_terms, changed=frozenset({"unit_amount"}), now=NOW)
-    assert _price(in_use=False).with_terms(new_terms, changed=frozenset({"unit_amount"}), now=NOW).terms == new_terms
+    assert (
+        _price(in_use=False)
+        .with_terms(new_terms, changed=frozenset({"unit_amount"}), now=NOW)
+        .terms
+        == new_terms
+    )

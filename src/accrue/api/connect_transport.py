@@ -53,7 +53,9 @@ class _BinaryCodec(Codec[Message, Message]):
         try:
             return message_class.FromString(bytes(data))
         except DecodeError as exc:
-            raise to_connect_error(ValidationFailed.body("request body is not valid protobuf")) from exc
+            raise to_connect_error(
+                ValidationFailed.body("request body is not valid protobuf")
+            ) from exc
 
 
 class _StrictJsonCodec(Codec[Message, Message]):
@@ -67,20 +69,25 @@ class _StrictJsonCodec(Codec[Message, Message]):
 
     def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message:
         message = message_class()
+        name = message_class.DESCRIPTOR.full_name
         try:
             json_format.Parse(bytes(data), message, ignore_unknown_fields=False)
         except (json_format.ParseError, ValueError, UnicodeDecodeError) as exc:
-            raise to_connect_error(ValidationFailed.body(
-                    f"request body is not valid JSON for {message_class.DESCRIPTOR.full_name}: {exc}"
-                )) from exc
+            raise to_connect_error(
+                ValidationFailed.body(f"request body is not valid JSON for {name}: {exc}")
+            ) from exc
         return message
 
 
 class _ServiceAdapter:
     """Looks like a generated Connect service; every method goes to the Invoker."""
 
-    def __init__(self, routes: Iterable[Route], invoker: Invoker, executor: ThreadPoolExecutor) -> None:
-        self._methods = {snake_case(route.method): self._bind(route, invoker, executor) for route in routes}
+    def __init__(
+        self, routes: Iterable[Route], invoker: Invoker, executor: ThreadPoolExecutor
+    ) -> None:
+        self._methods = {
+            snake_case(route.method): self._bind(route, invoker, executor) for route in routes
+        }
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Message]]:
         try:
@@ -89,13 +96,17 @@ class _ServiceAdapter:
             raise AttributeError(name) from None
 
     @staticmethod
-    def _bind(route: Route, invoker: Invoker, executor: ThreadPoolExecutor) -> Callable[..., Awaitable[Message]]:
+    def _bind(
+        route: Route, invoker: Invoker, executor: ThreadPoolExecutor
+    ) -> Callable[..., Awaitable[Message]]:
         async def call(request: Message, ctx: Any) -> Message:
             metadata = {key.lower(): value for key, value in ctx.request_headers.items()}
             context = contextvars.copy_context()
             loop = asyncio.get_running_loop()
             try:
-                work = functools.partial(invoker.invoke, route, request, metadata, transport="connect")
+                work = functools.partial(
+                    invoker.invoke, route, request, metadata, transport="connect"
+                )
                 return await loop.run_in_executor(executor, context.run, work)
             except AccrueError as error:
                 raise to_connect_error(error) from None
@@ -122,7 +133,13 @@ class _Router:
         service = path.strip("/").split("/", 1)[0]
         app = self._apps.get(service)
         if app is None:
-            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [(b"content-type", b"text/plain")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"unknown service"})
             return
         await app(scope, receive, send)
@@ -152,5 +169,7 @@ def connect_app(
 
 def _generated_asgi_class(route: Route) -> Any:
     file_name = route.request_type.DESCRIPTOR.file.name  # accrue/billing/v1/catalog.proto
-    module = importlib.import_module(file_name.removesuffix(".proto").replace("/", ".") + "_connect")
+    module = importlib.import_module(
+        file_name.removesuffix(".proto").replace("/", ".") + "_connect"
+    )
     return getattr(module, route.service.rsplit(".", 1)[1] + "ASGIApplication")

@@ -45,8 +45,10 @@ def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerCont
 def generic_handlers(routes: list[Route], invoker: Invoker) -> list[grpc.GenericRpcHandler]:
     by_service: dict[str, dict[str, Any]] = {}
     for route in routes:
-        by_service.setdefault(route.service, {})[route.method] = grpc.unary_unary_rpc_method_handler(
-            _unary(route, invoker), request_deserializer=None, response_serializer=_serialize
+        by_service.setdefault(route.service, {})[route.method] = (
+            grpc.unary_unary_rpc_method_handler(
+                _unary(route, invoker), request_deserializer=None, response_serializer=_serialize
+            )
         )
     return [
         grpc.method_handlers_generic_handler(service, methods)

@@ -40,6 +40,7 @@ class Invoker:
         started = time.perf_counter()
         trace_id = current_trace_id()
         tenant_id = ""
+        outcome = "INTERNAL"
         try:
             tenant_id = self._authenticator.tenant_for(metadata.get("authorization"))
             self._validate(request)
@@ -47,21 +48,33 @@ class Invoker:
                 method=route.full_name, tenant_id=tenant_id, metadata=metadata, trace_id=trace_id
             )
             response = route.handler(request, call)
+            outcome = "OK"
+            return response
         except AccrueError as error:
-            self._log(route, transport, tenant_id, trace_id, started, error.reason)
+            outcome = error.reason
             raise
         except Exception as exc:
             log.exception(
                 "unexpected failure",
                 extra={"rpc": route.full_name, "trace_id": trace_id, "tenant_id": tenant_id},
             )
-            self._log(route, transport, tenant_id, trace_id, started, "INTERNAL")
             raise InternalError(
                 "internal error; quote the correlation id to the operator",
                 metadata={"correlation_id": trace_id or "none"},
             ) from exc
-        self._log(route, transport, tenant_id, trace_id, started, "OK")
-        return response
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "rpc",
+                    extra={
+                        "rpc": route.full_name,
+                        "transport": transport,
+                        "tenant_id": tenant_id,
+                        "trace_id": trace_id,
+                        "outcome": outcome,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
 
     def _validate(self, request: Message) -> None:
         violations = self._validator.collect_violations(request)
@@ -74,24 +87,6 @@ class Invoker:
                 f"the request is invalid: {fields[0].field}: {fields[0].description}",
                 field_violations=fields,
             )
-
-    @staticmethod
-    def _log(
-        route: Route, transport: str, tenant_id: str, trace_id: str, started: float, outcome: str
-    ) -> None:
-        if not log.isEnabledFor(logging.INFO):
-            return
-        log.info(
-            "rpc",
-            extra={
-                "rpc": route.full_name,
-                "transport": transport,
-                "tenant_id": tenant_id,
-                "trace_id": trace_id,
-                "outcome": outcome,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            },
-        )
 
 
 def _field_path(violation: protovalidate.Violation) -> str:

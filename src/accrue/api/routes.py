@@ -49,7 +49,9 @@ def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[R
         for method in service.methods:
             handler = getattr(handler_object, snake_case(method.name), None)
             if handler is None:
-                raise TypeError(f"{type(handler_object).__name__} has no handler for {method.full_name}")
+                raise TypeError(
+                    f"{type(handler_object).__name__} has no handler for {method.full_name}"
+                )
             request_type = GetMessageClass(method.input_type)
             routes.append(
                 Route(

@@ -55,9 +55,7 @@ MAX_INTERVAL_COUNT = {
 }
 
 # Fields of a price whose change would alter what a customer pays.
-ECONOMIC_FIELDS = frozenset(
-    {"pricing_scheme", "unit_amount", "tiers", "recurring", "tax_behavior"}
-)
+ECONOMIC_FIELDS = frozenset({"pricing_scheme", "unit_amount", "tiers", "recurring", "tax_behavior"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,10 +67,10 @@ class _HasId(Protocol):
     def id(self) -> str: ...
 
 
-I = TypeVar("I", bound=_HasId)
+ItemT = TypeVar("ItemT", bound=_HasId)
 
 
-def paginate(fetched: Sequence[I], page: PageRequest) -> Page[I]:
+def paginate(fetched: Sequence[ItemT], page: PageRequest) -> Page[ItemT]:
     """Cut a fetch of `page.size + 1` rows into a page and the token for the next one."""
     if len(fetched) > page.size:
         items = list(fetched[: page.size])

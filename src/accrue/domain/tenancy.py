@@ -38,4 +38,6 @@ def hash_api_key(secret: str) -> str:
 
 def issue_api_key(*, key_id: str, tenant_id: str) -> IssuedApiKey:
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    return IssuedApiKey(key_id=key_id, tenant_id=tenant_id, secret=secret, hash=hash_api_key(secret))
+    return IssuedApiKey(
+        key_id=key_id, tenant_id=tenant_id, secret=secret, hash=hash_api_key(secret)
+    )

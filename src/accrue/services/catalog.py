@@ -65,7 +65,9 @@ class CatalogService:
         uow.products.add(product)
         return product
 
-    def get_product(self, uow: UnitOfWork, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product:
+    def get_product(
+        self, uow: UnitOfWork, tenant_id: str, product_id: str, *, for_update: bool = False
+    ) -> Product:
         product = uow.products.get(tenant_id, product_id, for_update=for_update)
         if product is None:
             raise NotFound("product", product_id)
@@ -113,7 +115,9 @@ class CatalogService:
         uow.prices.add(price)
         return price
 
-    def get_price(self, uow: UnitOfWork, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price:
+    def get_price(
+        self, uow: UnitOfWork, tenant_id: str, price_id: str, *, for_update: bool = False
+    ) -> Price:
         price = uow.prices.get(tenant_id, price_id, for_update=for_update)
         if price is None:
             raise NotFound("price", price_id)
@@ -159,4 +163,3 @@ class CatalogService:
         archived = replace(price, state=LifecycleState.ARCHIVED, update_time=self._clock.now())
         uow.prices.update(archived)
         return archived
-

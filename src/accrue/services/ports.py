@@ -30,7 +30,9 @@ class TenantRepository(Protocol):
 
 class ProductRepository(Protocol):
     def add(self, product: Product) -> None: ...
-    def get(self, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product | None: ...
+    def get(
+        self, tenant_id: str, product_id: str, *, for_update: bool = False
+    ) -> Product | None: ...
     def update(self, product: Product) -> None: ...
     def list(
         self, tenant_id: str, page: PageRequest, *, show_archived: bool
@@ -92,11 +94,17 @@ class IdempotencyRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless `commit` is called."""
 
-    tenants: TenantRepository
-    products: ProductRepository
-    prices: PriceRepository
-    customers: CustomerRepository
-    idempotency: IdempotencyRepository
+    # Read-only members, so an implementation may hold more specific repositories.
+    @property
+    def tenants(self) -> TenantRepository: ...
+    @property
+    def products(self) -> ProductRepository: ...
+    @property
+    def prices(self) -> PriceRepository: ...
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -32,7 +32,10 @@ class TenantService:
             uow.tenants.add(tenant)
             key = issue_api_key(key_id=self._ids.new("key"), tenant_id=tenant.id)
             uow.tenants.add_api_key(
-                key_id=key.key_id, tenant_id=tenant.id, key_hash=key.hash, create_time=tenant.create_time
+                key_id=key.key_id,
+                tenant_id=tenant.id,
+                key_hash=key.hash,
+                create_time=tenant.create_time,
             )
             uow.commit()
         return TenantWithKey(tenant, key.secret)
@@ -44,7 +47,10 @@ class TenantService:
                 raise NotFound("tenant", tenant_id)
             key = issue_api_key(key_id=self._ids.new("key"), tenant_id=tenant_id)
             uow.tenants.add_api_key(
-                key_id=key.key_id, tenant_id=tenant_id, key_hash=key.hash, create_time=self._clock.now()
+                key_id=key.key_id,
+                tenant_id=tenant_id,
+                key_hash=key.hash,
+                create_time=self._clock.now(),
             )
             uow.commit()
         return key.secret

@@ -193,7 +193,7 @@ class SqlCustomerRepository:
             .values(detach_time=when)
         )
 
-    def _methods(self, tenant_id: str, customer_ids: list[str]) -> dict[str, tuple[PaymentMethod, ...]]:
+    def _methods(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, tuple[PaymentMethod, ...]]:
         if not customer_ids:
             return {}
         c = t.payment_methods.c

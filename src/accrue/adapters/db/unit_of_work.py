@@ -17,6 +17,12 @@ from accrue.adapters.db.repositories import (
 
 
 class SqlUnitOfWork:
+    tenants: SqlTenantRepository
+    products: SqlProductRepository
+    prices: SqlPriceRepository
+    customers: SqlCustomerRepository
+    idempotency: SqlIdempotencyRepository
+
     def __init__(self, engine: Engine, locks: KeyLocks, *, write: bool) -> None:
         self._engine = engine
         self._locks = locks

@@ -41,7 +41,10 @@ _TAX = {
 }
 _SCHEME_PB = {v: k for k, v in _SCHEME.items()}
 _INTERVAL_PB = {v: k for k, v in _INTERVAL.items()}
-_USAGE_PB = {UsageType.LICENSED: catalog_pb2.USAGE_TYPE_LICENSED, UsageType.METERED: catalog_pb2.USAGE_TYPE_METERED}
+_USAGE_PB = {
+    UsageType.LICENSED: catalog_pb2.USAGE_TYPE_LICENSED,
+    UsageType.METERED: catalog_pb2.USAGE_TYPE_METERED,
+}
 _TAX_PB = {
     TaxBehavior.EXCLUSIVE: catalog_pb2.TAX_BEHAVIOR_EXCLUSIVE,
     TaxBehavior.INCLUSIVE: catalog_pb2.TAX_BEHAVIOR_INCLUSIVE,
@@ -137,8 +140,12 @@ def price_terms_from_pb(price: catalog_pb2.Price, *, currency_code: str) -> Pric
     tiers = tuple(
         PriceTier(
             up_to=tier.up_to if tier.HasField("up_to") else None,
-            unit_amount_minor=_optional_amount(tier, "unit_amount", currency_code, f"price.tiers[{i}]"),
-            flat_amount_minor=_optional_amount(tier, "flat_amount", currency_code, f"price.tiers[{i}]"),
+            unit_amount_minor=_optional_amount(
+                tier, "unit_amount", currency_code, f"price.tiers[{i}]"
+            ),
+            flat_amount_minor=_optional_amount(
+                tier, "flat_amount", currency_code, f"price.tiers[{i}]"
+            ),
         )
         for i, tier in enumerate(price.tiers)
     )
@@ -157,7 +164,9 @@ def price_terms_from_pb(price: catalog_pb2.Price, *, currency_code: str) -> Pric
     )
 
 
-def merged_price_pb(current: Price, update: catalog_pb2.Price, fields: frozenset[str]) -> catalog_pb2.Price:
+def merged_price_pb(
+    current: Price, update: catalog_pb2.Price, fields: frozenset[str]
+) -> catalog_pb2.Price:
     """The stored price with the masked fields of `update` laid over it."""
     merged = price_to_pb(current)
     for name in fields & {"unit_amount", "recurring"}:

@@ -62,7 +62,9 @@ def new_customer_from_pb(message: customer_pb2.Customer) -> NewCustomer:
     )
 
 
-def customer_changes_from_pb(message: customer_pb2.Customer, fields: frozenset[str]) -> CustomerChanges:
+def customer_changes_from_pb(
+    message: customer_pb2.Customer, fields: frozenset[str]
+) -> CustomerChanges:
     return CustomerChanges(
         fields=fields,
         display_name=message.display_name,
@@ -122,7 +124,9 @@ def customer_to_pb(customer: Customer) -> customer_pb2.Customer:
         tax = customer.tax_location
         message.tax_location.CopyFrom(
             customer_pb2.TaxLocation(
-                country_code=tax.country_code, region_code=tax.region_code, postal_code=tax.postal_code
+                country_code=tax.country_code,
+                region_code=tax.region_code,
+                postal_code=tax.postal_code,
             )
         )
     return message

@@ -87,7 +87,9 @@ class CatalogHandler:
             call,
             request,
             pb.Product,
-            lambda uow: product_to_pb(self._catalog.archive_product(uow, call.tenant_id, request.id)),
+            lambda uow: product_to_pb(
+                self._catalog.archive_product(uow, call.tenant_id, request.id)
+            ),
         )
 
     def create_price(self, request: pb.CreatePriceRequest, call: CallContext) -> pb.Price:
@@ -111,7 +113,9 @@ class CatalogHandler:
             lambda uow: price_to_pb(self._catalog.get_price(uow, call.tenant_id, request.id))
         )
 
-    def list_prices(self, request: pb.ListPricesRequest, call: CallContext) -> pb.ListPricesResponse:
+    def list_prices(
+        self, request: pb.ListPricesRequest, call: CallContext
+    ) -> pb.ListPricesResponse:
         page = PageRequest.parse(
             page_size=request.page_size,
             page_token=request.page_token,
@@ -127,7 +131,8 @@ class CatalogHandler:
                 show_archived=request.show_archived,
             )
             return pb.ListPricesResponse(
-                prices=[price_to_pb(p) for p in result.items], next_page_token=result.next_page_token
+                prices=[price_to_pb(p) for p in result.items],
+                next_page_token=result.next_page_token,
             )
 
         return self._support.read(work)
@@ -136,7 +141,9 @@ class CatalogHandler:
         fields = mask_fields(request.update_mask, allowed=PRICE_UPDATABLE)
 
         def work(uow: UnitOfWork) -> pb.Price:
-            current = self._catalog.get_price(uow, call.tenant_id, request.price.id, for_update=True)
+            current = self._catalog.get_price(
+                uow, call.tenant_id, request.price.id, for_update=True
+            )
             merged = merged_price_pb(current, request.price, fields)
             changes = PriceChanges(
                 fields=fields,

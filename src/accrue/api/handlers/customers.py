@@ -34,7 +34,9 @@ class CustomerHandler:
 
     def get_customer(self, request: pb.GetCustomerRequest, call: CallContext) -> pb.Customer:
         return self._support.read(
-            lambda uow: customer_to_pb(self._customers.get_customer(uow, call.tenant_id, request.id))
+            lambda uow: customer_to_pb(
+                self._customers.get_customer(uow, call.tenant_id, request.id)
+            )
         )
 
     def list_customers(
@@ -69,7 +71,9 @@ class CustomerHandler:
             ),
         )
 
-    def archive_customer(self, request: pb.ArchiveCustomerRequest, call: CallContext) -> pb.Customer:
+    def archive_customer(
+        self, request: pb.ArchiveCustomerRequest, call: CallContext
+    ) -> pb.Customer:
         return self._support.mutate(
             call,
             request,

@@ -20,7 +20,7 @@ def request_fingerprint(request: Message) -> str:
     """Digest of the request without its request_id, stable across transports."""
     copy = type(request)()
     copy.CopyFrom(request)
-    copy.ClearField("request_id")  # type: ignore[arg-type]
+    copy.ClearField("request_id")
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 
