@@ -62,3 +62,21 @@ def test_paginate_returns_a_token_only_when_more_rows_exist(count: int, size: in
 def test_page_size_zero_means_default_and_is_capped() -> None:
     assert PageRequest.parse(page_size=0, page_token="", query={}).size == 50
     assert PageRequest.parse(page_size=5000, page_token="", query={}).size == 1000
+
+
+def test_ids_made_by_many_threads_in_one_millisecond_are_unique() -> None:
+    import threading
+
+    ids = IdGenerator(FixedClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    made: list[list[str]] = [[] for _ in range(8)]
+
+    def work(bucket: list[str]) -> None:
+        bucket.extend(ids.new("pm") for _ in range(5000))
+
+    threads = [threading.Thread(target=work, args=(bucket,)) for bucket in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [i for bucket in made for i in bucket]
+    assert len(set(everything)) == len(everything) == 40_000

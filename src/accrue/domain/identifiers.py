@@ -7,6 +7,7 @@ oldest-first order without a second sort key.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -33,15 +34,17 @@ class IdGenerator:
         self._entropy = entropy
         self._last_ms = -1
         self._last_random = 0
+        self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
         millis = _millis(self._clock.now())
-        if millis <= self._last_ms:
-            millis = self._last_ms
-            randomness = self._last_random + 1
-        else:
-            randomness = self._entropy(80)
-        self._last_ms, self._last_random = millis, randomness
+        with self._lock:  # one generator serves every request thread
+            if millis <= self._last_ms:
+                millis = self._last_ms
+                randomness = self._last_random + 1
+            else:
+                randomness = self._entropy(80)
+            self._last_ms, self._last_random = millis, randomness
         return f"{prefix}_{encode_ulid(millis, randomness & ((1 << 80) - 1))}"
 
 

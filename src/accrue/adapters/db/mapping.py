@@ -15,7 +15,13 @@ from accrue.domain.catalog import (
     TaxBehavior,
     UsageType,
 )
-from accrue.domain.customers import Customer, PaymentMethod, PaymentMethodType, PostalAddress, TaxLocation
+from accrue.domain.customers import (
+    Customer,
+    PaymentMethod,
+    PaymentMethodType,
+    PostalAddress,
+    TaxLocation,
+)
 from accrue.domain.lifecycle import LifecycleState
 
 
@@ -144,7 +150,9 @@ def customer_from_row(row: Any, methods: tuple[PaymentMethod, ...]) -> Customer:
         display_name=row.display_name,
         email=row.email,
         currency_code=row.currency_code,
-        billing_address=None if row.billing_address is None else PostalAddress(**row.billing_address),
+        billing_address=None
+        if row.billing_address is None
+        else PostalAddress(**row.billing_address),
         tax_location=None if row.tax_location is None else TaxLocation(**row.tax_location),
         time_zone=row.time_zone,
         metadata=dict(row.metadata),

@@ -28,7 +28,9 @@ from accrue.domain.tenancy import Tenant
 from accrue.services.ports import StoredResponse
 
 
-def _locked(query: Select[tuple[object, ...]], conn: Connection, for_update: bool) -> Select[tuple[object, ...]]:
+def _locked(
+    query: Select[tuple[object, ...]], conn: Connection, for_update: bool
+) -> Select[tuple[object, ...]]:
     # SQLite has no row locks; its writers already hold the database lock.
     if for_update and conn.dialect.name == "postgresql":
         return query.with_for_update()
@@ -88,7 +90,9 @@ class SqlProductRepository:
         self._conn.execute(
             update(t.products)
             .where(t.products.c.tenant_id == product.tenant_id, t.products.c.id == product.id)
-            .values({k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")})
+            .values(
+                {k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")}
+            )
         )
 
     def list(self, tenant_id: str, page: PageRequest, *, show_archived: bool) -> Sequence[Product]:
@@ -164,7 +168,9 @@ class SqlCustomerRepository:
         self._conn.execute(
             update(t.customers)
             .where(t.customers.c.tenant_id == customer.tenant_id, t.customers.c.id == customer.id)
-            .values({k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")})
+            .values(
+                {k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")}
+            )
         )
 
     def list(
@@ -185,7 +191,9 @@ class SqlCustomerRepository:
             insert(t.payment_methods).values(payment_method_row(tenant_id, customer_id, method))
         )
 
-    def detach_payment_method(self, tenant_id: str, payment_method_id: str, *, when: datetime) -> None:
+    def detach_payment_method(
+        self, tenant_id: str, payment_method_id: str, *, when: datetime
+    ) -> None:
         c = t.payment_methods.c
         self._conn.execute(
             update(t.payment_methods)
@@ -193,14 +201,20 @@ class SqlCustomerRepository:
             .values(detach_time=when)
         )
 
-    def _methods(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, tuple[PaymentMethod, ...]]:
+    def _methods(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> dict[str, tuple[PaymentMethod, ...]]:
         if not customer_ids:
             return {}
         c = t.payment_methods.c
         query = (
             select(t.payment_methods)
             .where(
-                and_(c.tenant_id == tenant_id, c.customer_id.in_(customer_ids), c.detach_time.is_(None))
+                and_(
+                    c.tenant_id == tenant_id,
+                    c.customer_id.in_(customer_ids),
+                    c.detach_time.is_(None),
+                )
             )
             .order_by(c.id)
         )
@@ -246,7 +260,9 @@ class SqlIdempotencyRepository:
         ).first()
         if row is None:
             return None
-        return StoredResponse(method=row.method, fingerprint=row.fingerprint, response=bytes(row.response))
+        return StoredResponse(
+            method=row.method, fingerprint=row.fingerprint, response=bytes(row.response)
+        )
 
     def add(
         self, tenant_id: str, request_id: str, stored: StoredResponse, *, create_time: datetime

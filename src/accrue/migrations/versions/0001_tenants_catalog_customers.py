@@ -32,7 +32,9 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.CHAR(64), nullable=False),
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("revoke_time", UtcDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
         sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
     )
@@ -47,7 +49,9 @@ def upgrade() -> None:
         sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("update_time", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_products_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_products_tenant_id_tenants"
+        ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_products"),
     )
     op.create_table(
@@ -70,7 +74,9 @@ def upgrade() -> None:
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("update_time", UtcDateTime(), nullable=False),
         sa.CheckConstraint(
-            "unit_amount_minor IS NULL OR unit_amount_minor >= 0", name="ck_prices_unit_amount"
+            "unit_amount_minor IS NULL OR unit_amount_minor >= 0",
+            # op.f: the name is final; without it the ck naming convention is applied again.
+            name=op.f("ck_prices_unit_amount"),
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id", "product_id"],
@@ -95,7 +101,9 @@ def upgrade() -> None:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("update_time", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_customers_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_customers_tenant_id_tenants"
+        ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_customers"),
     )
     op.create_index("ix_customers_tenant_id_email", "customers", ["tenant_id", "email"])
