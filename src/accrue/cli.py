@@ -12,7 +12,7 @@ from types import FrameType
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
-from accrue.telemetry import configure_logging, configure_tracing
+from accrue.telemetry import configure_logging
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -37,7 +37,6 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing(settings.trace_exporter)
     app = build_application(settings)
     server = Server(app)
     stop = threading.Event()

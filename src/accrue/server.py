@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.grpc import server_interceptor
 from accrue.api.connect_transport import connect_app
 from accrue.api.grpc_transport import generic_handlers
 from accrue.bootstrap import SERVICES, Application
+from accrue.telemetry import configure_tracing
 
 log = logging.getLogger("accrue.server")
 
@@ -39,6 +40,7 @@ class Server:
     def __init__(self, app: Application) -> None:
         self._app = app
         settings = app.settings
+        configure_tracing(settings.trace_exporter)
         self._grpc_executor = ThreadPoolExecutor(settings.grpc_workers, thread_name_prefix="grpc")
         self._connect_executor = ThreadPoolExecutor(
             settings.connect_workers, thread_name_prefix="connect"

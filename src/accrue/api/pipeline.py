@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 
 import protovalidate
@@ -54,13 +55,20 @@ class Invoker:
             outcome = error.reason
             raise
         except Exception as exc:
+            # Without a tracer the id is still unique, so a report can be found in the log.
+            correlation_id = trace_id or uuid.uuid4().hex
             log.exception(
                 "unexpected failure",
-                extra={"rpc": route.full_name, "trace_id": trace_id, "tenant_id": tenant_id},
+                extra={
+                    "rpc": route.full_name,
+                    "trace_id": trace_id,
+                    "correlation_id": correlation_id,
+                    "tenant_id": tenant_id,
+                },
             )
             raise InternalError(
                 "internal error; quote the correlation id to the operator",
-                metadata={"correlation_id": trace_id or "none"},
+                metadata={"correlation_id": correlation_id},
             ) from exc
         finally:
             if log.isEnabledFor(logging.INFO):
