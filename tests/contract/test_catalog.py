@@ -280,3 +280,19 @@ def test_used_price_terms_are_frozen_but_labels_are_not(
     assert relabelled.nickname == "legacy"
     assert relabelled.unit_amount == usd(1000)
     assert relabelled.in_use
+
+
+def test_card_number_in_any_field_is_refused_and_nothing_is_written(rpc: Transport) -> None:
+    failure = rpc.fail(
+        CATALOG,
+        "CreateProduct",
+        pb.CreateProductRequest(
+            product=pb.Product(
+                display_name="Pro", metadata={"ref": "5555 5555 5555 4444"}, description="ok"
+            )
+        ),
+    )
+    assert (failure.code, failure.reason) == ("INVALID_ARGUMENT", "VALIDATION_FAILED")
+    assert failure.field_violations == ["product.metadata[ref]"]
+    listed = rpc.call(CATALOG, "ListProducts", pb.ListProductsRequest(show_archived=True))
+    assert list(listed.products) == []

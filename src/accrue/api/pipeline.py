@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import protovalidate
 from google.protobuf.message import Message
@@ -19,6 +19,7 @@ from opentelemetry import trace
 
 from accrue.api.call import CallContext
 from accrue.api.routes import Route
+from accrue.domain.customers import looks_like_card_number
 from accrue.domain.errors import AccrueError, FieldViolation, InternalError, ValidationFailed
 from accrue.services.tenants import Authenticator
 
@@ -85,6 +86,14 @@ class Invoker:
                 )
 
     def _validate(self, request: Message) -> None:
+        card_fields = list(_card_number_fields(request))
+        if card_fields:
+            raise ValidationFailed(
+                "card numbers are never accepted; send the PSP's token instead",
+                field_violations=[
+                    FieldViolation(path, "looks like a card number") for path in card_fields
+                ],
+            )
         violations = self._validator.collect_violations(request)
         if violations:
             fields = [
@@ -95,6 +104,32 @@ class Invoker:
                 f"the request is invalid: {fields[0].field}: {fields[0].description}",
                 field_violations=fields,
             )
+
+
+def _card_number_fields(message: Message, prefix: str = "") -> Iterator[str]:
+    """Paths of every string in the request that looks like a card number.
+
+    Checked for every RPC, whatever the field, so no future field (metadata,
+    descriptions, notes) can become a way for card data into the platform.
+    """
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            for key, item in value.items():
+                if isinstance(item, str) and looks_like_card_number(item):
+                    yield f"{path}[{key}]"
+                elif isinstance(item, Message):
+                    yield from _card_number_fields(item, f"{path}[{key}].")
+        elif field.message_type is not None:
+            items = value if field.is_repeated else [value]
+            for index, item in enumerate(items):
+                where = f"{path}[{index}]." if field.is_repeated else f"{path}."
+                yield from _card_number_fields(item, where)
+        elif field.type == field.TYPE_STRING:
+            items = value if field.is_repeated else [value]
+            for index, item in enumerate(items):
+                if looks_like_card_number(item):
+                    yield f"{path}[{index}]" if field.is_repeated else path
 
 
 def _field_path(violation: protovalidate.Violation) -> str:
