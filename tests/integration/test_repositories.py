@@ -279,3 +279,21 @@ def test_product_list_pages_in_id_order(uow_factory: SqlUnitOfWorkFactory) -> No
                 break
             after = page[-1].id
     assert seen == sorted(ids)
+
+
+def test_a_transient_database_conflict_becomes_a_retryable_error(database_url: str) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from accrue.domain.errors import ConcurrentModification
+
+    engine = build_engine(database_url)
+    migrate.upgrade(engine)
+    factory = SqlUnitOfWorkFactory(engine)
+    with pytest.raises(ConcurrentModification) as caught, factory(write=True):
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+    assert caught.value.retry_after_seconds is not None
+    with pytest.raises(OperationalError), factory(write=True):
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+    engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.repositories import (
@@ -14,6 +15,7 @@ from accrue.adapters.db.repositories import (
     SqlProductRepository,
     SqlTenantRepository,
 )
+from accrue.domain.errors import ConcurrentModification
 
 
 class SqlUnitOfWork:
@@ -58,6 +60,23 @@ class SqlUnitOfWork:
         finally:
             self.idempotency.release_all()
             self._conn.close()
+        if isinstance(exc, DBAPIError) and is_transient(exc):
+            raise ConcurrentModification(
+                "the change conflicted with a concurrent one and was rolled back; retry it",
+                retry_after_seconds=0.1,
+            ) from exc
+
+
+# Serialization failure, deadlock, lock not available (PostgreSQL); busy (SQLite).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Whether retrying the whole transaction can succeed."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(error.orig)
 
 
 class SqlUnitOfWorkFactory:
