@@ -22,7 +22,16 @@ def test_card_numbers_are_recognised(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["tok_visa", "pm_1234", "4242424242424241", "order 12345", "2026-11-22"]
+    "text",
+    [
+        "tok_visa",
+        "pm_1234",
+        "4242424242424241",
+        "order 12345",
+        "2026-11-22",
+        "1bdb081b-5f1f-4518-b471-86519578795a",  # a uuid4 whose digits pass Luhn by chance
+        "cus_01M80G3CNTAN7YQMHWJX92E39V",
+    ],
 )
 def test_tokens_and_ordinary_numbers_are_not(text: str) -> None:
     assert not looks_like_card_number(text)

@@ -125,11 +125,16 @@ def _card_number_fields(message: Message, prefix: str = "") -> Iterator[str]:
             for index, item in enumerate(items):
                 where = f"{path}[{index}]." if field.is_repeated else f"{path}."
                 yield from _card_number_fields(item, where)
-        elif field.type == field.TYPE_STRING:
+        elif field.type == field.TYPE_STRING and not _is_identifier(field.name):
             items = value if field.is_repeated else [value]
             for index, item in enumerate(items):
                 if looks_like_card_number(item):
                     yield f"{path}[{index}]" if field.is_repeated else path
+
+
+def _is_identifier(name: str) -> bool:
+    """Keys and ids the caller or Accrue generated: random, never card data."""
+    return name in {"id", "request_id", "page_token"} or name.endswith("_id")
 
 
 def _field_path(violation: protovalidate.Violation) -> str:

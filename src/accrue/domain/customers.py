@@ -18,7 +18,14 @@ from accrue.domain.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.money import Currency
 
-_DIGITS_WITH_SEPARATORS = re.compile(r"[0-9][0-9 .:_-]{11,40}[0-9]")
+# A primary account number as people and forms write it: 13-19 digits in one
+# run, or in the usual groups (4-4-4-x, or 4-6-5 for Amex) with spaces or
+# dashes; never a digit run glued to letters, as inside ULIDs and UUIDs.
+_CARD_SHAPED = re.compile(
+    r"(?<![0-9A-Za-z])"
+    r"(?:[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{4}){2}[ -][0-9]{1,7}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})"
+    r"(?![0-9A-Za-z])"
+)
 
 
 class PaymentMethodType(enum.Enum):
@@ -40,7 +47,7 @@ def luhn_valid(digits: str) -> bool:
 
 def looks_like_card_number(text: str) -> bool:
     """True when `text` contains something shaped like a card number."""
-    for match in _DIGITS_WITH_SEPARATORS.finditer(text):
+    for match in _CARD_SHAPED.finditer(text):
         digits = re.sub(r"[^0-9]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             return True

@@ -1,0 +1,299 @@
+"""gRPC throughput of `accrue serve` (SQLite, PostgreSQL) against a bare grpcio echo server.
+
+Each server and each load generator is its own child process; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import grpc
+
+from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
+
+ECHO_METHOD = "/bench.Echo/Echo"
+ECHO_PAYLOAD = b"x" * 64  # about the size of a CreateCustomerRequest
+ACCRUE = str(Path(sys.executable).with_name("accrue"))
+SPAWN = mp.get_context("spawn")  # a fresh interpreter: no inherited gRPC state or GIL
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class Load:  # what one client process does; picklable for the spawn start method
+    target: str
+    kind: str  # "echo" | "get" | "create"
+    api_key: str
+    customer_id: str
+    requests: int
+    warmup: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class Result:
+    phase: str
+    database: str
+    requests: int
+    seconds: float  # first measured call started .. last one finished, across client processes
+    latencies: list[float]  # sorted, seconds
+    errors: int
+    first_error: str
+    client_cpu: float  # CPU seconds of the client processes during the measured part
+    server_cpu: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def ms(self, quantile: float) -> float:
+        n = len(self.latencies)
+        return self.latencies[min(n - 1, int(quantile * n))] * 1000
+
+
+def _caller(load: Load) -> Callable[[], object]:
+    """A zero-argument function making one RPC on its own channel (own TCP connection)."""
+    channel = grpc.insecure_channel(load.target, options=[("grpc.use_local_subchannel_pool", 1)])
+    metadata = (("authorization", f"Bearer {load.api_key}"),)
+    if load.kind == "echo":
+        echo = channel.unary_unary(ECHO_METHOD)
+        return lambda: echo(ECHO_PAYLOAD, metadata=metadata, timeout=30)
+    stub = customer_pb2_grpc.CustomerServiceStub(channel)
+    if load.kind == "get":
+        get = customer_pb2.GetCustomerRequest(id=load.customer_id)
+        return lambda: stub.GetCustomer(get, metadata=metadata, timeout=30)
+
+    def create() -> object:  # a fresh request_id per call, as a well-behaved client sends
+        customer = customer_pb2.Customer(display_name="Bench Ltd", currency_code="USD")
+        request_id = str(uuid.uuid4())
+        request = customer_pb2.CreateCustomerRequest(customer=customer, request_id=request_id)
+        return stub.CreateCustomer(request, metadata=metadata, timeout=30)
+
+    return create
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, grpc.RpcError):
+        return f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
+    return repr(exc)[:300]
+
+
+def _client_process(load: Load, barrier: object, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    callers = [_caller(load) for _ in range(load.threads)]
+    results: list[tuple[list[float], int, str]] = []
+
+    def run(call: Callable[[], object], count: int) -> None:
+        latencies, errors, first = [], 0, ""
+        for _ in range(count):
+            started = time.perf_counter()
+            try:
+                call()
+            except Exception as exc:  # any failure counts; the first one is reported
+                errors, first = errors + 1, first or _describe(exc)
+            latencies.append(time.perf_counter() - started)
+        results.append((latencies, errors, first))
+
+    def burst(count: int) -> None:
+        shares = zip(callers, _split(count, load.threads), strict=True)
+        workers = [threading.Thread(target=run, args=pair) for pair in shares]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    burst(load.warmup)
+    for latencies, _errors, _first in results:
+        latencies.clear()  # warm-up latencies are dropped; its errors still count
+    barrier.wait()  # type: ignore[attr-defined]
+    cpu, started = time.process_time(), time.monotonic()  # monotonic is system-wide on Linux
+    burst(load.requests)
+    ended, cpu = time.monotonic(), time.process_time() - cpu
+    latencies, errors = [x for r in results for x in r[0]], sum(r[1] for r in results)
+    out.put((started, ended, latencies, errors, next((r[2] for r in results if r[2]), ""), cpu))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def drive(phase: str, database: str, server_pid: int, load: Load, procs: int) -> Result:
+    """Warm up, then run `load.requests` RPCs from `procs` client processes; print and return."""
+    barrier, out = SPAWN.Barrier(procs + 1), SPAWN.Queue()
+    splits = [_split(n, procs) for n in (load.requests, load.warmup, load.threads)]
+    shares = zip(*splits, strict=True)
+    loads = [replace(load, requests=n, warmup=w, threads=t) for n, w, t in shares]
+    children = [SPAWN.Process(target=_client_process, args=(x, barrier, out)) for x in loads]
+    for child in children:
+        child.start()
+    barrier.wait(timeout=300)  # every client process has warmed up
+    server_cpu = _cpu_seconds(server_pid)
+    reports = [out.get(timeout=900) for _ in children]
+    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    for child in children:
+        child.join()
+    r = Result(phase, database, load.requests,
+               seconds=max(x[1] for x in reports) - min(x[0] for x in reports),
+               latencies=sorted(t for x in reports for t in x[2]),
+               errors=sum(x[3] for x in reports),
+               first_error=next((x[4] for x in reports if x[4]), ""),
+               client_cpu=sum(x[5] for x in reports), server_cpu=server_cpu)
+    print(f"  {phase:<15} {database:<10} {r.rps:6.0f} rpc/s  p50 {r.ms(0.5):6.1f} ms"
+          f"  p99 {r.ms(0.99):7.1f} ms  errors {r.errors}  (CPU cores busy: clients"
+          f" {r.client_cpu / r.seconds:.2f}, server {r.server_cpu / r.seconds:.2f})", flush=True)
+    if r.first_error:
+        print(f"    first error: {r.first_error}", flush=True)
+    return r
+
+
+def _echo_server(port_pipe: object) -> None:
+    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)  # bytes in/out
+    server = grpc.server(ThreadPoolExecutor(32), options=[("grpc.so_reuseport", 0)])  # as accrue
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": echo})
+    server.add_generic_rpc_handlers([handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    port_pipe.send(port)  # type: ignore[attr-defined]
+    server.wait_for_termination()
+
+
+def bench_echo(phase: str, args: argparse.Namespace) -> Result:
+    receive, send = SPAWN.Pipe(duplex=False)
+    process = SPAWN.Process(target=_echo_server, args=(send,), daemon=True)
+    process.start()
+    try:
+        if not receive.poll(60):
+            raise RuntimeError("echo server did not start")
+        load = Load(f"127.0.0.1:{receive.recv()}", "echo", "acc_unused", "", args.requests,
+                    args.warmup, args.concurrency)
+        return drive(phase, "-", process.pid or 0, load, args.client_procs)
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+@contextmanager
+def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str, str]]:
+    """`accrue serve` as a child process; yields (pid, gRPC target, API key of a new tenant)."""
+    env = {**os.environ, "ACCRUE_DATABASE_URL": database_url, "ACCRUE_LOG_LEVEL": "WARNING"}
+    created = subprocess.run([ACCRUE, "tenant", "create", "bench"], env=env, capture_output=True,
+                             text=True, check=False)
+    if created.returncode != 0:
+        raise RuntimeError(f"accrue tenant create failed:\n{created.stderr[-2000:]}")
+    api_key = next(ln.split()[-1] for ln in created.stdout.splitlines() if ln.startswith("api key"))
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
+                                  env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    watchdog = threading.Timer(60, server.kill)  # one that never gets ready is killed
+    watchdog.start()
+    try:
+        line = next((x for x in server.stdout or () if x.startswith("READY")), "")  # "" at exit
+        watchdog.cancel()
+        if not line:
+            raise RuntimeError("accrue serve exited before printing READY")
+        ports = dict(part.split("=") for part in line.split()[1:])
+        yield server.pid, f"127.0.0.1:{ports['grpc']}", api_key
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if server.wait() not in (0, -signal.SIGTERM):
+            tail = log_path.read_text().splitlines()[-20:]
+            print(f"  accrue serve exited with {server.returncode}; log tail:", *tail, sep="\n    ")
+
+
+def bench_accrue(database: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Result]:
+    results = []
+    with accrue_server(url, workdir) as (pid, target, key):
+        load = Load(target, "create", key, "", args.requests, args.warmup, args.concurrency)
+        first = _caller(load)()  # the customer that GetCustomer reads
+        for phase, kind in (("GetCustomer", "get"), ("CreateCustomer", "create")):
+            load = replace(load, kind=kind, customer_id=first.id)  # type: ignore[attr-defined]
+            results.append(drive(phase, database, pid, load, args.client_procs))
+    return results
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str | None]:
+    """URL of a fresh database accrue_bench_<random>, dropped afterwards; None if unreachable."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"accrue_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())[:200]  # one line
+        print(f"  PostgreSQL skipped: cannot connect to {admin_url}: {reason}")
+        yield None
+        return
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="measured RPCs per phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent callers")
+    parser.add_argument("--client-procs", type=int, default=1, help="processes for the callers")
+    parser.add_argument("--warmup", type=int, help="warm-up RPCs per phase (default requests/10)")
+    parser.add_argument("--quick", action="store_true", help="CI smoke size: 300 requests")
+    args = parser.parse_args()
+    args.requests = 300 if args.quick else args.requests
+    if args.warmup is None:
+        args.warmup = max(args.concurrency * 4, args.requests // 10)
+    args.client_procs = max(1, min(args.client_procs, args.concurrency))
+    began = time.monotonic()
+    print(f"setup: {os.cpu_count()} CPU cores shared by clients and servers (load average"
+          f" {os.getloadavg()[0]:.2f}); each server in its own process; {args.concurrency} callers"
+          f" (threads, sync stubs, a channel each) in {args.client_procs} client process(es);"
+          f" {args.requests} measured RPCs per phase after {args.warmup} warm-up", flush=True)
+    results = [bench_echo("Echo", args)]
+    with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
+        results += bench_accrue("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp), args)
+        admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
+        with postgres_database(admin) as url:
+            results += bench_accrue("PostgreSQL", url, Path(tmp), args) if url else []
+    results.append(bench_echo("Echo (again)", args))  # the machine is shared: watch for drift
+    echo = sum(r.rps for r in results if r.phase.startswith("Echo")) / 2
+    print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
+    print(f"{'phase':<15} {'database':<10} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
+          f" {'vs echo':>8} {'errors':>7}")
+    for r in results:
+        print(f"{r.phase:<15} {r.database:<10} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
+              f" {r.rps / echo:8.0%} {r.errors:7d}")
+    for phase, goal in (("GetCustomer", 0.60), ("CreateCustomer", 0.35)):
+        got = next(r.rps for r in results if (r.phase, r.database) == (phase, "SQLite")) / echo
+        print(f"goal: {phase} >= {goal:.0%} of echo (SQLite): {got:.0%} ->"
+              f" {'MET' if got >= goal else 'NOT MET'}")
+    errors = sum(r.errors for r in results)
+    print(f"RPC errors: {errors}; took {time.monotonic() - began:.0f} s")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
