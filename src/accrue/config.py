@@ -33,4 +33,9 @@ class Settings(BaseSettings):
     trace_exporter: Literal["none", "console"] = Field(
         "none", description="Where finished spans go; trace ids are made and logged either way"
     )
+    grpc_tracing: Literal["lean", "instrumentation"] = Field(
+        "lean",
+        description="gRPC server spans from Accrue's transport (lean) or from "
+        "opentelemetry-instrumentation-grpc's interceptor (instrumentation)",
+    )
     auto_migrate: bool = Field(True, description="Apply database migrations at start-up")

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from accrue.api.errors import to_status
 from accrue.api.pipeline import Invoker
@@ -24,20 +26,39 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString(deterministic=True)
 
 
+_tracer = trace.get_tracer("accrue.api.grpc")
+
+
 def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerContext], Message]:
+    attributes = {"rpc.system": "grpc", "rpc.service": route.service, "rpc.method": route.method}
+
     def behaviour(raw: bytes, context: grpc.ServicerContext) -> Message:
         metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
-        try:
+        # A server span per call, continuing the caller's W3C trace context.
+        with _tracer.start_as_current_span(
+            route.full_name,
+            context=propagate.extract(metadata),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             try:
-                request = route.request_type.FromString(raw)
-            except DecodeError as exc:
-                raise ValidationFailed.body(
-                    f"request is not a valid {route.request_type.DESCRIPTOR.full_name}"
-                ) from exc
-            return invoker.invoke(route, request, metadata, transport="grpc")
-        except AccrueError as error:
-            context.abort_with_status(rpc_status.to_status(to_status(error)))
-            raise  # abort_with_status raises; this keeps type checkers honest
+                try:
+                    request = route.request_type.FromString(raw)
+                except DecodeError as exc:
+                    raise ValidationFailed.body(
+                        f"request is not a valid {route.request_type.DESCRIPTOR.full_name}"
+                    ) from exc
+                return invoker.invoke(route, request, metadata, transport="grpc")
+            except AccrueError as error:
+                status = to_status(error)
+                span.set_attribute("rpc.grpc.status_code", status.code)
+                span.set_attribute("accrue.error.reason", error.reason)
+                if error.reason == "INTERNAL":
+                    span.set_status(Status(StatusCode.ERROR, error.message))
+                context.abort_with_status(rpc_status.to_status(status))
+                raise  # abort_with_status raises; this keeps type checkers honest
 
     return behaviour
 

@@ -2,7 +2,9 @@
 
 SQLite runs in WAL mode with `BEGIN IMMEDIATE` for writing transactions, so
 two writers queue on the database lock instead of failing half way with
-SQLITE_BUSY when a read lock is upgraded.
+SQLITE_BUSY when a read lock is upgraded. Read-only units of work issue no
+BEGIN at all: each statement then reads the latest committed state, which is
+what PostgreSQL's READ COMMITTED gives too, and saves two statements per read.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def _sqlite_engine(url: str, *, synchronous: str, pool_size: int) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Select, and_, insert, select, text, update
+from sqlalchemy import Connection, Select, Table, bindparam, insert, select, text, update
 
 from accrue.adapters.db import tables as t
 from accrue.adapters.db.key_locks import KeyLocks
@@ -27,14 +28,46 @@ from accrue.domain.paging import PageRequest
 from accrue.domain.tenancy import Tenant
 from accrue.services.ports import StoredResponse
 
+# Hot-path statements are built once: constructing a SQLAlchemy statement per
+# call costs more CPU than SQLite takes to run it.
 
-def _locked(
-    query: Select[tuple[object, ...]], conn: Connection, for_update: bool
-) -> Select[tuple[object, ...]]:
+
+def _by_key(table: Table) -> tuple[Select[Any], Select[Any]]:
+    query = select(table).where(
+        table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id")
+    )
+    return query, query.with_for_update()
+
+
+_GET = {table.name: _by_key(table) for table in (t.products, t.prices, t.customers)}
+_INSERT = {
+    table.name: insert(table)
+    for table in (t.products, t.prices, t.customers, t.payment_methods, t.idempotency_keys)
+}
+_pm = t.payment_methods.c
+_METHODS_OF = (
+    select(t.payment_methods)
+    .where(
+        _pm.tenant_id == bindparam("tenant_id"),
+        _pm.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        _pm.detach_time.is_(None),
+    )
+    .order_by(_pm.id)
+)
+_ik = t.idempotency_keys.c
+_STORED_RESPONSE = select(_ik.method, _ik.fingerprint, _ik.response).where(
+    _ik.tenant_id == bindparam("tenant_id"), _ik.request_id == bindparam("request_id")
+)
+_KEY_TENANT = select(t.api_keys.c.tenant_id).where(
+    t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoke_time.is_(None)
+)
+
+
+def _get_row(conn: Connection, table: Table, tenant_id: str, key: str, for_update: bool) -> Any:
+    plain, locking = _GET[table.name]
     # SQLite has no row locks; its writers already hold the database lock.
-    if for_update and conn.dialect.name == "postgresql":
-        return query.with_for_update()
-    return query
+    query = locking if for_update and conn.dialect.name == "postgresql" else plain
+    return conn.execute(query, {"tenant_id": tenant_id, "id": key}).first()
 
 
 class SqlTenantRepository:
@@ -65,10 +98,7 @@ class SqlTenantRepository:
         )
 
     def tenant_for_key_hash(self, key_hash: str) -> str | None:
-        query = select(t.api_keys.c.tenant_id).where(
-            t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoke_time.is_(None)
-        )
-        return self._conn.execute(query).scalar_one_or_none()
+        return self._conn.execute(_KEY_TENANT, {"key_hash": key_hash}).scalar_one_or_none()
 
 
 class SqlProductRepository:
@@ -76,13 +106,10 @@ class SqlProductRepository:
         self._conn = conn
 
     def add(self, product: Product) -> None:
-        self._conn.execute(insert(t.products).values(product_row(product)))
+        self._conn.execute(_INSERT["products"], product_row(product))
 
     def get(self, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product | None:
-        query = select(t.products).where(
-            t.products.c.tenant_id == tenant_id, t.products.c.id == product_id
-        )
-        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        row = _get_row(self._conn, t.products, tenant_id, product_id, for_update)
         return None if row is None else product_from_row(row)
 
     def update(self, product: Product) -> None:
@@ -109,11 +136,10 @@ class SqlPriceRepository:
         self._conn = conn
 
     def add(self, price: Price) -> None:
-        self._conn.execute(insert(t.prices).values(price_row(price)))
+        self._conn.execute(_INSERT["prices"], price_row(price))
 
     def get(self, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price | None:
-        query = select(t.prices).where(t.prices.c.tenant_id == tenant_id, t.prices.c.id == price_id)
-        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        row = _get_row(self._conn, t.prices, tenant_id, price_id, for_update)
         return None if row is None else price_from_row(row)
 
     def update(self, price: Price) -> None:
@@ -150,15 +176,12 @@ class SqlCustomerRepository:
         self._conn = conn
 
     def add(self, customer: Customer) -> None:
-        self._conn.execute(insert(t.customers).values(customer_row(customer)))
+        self._conn.execute(_INSERT["customers"], customer_row(customer))
         for method in customer.payment_methods:
             self.add_payment_method(customer.tenant_id, customer.id, method)
 
     def get(self, tenant_id: str, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        query = select(t.customers).where(
-            t.customers.c.tenant_id == tenant_id, t.customers.c.id == customer_id
-        )
-        row = self._conn.execute(_locked(query, self._conn, for_update)).first()
+        row = _get_row(self._conn, t.customers, tenant_id, customer_id, for_update)
         if row is None:
             return None
         return customer_from_row(row, self._methods(tenant_id, [customer_id]).get(customer_id, ()))
@@ -188,7 +211,7 @@ class SqlCustomerRepository:
 
     def add_payment_method(self, tenant_id: str, customer_id: str, method: PaymentMethod) -> None:
         self._conn.execute(
-            insert(t.payment_methods).values(payment_method_row(tenant_id, customer_id, method))
+            _INSERT["payment_methods"], payment_method_row(tenant_id, customer_id, method)
         )
 
     def detach_payment_method(
@@ -206,20 +229,9 @@ class SqlCustomerRepository:
     ) -> dict[str, tuple[PaymentMethod, ...]]:
         if not customer_ids:
             return {}
-        c = t.payment_methods.c
-        query = (
-            select(t.payment_methods)
-            .where(
-                and_(
-                    c.tenant_id == tenant_id,
-                    c.customer_id.in_(customer_ids),
-                    c.detach_time.is_(None),
-                )
-            )
-            .order_by(c.id)
-        )
         found: dict[str, list[PaymentMethod]] = {}
-        for row in self._conn.execute(query):
+        params = {"tenant_id": tenant_id, "customer_ids": list(customer_ids)}
+        for row in self._conn.execute(_METHODS_OF, params):
             found.setdefault(row.customer_id, []).append(payment_method_from_row(row))
         return {key: tuple(value) for key, value in found.items()}
 
@@ -252,12 +264,8 @@ class SqlIdempotencyRepository:
         self.held.clear()
 
     def get(self, tenant_id: str, request_id: str) -> StoredResponse | None:
-        c = t.idempotency_keys.c
-        row = self._conn.execute(
-            select(c.method, c.fingerprint, c.response).where(
-                c.tenant_id == tenant_id, c.request_id == request_id
-            )
-        ).first()
+        params = {"tenant_id": tenant_id, "request_id": request_id}
+        row = self._conn.execute(_STORED_RESPONSE, params).first()
         if row is None:
             return None
         return StoredResponse(
@@ -268,12 +276,13 @@ class SqlIdempotencyRepository:
         self, tenant_id: str, request_id: str, stored: StoredResponse, *, create_time: datetime
     ) -> None:
         self._conn.execute(
-            insert(t.idempotency_keys).values(
-                tenant_id=tenant_id,
-                request_id=request_id,
-                method=stored.method,
-                fingerprint=stored.fingerprint,
-                response=stored.response,
-                create_time=create_time,
-            )
+            _INSERT["idempotency_keys"],
+            {
+                "tenant_id": tenant_id,
+                "request_id": request_id,
+                "method": stored.method,
+                "fingerprint": stored.fingerprint,
+                "response": stored.response,
+                "create_time": create_time,
+            },
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -25,16 +26,27 @@ class SqlUnitOfWork:
     customers: SqlCustomerRepository
     idempotency: SqlIdempotencyRepository
 
-    def __init__(self, engine: Engine, locks: KeyLocks, *, write: bool) -> None:
+    def __init__(
+        self, engine: Engine, locks: KeyLocks, *, write: bool, writer_gate: threading.Lock | None
+    ) -> None:
         self._engine = engine
         self._locks = locks
         self._write = write
-        self._committed = False
+        self._gate = writer_gate if write else None
 
     def __enter__(self) -> SqlUnitOfWork:
+        if self._gate is not None:
+            self._gate.acquire()
+        try:
+            return self._begin()
+        except BaseException:
+            if self._gate is not None:
+                self._gate.release()
+            raise
+
+    def _begin(self) -> SqlUnitOfWork:
         conn = self._engine.connect()
-        if self._write:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE" if self._write else "NONE")
         self._conn = conn
         self._tx = conn.begin()
         self.tenants = SqlTenantRepository(conn)
@@ -46,7 +58,6 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self._tx.commit()
-        self._committed = True
 
     def __exit__(
         self,
@@ -60,6 +71,8 @@ class SqlUnitOfWork:
         finally:
             self.idempotency.release_all()
             self._conn.close()
+            if self._gate is not None:
+                self._gate.release()
         if isinstance(exc, DBAPIError) and is_transient(exc):
             raise ConcurrentModification(
                 "the change conflicted with a concurrent one and was rolled back; retry it",
@@ -83,6 +96,10 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._locks = KeyLocks()
+        # SQLite has one writer at a time. Queue this process's writers on a
+        # lock instead of letting them poll SQLite's busy handler, which sleeps
+        # up to 100 ms per retry and turns contention into second-long tails.
+        self._writer_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self._locks, write=write)
+        return SqlUnitOfWork(self.engine, self._locks, write=write, writer_gate=self._writer_gate)
