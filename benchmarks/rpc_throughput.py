@@ -149,15 +149,23 @@ def drive(phase: str, database: str, server_pid: int, load: Load, procs: int) ->
     server_cpu = _cpu_seconds(server_pid) - server_cpu
     for child in children:
         child.join()
-    r = Result(phase, database, load.requests,
-               seconds=max(x[1] for x in reports) - min(x[0] for x in reports),
-               latencies=sorted(t for x in reports for t in x[2]),
-               errors=sum(x[3] for x in reports),
-               first_error=next((x[4] for x in reports if x[4]), ""),
-               client_cpu=sum(x[5] for x in reports), server_cpu=server_cpu)
-    print(f"  {phase:<15} {database:<10} {r.rps:6.0f} rpc/s  p50 {r.ms(0.5):6.1f} ms"
-          f"  p99 {r.ms(0.99):7.1f} ms  errors {r.errors}  (CPU cores busy: clients"
-          f" {r.client_cpu / r.seconds:.2f}, server {r.server_cpu / r.seconds:.2f})", flush=True)
+    r = Result(
+        phase,
+        database,
+        load.requests,
+        seconds=max(x[1] for x in reports) - min(x[0] for x in reports),
+        latencies=sorted(t for x in reports for t in x[2]),
+        errors=sum(x[3] for x in reports),
+        first_error=next((x[4] for x in reports if x[4]), ""),
+        client_cpu=sum(x[5] for x in reports),
+        server_cpu=server_cpu,
+    )
+    print(
+        f"  {phase:<15} {database:<10} {r.rps:6.0f} rpc/s  p50 {r.ms(0.5):6.1f} ms"
+        f"  p99 {r.ms(0.99):7.1f} ms  errors {r.errors}  (CPU cores busy: clients"
+        f" {r.client_cpu / r.seconds:.2f}, server {r.server_cpu / r.seconds:.2f})",
+        flush=True,
+    )
     if r.first_error:
         print(f"    first error: {r.first_error}", flush=True)
     return r
@@ -181,8 +189,15 @@ def bench_echo(phase: str, args: argparse.Namespace) -> Result:
     try:
         if not receive.poll(60):
             raise RuntimeError("echo server did not start")
-        load = Load(f"127.0.0.1:{receive.recv()}", "echo", "acc_unused", "", args.requests,
-                    args.warmup, args.concurrency)
+        load = Load(
+            f"127.0.0.1:{receive.recv()}",
+            "echo",
+            "acc_unused",
+            "",
+            args.requests,
+            args.warmup,
+            args.concurrency,
+        )
         return drive(phase, "-", process.pid or 0, load, args.client_procs)
     finally:
         process.terminate()
@@ -193,15 +208,21 @@ def bench_echo(phase: str, args: argparse.Namespace) -> Result:
 def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str, str]]:
     """`accrue serve` as a child process; yields (pid, gRPC target, API key of a new tenant)."""
     env = {**os.environ, "ACCRUE_DATABASE_URL": database_url, "ACCRUE_LOG_LEVEL": "WARNING"}
-    created = subprocess.run([ACCRUE, "tenant", "create", "bench"], env=env, capture_output=True,
-                             text=True, check=False)
+    created = subprocess.run(
+        [ACCRUE, "tenant", "create", "bench"], env=env, capture_output=True, text=True, check=False
+    )
     if created.returncode != 0:
         raise RuntimeError(f"accrue tenant create failed:\n{created.stderr[-2000:]}")
     api_key = next(ln.split()[-1] for ln in created.stdout.splitlines() if ln.startswith("api key"))
     log_path = workdir / "server.log"
     with log_path.open("w") as log:
-        server = subprocess.Popen([ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
-                                  env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        server = subprocess.Popen(
+            [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     watchdog = threading.Timer(60, server.kill)  # one that never gets ready is killed
     watchdog.start()
     try:
@@ -268,10 +289,13 @@ def main() -> int:
         args.warmup = max(args.concurrency * 4, args.requests // 10)
     args.client_procs = max(1, min(args.client_procs, args.concurrency))
     began = time.monotonic()
-    print(f"setup: {os.cpu_count()} CPU cores shared by clients and servers (load average"
-          f" {os.getloadavg()[0]:.2f}); each server in its own process; {args.concurrency} callers"
-          f" (threads, sync stubs, a channel each) in {args.client_procs} client process(es);"
-          f" {args.requests} measured RPCs per phase after {args.warmup} warm-up", flush=True)
+    print(
+        f"setup: {os.cpu_count()} CPU cores shared by clients and servers (load average"
+        f" {os.getloadavg()[0]:.2f}); each server in its own process; {args.concurrency} callers"
+        f" (threads, sync stubs, a channel each) in {args.client_procs} client process(es);"
+        f" {args.requests} measured RPCs per phase after {args.warmup} warm-up",
+        flush=True,
+    )
     results = [bench_echo("Echo", args)]
     with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
         results += bench_accrue("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp), args)
@@ -281,15 +305,21 @@ def main() -> int:
     results.append(bench_echo("Echo (again)", args))  # the machine is shared: watch for drift
     echo = sum(r.rps for r in results if r.phase.startswith("Echo")) / 2
     print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
-    print(f"{'phase':<15} {'database':<10} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
-          f" {'vs echo':>8} {'errors':>7}")
+    print(
+        f"{'phase':<15} {'database':<10} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
+        f" {'vs echo':>8} {'errors':>7}"
+    )
     for r in results:
-        print(f"{r.phase:<15} {r.database:<10} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
-              f" {r.rps / echo:8.0%} {r.errors:7d}")
+        print(
+            f"{r.phase:<15} {r.database:<10} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
+            f" {r.rps / echo:8.0%} {r.errors:7d}"
+        )
     for phase, goal in (("GetCustomer", 0.60), ("CreateCustomer", 0.35)):
         got = next(r.rps for r in results if (r.phase, r.database) == (phase, "SQLite")) / echo
-        print(f"goal: {phase} >= {goal:.0%} of echo (SQLite): {got:.0%} ->"
-              f" {'MET' if got >= goal else 'NOT MET'}")
+        print(
+            f"goal: {phase} >= {goal:.0%} of echo (SQLite): {got:.0%} ->"
+            f" {'MET' if got >= goal else 'NOT MET'}"
+        )
     errors = sum(r.errors for r in results)
     print(f"RPC errors: {errors}; took {time.monotonic() - began:.0f} s")
     return 1 if errors else 0
