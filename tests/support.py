@@ -22,6 +22,11 @@ from accrue.billing.v1 import (
     catalog_pb2_grpc,
     customer_connect,
     customer_pb2_grpc,
+    event_connect,
+    event_pb2,
+    event_pb2_grpc,
+    ledger_connect,
+    ledger_pb2_grpc,
 )
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
@@ -78,17 +83,60 @@ def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer
         server.stop()
 
 
+STREAM_WINDOW_SECONDS = 0.4
+
+
+def _full(service: str) -> str:
+    """`CustomerService` or `accrue.billing.v1.CustomerService` -> the full name."""
+    return service if "." in service else f"accrue.billing.v1.{service}"
+
+
+def _collect(items: Any, *, deadline_codes: tuple[Any, ...], code_of: Any) -> Any:
+    """What a server stream delivered within its deadline, as a ListEventsResponse.
+
+    StreamEvents never ends by itself; generic tests (auth, isolation, fuzz,
+    parity) read it for a short window and compare what arrived.
+    """
+    collected = event_pb2.ListEventsResponse()
+    try:
+        for item in items:
+            collected.events.append(item)
+    except Exception as error:
+        if code_of(error) not in deadline_codes:
+            raise
+    return collected
+
+
 class GrpcClients:
     """Generated gRPC stubs with the tenant's key attached to every call."""
 
     def __init__(self, target: str, api_key: str | None) -> None:
         self.channel = grpc.insecure_channel(target)
         self.metadata = () if api_key is None else (("authorization", f"Bearer {api_key}"),)
-        self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
-        self.customers = customer_pb2_grpc.CustomerServiceStub(self.channel)
+        self.stubs = {
+            "accrue.billing.v1.CatalogService": catalog_pb2_grpc.CatalogServiceStub(self.channel),
+            "accrue.billing.v1.CustomerService": customer_pb2_grpc.CustomerServiceStub(
+                self.channel
+            ),
+            "accrue.billing.v1.LedgerService": ledger_pb2_grpc.LedgerServiceStub(self.channel),
+            "accrue.billing.v1.EventService": event_pb2_grpc.EventServiceStub(self.channel),
+        }
+        self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
+        self.customers = self.stubs["accrue.billing.v1.CustomerService"]
+        self.ledger = self.stubs["accrue.billing.v1.LedgerService"]
+        self.events = self.stubs["accrue.billing.v1.EventService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
-        stub = self.catalog if service.endswith("CatalogService") else self.customers
+        stub = self.stubs[_full(service)]
+        if method == "StreamEvents":
+            items = stub.StreamEvents(
+                request, metadata=self.metadata, timeout=STREAM_WINDOW_SECONDS
+            )
+            return _collect(
+                items,
+                deadline_codes=(grpc.StatusCode.DEADLINE_EXCEEDED,),
+                code_of=lambda e: e.code() if isinstance(e, grpc.RpcError) else None,
+            )
         return getattr(stub, method)(request, metadata=self.metadata, timeout=30)
 
     def close(self) -> None:
@@ -105,18 +153,45 @@ class ConnectClients:
         if json:
             kwargs["codec"] = google_protobuf_json_codec()
         self.headers = {} if api_key is None else {"authorization": f"Bearer {api_key}"}
-        self.catalog = catalog_connect.CatalogServiceClientSync(base_url, **kwargs)
-        self.customers = customer_connect.CustomerServiceClientSync(base_url, **kwargs)
+        self.clients = {
+            "accrue.billing.v1.CatalogService": catalog_connect.CatalogServiceClientSync(
+                base_url, **kwargs
+            ),
+            "accrue.billing.v1.CustomerService": customer_connect.CustomerServiceClientSync(
+                base_url, **kwargs
+            ),
+            "accrue.billing.v1.LedgerService": ledger_connect.LedgerServiceClientSync(
+                base_url, **kwargs
+            ),
+            "accrue.billing.v1.EventService": event_connect.EventServiceClientSync(
+                base_url, **kwargs
+            ),
+        }
+        self.catalog = self.clients["accrue.billing.v1.CatalogService"]
+        self.customers = self.clients["accrue.billing.v1.CustomerService"]
+        self.ledger = self.clients["accrue.billing.v1.LedgerService"]
+        self.events = self.clients["accrue.billing.v1.EventService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
+        from connectrpc.code import Code
+
         from accrue.api.routes import snake_case
 
-        client = self.catalog if service.endswith("CatalogService") else self.customers
+        client = self.clients[_full(service)]
+        if method == "StreamEvents":
+            items = client.stream_events(
+                request, headers=self.headers, timeout_ms=int(STREAM_WINDOW_SECONDS * 1000)
+            )
+            return _collect(
+                items,
+                deadline_codes=(Code.DEADLINE_EXCEEDED,),
+                code_of=lambda e: e.code if isinstance(e, ConnectError) else None,
+            )
         return getattr(client, snake_case(method))(request, headers=self.headers, timeout_ms=30000)
 
     def close(self) -> None:
-        self.catalog.close()
-        self.customers.close()
+        for client in self.clients.values():
+            client.close()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import ServiceDescriptor
@@ -11,23 +12,30 @@ from accrue.adapters.clock import SystemClock
 from accrue.adapters.db import migrate
 from accrue.adapters.db.engine import build_engine
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
 from accrue.api.handlers.customers import CustomerHandler
+from accrue.api.handlers.events import EventHandler
+from accrue.api.handlers.ledger import LedgerHandler
 from accrue.api.handlers.support import HandlerSupport
-from accrue.api.pipeline import Invoker
+from accrue.api.pipeline import Invoker, current_trace_id
 from accrue.api.routes import Route, build_routes
-from accrue.billing.v1 import catalog_pb2, customer_pb2
+from accrue.billing.v1 import catalog_pb2, customer_pb2, event_pb2, ledger_pb2
 from accrue.config import Settings
 from accrue.domain.clock import Clock
 from accrue.domain.identifiers import IdGenerator
 from accrue.services.catalog import CatalogService
 from accrue.services.customers import CustomerService
+from accrue.services.events import EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
+from accrue.services.ledger import LedgerService
 from accrue.services.tenants import Authenticator, TenantService
 
 SERVICES: tuple[ServiceDescriptor, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
     customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
+    ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"],
+    event_pb2.DESCRIPTOR.services_by_name["EventService"],
 )
 
 
@@ -39,6 +47,10 @@ class Application:
     tenants: TenantService
     routes: list[Route]
     invoker: Invoker
+    uow_factory: SqlUnitOfWorkFactory
+    ledger: LedgerService
+    # Set when the server starts shutting down; long-lived streams end on it.
+    shutting_down: threading.Event
 
     def close(self) -> None:
         self.engine.dispose()
@@ -53,12 +65,23 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     )
     if settings.auto_migrate:
         migrate.upgrade(engine)
-    uow_factory = SqlUnitOfWorkFactory(engine)
+    uow_factory = SqlUnitOfWorkFactory(engine, encode_event=encode_payload)
     ids = IdGenerator(clock)
+    events = EventRecorder(clock, ids, current_trace_id)
+    ledger = LedgerService(clock, ids, events, current_trace_id)
+    shutting_down = threading.Event()
     support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
     handlers = {
-        "accrue.billing.v1.CatalogService": CatalogHandler(support, CatalogService(clock, ids)),
-        "accrue.billing.v1.CustomerService": CustomerHandler(support, CustomerService(clock, ids)),
+        "accrue.billing.v1.CatalogService": CatalogHandler(
+            support, CatalogService(clock, ids, events)
+        ),
+        "accrue.billing.v1.CustomerService": CustomerHandler(
+            support, CustomerService(clock, ids, events)
+        ),
+        "accrue.billing.v1.LedgerService": LedgerHandler(support, ledger),
+        "accrue.billing.v1.EventService": EventHandler(
+            support, EventReader(), shutting_down=shutting_down
+        ),
     }
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
@@ -68,4 +91,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         tenants=TenantService(uow_factory, clock, ids),
         routes=routes,
         invoker=Invoker(Authenticator(uow_factory)),
+        uow_factory=uow_factory,
+        ledger=ledger,
+        shutting_down=shutting_down,
     )

@@ -16,6 +16,8 @@ from google.protobuf.message import Message
 
 from accrue.billing.v1 import catalog_pb2 as cat
 from accrue.billing.v1 import customer_pb2 as cus
+from accrue.billing.v1 import event_pb2 as ev
+from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1.money_pb2 import Money
 
 
@@ -25,6 +27,8 @@ class Ids:
     price: str
     customer: str
     payment_method: str
+    transaction: str = ""
+    account: str = ""
 
 
 def _mask(*paths: str) -> field_mask_pb2.FieldMask:
@@ -33,6 +37,22 @@ def _mask(*paths: str) -> field_mask_pb2.FieldMask:
 
 def _rid() -> str:
     return str(uuid.uuid4())
+
+
+def _adjustment(ids: Ids) -> led.CreateAdjustmentRequest:
+    """Opening cash for the customer's receivable: 10.00 USD, balanced."""
+    usd = Money(amount_minor=1000, currency_code="USD")
+    receivable = f"accounts_receivable:USD:{ids.customer}" if ids.customer else "bank:USD"
+    return led.CreateAdjustmentRequest(
+        entries=[
+            led.LedgerEntry(account_id=receivable, direction=led.ENTRY_DIRECTION_DEBIT, amount=usd),
+            led.LedgerEntry(
+                account_id="opening_balance:USD", direction=led.ENTRY_DIRECTION_CREDIT, amount=usd
+            ),
+        ],
+        reason="sample adjustment",
+        request_id=_rid(),
+    )
 
 
 SAMPLES: dict[str, Callable[[Ids], Message]] = {
@@ -101,6 +121,19 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
             customer_id=ids.customer, payment_method_id=ids.payment_method, request_id=_rid()
         )
     ),
+    "accrue.billing.v1.LedgerService/ListAccounts": lambda ids: led.ListAccountsRequest(),
+    "accrue.billing.v1.LedgerService/GetAccount": lambda ids: led.GetAccountRequest(id=ids.account),
+    "accrue.billing.v1.LedgerService/ListTransactions": lambda ids: led.ListTransactionsRequest(),
+    "accrue.billing.v1.LedgerService/GetTransaction": lambda ids: led.GetTransactionRequest(
+        id=ids.transaction
+    ),
+    "accrue.billing.v1.LedgerService/CreateAdjustment": _adjustment,
+    "accrue.billing.v1.LedgerService/ReverseTransaction": lambda ids: led.ReverseTransactionRequest(
+        transaction_id=ids.transaction, reason="sample reversal", request_id=_rid()
+    ),
+    "accrue.billing.v1.LedgerService/VerifyLedger": lambda ids: led.VerifyLedgerRequest(),
+    "accrue.billing.v1.EventService/ListEvents": lambda ids: ev.ListEventsRequest(),
+    "accrue.billing.v1.EventService/StreamEvents": lambda ids: ev.StreamEventsRequest(),
 }
 
 
@@ -128,4 +161,17 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
             Ids("", "", customer.id, "")
         ),
     )
-    return Ids(product.id, price.id, customer.id, with_method.payment_methods[0].id)
+    partial = Ids(product.id, price.id, customer.id, with_method.payment_methods[0].id)
+    adjustment = call(
+        "accrue.billing.v1.LedgerService",
+        "CreateAdjustment",
+        SAMPLES["accrue.billing.v1.LedgerService/CreateAdjustment"](partial),
+    )
+    return Ids(
+        product.id,
+        price.id,
+        customer.id,
+        with_method.payment_methods[0].id,
+        transaction=adjustment.id,
+        account=adjustment.entries[0].account_id,
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +14,5 @@ class CallContext:
     tenant_id: str
     metadata: Mapping[str, str]
     trace_id: str
+    # False once the client has gone away; long-running streams poll it.
+    is_active: Callable[[], bool] = field(default=lambda: True)

@@ -11,7 +11,8 @@ import asyncio
 import contextvars
 import functools
 import importlib
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -96,9 +97,10 @@ class _ServiceAdapter:
             raise AttributeError(name) from None
 
     @staticmethod
-    def _bind(
-        route: Route, invoker: Invoker, executor: ThreadPoolExecutor
-    ) -> Callable[..., Awaitable[Message]]:
+    def _bind(route: Route, invoker: Invoker, executor: ThreadPoolExecutor) -> Callable[..., Any]:
+        if route.server_streaming:
+            return _streaming(route, invoker, executor)
+
         async def call(request: Message, ctx: Any) -> Message:
             metadata = {key.lower(): value for key, value in ctx.request_headers.items()}
             context = contextvars.copy_context()
@@ -112,6 +114,41 @@ class _ServiceAdapter:
                 raise to_connect_error(error) from None
 
         return call
+
+
+_END = object()
+
+
+def _step(items: Iterator[Message | None]) -> object:
+    return next(items, _END)
+
+
+def _streaming(
+    route: Route, invoker: Invoker, executor: ThreadPoolExecutor
+) -> Callable[..., AsyncIterator[Message]]:
+    async def call(request: Message, ctx: Any) -> AsyncIterator[Message]:
+        metadata = {key.lower(): value for key, value in ctx.request_headers.items()}
+        gone = threading.Event()
+        items = invoker.invoke_stream(
+            route, request, metadata, transport="connect", is_active=lambda: not gone.is_set()
+        )
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                # Each step runs in a worker thread; idle ticks (None) come back
+                # regularly, so a cancelled stream frees its thread promptly.
+                item = await loop.run_in_executor(executor, context.run, _step, items)
+                if item is _END:
+                    return
+                if isinstance(item, Message):
+                    yield item
+        except AccrueError as error:
+            raise to_connect_error(error) from None
+        finally:
+            gone.set()
+
+    return call
 
 
 class _Router:

@@ -6,7 +6,7 @@ INVALID_ARGUMENT with our error details instead of grpcio's bare INTERNAL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -44,13 +44,7 @@ def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerCont
             set_status_on_exception=False,
         ) as span:
             try:
-                try:
-                    request = route.request_type.FromString(raw)
-                except DecodeError as exc:
-                    raise ValidationFailed.body(
-                        f"request is not a valid {route.request_type.DESCRIPTOR.full_name}"
-                    ) from exc
-                return invoker.invoke(route, request, metadata, transport="grpc")
+                return invoker.invoke(route, _parse(route, raw), metadata, transport="grpc")
             except AccrueError as error:
                 status = to_status(error)
                 span.set_attribute("rpc.grpc.status_code", status.code)
@@ -63,14 +57,58 @@ def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerCont
     return behaviour
 
 
+def _server_stream(
+    route: Route, invoker: Invoker
+) -> Callable[[bytes, grpc.ServicerContext], Iterator[Message]]:
+    attributes = {"rpc.system": "grpc", "rpc.service": route.service, "rpc.method": route.method}
+
+    def behaviour(raw: bytes, context: grpc.ServicerContext) -> Iterator[Message]:
+        metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
+        with _tracer.start_as_current_span(
+            route.full_name,
+            context=propagate.extract(metadata),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ):
+            try:
+                request = _parse(route, raw)
+                for item in invoker.invoke_stream(
+                    route, request, metadata, transport="grpc", is_active=context.is_active
+                ):
+                    if item is None:  # idle tick: stop if the client has gone
+                        if not context.is_active():
+                            return
+                        continue
+                    yield item
+            except AccrueError as error:
+                context.abort_with_status(rpc_status.to_status(to_status(error)))
+
+    return behaviour
+
+
+def _parse(route: Route, raw: bytes) -> Message:
+    try:
+        return route.request_type.FromString(raw)
+    except DecodeError as exc:
+        raise ValidationFailed.body(
+            f"request is not a valid {route.request_type.DESCRIPTOR.full_name}"
+        ) from exc
+
+
 def generic_handlers(routes: list[Route], invoker: Invoker) -> list[grpc.GenericRpcHandler]:
     by_service: dict[str, dict[str, Any]] = {}
     for route in routes:
-        by_service.setdefault(route.service, {})[route.method] = (
-            grpc.unary_unary_rpc_method_handler(
-                _unary(route, invoker), request_deserializer=None, response_serializer=_serialize
+        if route.server_streaming:
+            handler = grpc.unary_stream_rpc_method_handler(
+                _server_stream(route, invoker), response_serializer=_serialize
             )
-        )
+        else:
+            handler = grpc.unary_unary_rpc_method_handler(
+                _unary(route, invoker), response_serializer=_serialize
+            )
+        by_service.setdefault(route.service, {})[route.method] = handler
     return [
         grpc.method_handlers_generic_handler(service, methods)
         for service, methods in by_service.items()

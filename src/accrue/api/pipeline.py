@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import protovalidate
 from google.protobuf.message import Message
@@ -31,6 +33,17 @@ def current_trace_id() -> str:
     return format(context.trace_id, "032x") if context.is_valid else ""
 
 
+@dataclass
+class _CallState:
+    trace_id: str
+    tenant_id: str = ""
+    outcome: str = "INTERNAL"
+
+
+def _always_active() -> bool:
+    return True
+
+
 class Invoker:
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
@@ -39,32 +52,73 @@ class Invoker:
     def invoke(
         self, route: Route, request: Message, metadata: Mapping[str, str], *, transport: str
     ) -> Message:
-        started = time.perf_counter()
-        trace_id = current_trace_id()
-        tenant_id = ""
-        outcome = "INTERNAL"
-        try:
-            tenant_id = self._authenticator.tenant_for(metadata.get("authorization"))
-            self._validate(request)
-            call = CallContext(
-                method=route.full_name, tenant_id=tenant_id, metadata=metadata, trace_id=trace_id
-            )
-            response = route.handler(request, call)
-            outcome = "OK"
+        with self._guard(route, transport) as state:
+            call = self._prepare(route, request, metadata, state, is_active=_always_active)
+            response: Message = route.handler(request, call)
+            state.outcome = "OK"
             return response
+
+    def invoke_stream(
+        self,
+        route: Route,
+        request: Message,
+        metadata: Mapping[str, str],
+        *,
+        transport: str,
+        is_active: Callable[[], bool],
+    ) -> Iterator[Message | None]:
+        """Run a server-streaming handler; `None` items are idle ticks, not messages.
+
+        The ticks give the transport a moment to notice a cancelled client
+        while no event is flowing, so an idle stream never pins a thread.
+        """
+        with self._guard(route, transport) as state:
+            call = self._prepare(route, request, metadata, state, is_active=is_active)
+            yield from route.handler(request, call)
+            state.outcome = "OK"
+
+    def _prepare(
+        self,
+        route: Route,
+        request: Message,
+        metadata: Mapping[str, str],
+        state: _CallState,
+        *,
+        is_active: Callable[[], bool],
+    ) -> CallContext:
+        state.tenant_id = self._authenticator.tenant_for(metadata.get("authorization"))
+        self._validate(request)
+        return CallContext(
+            method=route.full_name,
+            tenant_id=state.tenant_id,
+            metadata=metadata,
+            trace_id=state.trace_id,
+            is_active=is_active,
+        )
+
+    @contextmanager
+    def _guard(self, route: Route, transport: str) -> Iterator[_CallState]:
+        """Map unexpected failures to INTERNAL and log every call once."""
+        state = _CallState(trace_id=current_trace_id())
+        started = time.perf_counter()
+        try:
+            yield state
         except AccrueError as error:
-            outcome = error.reason
+            state.outcome = error.reason
+            raise
+        except GeneratorExit:
+            state.outcome = "CANCELLED"
             raise
         except Exception as exc:
             # Without a tracer the id is still unique, so a report can be found in the log.
-            correlation_id = trace_id or uuid.uuid4().hex
+            correlation_id = state.trace_id or uuid.uuid4().hex
             log.exception(
                 "unexpected failure",
                 extra={
                     "rpc": route.full_name,
-                    "trace_id": trace_id,
+                    "trace_id": state.trace_id,
                     "correlation_id": correlation_id,
-                    "tenant_id": tenant_id,
+                    "tenant_id": state.tenant_id,
                 },
             )
             raise InternalError(
@@ -78,9 +132,9 @@ class Invoker:
                     extra={
                         "rpc": route.full_name,
                         "transport": transport,
-                        "tenant_id": tenant_id,
-                        "trace_id": trace_id,
-                        "outcome": outcome,
+                        "tenant_id": state.tenant_id,
+                        "trace_id": state.trace_id,
+                        "outcome": state.outcome,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                     },
                 )

@@ -16,7 +16,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-Handler = Callable[[Any, Any], Message]
+Handler = Callable[[Any, Any], Any]
 
 
 def snake_case(name: str) -> str:
@@ -31,6 +31,7 @@ class Route:
     response_type: type[Message]
     handler: Handler
     mutating: bool
+    server_streaming: bool = False
 
     @property
     def full_name(self) -> str:
@@ -61,6 +62,7 @@ def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[R
                     response_type=GetMessageClass(method.output_type),
                     handler=handler,
                     mutating="request_id" in method.input_type.fields_by_name,
+                    server_streaming=method.server_streaming,
                 )
             )
     return routes

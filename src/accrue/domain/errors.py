@@ -134,6 +134,10 @@ class InternalError(AccrueError):
     reason = "INTERNAL"
 
 
+class ServerShuttingDown(AccrueError):
+    reason = "SERVER_SHUTTING_DOWN"
+
+
 @dataclass(frozen=True, slots=True)
 class Violations:
     """Collects field violations so a request reports all of them at once."""

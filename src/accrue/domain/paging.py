@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -32,7 +32,7 @@ class PageRequest:
     query_fingerprint: str
 
     @classmethod
-    def parse(cls, *, page_size: int, page_token: str, query: dict[str, object]) -> PageRequest:
+    def parse(cls, *, page_size: int, page_token: str, query: Mapping[str, object]) -> PageRequest:
         size = DEFAULT_PAGE_SIZE if page_size == 0 else min(page_size, MAX_PAGE_SIZE)
         fingerprint = _fingerprint(query)
         if not page_token:
@@ -57,7 +57,7 @@ class Page(Generic[T]):
     next_page_token: str
 
 
-def _fingerprint(query: dict[str, object]) -> str:
+def _fingerprint(query: Mapping[str, object]) -> str:
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

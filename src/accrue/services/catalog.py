@@ -17,6 +17,7 @@ from accrue.domain.errors import NotFound, ResourceArchived
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.paging import Page, PageRequest, paginate
+from accrue.services.events import EventRecorder
 from accrue.services.ports import UnitOfWork
 
 
@@ -46,9 +47,16 @@ class PriceChanges:
 
 
 class CatalogService:
-    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, events: EventRecorder) -> None:
         self._clock = clock
         self._ids = ids
+        self._events = events
+
+    def _changed(self, uow: UnitOfWork, change: str, subject: Product | Price) -> None:
+        kind = "product" if isinstance(subject, Product) else "price"
+        self._events.record(
+            uow, subject.tenant_id, type=f"{kind}.{change}", resource_id=subject.id, subject=subject
+        )
 
     def create_product(self, uow: UnitOfWork, tenant_id: str, new: NewProduct) -> Product:
         now = self._clock.now()
@@ -63,6 +71,7 @@ class CatalogService:
             update_time=now,
         )
         uow.products.add(product)
+        self._changed(uow, "created", product)
         return product
 
     def get_product(
@@ -85,6 +94,7 @@ class CatalogService:
         product = self.get_product(uow, tenant_id, product_id, for_update=True)
         updated = apply_product_changes(product, changes, self._clock.now())
         uow.products.update(updated)
+        self._changed(uow, "updated", updated)
         return updated
 
     def archive_product(self, uow: UnitOfWork, tenant_id: str, product_id: str) -> Product:
@@ -93,6 +103,7 @@ class CatalogService:
             return product
         archived = replace(product, state=LifecycleState.ARCHIVED, update_time=self._clock.now())
         uow.products.update(archived)
+        self._changed(uow, "archived", archived)
         return archived
 
     def create_price(self, uow: UnitOfWork, tenant_id: str, new: NewPrice) -> Price:
@@ -113,6 +124,7 @@ class CatalogService:
             update_time=now,
         )
         uow.prices.add(price)
+        self._changed(uow, "created", price)
         return price
 
     def get_price(
@@ -154,6 +166,7 @@ class CatalogService:
             update_time=now,
         )
         uow.prices.update(updated)
+        self._changed(uow, "updated", updated)
         return updated
 
     def archive_price(self, uow: UnitOfWork, tenant_id: str, price_id: str) -> Price:
@@ -162,4 +175,5 @@ class CatalogService:
             return price
         archived = replace(price, state=LifecycleState.ARCHIVED, update_time=self._clock.now())
         uow.prices.update(archived)
+        self._changed(uow, "archived", archived)
         return archived

@@ -19,6 +19,7 @@ from accrue.domain.errors import NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.paging import Page, PageRequest, paginate
+from accrue.services.events import EventRecorder
 from accrue.services.ports import UnitOfWork
 
 
@@ -41,9 +42,19 @@ class NewPaymentMethod:
 
 
 class CustomerService:
-    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, events: EventRecorder) -> None:
         self._clock = clock
         self._ids = ids
+        self._events = events
+
+    def _changed(self, uow: UnitOfWork, change: str, customer: Customer) -> None:
+        self._events.record(
+            uow,
+            customer.tenant_id,
+            type=f"customer.{change}",
+            resource_id=customer.id,
+            subject=customer,
+        )
 
     def create_customer(self, uow: UnitOfWork, tenant_id: str, new: NewCustomer) -> Customer:
         time_zone = validate_customer_fields(
@@ -70,6 +81,7 @@ class CustomerService:
             update_time=now,
         )
         uow.customers.add(customer)
+        self._changed(uow, "created", customer)
         return customer
 
     def get_customer(
@@ -92,6 +104,7 @@ class CustomerService:
         customer = self.get_customer(uow, tenant_id, customer_id, for_update=True)
         updated = apply_customer_changes(customer, changes, self._clock.now())
         uow.customers.update(updated)
+        self._changed(uow, "updated", updated)
         return updated
 
     def archive_customer(self, uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
@@ -100,6 +113,7 @@ class CustomerService:
             return customer
         archived = replace(customer, state=LifecycleState.ARCHIVED, update_time=self._clock.now())
         uow.customers.update(archived)
+        self._changed(uow, "archived", archived)
         return archived
 
     def attach_payment_method(
@@ -119,6 +133,7 @@ class CustomerService:
         updated = customer.attach(method, make_default=make_default, now=now)
         uow.customers.add_payment_method(tenant_id, customer_id, method)
         uow.customers.update(updated)
+        self._changed(uow, "payment_method_attached", updated)
         return updated
 
     def detach_payment_method(
@@ -129,4 +144,5 @@ class CustomerService:
         updated = customer.detach(payment_method_id, now=now)
         uow.customers.detach_payment_method(tenant_id, payment_method_id, when=now)
         uow.customers.update(updated)
+        self._changed(uow, "payment_method_detached", updated)
         return updated

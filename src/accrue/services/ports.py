@@ -14,6 +14,8 @@ from typing import Protocol
 
 from accrue.domain.catalog import Price, Product
 from accrue.domain.customers import Customer, PaymentMethod
+from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
+from accrue.domain.ledger import AccountRef, Transaction
 from accrue.domain.paging import PageRequest
 from accrue.domain.tenancy import Tenant
 
@@ -91,6 +93,83 @@ class IdempotencyRepository(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    """An account's stored totals; `net_minor` is debits minus credits."""
+
+    account: AccountRef
+    net_minor: int
+    debits_minor: int
+    credits_minor: int
+    create_time: datetime
+    update_time: datetime
+
+    @property
+    def id(self) -> str:
+        return self.account.id
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_sequence: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionQuery:
+    after_sequence: int
+    limit: int
+    account_id: str = ""
+    source_type: str = ""
+    source_id: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class LedgerRepository(Protocol):
+    def create_head(self, tenant_id: str) -> None: ...
+    def lock_head(self, tenant_id: str) -> ChainHead:
+        """The tenant's chain head, locked until commit: postings queue here."""
+        ...
+
+    def read_head(self, tenant_id: str) -> ChainHead:
+        """The chain head without locking it (for readers such as verification)."""
+        ...
+
+    def set_head(self, tenant_id: str, head: ChainHead) -> None: ...
+    def find_by_source(
+        self, tenant_id: str, source_type: str, source_id: str
+    ) -> Transaction | None: ...
+    def get_transaction(self, tenant_id: str, transaction_id: str) -> Transaction | None: ...
+    def add_transactions(self, transactions: Sequence[Transaction]) -> None:
+        """Insert transactions and their entries and apply them to account balances."""
+        ...
+
+    def list_transactions(
+        self, tenant_id: str, query: TransactionQuery
+    ) -> Sequence[Transaction]: ...
+    def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None: ...
+    def list_accounts(
+        self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
+    ) -> Sequence[AccountBalance]: ...
+    def stored_nets(self, tenant_id: str) -> dict[str, int]:
+        """Every account's stored debits-minus-credits, by account id."""
+        ...
+
+    def entry_nets(self, tenant_id: str) -> dict[str, int]:
+        """Every account's debits-minus-credits summed from its entries."""
+        ...
+
+
+class EventRepository(Protocol):
+    def create_head(self, tenant_id: str) -> None: ...
+    def record(self, tenant_id: str, event: DomainEvent) -> None:
+        """Queue an event; it is numbered and written when the unit of work commits."""
+        ...
+
+    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless `commit` is called."""
 
@@ -105,6 +184,10 @@ class UnitOfWork(Protocol):
     def customers(self) -> CustomerRepository: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

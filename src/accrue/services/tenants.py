@@ -30,6 +30,8 @@ class TenantService:
         with self._uow_factory(write=True) as uow:
             tenant = Tenant(id=self._ids.new("ten"), name=name, create_time=self._clock.now())
             uow.tenants.add(tenant)
+            uow.ledger.create_head(tenant.id)
+            uow.events.create_head(tenant.id)
             key = issue_api_key(key_id=self._ids.new("key"), tenant_id=tenant.id)
             uow.tenants.add_api_key(
                 key_id=key.key_id,

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import CHAR, TypeDecorator
 
@@ -168,4 +169,107 @@ idempotency_keys = Table(
     Column("response", LargeBinary, nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+# --- ledger -----------------------------------------------------------------
+# The head row of each tenant's chain is locked by every posting: it hands out
+# gapless sequences and the previous hash, and serialises a tenant's postings
+# so the chain is a line, not a tree. Created with the tenant.
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("last_hash", CHAR(64), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+# Balances, kept current in the posting transaction; always equal to the sum
+# of the account's entries (VerifyLedger checks). net = debits - credits.
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("currency_code", CHAR(3), nullable=False),
+    Column("customer_id", String(100), nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("debits_minor", BigInteger, nullable=False),
+    Column("credits_minor", BigInteger, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    Index("ix_ledger_accounts_tenant_id_customer_id", "tenant_id", "customer_id"),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("source_type", String(100), nullable=False),
+    Column("source_id", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("resource_type", String(100), nullable=False),
+    Column("resource_id", String(100), nullable=False),
+    Column("reverses_transaction_id", String(100), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("post_time", UtcDateTime(), nullable=False),
+    Column("previous_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    UniqueConstraint("tenant_id", "sequence"),
+    # Idempotent by source: the same cause can never post twice.
+    UniqueConstraint("tenant_id", "source_type", "source_id"),
+    Index("ix_ledger_transactions_tenant_id_post_time", "tenant_id", "post_time"),
+)
+
+# amount_minor is signed: debits positive, credits negative.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("transaction_id", ID, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("account_id", String(200), nullable=False),
+    Column("currency_code", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["tenant_id", "transaction_id"], ["ledger_transactions.tenant_id", "ledger_transactions.id"]
+    ),
+    CheckConstraint("amount_minor <> 0", name="nonzero"),
+    Index("ix_ledger_entries_tenant_id_account_id", "tenant_id", "account_id"),
+)
+
+# --- events -----------------------------------------------------------------
+# Like the ledger head, the event head hands out per-tenant sequences under a
+# row lock held to commit, so sequence order is commit order and a reader
+# polling "after N" can never skip an event that commits later.
+event_heads = Table(
+    "event_heads",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("resource_type", String(100), nullable=False),
+    Column("resource_id", String(100), nullable=False),
+    Column("occur_time", UtcDateTime(), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("payload_type", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    Index("ix_events_tenant_id_type_sequence", "tenant_id", "type", "sequence"),
+    Index("ix_events_tenant_id_resource_id_sequence", "tenant_id", "resource_id", "sequence"),
 )

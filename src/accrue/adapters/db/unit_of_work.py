@@ -8,7 +8,9 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from accrue.adapters.db.event_repository import PayloadEncoder, SqlEventRepository
 from accrue.adapters.db.key_locks import KeyLocks
+from accrue.adapters.db.ledger_repository import SqlLedgerRepository
 from accrue.adapters.db.repositories import (
     SqlCustomerRepository,
     SqlIdempotencyRepository,
@@ -17,6 +19,7 @@ from accrue.adapters.db.repositories import (
     SqlTenantRepository,
 )
 from accrue.domain.errors import ConcurrentModification
+from accrue.domain.events import DomainEvent
 
 
 class SqlUnitOfWork:
@@ -25,10 +28,19 @@ class SqlUnitOfWork:
     prices: SqlPriceRepository
     customers: SqlCustomerRepository
     idempotency: SqlIdempotencyRepository
+    ledger: SqlLedgerRepository
+    events: SqlEventRepository
 
     def __init__(
-        self, engine: Engine, locks: KeyLocks, *, write: bool, writer_gate: threading.Lock | None
+        self,
+        engine: Engine,
+        locks: KeyLocks,
+        *,
+        write: bool,
+        writer_gate: threading.Lock | None,
+        encode_event: PayloadEncoder,
     ) -> None:
+        self._encode_event = encode_event
         self._engine = engine
         self._locks = locks
         self._write = write
@@ -54,9 +66,12 @@ class SqlUnitOfWork:
         self.prices = SqlPriceRepository(conn)
         self.customers = SqlCustomerRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn, self._locks)
+        self.ledger = SqlLedgerRepository(conn)
+        self.events = SqlEventRepository(conn, self._encode_event)
         return self
 
     def commit(self) -> None:
+        self.events.flush()
         self._tx.commit()
 
     def __exit__(
@@ -92,9 +107,14 @@ def is_transient(error: DBAPIError) -> bool:
     return "database is locked" in str(error.orig)
 
 
+def _no_payload(event: DomainEvent) -> tuple[str, bytes]:
+    raise TypeError(f"no payload encoder configured for {event.type}")
+
+
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, encode_event: PayloadEncoder = _no_payload) -> None:
         self.engine = engine
+        self._encode_event = encode_event
         self._locks = KeyLocks()
         # SQLite has one writer at a time. Queue this process's writers on a
         # lock instead of letting them poll SQLite's busy handler, which sleeps
@@ -102,4 +122,10 @@ class SqlUnitOfWorkFactory:
         self._writer_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self._locks, write=write, writer_gate=self._writer_gate)
+        return SqlUnitOfWork(
+            self.engine,
+            self._locks,
+            write=write,
+            writer_gate=self._writer_gate,
+            encode_event=self._encode_event,
+        )

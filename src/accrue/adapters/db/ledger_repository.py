@@ -1,0 +1,269 @@
+"""SQL persistence of the ledger: chain heads, transactions, entries, balances."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from accrue.adapters.db import tables as t
+from accrue.domain.ledger import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
+from accrue.domain.paging import PageRequest
+from accrue.services.ports import AccountBalance, ChainHead, TransactionQuery
+
+_h = t.ledger_heads.c
+_HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))
+_SET_HEAD = (
+    update(t.ledger_heads)
+    .where(_h.tenant_id == bindparam("t_id"))
+    .values(last_sequence=bindparam("seq"), last_hash=bindparam("hash"))
+)
+_a = t.ledger_accounts.c
+_BUMP_ACCOUNT = (
+    update(t.ledger_accounts)
+    .where(_a.tenant_id == bindparam("t_id"), _a.id == bindparam("a_id"))
+    .values(
+        net_minor=_a.net_minor + bindparam("net"),
+        debits_minor=_a.debits_minor + bindparam("debits"),
+        credits_minor=_a.credits_minor + bindparam("credits"),
+        update_time=bindparam("when"),
+    )
+)
+_tx = t.ledger_transactions.c
+_e = t.ledger_entries.c
+
+
+def _insert_ignore(conn: Connection) -> Any:
+    """INSERT that skips rows whose key exists (accounts are created on first use)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(t.ledger_accounts).on_conflict_do_nothing()
+
+
+class SqlLedgerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def create_head(self, tenant_id: str) -> None:
+        self._conn.execute(
+            insert(t.ledger_heads).values(
+                tenant_id=tenant_id, last_sequence=0, last_hash=GENESIS_HASH
+            )
+        )
+
+    def lock_head(self, tenant_id: str) -> ChainHead:
+        query = _HEAD.with_for_update() if self._conn.dialect.name == "postgresql" else _HEAD
+        row = self._conn.execute(query, {"tenant_id": tenant_id}).one()
+        return ChainHead(row.last_sequence, row.last_hash)
+
+    def read_head(self, tenant_id: str) -> ChainHead:
+        row = self._conn.execute(_HEAD, {"tenant_id": tenant_id}).one()
+        return ChainHead(row.last_sequence, row.last_hash)
+
+    def set_head(self, tenant_id: str, head: ChainHead) -> None:
+        self._conn.execute(
+            _SET_HEAD, {"t_id": tenant_id, "seq": head.last_sequence, "hash": head.last_hash}
+        )
+
+    def add_transactions(self, transactions: Sequence[Transaction]) -> None:
+        if not transactions:
+            return
+        self._conn.execute(insert(t.ledger_transactions), [_tx_row(tx) for tx in transactions])
+        self._conn.execute(
+            insert(t.ledger_entries),
+            [
+                {
+                    "tenant_id": tx.tenant_id,
+                    "transaction_id": tx.id,
+                    "position": position,
+                    "account_id": entry.account.id,
+                    "currency_code": entry.account.currency_code,
+                    "amount_minor": entry.signed_minor,
+                }
+                for tx in transactions
+                for position, entry in enumerate(tx.entries)
+            ],
+        )
+        self._apply(transactions)
+
+    def _apply(self, transactions: Sequence[Transaction]) -> None:
+        # One UPDATE per account (sorted, so concurrent posters lock in the same
+        # order); the increment happens in the database, under its row lock.
+        totals: dict[AccountRef, list[int]] = defaultdict(lambda: [0, 0])
+        tenant_id = transactions[0].tenant_id
+        when = max(tx.post_time for tx in transactions)
+        for tx in transactions:
+            for entry in tx.entries:
+                side = 0 if entry.direction is Direction.DEBIT else 1
+                totals[entry.account][side] += entry.amount_minor
+        accounts = sorted(totals, key=lambda ref: ref.id)
+        self._conn.execute(
+            _insert_ignore(self._conn),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "id": ref.id,
+                    "code": ref.code,
+                    "currency_code": ref.currency_code,
+                    "customer_id": ref.customer_id,
+                    "net_minor": 0,
+                    "debits_minor": 0,
+                    "credits_minor": 0,
+                    "create_time": when,
+                    "update_time": when,
+                }
+                for ref in accounts
+            ],
+        )
+        self._conn.execute(
+            _BUMP_ACCOUNT,
+            [
+                {
+                    "t_id": tenant_id,
+                    "a_id": ref.id,
+                    "net": totals[ref][0] - totals[ref][1],
+                    "debits": totals[ref][0],
+                    "credits": totals[ref][1],
+                    "when": when,
+                }
+                for ref in accounts
+            ],
+        )
+
+    def find_by_source(
+        self, tenant_id: str, source_type: str, source_id: str
+    ) -> Transaction | None:
+        query = select(t.ledger_transactions).where(
+            _tx.tenant_id == tenant_id, _tx.source_type == source_type, _tx.source_id == source_id
+        )
+        return self._one(query)
+
+    def get_transaction(self, tenant_id: str, transaction_id: str) -> Transaction | None:
+        query = select(t.ledger_transactions).where(
+            _tx.tenant_id == tenant_id, _tx.id == transaction_id
+        )
+        return self._one(query)
+
+    def list_transactions(self, tenant_id: str, query: TransactionQuery) -> Sequence[Transaction]:
+        statement = select(t.ledger_transactions).where(
+            _tx.tenant_id == tenant_id, _tx.sequence > query.after_sequence
+        )
+        if query.account_id:
+            touching = select(_e.transaction_id).where(
+                _e.tenant_id == tenant_id, _e.account_id == query.account_id
+            )
+            statement = statement.where(_tx.id.in_(touching))
+        if query.source_type:
+            statement = statement.where(_tx.source_type == query.source_type)
+        if query.source_id:
+            statement = statement.where(_tx.source_id == query.source_id)
+        if query.start_time is not None:
+            statement = statement.where(_tx.post_time >= query.start_time)
+        if query.end_time is not None:
+            statement = statement.where(_tx.post_time < query.end_time)
+        rows = list(self._conn.execute(statement.order_by(_tx.sequence).limit(query.limit)))
+        return self._with_entries(tenant_id, rows)
+
+    def _one(self, query: Any) -> Transaction | None:
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return self._with_entries(row.tenant_id, [row])[0]
+
+    def _with_entries(self, tenant_id: str, rows: list[Any]) -> list[Transaction]:
+        if not rows:
+            return []
+        entries: dict[str, list[Entry]] = defaultdict(list)
+        query = (
+            select(_e.transaction_id, _e.account_id, _e.amount_minor)
+            .where(_e.tenant_id == tenant_id, _e.transaction_id.in_([row.id for row in rows]))
+            .order_by(_e.transaction_id, _e.position)
+        )
+        for entry in self._conn.execute(query):
+            direction = Direction.DEBIT if entry.amount_minor > 0 else Direction.CREDIT
+            entries[entry.transaction_id].append(
+                Entry(AccountRef.parse(entry.account_id), direction, abs(entry.amount_minor))
+            )
+        return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
+
+    def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id == account_id)
+        row = self._conn.execute(query).first()
+        return None if row is None else _balance(row)
+
+    def list_accounts(
+        self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
+    ) -> Sequence[AccountBalance]:
+        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id > page.after_id)
+        if currency_code:
+            query = query.where(_a.currency_code == currency_code)
+        if customer_id:
+            query = query.where(_a.customer_id == customer_id)
+        if code:
+            query = query.where(_a.code == code)
+        rows = self._conn.execute(query.order_by(_a.id).limit(page.size + 1))
+        return [_balance(row) for row in rows]
+
+    def stored_nets(self, tenant_id: str) -> dict[str, int]:
+        query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)
+        return {row.id: row.net_minor for row in self._conn.execute(query)}
+
+    def entry_nets(self, tenant_id: str) -> dict[str, int]:
+        query = (
+            select(_e.account_id, func.sum(_e.amount_minor).label("net"))
+            .where(_e.tenant_id == tenant_id)
+            .group_by(_e.account_id)
+        )
+        return {row.account_id: int(row.net) for row in self._conn.execute(query)}
+
+
+def _tx_row(tx: Transaction) -> dict[str, Any]:
+    return {
+        "tenant_id": tx.tenant_id,
+        "id": tx.id,
+        "sequence": tx.sequence,
+        "source_type": tx.source_type,
+        "source_id": tx.source_id,
+        "description": tx.description,
+        "reason": tx.reason,
+        "resource_type": tx.resource_type,
+        "resource_id": tx.resource_id,
+        "reverses_transaction_id": tx.reverses_transaction_id,
+        "trace_id": tx.trace_id,
+        "post_time": tx.post_time,
+        "previous_hash": tx.previous_hash,
+        "hash": tx.hash,
+    }
+
+
+def _tx_from_row(row: Any, entries: tuple[Entry, ...]) -> Transaction:
+    return Transaction(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        sequence=row.sequence,
+        entries=entries,
+        source_type=row.source_type,
+        source_id=row.source_id,
+        post_time=row.post_time,
+        description=row.description,
+        reason=row.reason,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        reverses_transaction_id=row.reverses_transaction_id,
+        trace_id=row.trace_id,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+    )
+
+
+def _balance(row: Any) -> AccountBalance:
+    return AccountBalance(
+        account=AccountRef(row.code, row.currency_code, row.customer_id),
+        net_minor=row.net_minor,
+        debits_minor=row.debits_minor,
+        credits_minor=row.credits_minor,
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )

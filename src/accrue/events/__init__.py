@@ -1,0 +1,1 @@
+"""Generated from the protobuf contract. DO NOT EDIT."""
