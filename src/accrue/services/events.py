@@ -26,14 +26,18 @@ class EventRecorder:
         type: str,
         resource_id: str,
         subject: object,
+        resource_type: str = "",
     ) -> None:
-        """Queue `type` (`<resource>.<change>`) about `subject` in this unit of work."""
+        """Queue `type` (`<resource>.<change>`) about `subject` in this unit of work.
+
+        The resource type defaults to the part of `type` before the dot.
+        """
         uow.events.record(
             tenant_id,
             DomainEvent(
                 id=self._ids.new("evt"),
                 type=type,
-                resource_type=type.split(".", 1)[0],
+                resource_type=resource_type or type.split(".", 1)[0],
                 resource_id=resource_id,
                 occur_time=self._clock.now(),
                 trace_id=self._trace_id(),

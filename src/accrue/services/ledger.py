@@ -101,7 +101,12 @@ class LedgerService:
             uow.ledger.set_head(tenant_id, head)
             for tx in fresh:
                 self._events.record(
-                    uow, tenant_id, type="ledger.transaction_posted", resource_id=tx.id, subject=tx
+                    uow,
+                    tenant_id,
+                    type="ledger.transaction_posted",
+                    resource_type="ledger_transaction",
+                    resource_id=tx.id,
+                    subject=tx,
                 )
         return posted
 
