@@ -7,13 +7,14 @@ INVALID_ARGUMENT with our error details instead of grpcio's bare INTERNAL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from accrue.api.errors import to_status
 from accrue.api.pipeline import Invoker
@@ -29,20 +30,26 @@ def _serialize(message: Message) -> bytes:
 _tracer = trace.get_tracer("accrue.api.grpc")
 
 
-def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerContext], Message]:
-    attributes = {"rpc.system": "grpc", "rpc.service": route.service, "rpc.method": route.method}
+def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+    return {key.lower(): value for key, value in context.invocation_metadata() or ()}
 
+
+def _server_span(route: Route, metadata: dict[str, str]) -> AbstractContextManager[Span]:
+    """A server span per call, continuing the caller's W3C trace context."""
+    return _tracer.start_as_current_span(
+        route.full_name,
+        context=propagate.extract(metadata),
+        kind=SpanKind.SERVER,
+        attributes={"rpc.system": "grpc", "rpc.service": route.service, "rpc.method": route.method},
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+
+
+def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerContext], Message]:
     def behaviour(raw: bytes, context: grpc.ServicerContext) -> Message:
-        metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
-        # A server span per call, continuing the caller's W3C trace context.
-        with _tracer.start_as_current_span(
-            route.full_name,
-            context=propagate.extract(metadata),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        metadata = _metadata(context)
+        with _server_span(route, metadata) as span:
             try:
                 return invoker.invoke(route, _parse(route, raw), metadata, transport="grpc")
             except AccrueError as error:
@@ -60,18 +67,9 @@ def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerCont
 def _server_stream(
     route: Route, invoker: Invoker
 ) -> Callable[[bytes, grpc.ServicerContext], Iterator[Message]]:
-    attributes = {"rpc.system": "grpc", "rpc.service": route.service, "rpc.method": route.method}
-
     def behaviour(raw: bytes, context: grpc.ServicerContext) -> Iterator[Message]:
-        metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
-        with _tracer.start_as_current_span(
-            route.full_name,
-            context=propagate.extract(metadata),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ):
+        metadata = _metadata(context)
+        with _server_span(route, metadata):
             try:
                 request = _parse(route, raw)
                 for item in invoker.invoke_stream(

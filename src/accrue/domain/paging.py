@@ -46,6 +46,15 @@ class PageRequest:
             raise InvalidPageToken("page_token belongs to a different query")
         return cls(size, after_id, fingerprint)
 
+    @property
+    def after_sequence(self) -> int:
+        """The cursor of a list ordered by sequence rather than by id."""
+        if not self.after_id:
+            return 0
+        if not self.after_id.isdigit():
+            raise InvalidPageToken("page_token is malformed")
+        return int(self.after_id)
+
     def token_after(self, last_id: str) -> str:
         payload = json.dumps({"a": last_id, "q": self.query_fingerprint}, separators=(",", ":"))
         return base64.urlsafe_b64encode(payload.encode()).decode("ascii")
@@ -68,6 +77,22 @@ class _HasId(Protocol):
 
 
 ItemT = TypeVar("ItemT", bound=_HasId)
+
+
+class _HasSequence(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+SeqT = TypeVar("SeqT", bound=_HasSequence)
+
+
+def paginate_by_sequence(fetched: Sequence[SeqT], page: PageRequest) -> Page[SeqT]:
+    """`paginate` for logs ordered by sequence (ledger transactions, events)."""
+    if len(fetched) > page.size:
+        items = list(fetched[: page.size])
+        return Page(items, page.token_after(str(items[-1].sequence)))
+    return Page(list(fetched), "")
 
 
 def paginate(fetched: Sequence[ItemT], page: PageRequest) -> Page[ItemT]:

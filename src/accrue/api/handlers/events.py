@@ -9,9 +9,9 @@ from accrue.api.call import CallContext
 from accrue.api.convert.events import event_to_pb
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import event_pb2 as pb
-from accrue.domain.errors import InvalidPageToken, ServerShuttingDown
+from accrue.domain.errors import ServerShuttingDown
 from accrue.domain.events import EventQuery
-from accrue.domain.paging import PageRequest
+from accrue.domain.paging import PageRequest, paginate_by_sequence
 from accrue.services.events import EventReader
 
 STREAM_BATCH = 500
@@ -44,23 +44,20 @@ class EventHandler:
                 "up_to": request.up_to_sequence,
             },
         )
-        if page.after_id and not page.after_id.isdigit():
-            raise InvalidPageToken("page_token is malformed")
         query = EventQuery(
-            after_sequence=max(request.after_sequence, int(page.after_id or 0)),
+            after_sequence=max(request.after_sequence, page.after_sequence),
             up_to_sequence=request.up_to_sequence,
             types=tuple(request.types),
             resource_id=request.resource_id,
             limit=page.size + 1,
         )
-        events = list(
-            self._support.read(lambda uow: self._reader.list_events(uow, call.tenant_id, query))
+        fetched = self._support.read(
+            lambda uow: self._reader.list_events(uow, call.tenant_id, query)
         )
-        token = ""
-        if len(events) > page.size:
-            events = events[: page.size]
-            token = page.token_after(str(events[-1].sequence))
-        return pb.ListEventsResponse(events=[event_to_pb(e) for e in events], next_page_token=token)
+        result = paginate_by_sequence(fetched, page)
+        return pb.ListEventsResponse(
+            events=[event_to_pb(e) for e in result.items], next_page_token=result.next_page_token
+        )
 
     def stream_events(
         self, request: pb.StreamEventsRequest, call: CallContext

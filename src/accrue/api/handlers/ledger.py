@@ -9,8 +9,7 @@ from accrue.api.convert.ledger import account_to_pb, entries_from_pb, transactio
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
-from accrue.domain.errors import InvalidPageToken
-from accrue.domain.paging import PageRequest
+from accrue.domain.paging import PageRequest, paginate_by_sequence
 from accrue.services.ledger import LedgerService
 from accrue.services.ports import TransactionQuery, UnitOfWork
 
@@ -71,10 +70,8 @@ class LedgerHandler:
                 "end": end.isoformat() if end else "",
             },
         )
-        if page.after_id and not page.after_id.isdigit():
-            raise InvalidPageToken("page_token is malformed")
         query = TransactionQuery(
-            after_sequence=int(page.after_id or 0),
+            after_sequence=page.after_sequence,
             limit=page.size + 1,
             account_id=request.account_id,
             source_type=request.source_type,
@@ -84,13 +81,11 @@ class LedgerHandler:
         )
 
         def work(uow: UnitOfWork) -> pb.ListTransactionsResponse:
-            fetched = list(self._ledger.list_transactions(uow, call.tenant_id, query))
-            token = ""
-            if len(fetched) > page.size:
-                fetched = fetched[: page.size]
-                token = page.token_after(str(fetched[-1].sequence))
+            fetched = self._ledger.list_transactions(uow, call.tenant_id, query)
+            result = paginate_by_sequence(fetched, page)
             return pb.ListTransactionsResponse(
-                transactions=[transaction_to_pb(tx) for tx in fetched], next_page_token=token
+                transactions=[transaction_to_pb(tx) for tx in result.items],
+                next_page_token=result.next_page_token,
             )
 
         return self._support.read(work)
