@@ -190,7 +190,7 @@ class LedgerService:
             if not batch:
                 break
             first_break = verify_chain(batch, after_sequence=after_sequence, after_hash=after_hash)
-            checked += len(batch)
+            checked += _walked(batch, first_break)
             after_sequence, after_hash = batch[-1].sequence, batch[-1].hash
         head = uow.ledger.read_head(tenant_id)
         if first_break is None and (head.last_sequence, head.last_hash) != (
@@ -212,6 +212,16 @@ class LedgerService:
             if (net := computed.get(account_id, 0)) != stored.get(account_id, 0)
         )
         return Verification(checked, len(set(stored) | set(computed)), first_break, mismatches)
+
+
+def _walked(batch: Sequence[Transaction], problem: ChainProblem | None) -> int:
+    """How many transactions of `batch` verification looked at before stopping."""
+    if problem is None:
+        return len(batch)
+    for index, tx in enumerate(batch):
+        if tx.id == problem.transaction_id:
+            return index + 1
+    return len(batch)
 
 
 def _same_posting(existing: Transaction, request: PostingRequest) -> None:

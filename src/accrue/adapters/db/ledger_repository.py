@@ -21,6 +21,8 @@ _SET_HEAD = (
     .where(_h.tenant_id == bindparam("t_id"))
     .values(last_sequence=bindparam("seq"), last_hash=bindparam("hash"))
 )
+_tx = t.ledger_transactions.c
+_e = t.ledger_entries.c
 _a = t.ledger_accounts.c
 _BUMP_ACCOUNT = (
     update(t.ledger_accounts)
@@ -32,14 +34,29 @@ _BUMP_ACCOUNT = (
         update_time=bindparam("when"),
     )
 )
-_tx = t.ledger_transactions.c
-_e = t.ledger_entries.c
 
 
-def _insert_ignore(conn: Connection) -> Any:
-    """INSERT that skips rows whose key exists (accounts are created on first use)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(t.ledger_accounts).on_conflict_do_nothing()
+# INSERT that skips rows whose key exists: accounts are created on first use.
+_CREATE_ACCOUNTS = {
+    "postgresql": postgresql.insert(t.ledger_accounts).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(t.ledger_accounts).on_conflict_do_nothing(),
+}
+_BY_SOURCE = select(t.ledger_transactions).where(
+    _tx.tenant_id == bindparam("tenant_id"),
+    _tx.source_type == bindparam("source_type"),
+    _tx.source_id == bindparam("source_id"),
+)
+_BY_ID = select(t.ledger_transactions).where(
+    _tx.tenant_id == bindparam("tenant_id"), _tx.id == bindparam("id")
+)
+_ENTRIES_OF = (
+    select(_e.transaction_id, _e.account_id, _e.amount_minor)
+    .where(
+        _e.tenant_id == bindparam("tenant_id"),
+        _e.transaction_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_e.transaction_id, _e.position)
+)
 
 
 class SqlLedgerRepository:
@@ -100,7 +117,7 @@ class SqlLedgerRepository:
                 totals[entry.account][side] += entry.amount_minor
         accounts = sorted(totals, key=lambda ref: ref.id)
         self._conn.execute(
-            _insert_ignore(self._conn),
+            _CREATE_ACCOUNTS[self._conn.dialect.name],
             [
                 {
                     "tenant_id": tenant_id,
@@ -135,16 +152,11 @@ class SqlLedgerRepository:
     def find_by_source(
         self, tenant_id: str, source_type: str, source_id: str
     ) -> Transaction | None:
-        query = select(t.ledger_transactions).where(
-            _tx.tenant_id == tenant_id, _tx.source_type == source_type, _tx.source_id == source_id
-        )
-        return self._one(query)
+        params = {"tenant_id": tenant_id, "source_type": source_type, "source_id": source_id}
+        return self._one(_BY_SOURCE, params)
 
     def get_transaction(self, tenant_id: str, transaction_id: str) -> Transaction | None:
-        query = select(t.ledger_transactions).where(
-            _tx.tenant_id == tenant_id, _tx.id == transaction_id
-        )
-        return self._one(query)
+        return self._one(_BY_ID, {"tenant_id": tenant_id, "id": transaction_id})
 
     def list_transactions(self, tenant_id: str, query: TransactionQuery) -> Sequence[Transaction]:
         statement = select(t.ledger_transactions).where(
@@ -166,8 +178,8 @@ class SqlLedgerRepository:
         rows = list(self._conn.execute(statement.order_by(_tx.sequence).limit(query.limit)))
         return self._with_entries(tenant_id, rows)
 
-    def _one(self, query: Any) -> Transaction | None:
-        row = self._conn.execute(query).first()
+    def _one(self, query: Any, params: dict[str, str]) -> Transaction | None:
+        row = self._conn.execute(query, params).first()
         if row is None:
             return None
         return self._with_entries(row.tenant_id, [row])[0]
@@ -176,12 +188,8 @@ class SqlLedgerRepository:
         if not rows:
             return []
         entries: dict[str, list[Entry]] = defaultdict(list)
-        query = (
-            select(_e.transaction_id, _e.account_id, _e.amount_minor)
-            .where(_e.tenant_id == tenant_id, _e.transaction_id.in_([row.id for row in rows]))
-            .order_by(_e.transaction_id, _e.position)
-        )
-        for entry in self._conn.execute(query):
+        params = {"tenant_id": tenant_id, "ids": [row.id for row in rows]}
+        for entry in self._conn.execute(_ENTRIES_OF, params):
             direction = Direction.DEBIT if entry.amount_minor > 0 else Direction.CREDIT
             entries[entry.transaction_id].append(
                 Entry(AccountRef.parse(entry.account_id), direction, abs(entry.amount_minor))

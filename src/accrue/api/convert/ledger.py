@@ -5,7 +5,7 @@ from __future__ import annotations
 from accrue.api.convert.common import timestamp
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
-from accrue.domain.errors import ValidationFailed, Violations
+from accrue.domain.errors import FieldViolation, ValidationFailed, Violations
 from accrue.domain.ledger import (
     ACCOUNT_KINDS,
     AccountRef,
@@ -51,6 +51,33 @@ def entries_from_pb(entries: list[pb.LedgerEntry], *, prefix: str = "entries") -
         parsed.append(Entry(account, _DIRECTION[entry.direction], entry.amount.amount_minor))
     problems.raise_if_any("the entries are invalid")
     return tuple(parsed)
+
+
+# Where the domain's names for parts of an entry sit in LedgerEntry on the wire.
+_WIRE_SUFFIXES = (
+    (".amount_minor", ".amount.amount_minor"),
+    (".account.code", ".account_id"),
+    (".account.currency_code", ".account_id"),
+    (".account.customer_id", ".account_id"),
+)
+
+
+def on_the_wire(error: ValidationFailed) -> ValidationFailed:
+    """The same failure with field paths that name fields of the request."""
+
+    def wire(path: str) -> str:
+        for domain_suffix, wire_suffix in _WIRE_SUFFIXES:
+            if path.endswith(domain_suffix):
+                return path.removesuffix(domain_suffix) + wire_suffix
+        return path
+
+    return ValidationFailed(
+        error.message,
+        metadata=error.metadata,
+        field_violations=[
+            FieldViolation(wire(v.field), v.description) for v in error.field_violations
+        ],
+    )
 
 
 def _money(amount: int, currency_code: str) -> Money:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import UTC as _UTC
 
 from accrue.api.call import CallContext
-from accrue.api.convert.ledger import account_to_pb, entries_from_pb, transaction_to_pb
+from accrue.api.convert.ledger import (
+    account_to_pb,
+    entries_from_pb,
+    on_the_wire,
+    transaction_to_pb,
+)
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
+from accrue.domain.errors import ValidationFailed
 from accrue.domain.paging import PageRequest, paginate_by_sequence
 from accrue.services.ledger import LedgerService
 from accrue.services.ports import TransactionQuery, UnitOfWork
@@ -103,20 +109,21 @@ class LedgerHandler:
         self, request: pb.CreateAdjustmentRequest, call: CallContext
     ) -> pb.LedgerTransaction:
         entries = entries_from_pb(list(request.entries))
-        return self._support.mutate(
-            call,
-            request,
-            pb.LedgerTransaction,
-            lambda uow: transaction_to_pb(
-                self._ledger.adjust(
+
+        def work(uow: UnitOfWork) -> pb.LedgerTransaction:
+            try:
+                posted = self._ledger.adjust(
                     uow,
                     call.tenant_id,
                     entries,
                     reason=request.reason,
                     description=request.description,
                 )
-            ),
-        )
+            except ValidationFailed as error:
+                raise on_the_wire(error) from error
+            return transaction_to_pb(posted)
+
+        return self._support.mutate(call, request, pb.LedgerTransaction, work)
 
     def reverse_transaction(
         self, request: pb.ReverseTransactionRequest, call: CallContext
