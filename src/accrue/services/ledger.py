@@ -73,12 +73,16 @@ class LedgerService:
         head = uow.ledger.lock_head(tenant_id)
         posted: list[Transaction] = []
         fresh: list[Transaction] = []
-        seen: dict[tuple[str, str], Transaction] = {}
+        # Looked up after the head lock, so a concurrent poster of the same
+        # source has either committed (found here) or not started.
+        seen = uow.ledger.find_by_sources(
+            tenant_id, [(r.source_type, r.source_id) for r in requests]
+        )
         now = self._clock.now()
         trace_id = self._trace_id()
         for request in requests:
             key = (request.source_type, request.source_id)
-            existing = seen.get(key) or uow.ledger.find_by_source(tenant_id, *key)
+            existing = seen.get(key)
             if existing is not None:
                 _same_posting(existing, request)
                 posted.append(existing)
@@ -91,6 +95,7 @@ class LedgerService:
                 post_time=now,
                 previous_hash=head.last_hash,
                 trace_id=trace_id,
+                validated=True,
             )
             head = ChainHead(tx.sequence, tx.hash)
             seen[key] = tx

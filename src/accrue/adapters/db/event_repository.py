@@ -16,11 +16,13 @@ from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
 PayloadEncoder = Callable[[DomainEvent], tuple[str, bytes]]
 
 _h = t.event_heads.c
-_HEAD = select(_h.last_sequence).where(_h.tenant_id == bindparam("tenant_id"))
-_SET_HEAD = (
+# Advancing the head and reading where it now stands is one statement; the
+# UPDATE takes the row lock that orders this tenant's events by commit.
+_ADVANCE_HEAD = (
     update(t.event_heads)
     .where(_h.tenant_id == bindparam("t_id"))
-    .values(last_sequence=bindparam("seq"))
+    .values(last_sequence=_h.last_sequence + bindparam("n"))
+    .returning(_h.last_sequence)
 )
 _ev = t.events.c
 
@@ -48,8 +50,8 @@ class SqlEventRepository:
             by_tenant.setdefault(tenant_id, []).append(event)
         self._pending.clear()
         for tenant_id, events in by_tenant.items():
-            head = _HEAD.with_for_update() if self._conn.dialect.name == "postgresql" else _HEAD
-            last = self._conn.execute(head, {"tenant_id": tenant_id}).scalar_one()
+            params = {"t_id": tenant_id, "n": len(events)}
+            last = self._conn.execute(_ADVANCE_HEAD, params).scalar_one() - len(events)
             rows = []
             for offset, event in enumerate(events, start=1):
                 payload_type, payload = self._encode(event)
@@ -68,7 +70,6 @@ class SqlEventRepository:
                     }
                 )
             self._conn.execute(insert(t.events), rows)
-            self._conn.execute(_SET_HEAD, {"t_id": tenant_id, "seq": last + len(events)})
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]:
         statement = select(t.events).where(

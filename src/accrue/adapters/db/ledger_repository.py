@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.adapters.db import tables as t
@@ -24,27 +24,25 @@ _SET_HEAD = (
 _tx = t.ledger_transactions.c
 _e = t.ledger_entries.c
 _a = t.ledger_accounts.c
-_BUMP_ACCOUNT = (
-    update(t.ledger_accounts)
-    .where(_a.tenant_id == bindparam("t_id"), _a.id == bindparam("a_id"))
-    .values(
-        net_minor=_a.net_minor + bindparam("net"),
-        debits_minor=_a.debits_minor + bindparam("debits"),
-        credits_minor=_a.credits_minor + bindparam("credits"),
-        update_time=bindparam("when"),
+
+
+def _upsert_account(dialect: Any) -> Any:
+    statement = dialect.insert(t.ledger_accounts)
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "id"],
+        set_={
+            "net_minor": _a.net_minor + statement.excluded.net_minor,
+            "debits_minor": _a.debits_minor + statement.excluded.debits_minor,
+            "credits_minor": _a.credits_minor + statement.excluded.credits_minor,
+            "update_time": statement.excluded.update_time,
+        },
     )
-)
 
 
-# INSERT that skips rows whose key exists: accounts are created on first use.
-_CREATE_ACCOUNTS = {
-    "postgresql": postgresql.insert(t.ledger_accounts).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(t.ledger_accounts).on_conflict_do_nothing(),
-}
-_BY_SOURCE = select(t.ledger_transactions).where(
+_UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
+_BY_SOURCES = select(t.ledger_transactions).where(
     _tx.tenant_id == bindparam("tenant_id"),
-    _tx.source_type == bindparam("source_type"),
-    _tx.source_id == bindparam("source_id"),
+    tuple_(_tx.source_type, _tx.source_id).in_(bindparam("sources", expanding=True)),
 )
 _BY_ID = select(t.ledger_transactions).where(
     _tx.tenant_id == bindparam("tenant_id"), _tx.id == bindparam("id")
@@ -115,9 +113,11 @@ class SqlLedgerRepository:
             for entry in tx.entries:
                 side = 0 if entry.direction is Direction.DEBIT else 1
                 totals[entry.account][side] += entry.amount_minor
+        # Created on first use, incremented otherwise: one statement per account,
+        # sorted so concurrent posters take row locks in the same order.
         accounts = sorted(totals, key=lambda ref: ref.id)
         self._conn.execute(
-            _CREATE_ACCOUNTS[self._conn.dialect.name],
+            _UPSERT_ACCOUNT[self._conn.dialect.name],
             [
                 {
                     "tenant_id": tenant_id,
@@ -125,35 +125,25 @@ class SqlLedgerRepository:
                     "code": ref.code,
                     "currency_code": ref.currency_code,
                     "customer_id": ref.customer_id,
-                    "net_minor": 0,
-                    "debits_minor": 0,
-                    "credits_minor": 0,
+                    "net_minor": totals[ref][0] - totals[ref][1],
+                    "debits_minor": totals[ref][0],
+                    "credits_minor": totals[ref][1],
                     "create_time": when,
                     "update_time": when,
                 }
                 for ref in accounts
             ],
         )
-        self._conn.execute(
-            _BUMP_ACCOUNT,
-            [
-                {
-                    "t_id": tenant_id,
-                    "a_id": ref.id,
-                    "net": totals[ref][0] - totals[ref][1],
-                    "debits": totals[ref][0],
-                    "credits": totals[ref][1],
-                    "when": when,
-                }
-                for ref in accounts
-            ],
-        )
 
-    def find_by_source(
-        self, tenant_id: str, source_type: str, source_id: str
-    ) -> Transaction | None:
-        params = {"tenant_id": tenant_id, "source_type": source_type, "source_id": source_id}
-        return self._one(_BY_SOURCE, params)
+    def find_by_sources(
+        self, tenant_id: str, sources: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Transaction]:
+        if not sources:
+            return {}
+        params = {"tenant_id": tenant_id, "sources": list(dict.fromkeys(sources))}
+        rows = list(self._conn.execute(_BY_SOURCES, params))
+        found = self._with_entries(tenant_id, rows)
+        return {(tx.source_type, tx.source_id): tx for tx in found}
 
     def get_transaction(self, tenant_id: str, transaction_id: str) -> Transaction | None:
         return self._one(_BY_ID, {"tenant_id": tenant_id, "id": transaction_id})
