@@ -26,7 +26,7 @@ from accrue.domain.clock import Clock
 from accrue.domain.identifiers import IdGenerator
 from accrue.services.catalog import CatalogService
 from accrue.services.customers import CustomerService
-from accrue.services.events import EventReader, EventRecorder
+from accrue.services.events import EventBell, EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
 from accrue.services.ledger import LedgerService
 from accrue.services.tenants import Authenticator, TenantService
@@ -51,6 +51,7 @@ class Application:
     ledger: LedgerService
     # Set when the server starts shutting down; long-lived streams end on it.
     shutting_down: threading.Event
+    event_bell: EventBell
 
     def close(self) -> None:
         self.engine.dispose()
@@ -65,7 +66,10 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     )
     if settings.auto_migrate:
         migrate.upgrade(engine)
-    uow_factory = SqlUnitOfWorkFactory(engine, encode_event=encode_payload)
+    bell = EventBell()
+    uow_factory = SqlUnitOfWorkFactory(
+        engine, encode_event=encode_payload, on_events_committed=bell.ring
+    )
     ids = IdGenerator(clock)
     events = EventRecorder(clock, ids, current_trace_id)
     ledger = LedgerService(clock, ids, events, current_trace_id)
@@ -80,7 +84,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ),
         "accrue.billing.v1.LedgerService": LedgerHandler(support, ledger),
         "accrue.billing.v1.EventService": EventHandler(
-            support, EventReader(), shutting_down=shutting_down
+            support, EventReader(), shutting_down=shutting_down, bell=bell
         ),
     }
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
@@ -94,4 +98,5 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         uow_factory=uow_factory,
         ledger=ledger,
         shutting_down=shutting_down,
+        event_bell=bell,
     )

@@ -127,6 +127,7 @@ class Server:
         """Stop taking calls, let in-flight calls finish, release the database."""
         grace = self._app.settings.shutdown_grace_seconds
         self._app.shutting_down.set()  # streams end now; unary calls get the grace period
+        self._app.event_bell.wake_all()
         self._health.enter_graceful_shutdown()
         done = self._grpc.stop(grace)
         if self._uvicorn is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 
 from accrue.domain.clock import Clock
 from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
@@ -51,3 +52,45 @@ class EventReader:
         self, uow: UnitOfWork, tenant_id: str, query: EventQuery
     ) -> Sequence[StoredEvent]:
         return uow.events.list(tenant_id, query)
+
+
+class EventBell:
+    """Wakes stream readers of a tenant as soon as its events commit in this process.
+
+    Readers in other processes (several API servers on one PostgreSQL) still
+    see new events on their next poll; the bell only removes the wait here.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._rings: dict[str, int] = {}
+
+    def rung(self, tenant_id: str) -> int:
+        """A counter to pass to `wait`, read *before* querying for new events."""
+        with self._condition:
+            return self._rings.get(tenant_id, 0)
+
+    def ring(self, tenant_ids: Collection[str]) -> None:
+        if not tenant_ids:
+            return
+        with self._condition:
+            for tenant_id in tenant_ids:
+                self._rings[tenant_id] = self._rings.get(tenant_id, 0) + 1
+            self._condition.notify_all()
+
+    def wake_all(self) -> None:
+        """Wake every waiter, e.g. so streams notice a shutdown at once."""
+        with self._condition:
+            for tenant_id in list(self._rings):
+                self._rings[tenant_id] += 1
+            self._rings[""] = self._rings.get("", 0) + 1
+            self._condition.notify_all()
+
+    def wait(self, tenant_id: str, seen: int, *, timeout: float) -> None:
+        """Return when the tenant's bell rang since `seen`, on wake_all, or after `timeout`."""
+        with self._condition:
+            woken = self._rings.get("", 0)
+            self._condition.wait_for(
+                lambda: self._rings.get(tenant_id, 0) != seen or self._rings.get("", 0) != woken,
+                timeout,
+            )

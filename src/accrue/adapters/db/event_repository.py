@@ -39,8 +39,8 @@ class SqlEventRepository:
     def record(self, tenant_id: str, event: DomainEvent) -> None:
         self._pending.append((tenant_id, event))
 
-    def flush(self) -> None:
-        """Number and insert the queued events.
+    def flush(self) -> list[str]:
+        """Number and insert the queued events; returns the tenants that have new ones.
 
         Called last before commit, so the event head's row lock is held for as
         short a time as possible and always after any ledger head lock.
@@ -70,6 +70,7 @@ class SqlEventRepository:
                     }
                 )
             self._conn.execute(insert(t.events), rows)
+        return list(by_tenant)
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]:
         statement = select(t.events).where(

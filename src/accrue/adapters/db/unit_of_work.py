@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -39,8 +40,10 @@ class SqlUnitOfWork:
         write: bool,
         writer_gate: threading.Lock | None,
         encode_event: PayloadEncoder,
+        on_events_committed: Callable[[list[str]], None],
     ) -> None:
         self._encode_event = encode_event
+        self._on_events_committed = on_events_committed
         self._engine = engine
         self._locks = locks
         self._write = write
@@ -71,8 +74,9 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
-        self.events.flush()
+        tenants = self.events.flush()
         self._tx.commit()
+        self._on_events_committed(tenants)
 
     def __exit__(
         self,
@@ -112,9 +116,16 @@ def _no_payload(event: DomainEvent) -> tuple[str, bytes]:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, *, encode_event: PayloadEncoder = _no_payload) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        encode_event: PayloadEncoder = _no_payload,
+        on_events_committed: Callable[[list[str]], None] = lambda tenants: None,
+    ) -> None:
         self.engine = engine
         self._encode_event = encode_event
+        self._on_events_committed = on_events_committed
         self._locks = KeyLocks()
         # SQLite has one writer at a time. Queue this process's writers on a
         # lock instead of letting them poll SQLite's busy handler, which sleeps
@@ -128,4 +139,5 @@ class SqlUnitOfWorkFactory:
             write=write,
             writer_gate=self._writer_gate,
             encode_event=self._encode_event,
+            on_events_committed=self._on_events_committed,
         )

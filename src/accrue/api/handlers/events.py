@@ -12,7 +12,7 @@ from accrue.billing.v1 import event_pb2 as pb
 from accrue.domain.errors import ServerShuttingDown
 from accrue.domain.events import EventQuery
 from accrue.domain.paging import PageRequest, paginate_by_sequence
-from accrue.services.events import EventReader
+from accrue.services.events import EventBell, EventReader
 
 STREAM_BATCH = 500
 
@@ -24,11 +24,13 @@ class EventHandler:
         reader: EventReader,
         *,
         shutting_down: threading.Event,
-        poll_seconds: float = 0.1,
+        bell: EventBell,
+        poll_seconds: float = 1.0,
     ) -> None:
         self._support = support
         self._reader = reader
         self._shutting_down = shutting_down
+        self._bell = bell
         self._poll_seconds = poll_seconds
 
     def list_events(
@@ -65,8 +67,8 @@ class EventHandler:
         """Every event after the cursor, then new ones as they commit.
 
         Sequence order is commit order (the event head is locked until
-        commit), so polling "after the last sequence seen" can never skip an
-        event; yielding None between polls lets the transport notice a
+        commit), so reading "after the last sequence seen" can never skip an
+        event; yielding None between reads lets the transport notice a
         client that went away.
         """
         cursor = request.after_sequence
@@ -79,6 +81,7 @@ class EventHandler:
                     metadata={"last_sequence": str(cursor)},
                     retry_after_seconds=1.0,
                 )
+            rung = self._bell.rung(call.tenant_id)
             query = EventQuery(after_sequence=cursor, types=types, limit=STREAM_BATCH)
             batch = self._support.read(
                 lambda uow, q=query: self._reader.list_events(uow, call.tenant_id, q)  # type: ignore[misc]
@@ -88,4 +91,6 @@ class EventHandler:
                 cursor = event.sequence
             if len(batch) < STREAM_BATCH:
                 yield None
-                self._shutting_down.wait(self._poll_seconds)
+                # Woken by a commit in this process; the timeout catches commits
+                # made by other processes and lets the transport check the client.
+                self._bell.wait(call.tenant_id, rung, timeout=self._poll_seconds)
