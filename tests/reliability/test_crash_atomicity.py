@@ -14,7 +14,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from accrue.billing.v1 import customer_pb2_grpc, event_pb2_grpc, ledger_pb2_grpc
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1.money_pb2 import Money
+from tests.reliability.processes import accrue, start_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,38 +43,6 @@ WORKERS = 6
 OK = grpc.StatusCode.OK
 CREATE_CUSTOMER = "accrue.billing.v1.CustomerService/CreateCustomer"
 CREATE_ADJUSTMENT = "accrue.billing.v1.LedgerService/CreateAdjustment"
-
-
-def _accrue(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "accrue.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-
-
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "accrue.cli", "serve", "--grpc-port", "0", "--connect-port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        match = re.match(r"READY grpc=(\d+) connect=(\d+)", line)
-        if match:
-            return process, int(match.group(1))
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError("server did not become ready")
 
 
 @dataclass
@@ -273,12 +241,12 @@ def test_sigkill_at_random_points_leaves_every_change_whole_or_absent(database_u
         "ACCRUE_DATABASE_URL": database_url,
         "ACCRUE_LOG_LEVEL": "WARNING",
     }
-    created = _accrue("tenant", "create", "crash", env=env)
+    created = accrue("tenant", "create", "crash", env=env)
     key = re.search(r"api key (\S+)", created).group(1)  # type: ignore[union-attr]
     rng = random.Random(SEED)
     sent: dict[str, Sent] = {}
     for round_ in range(ROUNDS):
-        process, port = _start(env)
+        process, port = start_server(env)
         sent |= _load_then_kill(process, port, key, round_, rng.uniform(0.3, 1.5))
 
     acknowledged = {rid: s.answer_id for rid, s in sent.items() if s.code == OK}
@@ -287,7 +255,7 @@ def test_sigkill_at_random_points_leaves_every_change_whole_or_absent(database_u
     assert len(unanswered) >= ROUNDS, "no kill caught a request in flight"
 
     engine = build_engine(database_url)
-    process, port = _start(env)
+    process, port = start_server(env)
     try:
         with _stubs(port, key) as stubs:
             before = _snapshot(engine)

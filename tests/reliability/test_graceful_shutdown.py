@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,40 +16,9 @@ from sqlalchemy import create_engine, func, select
 from accrue.adapters.db import tables
 from accrue.billing.v1 import customer_pb2 as pb
 from accrue.billing.v1 import customer_pb2_grpc
+from tests.reliability.processes import accrue, start_server
 
 ACCEPTABLE_DURING_SHUTDOWN = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
-
-
-def _accrue(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "accrue.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-
-
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "accrue.cli", "serve", "--grpc-port", "0", "--connect-port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        match = re.match(r"READY grpc=(\d+) connect=(\d+)", line)
-        if match:
-            return process, int(match.group(1))
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError("server did not become ready")
 
 
 def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -62,8 +29,8 @@ def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         "ACCRUE_LOG_LEVEL": "WARNING",
         "ACCRUE_SHUTDOWN_GRACE_SECONDS": "5",
     }
-    key = re.search(r"api key (\S+)", _accrue("tenant", "create", "shutdown", env=env)).group(1)  # type: ignore[union-attr]
-    process, port = _start(env)
+    key = re.search(r"api key (\S+)", accrue("tenant", "create", "shutdown", env=env)).group(1)  # type: ignore[union-attr]
+    process, port = start_server(env)
     metadata = (("authorization", f"Bearer {key}"),)
     outcomes: dict[str, grpc.StatusCode] = {}
     lock = threading.Lock()
@@ -114,7 +81,7 @@ def test_sigterm_during_load_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     assert names == keys, "a customer without its idempotency key, or the reverse"
 
     # The clients retry what failed, with the same request ids, after a restart.
-    process, port = _start(env)
+    process, port = start_server(env)
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         stub = customer_pb2_grpc.CustomerServiceStub(channel)
