@@ -10,21 +10,20 @@ import argparse
 import itertools
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
+from harness import accrue_server, postgres_database
 from sqlalchemy import Engine, event, func, insert, select
 
 from accrue.adapters.db import tables as t
@@ -36,7 +35,6 @@ from accrue.config import Settings
 from accrue.domain.errors import ConcurrentModification
 from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest
 
-ACCRUE = str(Path(sys.executable).with_name("accrue"))
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 500  # transactions per unit of work in (b)
 WARMUP_PER_THREAD = 2  # single postings each caller makes before the clock starts
@@ -412,39 +410,6 @@ def post_one(app: Application, tenant_id: str, request: PostingRequest) -> None:
         raise Retry(str(exc)) from exc
 
 
-@contextmanager
-def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str]]:
-    """`accrue serve` as a child process on `database_url`; yields (pid, gRPC target)."""
-    env = {**os.environ, "ACCRUE_DATABASE_URL": database_url, "ACCRUE_LOG_LEVEL": "WARNING"}
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    watchdog = threading.Timer(60, server.kill)  # one that never gets ready is killed
-    watchdog.start()
-    try:
-        line = next((x for x in server.stdout or () if x.startswith("READY")), "")  # "" at exit
-        watchdog.cancel()
-        if not line:
-            raise RuntimeError("accrue serve exited before printing READY")
-        ports = dict(part.split("=") for part in line.split()[1:])
-        yield server.pid, f"127.0.0.1:{ports['grpc']}"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if server.wait() not in (0, -signal.SIGTERM):
-            tail = log_path.read_text().splitlines()[-20:]
-            print(f"  accrue serve exited with {server.returncode}; log tail:", *tail, sep="\n    ")
-
-
 def _entry_pb(account: AccountRef, direction: int, amount: int) -> ledger_pb2.LedgerEntry:
     return ledger_pb2.LedgerEntry(
         account_id=account.id,
@@ -640,28 +605,6 @@ def verify(app: Application, database: str, tenant_id: str, what: str, expected:
         flush=True,
     )
     return check
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str | None]:
-    """URL of a fresh database accrue_bench_<random>, dropped afterwards; None if unreachable."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"accrue_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())[:200]  # one line
-        print(f"\nPostgreSQL skipped: cannot connect to {admin_url}: {reason}", flush=True)
-        yield None
-        return
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- main ---------------------------------------------------------------------------------

@@ -8,26 +8,23 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
+from harness import accrue_server, create_tenant, postgres_database
 
 from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
 
 ECHO_METHOD = "/bench.Echo/Echo"
 ECHO_PAYLOAD = b"x" * 64  # about the size of a CreateCustomerRequest
-ACCRUE = str(Path(sys.executable).with_name("accrue"))
 SPAWN = mp.get_context("spawn")  # a fresh interpreter: no inherited gRPC state or GIL
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -204,76 +201,16 @@ def bench_echo(phase: str, args: argparse.Namespace) -> Result:
         process.join(10)
 
 
-@contextmanager
-def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str, str]]:
-    """`accrue serve` as a child process; yields (pid, gRPC target, API key of a new tenant)."""
-    env = {**os.environ, "ACCRUE_DATABASE_URL": database_url, "ACCRUE_LOG_LEVEL": "WARNING"}
-    created = subprocess.run(
-        [ACCRUE, "tenant", "create", "bench"], env=env, capture_output=True, text=True, check=False
-    )
-    if created.returncode != 0:
-        raise RuntimeError(f"accrue tenant create failed:\n{created.stderr[-2000:]}")
-    api_key = next(ln.split()[-1] for ln in created.stdout.splitlines() if ln.startswith("api key"))
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    watchdog = threading.Timer(60, server.kill)  # one that never gets ready is killed
-    watchdog.start()
-    try:
-        line = next((x for x in server.stdout or () if x.startswith("READY")), "")  # "" at exit
-        watchdog.cancel()
-        if not line:
-            raise RuntimeError("accrue serve exited before printing READY")
-        ports = dict(part.split("=") for part in line.split()[1:])
-        yield server.pid, f"127.0.0.1:{ports['grpc']}", api_key
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if server.wait() not in (0, -signal.SIGTERM):
-            tail = log_path.read_text().splitlines()[-20:]
-            print(f"  accrue serve exited with {server.returncode}; log tail:", *tail, sep="\n    ")
-
-
 def bench_accrue(database: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Result]:
     results = []
-    with accrue_server(url, workdir) as (pid, target, key):
+    key = create_tenant(url)
+    with accrue_server(url, workdir) as (pid, target):
         load = Load(target, "create", key, "", args.requests, args.warmup, args.concurrency)
         first = _caller(load)()  # the customer that GetCustomer reads
         for phase, kind in (("GetCustomer", "get"), ("CreateCustomer", "create")):
             load = replace(load, kind=kind, customer_id=first.id)  # type: ignore[attr-defined]
             results.append(drive(phase, database, pid, load, args.client_procs))
     return results
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str | None]:
-    """URL of a fresh database accrue_bench_<random>, dropped afterwards; None if unreachable."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"accrue_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())[:200]  # one line
-        print(f"  PostgreSQL skipped: cannot connect to {admin_url}: {reason}")
-        yield None
-        return
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> int:

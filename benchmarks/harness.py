@@ -1,0 +1,88 @@
+"""What the benchmark scripts share: `accrue serve` as a child process and
+throwaway PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ACCRUE = str(Path(sys.executable).with_name("accrue"))
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "ACCRUE_DATABASE_URL": database_url, "ACCRUE_LOG_LEVEL": "WARNING"}
+
+
+def create_tenant(database_url: str, name: str = "bench") -> str:
+    """A new tenant through the CLI (migrating the database if needed); returns its API key."""
+    created = subprocess.run(
+        [ACCRUE, "tenant", "create", name],
+        env=_env(database_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if created.returncode != 0:
+        raise RuntimeError(f"accrue tenant create failed:\n{created.stderr[-2000:]}")
+    return next(ln.split()[-1] for ln in created.stdout.splitlines() if ln.startswith("api key"))
+
+
+@contextmanager
+def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str]]:
+    """`accrue serve` as a child process on `database_url`; yields (pid, gRPC target)."""
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
+            env=_env(database_url),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    watchdog = threading.Timer(60, server.kill)  # one that never gets ready is killed
+    watchdog.start()
+    try:
+        line = next((x for x in server.stdout or () if x.startswith("READY")), "")  # "" at exit
+        watchdog.cancel()
+        if not line:
+            raise RuntimeError("accrue serve exited before printing READY")
+        ports = dict(part.split("=") for part in line.split()[1:])
+        yield server.pid, f"127.0.0.1:{ports['grpc']}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if server.wait() not in (0, -signal.SIGTERM):
+            tail = log_path.read_text().splitlines()[-20:]
+            print(f"  accrue serve exited with {server.returncode}; log tail:", *tail, sep="\n    ")
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str | None]:
+    """URL of a fresh database accrue_bench_<random>, dropped afterwards; None if unreachable."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"accrue_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())[:200]  # one line
+        print(f"\nPostgreSQL skipped: cannot connect to {admin_url}: {reason}", flush=True)
+        yield None
+        return
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
