@@ -67,7 +67,12 @@ class LedgerService:
     def post_many(
         self, uow: UnitOfWork, tenant_id: str, requests: Sequence[PostingRequest]
     ) -> list[Transaction]:
-        """Post several transactions under one head lock (for batch jobs)."""
+        """Post several transactions under one head lock (for batch jobs).
+
+        `uow` must be a writing unit of work: the head lock (a row lock on
+        PostgreSQL, the database write lock on SQLite) is what keeps the
+        chain a single line.
+        """
         for request in requests:
             request.validate()
         head = uow.ledger.lock_head(tenant_id)
