@@ -3,6 +3,7 @@ calls, and how an unexpected failure looks on the wire."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -127,3 +128,35 @@ def test_demo_prints_calls_that_work(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("transport", ["grpc", "connect"])
+def test_a_stream_whose_client_leaves_is_closed_and_logged(
+    server: RunningServer, api_key: str, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler's generator is closed promptly, not left to the garbage collector."""
+    from accrue.billing.v1 import event_pb2
+    from tests.support import ConnectClients, GrpcClients
+
+    caplog.set_level(logging.INFO, logger="accrue.rpc")
+    clients: GrpcClients | ConnectClients = (
+        GrpcClients(server.grpc_target, api_key)
+        if transport == "grpc"
+        else ConnectClients(server.connect_url, api_key)
+    )
+    try:
+        clients.call("EventService", "StreamEvents", event_pb2.StreamEventsRequest())
+    finally:
+        clients.close()
+
+    def ended() -> list[str]:
+        return [
+            r.outcome  # type: ignore[attr-defined]
+            for r in caplog.records
+            if getattr(r, "rpc", "").endswith("StreamEvents") and r.getMessage() == "rpc"
+        ]
+
+    deadline = time.monotonic() + 5
+    while not ended() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ended() == ["CANCELLED"]

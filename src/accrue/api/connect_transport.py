@@ -8,6 +8,7 @@ synchronous Invoker in a worker thread with the caller's trace context.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import importlib
@@ -123,6 +124,33 @@ def _step(items: Iterator[Message | None]) -> object:
     return next(items, _END)
 
 
+def _close_after(
+    step: asyncio.Future[object] | None,
+    items: Iterator[Message | None],
+    executor: ThreadPoolExecutor,
+    context: contextvars.Context,
+) -> None:
+    """Close the handler's generator once no step of it is running any more.
+
+    A client that goes away cancels the await, not the step running in a
+    worker thread; closing right then would fail ("generator already
+    executing"), so the close waits for that step to return.
+    """
+    close = getattr(items, "close", None)
+    if close is None:
+        return
+
+    def submit(_: object = None) -> None:
+        # RuntimeError: the executor is already shut down, the process is stopping.
+        with contextlib.suppress(RuntimeError):
+            executor.submit(context.run, close)
+
+    if step is None or step.done():
+        submit()
+    else:
+        step.add_done_callback(submit)
+
+
 def _streaming(
     route: Route, invoker: Invoker, executor: ThreadPoolExecutor
 ) -> Callable[..., AsyncIterator[Message]]:
@@ -134,11 +162,13 @@ def _streaming(
         )
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
+        step: asyncio.Future[object] | None = None
         try:
             while True:
                 # Each step runs in a worker thread; idle ticks (None) come back
                 # regularly, so a cancelled stream frees its thread promptly.
-                item = await loop.run_in_executor(executor, context.run, _step, items)
+                step = loop.run_in_executor(executor, context.run, _step, items)
+                item = await step
                 if item is _END:
                     return
                 if isinstance(item, Message):
@@ -147,6 +177,7 @@ def _streaming(
             raise to_connect_error(error) from None
         finally:
             gone.set()
+            _close_after(step, items, executor, context)
 
     return call
 

@@ -75,7 +75,7 @@ class Invoker:
         with self._guard(route, transport) as state:
             call = self._prepare(route, request, metadata, state, is_active=is_active)
             yield from route.handler(request, call)
-            state.outcome = "OK"
+            state.outcome = "OK" if is_active() else "CANCELLED"
 
     def _prepare(
         self,

@@ -30,7 +30,6 @@ class Route:
     request_type: type[Message]
     response_type: type[Message]
     handler: Handler
-    mutating: bool
     server_streaming: bool = False
 
     @property
@@ -61,7 +60,6 @@ def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[R
                     request_type=request_type,
                     response_type=GetMessageClass(method.output_type),
                     handler=handler,
-                    mutating="request_id" in method.input_type.fields_by_name,
                     server_streaming=method.server_streaming,
                 )
             )

@@ -180,16 +180,11 @@ class CustomerChanges:
     default_payment_method_id: str = ""
 
 
-def validate_customer_fields(
-    *, currency_code: str, time_zone: str, metadata: dict[str, str], display_name: str
-) -> str:
+def validate_customer_fields(*, currency_code: str, time_zone: str, display_name: str) -> str:
     """Check what the contract cannot express; returns the normalised time zone."""
     if not display_name:
         raise ValidationFailed.on("customer.display_name", "must not be empty")
     Currency.of(currency_code)
-    for key, value in metadata.items():
-        refuse_card_data(value, field=f"customer.metadata[{key}]")
-    refuse_card_data(display_name, field="customer.display_name")
     return check_time_zone(time_zone, field="customer.time_zone")
 
 
@@ -219,7 +214,6 @@ def apply_customer_changes(customer: Customer, changes: CustomerChanges, now: da
     time_zone = validate_customer_fields(
         currency_code=updated.currency_code,
         time_zone=updated.time_zone,
-        metadata=updated.metadata,
         display_name=updated.display_name,
     )
     return replace(updated, time_zone=time_zone)

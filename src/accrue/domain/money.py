@@ -94,14 +94,6 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.amount_minor, self.currency_code)
 
-    def times(self, quantity: int) -> Money:
-        """This amount `quantity` times; exact, since both are integers."""
-        return Money(self.amount_minor * quantity, self.currency_code)
-
-    @property
-    def is_negative(self) -> bool:
-        return self.amount_minor < 0
-
     def format(self) -> str:
         """Human form with the currency's own number of decimals, e.g. `12.50 USD`."""
         exponent = Currency.of(self.currency_code).exponent

@@ -60,7 +60,6 @@ class CustomerService:
         time_zone = validate_customer_fields(
             currency_code=new.currency_code,
             time_zone=new.time_zone,
-            metadata=new.metadata,
             display_name=new.display_name,
         )
         now = self._clock.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 from accrue.api.call import CallContext
 from accrue.api.convert.events import event_to_pb
@@ -84,7 +85,7 @@ class EventHandler:
             rung = self._bell.rung(call.tenant_id)
             query = EventQuery(after_sequence=cursor, types=types, limit=STREAM_BATCH)
             batch = self._support.read(
-                lambda uow, q=query: self._reader.list_events(uow, call.tenant_id, q)  # type: ignore[misc]
+                partial(self._reader.list_events, tenant_id=call.tenant_id, query=query)
             )
             for event in batch:
                 yield event_to_pb(event)
