@@ -25,8 +25,14 @@ from accrue.billing.v1 import (
     event_connect,
     event_pb2,
     event_pb2_grpc,
+    invoice_connect,
+    invoice_pb2_grpc,
     ledger_connect,
     ledger_pb2_grpc,
+    subscription_connect,
+    subscription_pb2_grpc,
+    test_clock_connect,
+    test_clock_pb2_grpc,
 )
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
@@ -120,11 +126,21 @@ class GrpcClients:
             ),
             "accrue.billing.v1.LedgerService": ledger_pb2_grpc.LedgerServiceStub(self.channel),
             "accrue.billing.v1.EventService": event_pb2_grpc.EventServiceStub(self.channel),
+            "accrue.billing.v1.SubscriptionService": (
+                subscription_pb2_grpc.SubscriptionServiceStub(self.channel)
+            ),
+            "accrue.billing.v1.InvoiceService": invoice_pb2_grpc.InvoiceServiceStub(self.channel),
+            "accrue.billing.v1.TestClockService": test_clock_pb2_grpc.TestClockServiceStub(
+                self.channel
+            ),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
         self.ledger = self.stubs["accrue.billing.v1.LedgerService"]
         self.events = self.stubs["accrue.billing.v1.EventService"]
+        self.subscriptions = self.stubs["accrue.billing.v1.SubscriptionService"]
+        self.invoices = self.stubs["accrue.billing.v1.InvoiceService"]
+        self.clocks = self.stubs["accrue.billing.v1.TestClockService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
         stub = self.stubs[_full(service)]
@@ -166,11 +182,23 @@ class ConnectClients:
             "accrue.billing.v1.EventService": event_connect.EventServiceClientSync(
                 base_url, **kwargs
             ),
+            "accrue.billing.v1.SubscriptionService": (
+                subscription_connect.SubscriptionServiceClientSync(base_url, **kwargs)
+            ),
+            "accrue.billing.v1.InvoiceService": invoice_connect.InvoiceServiceClientSync(
+                base_url, **kwargs
+            ),
+            "accrue.billing.v1.TestClockService": test_clock_connect.TestClockServiceClientSync(
+                base_url, **kwargs
+            ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]
         self.customers = self.clients["accrue.billing.v1.CustomerService"]
         self.ledger = self.clients["accrue.billing.v1.LedgerService"]
         self.events = self.clients["accrue.billing.v1.EventService"]
+        self.subscriptions = self.clients["accrue.billing.v1.SubscriptionService"]
+        self.invoices = self.clients["accrue.billing.v1.InvoiceService"]
+        self.clocks = self.clients["accrue.billing.v1.TestClockService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
         from connectrpc.code import Code

@@ -16,26 +16,47 @@ from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
 from accrue.api.handlers.customers import CustomerHandler
 from accrue.api.handlers.events import EventHandler
+from accrue.api.handlers.invoices import InvoiceHandler
 from accrue.api.handlers.ledger import LedgerHandler
+from accrue.api.handlers.subscriptions import SubscriptionHandler
 from accrue.api.handlers.support import HandlerSupport
+from accrue.api.handlers.test_clocks import TestClockHandler
 from accrue.api.pipeline import Invoker, current_trace_id
 from accrue.api.routes import Route, build_routes
-from accrue.billing.v1 import catalog_pb2, customer_pb2, event_pb2, ledger_pb2
+from accrue.billing.v1 import (
+    catalog_pb2,
+    customer_pb2,
+    event_pb2,
+    invoice_pb2,
+    ledger_pb2,
+    subscription_pb2,
+    test_clock_pb2,
+)
 from accrue.config import Settings
 from accrue.domain.clock import Clock
 from accrue.domain.identifiers import IdGenerator
+from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
 from accrue.services.customers import CustomerService
 from accrue.services.events import EventBell, EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
+from accrue.services.invoices import InvoiceService
+from accrue.services.invoicing import Invoicing
 from accrue.services.ledger import LedgerService
+from accrue.services.subscription_billing import SubscriptionBilling
+from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
+from accrue.services.test_clocks import TestClockService
 
 SERVICES: tuple[ServiceDescriptor, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
     customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
     ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"],
     event_pb2.DESCRIPTOR.services_by_name["EventService"],
+    subscription_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
+    invoice_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
+    test_clock_pb2.DESCRIPTOR.services_by_name["TestClockService"],
 )
 
 
@@ -52,6 +73,7 @@ class Application:
     # Set when the server starts shutting down; long-lived streams end on it.
     shutting_down: threading.Event
     event_bell: EventBell
+    bill_run: BillRun
 
     def close(self) -> None:
         self.engine.dispose()
@@ -75,6 +97,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     ledger = LedgerService(clock, ids, events, current_trace_id)
     shutting_down = threading.Event()
     support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
+    invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
+    billing = SubscriptionBilling(invoicing, events)
+    subscriptions = SubscriptionService(ids, billing)
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -85,6 +110,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         "accrue.billing.v1.LedgerService": LedgerHandler(support, ledger),
         "accrue.billing.v1.EventService": EventHandler(
             support, EventReader(), shutting_down=shutting_down, bell=bell
+        ),
+        "accrue.billing.v1.SubscriptionService": SubscriptionHandler(support, subscriptions),
+        "accrue.billing.v1.InvoiceService": InvoiceHandler(
+            support, InvoiceService(invoicing), subscriptions
+        ),
+        "accrue.billing.v1.TestClockService": TestClockHandler(
+            support, TestClockService(clock, ids, events, billing)
         ),
     }
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
@@ -99,4 +131,5 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ledger=ledger,
         shutting_down=shutting_down,
         event_bell=bell,
+        bill_run=BillRun(uow_factory, clock, billing),
     )

@@ -1,4 +1,4 @@
-"""`accrue`: serve, migrate, tenant create, demo."""
+"""`accrue`: serve, worker, migrate, tenant create, demo."""
 
 from __future__ import annotations
 
@@ -65,6 +65,36 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """Bill due subscriptions until stopped (or, with --once, until none is due)."""
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_format)
+    app = build_application(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log = logging.getLogger("accrue.worker")
+    print("READY worker", flush=True)
+    total = 0
+    try:
+        while not stop.is_set():
+            result = app.bill_run.run_batch(limit=args.batch_size)
+            total += result.steps
+            if result.claimed:
+                log.info(
+                    "bill-run batch",
+                    extra={"claimed": result.claimed, "steps": result.steps},
+                )
+            elif args.once:
+                break
+            else:
+                stop.wait(args.poll_seconds)
+    finally:
+        app.close()
+    print(f"DONE steps={total}", flush=True)
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from accrue.adapters.db import migrate
     from accrue.adapters.db.engine import build_engine
@@ -128,6 +158,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--connect-port", type=int, help="Connect port (env ACCRUE_CONNECT_PORT)")
     serve.add_argument("--demo", action="store_true", help="ensure a demo tenant and print a key")
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="bill subscriptions as they come due")
+    database(worker)
+    worker.add_argument("--batch-size", type=int, default=100, help="subscriptions per transaction")
+    worker.add_argument("--poll-seconds", type=float, default=1.0, help="idle wait between polls")
+    worker.add_argument("--once", action="store_true", help="exit when nothing is due")
+    worker.set_defaults(run=_worker)
 
     mig = commands.add_parser("migrate", help="apply (or roll back) database migrations")
     database(mig)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from accrue.billing.v1 import catalog_pb2 as cat
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import event_pb2 as ev
+from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import ledger_pb2 as led
+from accrue.billing.v1 import subscription_pb2 as sub
+from accrue.billing.v1 import test_clock_pb2 as clk
 from accrue.billing.v1.money_pb2 import Money
 
 
@@ -29,6 +33,17 @@ class Ids:
     payment_method: str
     transaction: str = ""
     account: str = ""
+    test_clock: str = ""
+    clock_customer: str = ""
+    recurring_price: str = ""
+    subscription: str = ""
+    invoice: str = ""
+    draft_invoice: str = ""
+
+
+# Subscriptions in samples live on a test clock, so every period and invoice
+# time is the same on every run and transport.
+CLOCK_START = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 
 def _mask(*paths: str) -> field_mask_pb2.FieldMask:
@@ -37,6 +52,16 @@ def _mask(*paths: str) -> field_mask_pb2.FieldMask:
 
 def _rid() -> str:
     return str(uuid.uuid4())
+
+
+def _stamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _items(ids: Ids, quantity: int = 1) -> list[sub.SubscriptionItem]:
+    return [sub.SubscriptionItem(price_id=ids.recurring_price, quantity=quantity)]
 
 
 def _adjustment(ids: Ids) -> led.CreateAdjustmentRequest:
@@ -134,6 +159,86 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
     "accrue.billing.v1.LedgerService/VerifyLedger": lambda ids: led.VerifyLedgerRequest(),
     "accrue.billing.v1.EventService/ListEvents": lambda ids: ev.ListEventsRequest(),
     "accrue.billing.v1.EventService/StreamEvents": lambda ids: ev.StreamEventsRequest(),
+    "accrue.billing.v1.SubscriptionService/CreateSubscription": lambda ids: (
+        sub.CreateSubscriptionRequest(
+            customer_id=ids.clock_customer, items=_items(ids), request_id=_rid()
+        )
+    ),
+    "accrue.billing.v1.SubscriptionService/GetSubscription": lambda ids: sub.GetSubscriptionRequest(
+        id=ids.subscription
+    ),
+    "accrue.billing.v1.SubscriptionService/ListSubscriptions": lambda ids: (
+        sub.ListSubscriptionsRequest()
+    ),
+    "accrue.billing.v1.SubscriptionService/ChangeSubscription": lambda ids: (
+        sub.ChangeSubscriptionRequest(
+            subscription_id=ids.subscription, items=_items(ids, 3), request_id=_rid()
+        )
+    ),
+    "accrue.billing.v1.SubscriptionService/PreviewSubscriptionChange": lambda ids: (
+        sub.PreviewSubscriptionChangeRequest(subscription_id=ids.subscription, items=_items(ids, 2))
+    ),
+    "accrue.billing.v1.SubscriptionService/PauseSubscription": lambda ids: (
+        sub.PauseSubscriptionRequest(subscription_id=ids.subscription, request_id=_rid())
+    ),
+    "accrue.billing.v1.SubscriptionService/ResumeSubscription": lambda ids: (
+        sub.ResumeSubscriptionRequest(subscription_id=ids.subscription, request_id=_rid())
+    ),
+    "accrue.billing.v1.SubscriptionService/CancelSubscription": lambda ids: (
+        sub.CancelSubscriptionRequest(
+            subscription_id=ids.subscription, at_period_end=True, request_id=_rid()
+        )
+    ),
+    "accrue.billing.v1.SubscriptionService/ReactivateSubscription": lambda ids: (
+        sub.ReactivateSubscriptionRequest(subscription_id=ids.subscription, request_id=_rid())
+    ),
+    "accrue.billing.v1.InvoiceService/CreateInvoice": lambda ids: inv.CreateInvoiceRequest(
+        customer_id=ids.customer,
+        lines=[
+            inv.InvoiceLineInput(
+                unit_amount=Money(amount_minor=250, currency_code="USD"),
+                quantity=2,
+                description="Setup",
+            )
+        ],
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.InvoiceService/GetInvoice": lambda ids: inv.GetInvoiceRequest(
+        id=ids.invoice
+    ),
+    "accrue.billing.v1.InvoiceService/ListInvoices": lambda ids: inv.ListInvoicesRequest(),
+    "accrue.billing.v1.InvoiceService/FinalizeInvoice": lambda ids: inv.FinalizeInvoiceRequest(
+        id=ids.draft_invoice, request_id=_rid()
+    ),
+    "accrue.billing.v1.InvoiceService/VoidInvoice": lambda ids: inv.VoidInvoiceRequest(
+        id=ids.invoice, request_id=_rid()
+    ),
+    "accrue.billing.v1.InvoiceService/MarkInvoiceUncollectible": lambda ids: (
+        inv.MarkInvoiceUncollectibleRequest(id=ids.invoice, request_id=_rid())
+    ),
+    "accrue.billing.v1.InvoiceService/GetUpcomingInvoice": lambda ids: (
+        inv.GetUpcomingInvoiceRequest(subscription_id=ids.subscription)
+    ),
+    "accrue.billing.v1.InvoiceService/CreateCreditNote": lambda ids: inv.CreateCreditNoteRequest(
+        invoice_id=ids.invoice,
+        amount=Money(amount_minor=100, currency_code="USD"),
+        reason=inv.CREDIT_NOTE_REASON_SERVICE_CREDIT,
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.InvoiceService/ListCreditNotes": lambda ids: inv.ListCreditNotesRequest(),
+    "accrue.billing.v1.TestClockService/CreateTestClock": lambda ids: clk.CreateTestClockRequest(
+        test_clock=clk.TestClock(display_name="Sample", frozen_time=_stamp(CLOCK_START)),
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.TestClockService/GetTestClock": lambda ids: clk.GetTestClockRequest(
+        id=ids.test_clock
+    ),
+    "accrue.billing.v1.TestClockService/ListTestClocks": lambda ids: clk.ListTestClocksRequest(),
+    "accrue.billing.v1.TestClockService/AdvanceTestClock": lambda ids: clk.AdvanceTestClockRequest(
+        id=ids.test_clock,
+        frozen_time=_stamp(CLOCK_START + timedelta(days=40)),
+        request_id=_rid(),
+    ),
 }
 
 
@@ -167,6 +272,54 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         "CreateAdjustment",
         SAMPLES["accrue.billing.v1.LedgerService/CreateAdjustment"](partial),
     )
+    clock = call(
+        "accrue.billing.v1.TestClockService",
+        "CreateTestClock",
+        SAMPLES["accrue.billing.v1.TestClockService/CreateTestClock"](partial),
+    )
+    clock_customer = call(
+        "accrue.billing.v1.CustomerService",
+        "CreateCustomer",
+        cus.CreateCustomerRequest(
+            customer=cus.Customer(
+                display_name="On a clock",
+                currency_code="USD",
+                time_zone="America/New_York",
+                test_clock_id=clock.id,
+            )
+        ),
+    )
+    recurring = call(
+        "accrue.billing.v1.CatalogService",
+        "CreatePrice",
+        cat.CreatePriceRequest(
+            price=cat.Price(
+                product_id=product.id,
+                currency_code="USD",
+                pricing_scheme=cat.PRICING_SCHEME_PER_UNIT,
+                unit_amount=Money(amount_minor=1000, currency_code="USD"),
+                recurring=cat.Recurring(interval_unit=cat.INTERVAL_UNIT_MONTH, interval_count=1),
+            )
+        ),
+    )
+    with_clock = Ids(
+        product.id,
+        price.id,
+        customer.id,
+        with_method.payment_methods[0].id,
+        clock_customer=clock_customer.id,
+        recurring_price=recurring.id,
+    )
+    subscription = call(
+        "accrue.billing.v1.SubscriptionService",
+        "CreateSubscription",
+        SAMPLES["accrue.billing.v1.SubscriptionService/CreateSubscription"](with_clock),
+    )
+    draft = call(
+        "accrue.billing.v1.InvoiceService",
+        "CreateInvoice",
+        SAMPLES["accrue.billing.v1.InvoiceService/CreateInvoice"](with_clock),
+    )
     return Ids(
         product.id,
         price.id,
@@ -174,4 +327,10 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         with_method.payment_methods[0].id,
         transaction=adjustment.id,
         account=adjustment.entries[0].account_id,
+        test_clock=clock.id,
+        clock_customer=clock_customer.id,
+        recurring_price=recurring.id,
+        subscription=subscription.id,
+        invoice=subscription.latest_invoice_id,
+        draft_invoice=draft.id,
     )

@@ -197,6 +197,10 @@ class Price:
     create_time: datetime
     update_time: datetime
 
+    def ensure_active(self) -> None:
+        if self.state is LifecycleState.ARCHIVED:
+            raise ResourceArchived("price", self.id)
+
     def with_terms(self, terms: PriceTerms, *, changed: frozenset[str], now: datetime) -> Price:
         """This price with new economic terms, refused once the price has been used."""
         if changed & ECONOMIC_FIELDS and self.in_use:

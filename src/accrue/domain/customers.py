@@ -125,6 +125,8 @@ class Customer:
     state: LifecycleState
     create_time: datetime
     update_time: datetime
+    # Set at creation only: a customer never moves between real and simulated time.
+    test_clock_id: str = ""
 
     def ensure_active(self) -> None:
         if self.state is LifecycleState.ARCHIVED:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from accrue.domain.calendar import (
     BillingAnchor,
@@ -34,6 +34,7 @@ from accrue.domain.calendar import (
 )
 from accrue.domain.catalog import PriceTerms
 from accrue.domain.errors import InvalidState, PreconditionViolation, ValidationFailed
+from accrue.domain.invoices import InvoiceLine
 from accrue.domain.proration import ProrationLine, prorate_change, prorate_partial_period
 
 
@@ -162,6 +163,16 @@ class Subscription:
     canceled_at: datetime | None = None
     pause: Pause | None = None
     version: int = 1
+    test_clock_id: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Proration lines (with tax) waiting for the next renewal invoice.
+    pending_lines: tuple[InvoiceLine, ...] = ()
+    latest_invoice_id: str = ""
+    update_time: datetime | None = None
+
+    @property
+    def currency_code(self) -> str:
+        return self.items[0].terms.currency_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +187,24 @@ class SubscriptionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemProration:
+    """A proration line and the item (old for a credit, new for a charge) it prices."""
+
+    item: SubscriptionItem
+    line: ProrationLine
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """The subscription after an action, what happened, and any proration lines."""
 
     subscription: Subscription
     events: tuple[SubscriptionEvent, ...]
-    proration_lines: tuple[ProrationLine, ...] = ()
+    prorations: tuple[ItemProration, ...] = ()
+
+    @property
+    def proration_lines(self) -> tuple[ProrationLine, ...]:
+        return tuple(p.line for p in self.prorations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +282,7 @@ def renew(sub: Subscription, now: datetime) -> Transition:
     _guard(sub, _A.RENEW)
     end = sub.current_period.end
     if _instant(now, "now") < end:
-        _refuse(sub, _A.RENEW, f"the current period runs until {end.isoformat()}")
+        refuse(sub, _A.RENEW, f"the current period runs until {end.isoformat()}")
     if sub.cancel_at_period_end:
         return _cancel(sub, _A.RENEW, end)
     return _commit(sub, _A.RENEW, end, sub.status, current_period=_from(sub, end))
@@ -292,7 +315,7 @@ def pause(sub: Subscription, now: datetime, resume_at: datetime | None = None) -
     _guard(sub, _A.PAUSE)
     at = _instant(now, "now")
     if at >= sub.current_period.end:
-        _refuse(sub, _A.PAUSE, "the current period has ended; renew first")
+        refuse(sub, _A.PAUSE, "the current period has ended; renew first")
     resume = None if resume_at is None else _instant(resume_at, "resume_at")
     if resume is not None and resume <= at:
         raise ValidationFailed.on("resume_at", "must be after now")
@@ -317,7 +340,7 @@ def cancel_at_period_end(sub: Subscription, now: datetime) -> Transition:
     """Schedule cancellation for the end of the current period (or trial)."""
     _guard(sub, _A.CANCEL_AT_PERIOD_END)
     if sub.cancel_at_period_end:
-        _refuse(sub, _A.CANCEL_AT_PERIOD_END, "a cancellation is already scheduled")
+        refuse(sub, _A.CANCEL_AT_PERIOD_END, "a cancellation is already scheduled")
     at = _instant(now, "now")
     return _commit(sub, _A.CANCEL_AT_PERIOD_END, at, sub.status, cancel_at_period_end=True)
 
@@ -326,7 +349,7 @@ def reactivate(sub: Subscription, now: datetime) -> Transition:
     """Withdraw a scheduled cancellation; a canceled subscription stays canceled."""
     _guard(sub, _A.REACTIVATE)
     if not sub.cancel_at_period_end:
-        _refuse(sub, _A.REACTIVATE, "no cancellation is scheduled")
+        refuse(sub, _A.REACTIVATE, "no cancellation is scheduled")
     at = _instant(now, "now")
     return _commit(sub, _A.REACTIVATE, at, sub.status, cancel_at_period_end=False)
 
@@ -348,12 +371,12 @@ def change_items(
     at = _instant(now, "now")
     items = _checked(new_items)
     if at not in sub.current_period:
-        _refuse(sub, _A.CHANGE_ITEMS, "the change must fall within the current period")
-    lines: list[ProrationLine] = []
+        refuse(sub, _A.CHANGE_ITEMS, "the change must fall within the current period")
+    lines: list[ItemProration] = []
     if proration_behavior is not ProrationBehavior.NONE and sub.status is _S.ACTIVE:
         lines = _prorate(sub.items, items, sub.current_period, at)
     done = _commit(sub, _A.CHANGE_ITEMS, at, sub.status, items=items)
-    return replace(done, proration_lines=tuple(lines))
+    return replace(done, prorations=tuple(lines))
 
 
 def scheduled_work(sub: Subscription) -> DueWork | None:
@@ -385,15 +408,15 @@ def run_due(sub: Subscription, work: DueWork) -> Transition:
 
 def _prorate(
     old: Sequence[SubscriptionItem], new: Sequence[SubscriptionItem], period: Period, at: datetime
-) -> list[ProrationLine]:
+) -> list[ItemProration]:
     before = {item.price_id: item for item in old}
     after = {item.price_id: item for item in new}
-    lines: list[ProrationLine] = []
+    lines: list[ItemProration] = []
     for price_id in [*before, *(p for p in after if p not in before)]:
         was, will = before.get(price_id), after.get(price_id)
         if was is not None and will is not None:
             if (was.terms, was.quantity) != (will.terms, will.quantity):
-                lines += prorate_change(
+                credit, charge = prorate_change(
                     old_terms=was.terms,
                     old_quantity=was.quantity,
                     new_terms=will.terms,
@@ -402,32 +425,34 @@ def _prorate(
                     period_end=period.end,
                     change_at=at,
                 )
+                lines += [ItemProration(was, credit), ItemProration(will, charge)]
             continue
         item = was or will
         assert item is not None
-        lines.append(
-            prorate_partial_period(
-                item.terms,
-                item.quantity,
-                period=period,
-                used_from=at,
-                used_to=period.end,
-                credit=was is not None,
-            )
+        line = prorate_partial_period(
+            item.terms,
+            item.quantity,
+            period=period,
+            used_from=at,
+            used_to=period.end,
+            credit=was is not None,
         )
+        lines.append(ItemProration(item, line))
     return lines
 
 
 def _guard(sub: Subscription, action: Action) -> None:
     if action not in TRANSITIONS[sub.status]:
-        _refuse(sub, action, f"{action.value} is not allowed")
+        refuse(sub, action, f"{action.value} is not allowed")
 
 
-def _refuse(sub: Subscription, action: Action, why: str) -> None:
+def refuse(sub: Subscription, action: Action | str, why: str) -> NoReturn:
+    """Raise INVALID_STATE for `action` on `sub`, saying why."""
+    name = action.value if isinstance(action, Action) else action
     status = sub.status.value
     raise InvalidState(
-        f"cannot {action.value} subscription {sub.id!r} ({status}): {why}",
-        metadata={"status": status, "action": action.value},
+        f"cannot {name} subscription {sub.id!r} ({status}): {why}",
+        metadata={"status": status, "action": name},
         precondition_violations=[
             PreconditionViolation("STATE", f"subscriptions/{sub.id}", f"status {status}: {why}")
         ],

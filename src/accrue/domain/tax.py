@@ -146,3 +146,21 @@ def tax_line(
         behavior=behavior,
         rounding=rule.value,
     )
+
+
+def combined_rate(rates: Sequence[TaxRate]) -> TaxRate | None:
+    """One rate for a line: the sum of every rate that applies, or None if none does.
+
+    Summing first and rounding once keeps a line's tax a single rounded
+    amount; the jurisdictions and names are joined so the line still says
+    what was applied.
+    """
+    if not rates:
+        return None
+    if len(rates) == 1:
+        return rates[0]
+    return TaxRate(
+        "+".join(r.jurisdiction for r in rates),
+        sum((r.rate for r in rates), Fraction(0)),
+        " + ".join(r.name for r in rates),
+    )

@@ -32,6 +32,7 @@ class NewCustomer:
     tax_location: TaxLocation | None
     time_zone: str
     metadata: dict[str, str]
+    test_clock_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class CustomerService:
             time_zone=new.time_zone,
             display_name=new.display_name,
         )
+        if new.test_clock_id and uow.test_clocks.get(tenant_id, new.test_clock_id) is None:
+            raise NotFound("test_clock", new.test_clock_id)
         now = self._clock.now()
         customer = Customer(
             id=self._ids.new("cus"),
@@ -78,6 +81,7 @@ class CustomerService:
             state=LifecycleState.ACTIVE,
             create_time=now,
             update_time=now,
+            test_clock_id=new.test_clock_id,
         )
         uow.customers.add(customer)
         self._changed(uow, "created", customer)

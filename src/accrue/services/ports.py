@@ -15,9 +15,12 @@ from typing import Protocol
 from accrue.domain.catalog import Price, Product
 from accrue.domain.customers import Customer, PaymentMethod
 from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
+from accrue.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from accrue.domain.ledger import AccountRef, Transaction
 from accrue.domain.paging import PageRequest
+from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import Tenant
+from accrue.domain.test_clocks import TestClock
 
 
 class TenantRepository(Protocol):
@@ -173,6 +176,94 @@ class EventRepository(Protocol):
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
 
 
+class TestClockRepository(Protocol):
+    def add(self, clock: TestClock) -> None: ...
+    def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> TestClock | None: ...
+    def update(self, clock: TestClock) -> None: ...
+    def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DueSubscription:
+    """A subscription whose next scheduled action is due."""
+
+    tenant_id: str
+    subscription_id: str
+    next_action_time: datetime
+
+
+class SubscriptionRepository(Protocol):
+    def add(self, subscription: Subscription) -> None:
+        """Insert; `next_action_time` is derived from the subscription's schedule."""
+        ...
+
+    def get(
+        self, tenant_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+    def update(self, subscription: Subscription, *, expected_version: int) -> None:
+        """Replace the stored row whose version is `expected_version`.
+
+        Raises ConcurrentModification when the stored version differs.
+        """
+        ...
+
+    def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        customer_id: str,
+        status: SubscriptionStatus | None,
+    ) -> Sequence[Subscription]: ...
+    def due_on_clock(
+        self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
+    ) -> Sequence[DueSubscription]:
+        """Subscriptions on a test clock due at or before `until`, by (time, id)."""
+        ...
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[DueSubscription]:
+        """Real-time subscriptions due by `now`, locked for this transaction.
+
+        Rows another transaction has claimed are skipped (SKIP LOCKED on
+        PostgreSQL), so several workers share the due set without overlap.
+        """
+        ...
+
+
+class InvoiceRepository(Protocol):
+    def add(self, invoice: Invoice) -> None: ...
+    def get(
+        self, tenant_id: str, invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None: ...
+    def update(self, invoice: Invoice) -> None:
+        """Store the status, number and settled amounts; lines never change."""
+        ...
+
+    def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        customer_id: str,
+        subscription_id: str,
+        status: InvoiceStatus | None,
+    ) -> Sequence[Invoice]: ...
+    def next_number(self, tenant_id: str, series: str) -> int:
+        """The next number of `series` (`invoice`, `credit_note`), locked until commit.
+
+        Gapless: the counter row stays locked until the transaction ends, so a
+        rolled-back finalisation gives its number back.
+        """
+        ...
+
+    def add_credit_note(self, note: CreditNote) -> None: ...
+    def list_credit_notes(
+        self, tenant_id: str, page: PageRequest, *, invoice_id: str, customer_id: str
+    ) -> Sequence[CreditNote]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless `commit` is called."""
 
@@ -191,6 +282,12 @@ class UnitOfWork(Protocol):
     def ledger(self) -> LedgerRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def test_clocks(self) -> TestClockRepository: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -140,6 +140,7 @@ def customer_row(customer: Customer) -> dict[str, Any]:
         "state": customer.state.value,
         "create_time": customer.create_time,
         "update_time": customer.update_time,
+        "test_clock_id": customer.test_clock_id or None,
     }
 
 
@@ -161,6 +162,7 @@ def customer_from_row(row: Any, methods: tuple[PaymentMethod, ...]) -> Customer:
         state=LifecycleState(row.state),
         create_time=row.create_time,
         update_time=row.update_time,
+        test_clock_id=row.test_clock_id or "",
     )
 
 

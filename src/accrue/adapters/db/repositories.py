@@ -188,12 +188,12 @@ class SqlCustomerRepository:
 
     def update(self, customer: Customer) -> None:
         values = customer_row(customer)
+        # A customer never moves between real and simulated time.
+        immutable = ("tenant_id", "id", "create_time", "test_clock_id")
         self._conn.execute(
             update(t.customers)
             .where(t.customers.c.tenant_id == customer.tenant_id, t.customers.c.id == customer.id)
-            .values(
-                {k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")}
-            )
+            .values({k: v for k, v in values.items() if k not in immutable})
         )
 
     def list(

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import CHAR, TypeDecorator
 
@@ -139,6 +140,10 @@ customers = Table(
     Column("state", String(16), nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
+    # NULL for a customer on real time. No foreign key: it would be a composite
+    # table constraint, which SQLite can only add by copying the whole table;
+    # the clock exists before the customer and the id never changes.
+    Column("test_clock_id", ID, nullable=True),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
     Index("ix_customers_tenant_id_email", "tenant_id", "email"),
 )
@@ -272,4 +277,184 @@ events = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
     Index("ix_events_tenant_id_type_sequence", "tenant_id", "type", "sequence"),
     Index("ix_events_tenant_id_resource_id_sequence", "tenant_id", "resource_id", "sequence"),
+)
+
+# --- billing ------------------------------------------------------------------
+# Ids of other rows that may be absent (test clock, subscription, invoice,
+# ledger transaction) are NULL rather than "", so "on real time" is `IS NULL`
+# and a partial index can leave simulated-time rows out.
+test_clocks = Table(
+    "test_clocks",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("display_name", String(256), nullable=False),
+    Column("frozen_time", UtcDateTime(), nullable=False),
+    Column("work_items_run", BigInteger, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+# Items, anchor and pending lines are stored whole as JSON: they are only ever
+# read and written with the subscription, never queried. `next_action_time`
+# is derived from the rest on every write, so the scheduler needs no JSON.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, nullable=False),
+    Column("test_clock_id", ID, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("currency_code", CHAR(3), nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("anchor", JSON, nullable=False),
+    Column("interval_unit", String(8), nullable=False),
+    Column("interval_count", Integer, nullable=False),
+    Column("period_start", UtcDateTime(), nullable=False),
+    Column("period_end", UtcDateTime(), nullable=False),
+    Column("trial_end", UtcDateTime(), nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("canceled_at", UtcDateTime(), nullable=True),
+    Column("pause_start", UtcDateTime(), nullable=True),
+    Column("pause_resume_at", UtcDateTime(), nullable=True),
+    Column("pending_lines", JSON, nullable=False),
+    Column("latest_invoice_id", ID, nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=True),
+    Column("next_action_time", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+    ForeignKeyConstraint(
+        ["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]
+    ),
+    Index("ix_subscriptions_tenant_id_customer_id", "tenant_id", "customer_id"),
+    # The real-time scheduler's queue: only rows with work due on real time,
+    # in the order it claims them, so a claim reads the head of the index.
+    Index(
+        "ix_subscriptions_next_action_time_tenant_id_id",
+        "next_action_time",
+        "tenant_id",
+        "id",
+        postgresql_where=text("test_clock_id IS NULL AND next_action_time IS NOT NULL"),
+        sqlite_where=text("test_clock_id IS NULL AND next_action_time IS NOT NULL"),
+    ),
+    # Advancing a test clock walks its subscriptions in (time, id) order.
+    Index(
+        "ix_subscriptions_tenant_id_test_clock_id_next_action_time_id",
+        "tenant_id",
+        "test_clock_id",
+        "next_action_time",
+        "id",
+    ),
+)
+
+# The totals are derivable from the lines but stored too, so lists and
+# reports can filter and sum invoices without reading their lines.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, nullable=False),
+    Column("subscription_id", ID, nullable=True),
+    Column("test_clock_id", ID, nullable=True),
+    # NULL while DRAFT; numbers are handed out at finalisation.
+    Column("number", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("billing_reason", String(32), nullable=False),
+    Column("currency_code", CHAR(3), nullable=False),
+    Column("subtotal_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("credit_applied_minor", BigInteger, nullable=False),
+    Column("credited_minor", BigInteger, nullable=False),
+    Column("credited_to_due_minor", BigInteger, nullable=False),
+    Column("amount_paid_minor", BigInteger, nullable=False),
+    Column("amount_due_minor", BigInteger, nullable=False),
+    Column("period_start", UtcDateTime(), nullable=True),
+    Column("period_end", UtcDateTime(), nullable=True),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("finalize_time", UtcDateTime(), nullable=True),
+    Column("close_time", UtcDateTime(), nullable=True),
+    Column("ledger_transaction_id", ID, nullable=True),
+    Column("version", BigInteger, nullable=False),
+    # No foreign key to subscriptions: a subscription's first invoice may be
+    # written before the subscription row in the same transaction.
+    ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+    ForeignKeyConstraint(
+        ["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]
+    ),
+    UniqueConstraint("tenant_id", "number"),
+    Index("ix_invoices_tenant_id_customer_id", "tenant_id", "customer_id"),
+    Index("ix_invoices_tenant_id_subscription_id", "tenant_id", "subscription_id"),
+)
+
+# Fractions are "p/q" text: proration and tax fractions can exceed 64 bits,
+# and the derivation must read back exactly as it was computed.
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("invoice_id", ID, primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("price_id", String(40), nullable=False),
+    Column("subscription_id", String(40), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_amount_minor", BigInteger, nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("tax_behavior", String(16), nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    # All three NULL for an untaxed line.
+    Column("tax_jurisdiction", Text, nullable=True),
+    Column("tax_name", Text, nullable=True),
+    Column("tax_rate", Text, nullable=True),
+    Column("unrounded_tax", Text, nullable=False),
+    Column("period_start", UtcDateTime(), nullable=True),
+    Column("period_end", UtcDateTime(), nullable=True),
+    Column("proration", Boolean, nullable=False),
+    Column("fraction", Text, nullable=False),
+    Column("full_period_amount_minor", BigInteger, nullable=False),
+    Column("unrounded", Text, nullable=False),
+    Column("rounding", String(32), nullable=False),
+    Column("explanation", Text, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"]),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("number", String(32), nullable=False),
+    Column("invoice_id", ID, nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("currency_code", CHAR(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("applied_to_invoice_minor", BigInteger, nullable=False),
+    Column("credit_balance_added_minor", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("ledger_transaction_id", ID, nullable=True),
+    ForeignKeyConstraint(["tenant_id", "invoice_id"], ["invoices.tenant_id", "invoices.id"]),
+    UniqueConstraint("tenant_id", "number"),
+    Index("ix_credit_notes_tenant_id_invoice_id", "tenant_id", "invoice_id"),
+)
+
+# Gapless document numbers: the counter row is created on first use and then
+# incremented in place, and its row lock is held until commit, so concurrent
+# finalisations queue and a rolled-back one leaves no hole.
+document_counters = Table(
+    "document_counters",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("series", String(32), primary_key=True),
+    Column("last_number", BigInteger, nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
 )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from accrue.adapters.db.event_repository import PayloadEncoder, SqlEventRepository
+from accrue.adapters.db.invoice_repository import SqlInvoiceRepository
 from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.ledger_repository import SqlLedgerRepository
 from accrue.adapters.db.repositories import (
@@ -18,6 +19,10 @@ from accrue.adapters.db.repositories import (
     SqlPriceRepository,
     SqlProductRepository,
     SqlTenantRepository,
+)
+from accrue.adapters.db.subscription_repository import (
+    SqlSubscriptionRepository,
+    SqlTestClockRepository,
 )
 from accrue.domain.errors import ConcurrentModification
 from accrue.domain.events import DomainEvent
@@ -31,6 +36,9 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     ledger: SqlLedgerRepository
     events: SqlEventRepository
+    test_clocks: SqlTestClockRepository
+    subscriptions: SqlSubscriptionRepository
+    invoices: SqlInvoiceRepository
 
     def __init__(
         self,
@@ -71,6 +79,9 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(conn, self._locks)
         self.ledger = SqlLedgerRepository(conn)
         self.events = SqlEventRepository(conn, self._encode_event)
+        self.test_clocks = SqlTestClockRepository(conn)
+        self.subscriptions = SqlSubscriptionRepository(conn)
+        self.invoices = SqlInvoiceRepository(conn)
         return self
 
     def commit(self) -> None:

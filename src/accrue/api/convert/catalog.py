@@ -181,3 +181,9 @@ def merged_price_pb(
     if "tax_behavior" in fields:
         merged.tax_behavior = update.tax_behavior
     return merged
+
+
+# Shared with the subscription and invoice conversions.
+INTERVAL_TO_PB = _INTERVAL_PB
+TAX_BEHAVIOR_TO_PB = _TAX_PB
+money_to_pb = _money

@@ -59,6 +59,7 @@ def new_customer_from_pb(message: customer_pb2.Customer) -> NewCustomer:
         tax_location=_tax(message),
         time_zone=message.time_zone,
         metadata=dict(message.metadata),
+        test_clock_id=message.test_clock_id,
     )
 
 
@@ -107,6 +108,7 @@ def customer_to_pb(customer: Customer) -> customer_pb2.Customer:
         state=LIFECYCLE_TO_PB[customer.state],
         create_time=timestamp(customer.create_time),
         update_time=timestamp(customer.update_time),
+        test_clock_id=customer.test_clock_id,
     )
     if customer.billing_address is not None:
         a = customer.billing_address

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
+from accrue.api.convert.billing import (
+    clock_to_pb,
+    credit_note_to_pb,
+    invoice_to_pb,
+    subscription_to_pb,
+)
 from accrue.api.convert.catalog import price_to_pb, product_to_pb
 from accrue.api.convert.common import timestamp
 from accrue.api.convert.customers import customer_to_pb
@@ -13,19 +22,28 @@ from accrue.billing.v1 import event_pb2
 from accrue.domain.catalog import Price, Product
 from accrue.domain.customers import Customer
 from accrue.domain.events import DomainEvent, StoredEvent
+from accrue.domain.invoices import CreditNote, Invoice
 from accrue.domain.ledger import Transaction
+from accrue.domain.subscriptions import Subscription
+from accrue.domain.test_clocks import TestClock
 from accrue.events.v1 import events_pb2
+
+_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Customer, lambda s: events_pb2.CustomerChanged(customer=customer_to_pb(s))),
+    (Product, lambda s: events_pb2.ProductChanged(product=product_to_pb(s))),
+    (Price, lambda s: events_pb2.PriceChanged(price=price_to_pb(s))),
+    (Transaction, lambda s: events_pb2.LedgerTransactionPosted(transaction=transaction_to_pb(s))),
+    (Subscription, lambda s: events_pb2.SubscriptionChanged(subscription=subscription_to_pb(s))),
+    (Invoice, lambda s: events_pb2.InvoiceChanged(invoice=invoice_to_pb(s))),
+    (CreditNote, lambda s: events_pb2.CreditNoteCreated(credit_note=credit_note_to_pb(s))),
+    (TestClock, lambda s: events_pb2.TestClockChanged(test_clock=clock_to_pb(s))),
+)
 
 
 def payload_message(subject: object) -> Message:
-    if isinstance(subject, Customer):
-        return events_pb2.CustomerChanged(customer=customer_to_pb(subject))
-    if isinstance(subject, Product):
-        return events_pb2.ProductChanged(product=product_to_pb(subject))
-    if isinstance(subject, Price):
-        return events_pb2.PriceChanged(price=price_to_pb(subject))
-    if isinstance(subject, Transaction):
-        return events_pb2.LedgerTransactionPosted(transaction=transaction_to_pb(subject))
+    for kind, build in _PAYLOADS:
+        if isinstance(subject, kind):
+            return build(subject)
     raise TypeError(f"no event payload for {type(subject).__name__}")
 
 

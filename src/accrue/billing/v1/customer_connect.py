@@ -52,7 +52,8 @@ class CustomerService(Protocol):
     async def create_customer(self, request: CreateCustomerRequest, ctx: RequestContext[CreateCustomerRequest, Customer], /) -> Customer:
         """
         Creates a customer. INVALID_ARGUMENT (CURRENCY_UNSUPPORTED) for an
-        unknown currency.
+        unknown currency; NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
+        `test_clock_id`.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -252,7 +253,8 @@ class CustomerServiceClient(ConnectClient):
     ) -> Customer:
         """
         Creates a customer. INVALID_ARGUMENT (CURRENCY_UNSUPPORTED) for an
-        unknown currency.
+        unknown currency; NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
+        `test_clock_id`.
         """
         return await self.execute_unary(
             request=request,
@@ -432,7 +434,8 @@ class CustomerServiceSync(Protocol):
     def create_customer(self, request: CreateCustomerRequest, ctx: RequestContext[CreateCustomerRequest, Customer], /) -> Customer:
         """
         Creates a customer. INVALID_ARGUMENT (CURRENCY_UNSUPPORTED) for an
-        unknown currency.
+        unknown currency; NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
+        `test_clock_id`.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -630,7 +633,8 @@ class CustomerServiceClientSync(ConnectClientSync):
     ) -> Customer:
         """
         Creates a customer. INVALID_ARGUMENT (CURRENCY_UNSUPPORTED) for an
-        unknown currency.
+        unknown currency; NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
+        `test_clock_id`.
         """
         return self.execute_unary(
             request=request,

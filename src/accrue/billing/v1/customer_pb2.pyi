@@ -66,7 +66,7 @@ class PaymentMethod(_message.Message):
     def __init__(self, id: _Optional[str] = ..., psp: _Optional[str] = ..., token: _Optional[str] = ..., type: _Optional[_Union[PaymentMethodType, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("id", "display_name", "email", "currency_code", "billing_address", "tax_location", "time_zone", "metadata", "payment_methods", "default_payment_method_id", "state", "create_time", "update_time")
+    __slots__ = ("id", "display_name", "email", "currency_code", "billing_address", "tax_location", "time_zone", "metadata", "payment_methods", "default_payment_method_id", "state", "create_time", "update_time", "test_clock_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,7 @@ class Customer(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     display_name: str
     email: str
@@ -100,7 +101,8 @@ class Customer(_message.Message):
     state: _common_pb2.LifecycleState
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., billing_address: _Optional[_Union[PostalAddress, _Mapping]] = ..., tax_location: _Optional[_Union[TaxLocation, _Mapping]] = ..., time_zone: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., payment_methods: _Optional[_Iterable[_Union[PaymentMethod, _Mapping]]] = ..., default_payment_method_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.LifecycleState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    test_clock_id: str
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., billing_address: _Optional[_Union[PostalAddress, _Mapping]] = ..., tax_location: _Optional[_Union[TaxLocation, _Mapping]] = ..., time_zone: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., payment_methods: _Optional[_Iterable[_Union[PaymentMethod, _Mapping]]] = ..., default_payment_method_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.LifecycleState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock_id: _Optional[str] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer", "request_id")

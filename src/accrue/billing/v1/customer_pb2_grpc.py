@@ -94,7 +94,8 @@ class CustomerServiceServicer:
 
     def CreateCustomer(self, request, context):
         """Creates a customer. INVALID_ARGUMENT (CURRENCY_UNSUPPORTED) for an
-        unknown currency.
+        unknown currency; NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
+        `test_clock_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,6 +1,9 @@
 from accrue.billing.v1 import catalog_pb2 as _catalog_pb2
 from accrue.billing.v1 import customer_pb2 as _customer_pb2
+from accrue.billing.v1 import invoice_pb2 as _invoice_pb2
 from accrue.billing.v1 import ledger_pb2 as _ledger_pb2
+from accrue.billing.v1 import subscription_pb2 as _subscription_pb2
+from accrue.billing.v1 import test_clock_pb2 as _test_clock_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -31,3 +34,27 @@ class LedgerTransactionPosted(_message.Message):
     TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     transaction: _ledger_pb2.LedgerTransaction
     def __init__(self, transaction: _Optional[_Union[_ledger_pb2.LedgerTransaction, _Mapping]] = ...) -> None: ...
+
+class SubscriptionChanged(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: _subscription_pb2.Subscription
+    def __init__(self, subscription: _Optional[_Union[_subscription_pb2.Subscription, _Mapping]] = ...) -> None: ...
+
+class InvoiceChanged(_message.Message):
+    __slots__ = ("invoice",)
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    invoice: _invoice_pb2.Invoice
+    def __init__(self, invoice: _Optional[_Union[_invoice_pb2.Invoice, _Mapping]] = ...) -> None: ...
+
+class CreditNoteCreated(_message.Message):
+    __slots__ = ("credit_note",)
+    CREDIT_NOTE_FIELD_NUMBER: _ClassVar[int]
+    credit_note: _invoice_pb2.CreditNote
+    def __init__(self, credit_note: _Optional[_Union[_invoice_pb2.CreditNote, _Mapping]] = ...) -> None: ...
+
+class TestClockChanged(_message.Message):
+    __slots__ = ("test_clock",)
+    TEST_CLOCK_FIELD_NUMBER: _ClassVar[int]
+    test_clock: _test_clock_pb2.TestClock
+    def __init__(self, test_clock: _Optional[_Union[_test_clock_pb2.TestClock, _Mapping]] = ...) -> None: ...

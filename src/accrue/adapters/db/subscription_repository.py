@@ -1,0 +1,255 @@
+"""SQL persistence of test clocks and subscriptions, and the scheduler's queries.
+
+A subscription row carries `next_action_time`, derived from the aggregate by
+`scheduled_work` on every write, so finding due work is an index range scan
+rather than a decoding of every subscription's JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
+
+from accrue.adapters.db import tables as t
+from accrue.adapters.db.billing_codec import (
+    anchor_json,
+    anchor_of,
+    items_json,
+    items_of,
+    lines_json,
+    lines_of,
+)
+from accrue.domain.calendar import BillingInterval, Period
+from accrue.domain.catalog import IntervalUnit
+from accrue.domain.errors import ConcurrentModification
+from accrue.domain.paging import PageRequest
+from accrue.domain.subscriptions import (
+    Pause,
+    Subscription,
+    SubscriptionStatus,
+    scheduled_work,
+)
+from accrue.domain.test_clocks import TestClock
+from accrue.services.ports import DueSubscription
+
+_c = t.test_clocks.c
+_GET_CLOCK = select(t.test_clocks).where(
+    _c.tenant_id == bindparam("tenant_id"), _c.id == bindparam("id")
+)
+_LOCK_CLOCK = _GET_CLOCK.with_for_update()
+_INSERT_CLOCK = insert(t.test_clocks)
+# The SET clause comes from the parameters; the key's names differ from the
+# columns' because SQLAlchemy reserves column names for SET values.
+_UPDATE_CLOCK = update(t.test_clocks).where(
+    _c.tenant_id == bindparam("key_tenant_id"), _c.id == bindparam("key_id")
+)
+
+_s = t.subscriptions.c
+_GET_SUBSCRIPTION = select(t.subscriptions).where(
+    _s.tenant_id == bindparam("tenant_id"), _s.id == bindparam("id")
+)
+_LOCK_SUBSCRIPTION = _GET_SUBSCRIPTION.with_for_update()
+_INSERT_SUBSCRIPTION = insert(t.subscriptions)
+_UPDATE_SUBSCRIPTION = update(t.subscriptions).where(
+    _s.tenant_id == bindparam("key_tenant_id"),
+    _s.id == bindparam("key_id"),
+    _s.version == bindparam("expected_version"),
+)
+# Never rewritten: the row's key, and what a subscription is attached to.
+_FIXED = frozenset({"tenant_id", "id", "customer_id", "test_clock_id", "create_time"})
+_DUE_ON_CLOCK = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(
+        _s.tenant_id == bindparam("tenant_id"),
+        _s.test_clock_id == bindparam("clock_id"),
+        _s.next_action_time <= bindparam("until"),
+    )
+    .order_by(_s.next_action_time, _s.id)
+    .limit(bindparam("limit"))
+)
+# Reads the head of the partial index ix_subscriptions_next_action_time_tenant_id_id.
+_DUE_ON_REAL_TIME = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(_s.test_clock_id.is_(None), _s.next_action_time <= bindparam("now"))
+    .order_by(_s.next_action_time, _s.tenant_id, _s.id)
+    .limit(bindparam("limit"))
+)
+# Workers skip each other's claimed rows instead of queueing behind them.
+_CLAIM_DUE = _DUE_ON_REAL_TIME.with_for_update(skip_locked=True)
+
+
+def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
+    # SQLite has no row locks; its writers already hold the database lock.
+    return locking if lock and conn.dialect.name == "postgresql" else plain
+
+
+class SqlTestClockRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, clock: TestClock) -> None:
+        self._conn.execute(_INSERT_CLOCK, _clock_row(clock))
+
+    def get(self, tenant_id: str, clock_id: str, *, for_update: bool = False) -> TestClock | None:
+        query = _locking(self._conn, _GET_CLOCK, _LOCK_CLOCK, for_update)
+        row = self._conn.execute(query, {"tenant_id": tenant_id, "id": clock_id}).first()
+        return None if row is None else _clock_from_row(row)
+
+    def update(self, clock: TestClock) -> None:
+        values = {k: v for k, v in _clock_row(clock).items() if k not in _FIXED}
+        params = {"key_tenant_id": clock.tenant_id, "key_id": clock.id, **values}
+        self._conn.execute(_UPDATE_CLOCK, params)
+
+    def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]:
+        query = select(t.test_clocks).where(_c.tenant_id == tenant_id, _c.id > page.after_id)
+        rows = self._conn.execute(query.order_by(_c.id).limit(page.size + 1))
+        return [_clock_from_row(row) for row in rows]
+
+
+class SqlSubscriptionRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, subscription: Subscription) -> None:
+        self._conn.execute(_INSERT_SUBSCRIPTION, _subscription_row(subscription))
+
+    def get(
+        self, tenant_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None:
+        query = _locking(self._conn, _GET_SUBSCRIPTION, _LOCK_SUBSCRIPTION, for_update)
+        row = self._conn.execute(query, {"tenant_id": tenant_id, "id": subscription_id}).first()
+        return None if row is None else _subscription_from_row(row)
+
+    def update(self, subscription: Subscription, *, expected_version: int) -> None:
+        values = {k: v for k, v in _subscription_row(subscription).items() if k not in _FIXED}
+        params = {
+            "key_tenant_id": subscription.tenant_id,
+            "key_id": subscription.id,
+            "expected_version": expected_version,
+            **values,
+        }
+        if self._conn.execute(_UPDATE_SUBSCRIPTION, params).rowcount == 0:
+            raise ConcurrentModification(
+                f"subscription {subscription.id!r} changed since version {expected_version}"
+                " was read; retry with the current one",
+                metadata={
+                    "resource_type": "subscription",
+                    "resource_id": subscription.id,
+                    "expected_version": str(expected_version),
+                },
+                retry_after_seconds=0.1,
+            )
+
+    def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        customer_id: str,
+        status: SubscriptionStatus | None,
+    ) -> Sequence[Subscription]:
+        query = select(t.subscriptions).where(_s.tenant_id == tenant_id, _s.id > page.after_id)
+        if customer_id:
+            query = query.where(_s.customer_id == customer_id)
+        if status is not None:
+            query = query.where(_s.status == status.value)
+        rows = self._conn.execute(query.order_by(_s.id).limit(page.size + 1))
+        return [_subscription_from_row(row) for row in rows]
+
+    def due_on_clock(
+        self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
+    ) -> Sequence[DueSubscription]:
+        params = {"tenant_id": tenant_id, "clock_id": clock_id, "until": until, "limit": limit}
+        return [_due(row) for row in self._conn.execute(_DUE_ON_CLOCK, params)]
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[DueSubscription]:
+        query = _locking(self._conn, _DUE_ON_REAL_TIME, _CLAIM_DUE, True)
+        return [_due(row) for row in self._conn.execute(query, {"now": now, "limit": limit})]
+
+
+def _due(row: Any) -> DueSubscription:
+    return DueSubscription(row.tenant_id, row.id, row.next_action_time)
+
+
+def _clock_row(clock: TestClock) -> dict[str, Any]:
+    return {
+        "tenant_id": clock.tenant_id,
+        "id": clock.id,
+        "display_name": clock.display_name,
+        "frozen_time": clock.frozen_time,
+        "work_items_run": clock.work_items_run,
+        "create_time": clock.create_time,
+        "update_time": clock.update_time,
+    }
+
+
+def _clock_from_row(row: Any) -> TestClock:
+    return TestClock(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        display_name=row.display_name,
+        frozen_time=row.frozen_time,
+        work_items_run=row.work_items_run,
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )
+
+
+def _subscription_row(sub: Subscription) -> dict[str, Any]:
+    work = scheduled_work(sub)
+    return {
+        "tenant_id": sub.tenant_id,
+        "id": sub.id,
+        "customer_id": sub.customer_id,
+        "test_clock_id": sub.test_clock_id or None,
+        "status": sub.status.value,
+        "currency_code": sub.currency_code,
+        "items": items_json(sub.items),
+        "anchor": anchor_json(sub.anchor),
+        "interval_unit": sub.interval.unit.value,
+        "interval_count": sub.interval.count,
+        "period_start": sub.current_period.start,
+        "period_end": sub.current_period.end,
+        "trial_end": sub.trial_end,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "canceled_at": sub.canceled_at,
+        "pause_start": None if sub.pause is None else sub.pause.started_at,
+        "pause_resume_at": None if sub.pause is None else sub.pause.resume_at,
+        "pending_lines": lines_json(sub.pending_lines),
+        "latest_invoice_id": sub.latest_invoice_id or None,
+        "metadata": dict(sub.metadata),
+        "version": sub.version,
+        "create_time": sub.create_time,
+        "update_time": sub.update_time,
+        "next_action_time": None if work is None else work.at,
+    }
+
+
+def _subscription_from_row(row: Any) -> Subscription:
+    pause = None
+    if row.pause_start is not None:
+        pause = Pause(started_at=row.pause_start, resume_at=row.pause_resume_at)
+    return Subscription(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        customer_id=row.customer_id,
+        status=SubscriptionStatus(row.status),
+        items=items_of(row.items),
+        anchor=anchor_of(row.anchor),
+        interval=BillingInterval(IntervalUnit(row.interval_unit), row.interval_count),
+        current_period=Period(row.period_start, row.period_end),
+        create_time=row.create_time,
+        trial_end=row.trial_end,
+        cancel_at_period_end=bool(row.cancel_at_period_end),
+        canceled_at=row.canceled_at,
+        pause=pause,
+        version=row.version,
+        test_clock_id=row.test_clock_id or "",
+        metadata=dict(row.metadata),
+        pending_lines=lines_of(row.pending_lines),
+        latest_invoice_id=row.latest_invoice_id or "",
+        update_time=row.update_time,
+    )

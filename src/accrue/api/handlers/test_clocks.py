@@ -1,0 +1,67 @@
+"""TestClockService handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from accrue.api.call import CallContext
+from accrue.api.convert.billing import clock_to_pb
+from accrue.api.handlers.support import HandlerSupport
+from accrue.billing.v1 import test_clock_pb2 as pb
+from accrue.domain.paging import PageRequest
+from accrue.services.ports import UnitOfWork
+from accrue.services.test_clocks import TestClockService
+
+
+class TestClockHandler:
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, support: HandlerSupport, clocks: TestClockService) -> None:
+        self._support = support
+        self._clocks = clocks
+
+    def create_test_clock(
+        self, request: pb.CreateTestClockRequest, call: CallContext
+    ) -> pb.TestClock:
+        frozen = request.test_clock.frozen_time.ToDatetime(tzinfo=UTC)
+        name = request.test_clock.display_name
+        return self._support.mutate(
+            call,
+            request,
+            pb.TestClock,
+            lambda uow: clock_to_pb(
+                self._clocks.create(uow, call.tenant_id, display_name=name, frozen_time=frozen)
+            ),
+        )
+
+    def get_test_clock(self, request: pb.GetTestClockRequest, call: CallContext) -> pb.TestClock:
+        return self._support.read(
+            lambda uow: clock_to_pb(self._clocks.get(uow, call.tenant_id, request.id))
+        )
+
+    def list_test_clocks(
+        self, request: pb.ListTestClocksRequest, call: CallContext
+    ) -> pb.ListTestClocksResponse:
+        page = PageRequest.parse(
+            page_size=request.page_size, page_token=request.page_token, query={}
+        )
+
+        def work(uow: UnitOfWork) -> pb.ListTestClocksResponse:
+            result = self._clocks.list_clocks(uow, call.tenant_id, page)
+            return pb.ListTestClocksResponse(
+                test_clocks=[clock_to_pb(c) for c in result.items],
+                next_page_token=result.next_page_token,
+            )
+
+        return self._support.read(work)
+
+    def advance_test_clock(
+        self, request: pb.AdvanceTestClockRequest, call: CallContext
+    ) -> pb.TestClock:
+        to = request.frozen_time.ToDatetime(tzinfo=UTC)
+        return self._support.mutate(
+            call,
+            request,
+            pb.TestClock,
+            lambda uow: clock_to_pb(self._clocks.advance(uow, call.tenant_id, request.id, to)),
+        )

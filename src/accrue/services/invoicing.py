@@ -1,0 +1,212 @@
+"""Making, finalising and correcting invoices, with their ledger postings.
+
+Everything an invoice does to the books happens in the caller's unit of
+work: the number, the credit balance used, the posting and the events commit
+together or not at all. The tenant's ledger head is locked *before* the
+customer's credit balance is read, so two finalisations for one customer
+cannot both spend the same credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from accrue.domain import invoices as inv
+from accrue.domain.calendar import Period
+from accrue.domain.clock import Clock
+from accrue.domain.customers import Customer
+from accrue.domain.identifiers import IdGenerator
+from accrue.domain.invoice_postings import (
+    credit_note_posting,
+    customer_credit,
+    finalization_posting,
+    write_off_posting,
+)
+from accrue.domain.invoices import (
+    BillingReason,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineCharge,
+)
+from accrue.domain.ledger import PostingRequest, reversal_of
+from accrue.domain.tax import TaxProvider, TaxRate, combined_rate
+from accrue.domain.test_clocks import whole_second
+from accrue.services.events import EventRecorder
+from accrue.services.ledger import LedgerService
+from accrue.services.ports import UnitOfWork
+
+
+class Invoicing:
+    def __init__(
+        self,
+        clock: Clock,
+        ids: IdGenerator,
+        events: EventRecorder,
+        ledger: LedgerService,
+        tax: TaxProvider,
+    ) -> None:
+        self._clock = clock
+        self._ids = ids
+        self._events = events
+        self._ledger = ledger
+        self._tax = tax
+
+    def now_for(self, uow: UnitOfWork, customer: Customer) -> datetime:
+        """The customer's "now": its test clock's frozen time, else the real time."""
+        if customer.test_clock_id:
+            clock = uow.test_clocks.get(customer.tenant_id, customer.test_clock_id)
+            if clock is not None:
+                return clock.frozen_time
+        return whole_second(self._clock.now(), "now")
+
+    def tax_rate(self, customer: Customer) -> TaxRate | None:
+        if customer.tax_location is None:
+            return None
+        return combined_rate(self._tax.rates_for(customer.tax_location))
+
+    def lines(self, customer: Customer, charges: Sequence[LineCharge]) -> list[InvoiceLine]:
+        """`charges` taxed at the customer's rate, each line rounded once."""
+        rate = self.tax_rate(customer)
+        return [inv.taxed(charge, rate, customer.currency_code) for charge in charges]
+
+    def draft(
+        self,
+        customer: Customer,
+        lines: Sequence[InvoiceLine],
+        *,
+        reason: BillingReason,
+        subscription_id: str = "",
+        period: Period | None = None,
+        now: datetime,
+        preview: bool = False,
+    ) -> Invoice:
+        """An unsaved DRAFT; a preview has no identifier."""
+        return inv.new_invoice(
+            id="" if preview else self._ids.new("in"),
+            tenant_id=customer.tenant_id,
+            customer_id=customer.id,
+            subscription_id=subscription_id,
+            currency_code=customer.currency_code,
+            reason=reason,
+            lines=lines,
+            period_start=period.start if period else None,
+            period_end=period.end if period else None,
+            test_clock_id=customer.test_clock_id,
+            now=now,
+        )
+
+    def issue(self, uow: UnitOfWork, draft: Invoice, *, now: datetime) -> Invoice:
+        """Store `draft` already finalised (subscription invoices skip the draft stage)."""
+        done = self._finalized(uow, draft, now)
+        uow.invoices.add(done)
+        self._record(uow, "created", done)
+        self._record_finalized(uow, done)
+        return done
+
+    def add_draft(self, uow: UnitOfWork, draft: Invoice) -> Invoice:
+        uow.invoices.add(draft)
+        self._record(uow, "created", draft)
+        return draft
+
+    def finalize(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+        done = self._finalized(uow, invoice, now)
+        uow.invoices.update(done)
+        self._record_finalized(uow, done)
+        return done
+
+    def void(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+        """The finalisation is reversed, giving back any credit balance it used."""
+        voided = inv.void(invoice, now)
+        if invoice.ledger_transaction_id:
+            original = uow.ledger.get_transaction(invoice.tenant_id, invoice.ledger_transaction_id)
+            assert original is not None, "a finalised invoice's posting exists"
+            reversal = reversal_of(original, reason=f"invoice {invoice.number} voided")
+            self._ledger.post(uow, invoice.tenant_id, reversal)
+        uow.invoices.update(voided)
+        self._record(uow, "voided", voided)
+        return voided
+
+    def write_off(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+        written_off = inv.mark_uncollectible(invoice, now)
+        self._post(uow, invoice.tenant_id, write_off_posting(invoice))
+        uow.invoices.update(written_off)
+        self._record(uow, "marked_uncollectible", written_off)
+        return written_off
+
+    def credit(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        *,
+        amount_minor: int,
+        currency_code: str,
+        reason: inv.CreditNoteReason,
+        memo: str,
+        now: datetime,
+    ) -> CreditNote:
+        number = uow.invoices.next_number(invoice.tenant_id, "credit_note")
+        credited, note = inv.credit(
+            invoice,
+            id=self._ids.new("cn"),
+            number=number,
+            amount_minor=amount_minor,
+            currency_code=currency_code,
+            reason=reason,
+            memo=memo,
+            now=now,
+        )
+        tx_id = self._post(uow, invoice.tenant_id, credit_note_posting(invoice, note))
+        note = replace(note, ledger_transaction_id=tx_id)
+        uow.invoices.add_credit_note(note)
+        uow.invoices.update(credited)
+        self._events.record(
+            uow,
+            invoice.tenant_id,
+            type="credit_note.created",
+            resource_id=note.id,
+            subject=note,
+        )
+        self._record(uow, "credited", credited)
+        if credited.status is InvoiceStatus.PAID and invoice.status is not InvoiceStatus.PAID:
+            self._record(uow, "paid", credited)
+        return note
+
+    def credit_balance(self, uow: UnitOfWork, customer: Customer) -> int:
+        """What Accrue owes the customer in its currency (a liability, so credits minus debits)."""
+        account = customer_credit(customer.currency_code, customer.id)
+        stored = uow.ledger.get_account(customer.tenant_id, account.id)
+        return 0 if stored is None else -stored.net_minor
+
+    def _finalized(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
+        tenant_id = invoice.tenant_id
+        number = uow.invoices.next_number(tenant_id, "invoice")
+        uow.ledger.lock_head(tenant_id)
+        account = customer_credit(invoice.currency_code, invoice.customer_id)
+        stored = uow.ledger.get_account(tenant_id, account.id)
+        balance = 0 if stored is None else -stored.net_minor
+        done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
+        tx_id = self._post(uow, tenant_id, finalization_posting(done))
+        return replace(done, ledger_transaction_id=tx_id)
+
+    def _post(self, uow: UnitOfWork, tenant_id: str, request: PostingRequest | None) -> str:
+        if request is None:
+            return ""
+        return self._ledger.post(uow, tenant_id, request).id
+
+    def _record_finalized(self, uow: UnitOfWork, invoice: Invoice) -> None:
+        self._record(uow, "finalized", invoice)
+        if invoice.status is InvoiceStatus.PAID:
+            self._record(uow, "paid", invoice)
+
+    def _record(self, uow: UnitOfWork, change: str, invoice: Invoice) -> None:
+        self._events.record(
+            uow,
+            invoice.tenant_id,
+            type=f"invoice.{change}",
+            resource_id=invoice.id,
+            subject=invoice,
+        )
