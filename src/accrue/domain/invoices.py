@@ -288,8 +288,9 @@ def credit(
     """A credit note for `amount_minor` (tax included) and the invoice after it.
 
     The note's tax is its share of the invoice's tax (`amount x tax / total`,
-    taken cumulatively over the invoice's notes and rounded once); the part up to the amount still due reduces it, the rest
-    goes to the customer's credit balance.
+    taken cumulatively over the invoice's notes and rounded once); the part
+    up to the amount still due reduces it, the rest goes to the customer's
+    credit balance.
     """
     if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
         _refuse(invoice, "credit", "only OPEN or PAID invoices can be credited")
