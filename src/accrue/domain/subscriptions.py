@@ -316,6 +316,10 @@ def pause(sub: Subscription, now: datetime, resume_at: datetime | None = None) -
     at = _instant(now, "now")
     if at >= sub.current_period.end:
         refuse(sub, _A.PAUSE, "the current period has ended; renew first")
+    if sub.cancel_at_period_end:
+        # A paused subscription does not reach its period end, so the scheduled
+        # cancellation would silently never happen.
+        refuse(sub, _A.PAUSE, "a cancellation is scheduled; reactivate or cancel now instead")
     resume = None if resume_at is None else _instant(resume_at, "resume_at")
     if resume is not None and resume <= at:
         raise ValidationFailed.on("resume_at", "must be after now")

@@ -102,7 +102,7 @@ class SubscriptionBilling:
         if paused.pause is not None:
             credits = unused_time_credits(paused, paused.pause.started_at, paused.current_period)
         draft = self.period_invoice(
-            customer, sub, reason=BillingReason.SUBSCRIPTION_CYCLE, now=at, extra=credits
+            customer, sub, reason=BillingReason.SUBSCRIPTION_ADJUSTMENT, now=at, extra=credits
         )
         return self.issue(uow, sub, draft, now=at)
 

@@ -110,11 +110,10 @@ class SubscriptionService:
         extra: list[LineCharge] = []
         if work.action is subs.DueAction.SCHEDULED_RESUME and sub.pause is not None:
             extra = unused_time_credits(sub, sub.pause.started_at, sub.current_period)
-        reason = (
-            BillingReason.SUBSCRIPTION_CREATE
-            if work.action is subs.DueAction.TRIAL_END
-            else BillingReason.SUBSCRIPTION_CYCLE
-        )
+        reason = {
+            subs.DueAction.TRIAL_END: BillingReason.SUBSCRIPTION_CREATE,
+            subs.DueAction.SCHEDULED_RESUME: BillingReason.SUBSCRIPTION_ADJUSTMENT,
+        }.get(work.action, BillingReason.SUBSCRIPTION_CYCLE)
         draft = self._billing.period_invoice(
             customer, nxt, reason=reason, now=work.at, extra=extra, preview=True
         )
@@ -191,13 +190,14 @@ class SubscriptionService:
         preview = transition.subscription
         if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
-        return ChangeResult(replace(preview, update_time=at), tuple(lines), invoice, at)
+        now = self._invoicing.now_for(uow, customer)
+        return ChangeResult(replace(preview, update_time=now), tuple(lines), invoice, at)
 
     def change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id, for_update=True)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         transition, lines, at = self._plan_change(uow, customer, sub, change)
-        new = replace(transition.subscription, update_time=at)
+        new = replace(transition.subscription, update_time=self._invoicing.now_for(uow, customer))
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
             new = self._billing.issue_lines(
@@ -219,6 +219,15 @@ class SubscriptionService:
             at = whole_second(change.proration_time, "proration_time")
             if at > now:
                 raise ValidationFailed.on("proration_time", "must not be in the future")
+            # Before the last change the old items were not what the customer
+            # had, so crediting them there would give back time never billed.
+            since = max(sub.current_period.start, sub.update_time or sub.current_period.start)
+            if at < since:
+                raise ValidationFailed.on(
+                    "proration_time",
+                    f"must not be before {since.isoformat()}, the current period's start"
+                    " or the subscription's last change",
+                )
         items = self._items(uow, sub.tenant_id, customer, change.items, "items")
         if self._interval(items) != sub.interval:
             raise ValidationFailed.on(
@@ -272,6 +281,9 @@ class SubscriptionService:
             credits: list[LineCharge] = []
             if prorate and sub.status is SubscriptionStatus.ACTIVE:
                 credits = unused_time_credits(sub, now, sub.current_period)
+            elif prorate and sub.status is SubscriptionStatus.PAUSED and sub.pause is not None:
+                # Paused time is never billed: the prepaid rest from the pause on is unused.
+                credits = unused_time_credits(sub, sub.pause.started_at, sub.current_period)
             new = self._billing.issue_lines(
                 uow,
                 customer,

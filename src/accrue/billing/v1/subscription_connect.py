@@ -102,7 +102,9 @@ class SubscriptionService(Protocol):
         Pauses billing: nothing renews while paused. The paused part of the
         current period is credited when the subscription resumes, and a new
         period starts at the resume instant (the subscription is re-anchored
-        there). NOT_FOUND (RESOURCE_NOT_FOUND).
+        there). NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) while a cancellation at the period end is scheduled
+        (a paused subscription never reaches its period end).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -436,7 +438,9 @@ class SubscriptionServiceClient(ConnectClient):
         Pauses billing: nothing renews while paused. The paused part of the
         current period is credited when the subscription resumes, and a new
         period starts at the resume instant (the subscription is re-anchored
-        there). NOT_FOUND (RESOURCE_NOT_FOUND).
+        there). NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) while a cancellation at the period end is scheduled
+        (a paused subscription never reaches its period end).
         """
         return await self.execute_unary(
             request=request,
@@ -592,7 +596,9 @@ class SubscriptionServiceSync(Protocol):
         Pauses billing: nothing renews while paused. The paused part of the
         current period is credited when the subscription resumes, and a new
         period starts at the resume instant (the subscription is re-anchored
-        there). NOT_FOUND (RESOURCE_NOT_FOUND).
+        there). NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) while a cancellation at the period end is scheduled
+        (a paused subscription never reaches its period end).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -924,7 +930,9 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         Pauses billing: nothing renews while paused. The paused part of the
         current period is credited when the subscription resumes, and a new
         period starts at the resume instant (the subscription is re-anchored
-        there). NOT_FOUND (RESOURCE_NOT_FOUND).
+        there). NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) while a cancellation at the period end is scheduled
+        (a paused subscription never reaches its period end).
         """
         return self.execute_unary(
             request=request,

@@ -169,7 +169,9 @@ class SubscriptionServiceServicer:
         """Pauses billing: nothing renews while paused. The paused part of the
         current period is credited when the subscription resumes, and a new
         period starts at the resume instant (the subscription is re-anchored
-        there). NOT_FOUND (RESOURCE_NOT_FOUND).
+        there). NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) while a cancellation at the period end is scheduled
+        (a paused subscription never reaches its period end).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
