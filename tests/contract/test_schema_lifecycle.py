@@ -22,7 +22,7 @@ GATE_FILES = ("scripts/check-contract", "scripts/gen_api_docs.py")
 CUSTOMER_PROTO = "proto/accrue/billing/v1/customer.proto"
 DISPLAY_NAME = "  string display_name = 2 ["
 LAST_FIELD = "update_time = 13 [(google.api.field_behavior) = OUTPUT_ONLY];\n"
-NEW_FIELD = "  // Optional. Invoice language, a BCP 47 tag.\n  optional string locale = 14;\n"
+NEW_FIELD = "  // Optional. Invoice language, a BCP 47 tag.\n  optional string locale = 15;\n"
 GIT_IDENTITY = ("-c", "user.name=Contract Test", "-c", "user.email=contract-test@example.invalid")
 
 
@@ -120,7 +120,7 @@ def test_adding_a_field_passes_but_removing_it_later_fails(clone: Path) -> None:
     commit(clone, "Remove Customer.locale")
     code, output = gate(clone, "breaking")
     assert code != 0, output
-    assert 'field "14" with name "locale" on message "Customer" was deleted' in output
+    assert 'field "15" with name "locale" on message "Customer" was deleted' in output
 
 
 def test_breaking_step_refuses_a_shallow_clone(baseline: Path, tmp_path: Path) -> None:
