@@ -85,10 +85,11 @@ def _worker(args: argparse.Namespace) -> int:
                     "bill-run batch",
                     extra={"claimed": result.claimed, "steps": result.steps},
                 )
-            elif args.once:
-                break
-            else:
-                stop.wait(args.poll_seconds)
+            if result.steps:
+                continue
+            if args.once:
+                break  # nothing due, or only subscriptions that keep failing (logged)
+            stop.wait(args.poll_seconds)
     finally:
         app.close()
     print(f"DONE steps={total}", flush=True)

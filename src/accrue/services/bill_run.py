@@ -74,7 +74,9 @@ class BillRun:
 
     def _bill(self, uow: UnitOfWork, due: Sequence[DueSubscription], now: datetime) -> int:
         steps = 0
-        for item in due:
+        # Tenant by tenant: each tenant's counter and ledger head are then locked
+        # in one order by every worker, so workers on different tenants cannot deadlock.
+        for item in sorted(due, key=lambda d: (d.tenant_id, d.next_action_time, d.subscription_id)):
             sub = uow.subscriptions.get(item.tenant_id, item.subscription_id, for_update=True)
             if sub is None or sub.test_clock_id:
                 continue
