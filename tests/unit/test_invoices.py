@@ -149,7 +149,7 @@ def test_totals_are_sums_of_lines_each_rounded_once(
         assert line.unrounded_tax == exact
         gross = amount if behavior is INCLUSIVE else amount + line.tax_minor
         assert line.net_minor + line.tax_minor == gross
-        assert line.amount_minor == amount
+        assert line.charge.amount_minor == amount
 
 
 @props

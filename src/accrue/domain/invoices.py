@@ -110,10 +110,6 @@ class InvoiceLine:
     unrounded_tax: Fraction
     line_number: int = 0
 
-    @property
-    def amount_minor(self) -> int:
-        return self.charge.amount_minor
-
 
 def taxed(charge: LineCharge, rate: TaxRate | None, currency_code: str) -> InvoiceLine:
     """`charge` with its tax at `rate` (no tax without a rate), rounded once."""

@@ -28,8 +28,8 @@ def whole_second(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
-def advanced(clock: TestClock, to: datetime, *, work_items: int, now: datetime) -> TestClock:
-    """The clock moved to `to`, after `work_items` steps ran on the way."""
+def target_of(clock: TestClock, to: datetime) -> datetime:
+    """`to` as the clock's next time (whole seconds, UTC), refused if it is in its past."""
     target = whole_second(to, "frozen_time")
     if target < clock.frozen_time:
         why = f"the clock is at {clock.frozen_time.isoformat()} and only moves forward"
@@ -38,9 +38,14 @@ def advanced(clock: TestClock, to: datetime, *, work_items: int, now: datetime) 
             metadata={"frozen_time": clock.frozen_time.isoformat()},
             precondition_violations=[PreconditionViolation("TIME", f"test_clocks/{clock.id}", why)],
         )
+    return target
+
+
+def advanced(clock: TestClock, to: datetime, *, work_items: int, now: datetime) -> TestClock:
+    """The clock moved to `to`, after `work_items` steps ran on the way."""
     return replace(
         clock,
-        frozen_time=target,
+        frozen_time=target_of(clock, to),
         work_items_run=clock.work_items_run + work_items,
         update_time=now,
     )

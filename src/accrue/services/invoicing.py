@@ -176,18 +176,13 @@ class Invoicing:
         return note
 
     def credit_balance(self, uow: UnitOfWork, customer: Customer) -> int:
-        """What Accrue owes the customer in its currency (a liability, so credits minus debits)."""
-        account = customer_credit(customer.currency_code, customer.id)
-        stored = uow.ledger.get_account(customer.tenant_id, account.id)
-        return 0 if stored is None else -stored.net_minor
+        return _credit_balance(uow, customer.tenant_id, customer.currency_code, customer.id)
 
     def _finalized(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
         tenant_id = invoice.tenant_id
         number = uow.invoices.next_number(tenant_id, "invoice")
         uow.ledger.lock_head(tenant_id)
-        account = customer_credit(invoice.currency_code, invoice.customer_id)
-        stored = uow.ledger.get_account(tenant_id, account.id)
-        balance = 0 if stored is None else -stored.net_minor
+        balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
         done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
         tx_id = self._post(uow, tenant_id, finalization_posting(done))
         return replace(done, ledger_transaction_id=tx_id)
@@ -210,3 +205,9 @@ class Invoicing:
             resource_id=invoice.id,
             subject=invoice,
         )
+
+
+def _credit_balance(uow: UnitOfWork, tenant_id: str, currency_code: str, customer_id: str) -> int:
+    """What Accrue owes the customer in a currency (a liability: credits minus debits)."""
+    stored = uow.ledger.get_account(tenant_id, customer_credit(currency_code, customer_id).id)
+    return 0 if stored is None else -stored.net_minor

@@ -68,6 +68,30 @@ class SubscriptionBilling:
         invoice = self._invoicing.issue(uow, draft, now=now)
         return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)
 
+    def lines_invoice(
+        self,
+        customer: Customer,
+        sub: Subscription,
+        lines: Sequence[InvoiceLine],
+        *,
+        reason: BillingReason,
+        now: datetime,
+        preview: bool = False,
+    ) -> Invoice | None:
+        """The (unsaved) invoice of `lines` plus any pending ones; None without lines."""
+        everything = [*sub.pending_lines, *lines]
+        if not everything:
+            return None
+        return self._invoicing.draft(
+            customer,
+            everything,
+            reason=reason,
+            subscription_id=sub.id,
+            period=sub.current_period,
+            now=now,
+            preview=preview,
+        )
+
     def issue_lines(
         self,
         uow: UnitOfWork,
@@ -79,52 +103,60 @@ class SubscriptionBilling:
         now: datetime,
     ) -> Subscription:
         """Invoice `lines` at once (plus any pending ones); nothing to do without lines."""
-        everything = [*sub.pending_lines, *lines]
-        if not everything:
-            return sub
-        draft = self._invoicing.draft(
-            customer,
-            everything,
-            reason=reason,
-            subscription_id=sub.id,
-            period=sub.current_period,
-            now=now,
-        )
-        return self.issue(uow, sub, draft, now=now)
+        draft = self.lines_invoice(customer, sub, lines, reason=reason, now=now)
+        return sub if draft is None else self.issue(uow, sub, draft, now=now)
 
-    def after_resume(
-        self, uow: UnitOfWork, customer: Customer, paused: Subscription, resumed: Transition
-    ) -> Subscription:
-        """Invoice the new period, crediting the paused rest of the period kept at pause."""
-        sub = resumed.subscription
-        at = sub.current_period.start
+    def resume_invoice(
+        self, customer: Customer, paused: Subscription, resumed: Subscription, *, preview: bool
+    ) -> Invoice:
+        """The new period's invoice, crediting the paused rest of the period kept at pause."""
         credits: list[LineCharge] = []
         if paused.pause is not None:
             credits = unused_time_credits(paused, paused.pause.started_at, paused.current_period)
-        draft = self.period_invoice(
-            customer, sub, reason=BillingReason.SUBSCRIPTION_ADJUSTMENT, now=at, extra=credits
+        return self.period_invoice(
+            customer,
+            resumed,
+            reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
+            now=resumed.current_period.start,
+            extra=credits,
+            preview=preview,
         )
-        return self.issue(uow, sub, draft, now=at)
 
-    def run_step(
-        self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork
-    ) -> Subscription:
-        """Carry out one piece of due work at its scheduled instant, with its invoice."""
+    def plan_step(
+        self, customer: Customer, sub: Subscription, work: DueWork, *, preview: bool = False
+    ) -> tuple[Transition, Invoice | None]:
+        """What one piece of due work does and the invoice it makes, without storing anything.
+
+        The bill run and GetUpcomingInvoice both call this, so the preview of the
+        next renewal is the renewal's own computation.
+        """
         transition = subs.run_due(sub, work)
         new = transition.subscription
         if work.action is DueAction.SCHEDULED_RESUME:
-            new = self.after_resume(uow, customer, sub, transition)
-        elif new.status is SubscriptionStatus.CANCELED:
-            new = self.issue_lines(
-                uow, customer, new, [], reason=BillingReason.SUBSCRIPTION_ADJUSTMENT, now=work.at
+            return transition, self.resume_invoice(customer, sub, new, preview=preview)
+        if new.status is SubscriptionStatus.CANCELED:
+            reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
+            draft = self.lines_invoice(
+                customer, new, [], reason=reason, now=work.at, preview=preview
             )
-        elif new.status in _BILLED:
+            return transition, draft
+        if new.status in _BILLED:
             reason = (
                 BillingReason.SUBSCRIPTION_CREATE
                 if work.action is DueAction.TRIAL_END
                 else BillingReason.SUBSCRIPTION_CYCLE
             )
-            draft = self.period_invoice(customer, new, reason=reason, now=work.at)
+            draft = self.period_invoice(customer, new, reason=reason, now=work.at, preview=preview)
+            return transition, draft
+        return transition, None
+
+    def run_step(
+        self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork
+    ) -> Subscription:
+        """Carry out one piece of due work at its scheduled instant, with its invoice."""
+        transition, draft = self.plan_step(customer, sub, work)
+        new = transition.subscription
+        if draft is not None:
             new = self.issue(uow, new, draft, now=work.at)
         new = replace(new, update_time=work.at)
         self.record(uow, replace(transition, subscription=new))

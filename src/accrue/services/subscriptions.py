@@ -98,25 +98,11 @@ class SubscriptionService:
         sub = self.get(uow, tenant_id, subscription_id)
         customer = self._customer(uow, sub.tenant_id, sub.customer_id)
         work = subs.scheduled_work(sub)
-        renews = work is not None and work.action in (
-            subs.DueAction.RENEWAL,
-            subs.DueAction.TRIAL_END,
-            subs.DueAction.SCHEDULED_RESUME,
-        )
-        if work is None or not renews:
+        draft = None
+        if work is not None and work.action is not subs.DueAction.PERIOD_END_CANCELLATION:
+            _, draft = self._billing.plan_step(customer, sub, work, preview=True)
+        if draft is None:
             subs.refuse(sub, "preview the next renewal", "nothing will renew")
-        transition = subs.run_due(sub, work)
-        nxt = transition.subscription
-        extra: list[LineCharge] = []
-        if work.action is subs.DueAction.SCHEDULED_RESUME and sub.pause is not None:
-            extra = unused_time_credits(sub, sub.pause.started_at, sub.current_period)
-        reason = {
-            subs.DueAction.TRIAL_END: BillingReason.SUBSCRIPTION_CREATE,
-            subs.DueAction.SCHEDULED_RESUME: BillingReason.SUBSCRIPTION_ADJUSTMENT,
-        }.get(work.action, BillingReason.SUBSCRIPTION_CYCLE)
-        draft = self._billing.period_invoice(
-            customer, nxt, reason=reason, now=work.at, extra=extra, preview=True
-        )
         return replace(draft, credit_applied_minor=self._preview_credit(uow, customer, draft))
 
     # -- creation ------------------------------------------------------------
@@ -175,29 +161,27 @@ class SubscriptionService:
     def preview_change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id)
         customer = self._customer(uow, tenant_id, sub.customer_id)
-        transition, lines, at = self._plan_change(uow, customer, sub, change)
+        transition, lines, at, now = self._plan_change(uow, customer, sub, change)
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
-            invoice = self._invoicing.draft(
+            invoice = self._billing.lines_invoice(
                 customer,
-                [*sub.pending_lines, *lines],
+                sub,
+                lines,
                 reason=BillingReason.SUBSCRIPTION_UPDATE,
-                subscription_id=sub.id,
-                period=sub.current_period,
                 now=at,
                 preview=True,
             )
         preview = transition.subscription
         if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
-        now = self._invoicing.now_for(uow, customer)
         return ChangeResult(replace(preview, update_time=now), tuple(lines), invoice, at)
 
     def change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id, for_update=True)
         customer = self._customer(uow, tenant_id, sub.customer_id)
-        transition, lines, at = self._plan_change(uow, customer, sub, change)
-        new = replace(transition.subscription, update_time=self._invoicing.now_for(uow, customer))
+        transition, lines, at, now = self._plan_change(uow, customer, sub, change)
+        new = replace(transition.subscription, update_time=now)
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
             new = self._billing.issue_lines(
@@ -212,7 +196,8 @@ class SubscriptionService:
 
     def _plan_change(
         self, uow: UnitOfWork, customer: Customer, sub: Subscription, change: ItemChange
-    ) -> tuple[Transition, list[InvoiceLine], datetime]:
+    ) -> tuple[Transition, list[InvoiceLine], datetime, datetime]:
+        """The change's transition, its taxed proration lines, its instant, and now."""
         now = self._invoicing.now_for(uow, customer)
         at = now
         if change.proration_time is not None:
@@ -243,7 +228,7 @@ class SubscriptionService:
             )
             for p in transition.prorations
         ]
-        return transition, self._invoicing.lines(customer, charges), at
+        return transition, self._invoicing.lines(customer, charges), at, now
 
     def pause(
         self, uow: UnitOfWork, tenant_id: str, subscription_id: str, resume_at: datetime | None
@@ -258,7 +243,9 @@ class SubscriptionService:
         customer = self._customer(uow, tenant_id, sub.customer_id)
         now = self._invoicing.now_for(uow, customer)
         transition = subs.resume(sub, now)
-        new = self._billing.after_resume(uow, customer, sub, transition)
+        resumed = transition.subscription
+        draft = self._billing.resume_invoice(customer, sub, resumed, preview=False)
+        new = self._billing.issue(uow, resumed, draft, now=now)
         return self._save(uow, sub, replace(new, update_time=now), transition)
 
     def cancel(

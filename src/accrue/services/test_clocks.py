@@ -9,7 +9,7 @@ from accrue.domain.errors import NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.subscriptions import DueWork, Subscription, due_work
-from accrue.domain.test_clocks import TestClock, advanced, whole_second
+from accrue.domain.test_clocks import TestClock, advanced, target_of, whole_second
 from accrue.services.events import EventRecorder
 from accrue.services.ports import UnitOfWork
 from accrue.services.subscription_billing import SubscriptionBilling
@@ -62,7 +62,7 @@ class TestClockService:
         credit balance, so the order in which they bill must be the real one.
         """
         clock = self.get(uow, tenant_id, clock_id, for_update=True)
-        target = advanced(clock, to, work_items=0, now=clock.update_time).frozen_time
+        target = target_of(clock, to)
         steps = 0
         while True:
             due = uow.subscriptions.due_on_clock(tenant_id, clock_id, until=target, limit=1)

@@ -74,7 +74,8 @@ def optional_time(message: Message, field: str) -> datetime | None:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-def ratio(value: Fraction) -> str:
+def _ratio(value: Fraction) -> str:
+    """An exact ratio as the contract writes it: `p/q` in lowest terms, or an integer."""
     return str(value)
 
 
@@ -96,10 +97,10 @@ def line_to_pb(line: InvoiceLine, currency_code: str) -> invoice_pb2.InvoiceLine
         tax_amount=money_to_pb(line.tax_minor, currency_code),
         proration=charge.proration,
         derivation=invoice_pb2.LineDerivation(
-            fraction=ratio(charge.fraction),
+            fraction=_ratio(charge.fraction),
             full_period_amount_minor=charge.full_period_amount_minor,
-            unrounded_amount=ratio(charge.unrounded),
-            unrounded_tax=ratio(line.unrounded_tax),
+            unrounded_amount=_ratio(charge.unrounded),
+            unrounded_tax=_ratio(line.unrounded_tax),
             rounding=charge.rounding,
             explanation=charge.explanation,
         ),
@@ -111,7 +112,7 @@ def line_to_pb(line: InvoiceLine, currency_code: str) -> invoice_pb2.InvoiceLine
             invoice_pb2.TaxRate(
                 jurisdiction=line.tax_rate.jurisdiction,
                 display_name=line.tax_rate.name,
-                rate=ratio(line.tax_rate.rate),
+                rate=_ratio(line.tax_rate.rate),
             )
         )
     if charge.period_start is not None:
