@@ -1,4 +1,4 @@
-"""`accrue`: serve, worker, migrate, tenant create, demo."""
+"""`accrue`: serve, worker, migrate, tenant create, demo, psp-sim."""
 
 from __future__ import annotations
 
@@ -145,6 +145,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _psp_sim(args: argparse.Namespace) -> int:
+    from accrue.adapters.psp import simulator_server
+
+    return simulator_server.main(args.sim_args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="accrue", description="Accrue billing platform")
     commands = root.add_subparsers(dest="command", required=True)
@@ -183,6 +189,13 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="ensure the demo tenant and print a key and examples")
     database(demo)
     demo.set_defaults(run=_demo)
+
+    # "+" as the prefix lets every "-" flag through to the simulator's own parser.
+    psp_sim = commands.add_parser(
+        "psp-sim", help="run the simulated PSP over HTTP", add_help=False, prefix_chars="+"
+    )
+    psp_sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    psp_sim.set_defaults(run=_psp_sim)
     return root
 
 
