@@ -29,6 +29,8 @@ from accrue.billing.v1 import (
     invoice_pb2_grpc,
     ledger_connect,
     ledger_pb2_grpc,
+    payment_connect,
+    payment_pb2_grpc,
     subscription_connect,
     subscription_pb2_grpc,
     test_clock_connect,
@@ -133,6 +135,7 @@ class GrpcClients:
             "accrue.billing.v1.TestClockService": test_clock_pb2_grpc.TestClockServiceStub(
                 self.channel
             ),
+            "accrue.billing.v1.PaymentService": payment_pb2_grpc.PaymentServiceStub(self.channel),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
@@ -141,6 +144,7 @@ class GrpcClients:
         self.subscriptions = self.stubs["accrue.billing.v1.SubscriptionService"]
         self.invoices = self.stubs["accrue.billing.v1.InvoiceService"]
         self.clocks = self.stubs["accrue.billing.v1.TestClockService"]
+        self.payments = self.stubs["accrue.billing.v1.PaymentService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
         stub = self.stubs[_full(service)]
@@ -191,6 +195,9 @@ class ConnectClients:
             "accrue.billing.v1.TestClockService": test_clock_connect.TestClockServiceClientSync(
                 base_url, **kwargs
             ),
+            "accrue.billing.v1.PaymentService": payment_connect.PaymentServiceClientSync(
+                base_url, **kwargs
+            ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]
         self.customers = self.clients["accrue.billing.v1.CustomerService"]
@@ -199,6 +206,7 @@ class ConnectClients:
         self.subscriptions = self.clients["accrue.billing.v1.SubscriptionService"]
         self.invoices = self.clients["accrue.billing.v1.InvoiceService"]
         self.clocks = self.clients["accrue.billing.v1.TestClockService"]
+        self.payments = self.clients["accrue.billing.v1.PaymentService"]
 
     def call(self, service: str, method: str, request: Any) -> Any:
         from connectrpc.code import Code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
@@ -18,10 +19,12 @@ from accrue.api.handlers.customers import CustomerHandler
 from accrue.api.handlers.events import EventHandler
 from accrue.api.handlers.invoices import InvoiceHandler
 from accrue.api.handlers.ledger import LedgerHandler
+from accrue.api.handlers.payments import PaymentHandler
 from accrue.api.handlers.subscriptions import SubscriptionHandler
 from accrue.api.handlers.support import HandlerSupport
 from accrue.api.handlers.test_clocks import TestClockHandler
 from accrue.api.pipeline import Invoker, current_trace_id
+from accrue.api.rate_limits import RateLimits
 from accrue.api.routes import Route, build_routes
 from accrue.billing.v1 import (
     catalog_pb2,
@@ -29,21 +32,32 @@ from accrue.billing.v1 import (
     event_pb2,
     invoice_pb2,
     ledger_pb2,
+    payment_pb2,
     subscription_pb2,
     test_clock_pb2,
 )
 from accrue.config import Settings
+from accrue.domain.backoff import Backoff
+from accrue.domain.circuit_breaker import CircuitBreakers
 from accrue.domain.clock import Clock
+from accrue.domain.dunning import DunningPolicy
 from accrue.domain.identifiers import IdGenerator
+from accrue.domain.rate_limit import TokenBucketLimiter
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
 from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
+from accrue.services.collections import Collections
 from accrue.services.customers import CustomerService
 from accrue.services.events import EventBell, EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
 from accrue.services.invoices import InvoiceService
 from accrue.services.invoicing import Invoicing
 from accrue.services.ledger import LedgerService
+from accrue.services.payment_engine import FaultPoints, PaymentEngine, PaymentPolicy
+from accrue.services.payment_resolver import PaymentResolver
+from accrue.services.payments import PaymentService
+from accrue.services.psp import PaymentGateway
+from accrue.services.psp_webhooks import PspWebhookService
 from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
@@ -57,7 +71,14 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     subscription_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
     invoice_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
     test_clock_pb2.DESCRIPTOR.services_by_name["TestClockService"],
+    payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
 )
+# The RPCs that move money, rate limited per tenant.
+RATE_LIMITED_METHODS = (
+    "accrue.billing.v1.PaymentService/CreatePayment",
+    "accrue.billing.v1.PaymentService/RefundPayment",
+)
+SIMULATED_PSP = "simulated"
 
 
 @dataclass
@@ -74,6 +95,10 @@ class Application:
     shutting_down: threading.Event
     event_bell: EventBell
     bill_run: BillRun
+    payments: PaymentEngine
+    collections: Collections
+    resolver: PaymentResolver
+    psp_webhooks: PspWebhookService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -100,6 +125,22 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
     subscriptions = SubscriptionService(ids, billing)
+    payment_engine = PaymentEngine(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        events=events,
+        ledger=ledger,
+        billing=billing,
+        gateways={SIMULATED_PSP: _gateway(settings, clock)},
+        breakers=CircuitBreakers(
+            failure_threshold=settings.psp_breaker_failures,
+            reset_after_seconds=settings.psp_breaker_reset_seconds,
+        ),
+        policy=_payment_policy(settings),
+        faults=_faults(settings),
+    )
+    collections = Collections(uow_factory, clock, payment_engine)
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -116,7 +157,18 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
             support, InvoiceService(invoicing), subscriptions
         ),
         "accrue.billing.v1.TestClockService": TestClockHandler(
-            support, TestClockService(clock, ids, events, billing)
+            support,
+            TestClockService(
+                uow_factory=uow_factory,
+                clock=clock,
+                ids=ids,
+                events=events,
+                billing=billing,
+                collections=collections,
+            ),
+        ),
+        "accrue.billing.v1.PaymentService": PaymentHandler(
+            support, PaymentService(uow_factory, payment_engine)
         ),
     }
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
@@ -126,10 +178,56 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         clock=clock,
         tenants=TenantService(uow_factory, clock, ids),
         routes=routes,
-        invoker=Invoker(Authenticator(uow_factory)),
+        invoker=Invoker(Authenticator(uow_factory), _rate_limits(settings)),
         uow_factory=uow_factory,
         ledger=ledger,
         shutting_down=shutting_down,
         event_bell=bell,
         bill_run=BillRun(uow_factory, clock, billing),
+        payments=payment_engine,
+        collections=collections,
+        resolver=PaymentResolver(uow_factory, clock, payment_engine),
+        psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
     )
+
+
+def _gateway(settings: Settings, clock: Clock) -> PaymentGateway:
+    """The PSP: a remote one (such as `accrue psp-sim`) or the simulator in-process."""
+    if settings.psp_url:
+        from accrue.adapters.psp.http_gateway import HttpPaymentGateway
+
+        return HttpPaymentGateway(
+            settings.psp_url, timeout_seconds=settings.psp_timeout_seconds, name=SIMULATED_PSP
+        )
+    from accrue.adapters.psp.in_process import InProcessGateway
+    from accrue.adapters.psp.simulator import SimulatedPsp
+
+    return InProcessGateway(SimulatedPsp(clock), name=SIMULATED_PSP)
+
+
+def _payment_policy(settings: Settings) -> PaymentPolicy:
+    return PaymentPolicy(
+        backoff=Backoff(
+            settings.psp_retry_base_seconds,
+            max(settings.psp_retry_cap_seconds, settings.psp_retry_base_seconds),
+            settings.psp_retry_attempts,
+        ),
+        first_inquiry_after=timedelta(seconds=settings.payment_first_inquiry_seconds),
+        inquiry_interval=timedelta(seconds=settings.payment_inquiry_interval_seconds),
+        dunning=DunningPolicy.parse(settings.dunning_retry_days, settings.dunning_final_action),
+    )
+
+
+def _faults(settings: Settings) -> FaultPoints | None:
+    if not settings.fault_crash_at:
+        return None
+    from accrue.adapters.faults import CrashAt
+
+    return CrashAt(settings.fault_crash_at)
+
+
+def _rate_limits(settings: Settings) -> RateLimits:
+    limiter = TokenBucketLimiter(
+        rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
+    )
+    return RateLimits(limiter, RATE_LIMITED_METHODS)

@@ -20,6 +20,7 @@ from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import ledger_pb2 as led
+from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import test_clock_pb2 as clk
 from accrue.billing.v1.money_pb2 import Money
@@ -39,6 +40,7 @@ class Ids:
     subscription: str = ""
     invoice: str = ""
     draft_invoice: str = ""
+    payment: str = ""
 
 
 # Subscriptions in samples live on a test clock, so every period and invoice
@@ -239,6 +241,22 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
         frozen_time=_stamp(CLOCK_START + timedelta(days=40)),
         request_id=_rid(),
     ),
+    "accrue.billing.v1.PaymentService/CreatePayment": lambda ids: pay.CreatePaymentRequest(
+        customer_id=ids.customer,
+        amount=Money(amount_minor=500, currency_code="USD"),
+        description="Prepayment",
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.PaymentService/GetPayment": lambda ids: pay.GetPaymentRequest(
+        id=ids.payment
+    ),
+    "accrue.billing.v1.PaymentService/ListPayments": lambda ids: pay.ListPaymentsRequest(),
+    "accrue.billing.v1.PaymentService/RefundPayment": lambda ids: pay.RefundPaymentRequest(
+        payment_id=ids.payment,
+        amount=Money(amount_minor=100, currency_code="USD"),
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.PaymentService/ListRefunds": lambda ids: pay.ListRefundsRequest(),
 }
 
 
@@ -320,6 +338,11 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         "CreateInvoice",
         SAMPLES["accrue.billing.v1.InvoiceService/CreateInvoice"](with_clock),
     )
+    payment = call(
+        "accrue.billing.v1.PaymentService",
+        "CreatePayment",
+        SAMPLES["accrue.billing.v1.PaymentService/CreatePayment"](with_clock),
+    )
     return Ids(
         product.id,
         price.id,
@@ -333,4 +356,5 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         subscription=subscription.id,
         invoice=subscription.latest_invoice_id,
         draft_invoice=draft.id,
+        payment=payment.id,
     )

@@ -167,7 +167,7 @@ def _normalised(message: Message, ids: Ids) -> dict[str, Any]:
             for raw, placeholder in known.items():
                 if raw:
                     value = value.replace(raw, placeholder)
-        if key in {"id", "nextPageToken"} or key.endswith("Id"):
+        if key in {"id", "nextPageToken"} or key.endswith(("Id", "IdempotencyKey")):
             return "<new id>" if value else value
         return value
 

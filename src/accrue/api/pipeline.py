@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from opentelemetry import trace
 
 from accrue.api.call import CallContext
+from accrue.api.rate_limits import NO_LIMITS, RateLimits
 from accrue.api.routes import Route
 from accrue.domain.customers import looks_like_card_number
 from accrue.domain.errors import AccrueError, FieldViolation, InternalError, ValidationFailed
@@ -45,8 +46,9 @@ def _always_active() -> bool:
 
 
 class Invoker:
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, limits: RateLimits = NO_LIMITS) -> None:
         self._authenticator = authenticator
+        self._limits = limits
         self._validator = protovalidate.Validator()
 
     def invoke(
@@ -87,6 +89,7 @@ class Invoker:
         is_active: Callable[[], bool],
     ) -> CallContext:
         state.tenant_id = self._authenticator.tenant_for(metadata.get("authorization"))
+        self._limits.check(route.full_name, state.tenant_id)
         self._validate(request)
         return CallContext(
             method=route.full_name,

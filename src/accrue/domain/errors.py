@@ -138,6 +138,20 @@ class ServerShuttingDown(AccrueError):
     reason = "SERVER_SHUTTING_DOWN"
 
 
+class RateLimited(AccrueError):
+    reason = "RATE_LIMITED"
+
+
+class PspUnavailableError(AccrueError):
+    """The PSP's circuit is open: nothing was recorded, the caller may retry later."""
+
+    reason = "PSP_UNAVAILABLE"
+
+
+class RefundExceedsRefundable(AccrueError):
+    reason = "REFUND_EXCEEDS_REFUNDABLE"
+
+
 @dataclass(frozen=True, slots=True)
 class Violations:
     """Collects field violations so a request reports all of them at once."""

@@ -48,6 +48,11 @@ class BillingReason(enum.Enum):
     SUBSCRIPTION_ADJUSTMENT = "subscription_adjustment"
 
 
+class CollectionMethod(enum.Enum):
+    CHARGE_AUTOMATICALLY = "charge_automatically"
+    SEND_INVOICE = "send_invoice"
+
+
 class CreditNoteReason(enum.Enum):
     UNSPECIFIED = "unspecified"
     DUPLICATE = "duplicate"
@@ -144,6 +149,9 @@ class Invoice:
     close_time: datetime | None = None
     ledger_transaction_id: str = ""
     version: int = 1
+    collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE
+    attempt_count: int = 0
+    next_payment_attempt_time: datetime | None = None
 
     @property
     def subtotal_minor(self) -> int:
@@ -329,6 +337,49 @@ def credit(
         version=invoice.version + 1,
     )
     return _paid_if_settled(credited, now), note
+
+
+def schedule_collection(invoice: Invoice) -> Invoice:
+    """An automatically collected invoice that owes something is charged at once."""
+    if (
+        invoice.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
+        and invoice.status is InvoiceStatus.OPEN
+        and invoice.amount_due_minor > 0
+    ):
+        return replace(invoice, next_payment_attempt_time=invoice.finalize_time)
+    return invoice
+
+
+def collection_started(invoice: Invoice) -> Invoice:
+    """An attempt is under way: count it; its outcome schedules the next."""
+    return replace(
+        invoice,
+        attempt_count=invoice.attempt_count + 1,
+        next_payment_attempt_time=None,
+        version=invoice.version + 1,
+    )
+
+
+def collection_failed(invoice: Invoice, *, next_attempt: datetime | None) -> Invoice:
+    return replace(invoice, next_payment_attempt_time=next_attempt, version=invoice.version + 1)
+
+
+def accepts_payment(invoice: Invoice, amount_minor: int) -> bool:
+    """Whether a captured amount can settle (part of) this invoice."""
+    return invoice.status is InvoiceStatus.OPEN and 0 < amount_minor <= invoice.amount_due_minor
+
+
+def record_payment(invoice: Invoice, amount_minor: int, now: datetime) -> Invoice:
+    """A captured payment towards the amount due; PAID once nothing is left."""
+    if not accepts_payment(invoice, amount_minor):
+        _refuse(invoice, "pay", f"{amount_minor} does not fit the {invoice.amount_due_minor} due")
+    paid = replace(
+        invoice,
+        amount_paid_minor=invoice.amount_paid_minor + amount_minor,
+        next_payment_attempt_time=None,
+        version=invoice.version + 1,
+    )
+    return _paid_if_settled(paid, now)
 
 
 def _tax_share(invoice: Invoice, credited_minor: int) -> int:

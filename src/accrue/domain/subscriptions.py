@@ -34,7 +34,7 @@ from accrue.domain.calendar import (
 )
 from accrue.domain.catalog import PriceTerms
 from accrue.domain.errors import InvalidState, PreconditionViolation, ValidationFailed
-from accrue.domain.invoices import InvoiceLine
+from accrue.domain.invoices import CollectionMethod, InvoiceLine
 from accrue.domain.proration import ProrationLine, prorate_change, prorate_partial_period
 
 
@@ -169,6 +169,7 @@ class Subscription:
     pending_lines: tuple[InvoiceLine, ...] = ()
     latest_invoice_id: str = ""
     update_time: datetime | None = None
+    collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE
 
     @property
     def currency_code(self) -> str:

@@ -67,6 +67,15 @@ class MutationRunner:
             uow.commit()
             return Outcome(value=value, replayed=None)
 
+    def stored(self, identity: RequestIdentity) -> bytes | None:
+        """The stored response for `identity` without running anything."""
+        with self._uow_factory(write=False) as uow:
+            stored = uow.idempotency.get(identity.tenant_id, identity.request_id)
+        if stored is None:
+            return None
+        _check_same(stored, identity)
+        return stored.response
+
     @staticmethod
     def _claim(uow: UnitOfWork, identity: RequestIdentity) -> bytes | None:
         if not uow.idempotency.lock(identity.tenant_id, identity.request_id):
@@ -78,9 +87,13 @@ class MutationRunner:
         stored = uow.idempotency.get(identity.tenant_id, identity.request_id)
         if stored is None:
             return None
-        if stored.method != identity.method or stored.fingerprint != identity.fingerprint:
-            raise IdempotencyKeyReused(
-                "request_id was already used for a different request",
-                metadata={"request_id": identity.request_id, "first_method": stored.method},
-            )
+        _check_same(stored, identity)
         return stored.response
+
+
+def _check_same(stored: StoredResponse, identity: RequestIdentity) -> None:
+    if stored.method != identity.method or stored.fingerprint != identity.fingerprint:
+        raise IdempotencyKeyReused(
+            "request_id was already used for a different request",
+            metadata={"request_id": identity.request_id, "first_method": stored.method},
+        )

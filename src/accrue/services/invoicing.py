@@ -26,6 +26,7 @@ from accrue.domain.invoice_postings import (
 )
 from accrue.domain.invoices import (
     BillingReason,
+    CollectionMethod,
     CreditNote,
     Invoice,
     InvoiceLine,
@@ -83,9 +84,10 @@ class Invoicing:
         period: Period | None = None,
         now: datetime,
         preview: bool = False,
+        collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE,
     ) -> Invoice:
         """An unsaved DRAFT; a preview has no identifier."""
-        return inv.new_invoice(
+        draft = inv.new_invoice(
             id="" if preview else self._ids.new("in"),
             tenant_id=customer.tenant_id,
             customer_id=customer.id,
@@ -98,6 +100,7 @@ class Invoicing:
             test_clock_id=customer.test_clock_id,
             now=now,
         )
+        return replace(draft, collection_method=collection_method)
 
     def issue(self, uow: UnitOfWork, draft: Invoice, *, now: datetime) -> Invoice:
         """Store `draft` already finalised (subscription invoices skip the draft stage)."""
@@ -185,7 +188,7 @@ class Invoicing:
         balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
         done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
         tx_id = self._post(uow, tenant_id, finalization_posting(done))
-        return replace(done, ledger_transaction_id=tx_id)
+        return inv.schedule_collection(replace(done, ledger_transaction_id=tx_id))
 
     def _post(self, uow: UnitOfWork, tenant_id: str, request: PostingRequest | None) -> str:
         if request is None:

@@ -18,6 +18,7 @@ from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
 from accrue.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from accrue.domain.ledger import AccountRef, Transaction
 from accrue.domain.paging import PageRequest
+from accrue.domain.payments import Payment, PaymentStatus, Refund
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import Tenant
 from accrue.domain.test_clocks import TestClock
@@ -262,6 +263,82 @@ class InvoiceRepository(Protocol):
     def list_credit_notes(
         self, tenant_id: str, page: PageRequest, *, invoice_id: str, customer_id: str
     ) -> Sequence[CreditNote]: ...
+    def claim_collections(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
+        """Real-time invoices with a collection attempt due by `now`, locked
+        for this transaction (SKIP LOCKED: workers never share one)."""
+        ...
+
+    def collections_on_clock(
+        self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
+    ) -> Sequence[DueItem]:
+        """Invoices on a test clock with an attempt due by `until`, by (time, id)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """A row with work due at `due_time`: an invoice to collect, a payment to resolve."""
+
+    tenant_id: str
+    id: str
+    due_time: datetime
+
+
+class PaymentRepository(Protocol):
+    def add(self, payment: Payment) -> None: ...
+    def get(
+        self, tenant_id: str, payment_id: str, *, for_update: bool = False
+    ) -> Payment | None: ...
+    def get_by_request(self, tenant_id: str, request_id: str) -> Payment | None: ...
+    def find_by_psp_key(self, psp_idempotency_key: str) -> tuple[str, str] | None:
+        """(tenant_id, payment_id) of the payment sent under this key, in any tenant."""
+        ...
+
+    def update(self, payment: Payment, *, previous: Payment) -> None:
+        """Store `payment` over `previous` (version-checked) and append its new transitions.
+
+        Raises ConcurrentModification when the stored version is not `previous`'s.
+        """
+        ...
+
+    def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        customer_id: str,
+        invoice_id: str,
+        status: PaymentStatus | None,
+    ) -> Sequence[Payment]: ...
+    def in_progress_for_invoice(self, tenant_id: str, invoice_id: str) -> bool:
+        """Whether a payment of this invoice is PENDING, PROCESSING or UNKNOWN."""
+        ...
+
+    def claim_inquiries(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
+        """Payments whose outcome is due to be asked for, locked (SKIP LOCKED)."""
+        ...
+
+    def add_refund(self, refund: Refund) -> None: ...
+    def get_refund(
+        self, tenant_id: str, refund_id: str, *, for_update: bool = False
+    ) -> Refund | None: ...
+    def get_refund_by_request(self, tenant_id: str, request_id: str) -> Refund | None: ...
+    def find_refund_by_psp_key(self, psp_idempotency_key: str) -> tuple[str, str] | None: ...
+    def update_refund(self, refund: Refund, *, previous: Refund) -> None: ...
+    def list_refunds(
+        self, tenant_id: str, page: PageRequest, *, payment_id: str
+    ) -> Sequence[Refund]: ...
+    def claim_refund_inquiries(self, *, now: datetime, limit: int) -> Sequence[DueItem]: ...
+    def postpone_inquiries(
+        self, payment_ids: Sequence[str], refund_ids: Sequence[str], until: datetime
+    ) -> None:
+        """Move the next inquiry of these records to `until` (a claim's lease)."""
+        ...
+
+    def webhook_seen(self, psp: str, event_id: str) -> bool: ...
+    def record_webhook(self, psp: str, event_id: str, *, type: str, now: datetime) -> bool:
+        """Remember a PSP webhook event; False when it was seen before."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -288,6 +365,8 @@ class UnitOfWork(Protocol):
     def subscriptions(self) -> SubscriptionRepository: ...
     @property
     def invoices(self) -> InvoiceRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

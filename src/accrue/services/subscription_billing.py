@@ -59,6 +59,7 @@ class SubscriptionBilling:
             period=sub.current_period,
             now=now,
             preview=preview,
+            collection_method=sub.collection_method,
         )
 
     def issue(
@@ -90,6 +91,7 @@ class SubscriptionBilling:
             period=sub.current_period,
             now=now,
             preview=preview,
+            collection_method=sub.collection_method,
         )
 
     def issue_lines(

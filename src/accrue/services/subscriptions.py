@@ -16,9 +16,21 @@ from accrue.domain.billing import unused_time_credits
 from accrue.domain.calendar import BillingInterval, anchor_from, boundary
 from accrue.domain.catalog import UsageType
 from accrue.domain.customers import Customer
-from accrue.domain.errors import CurrencyMismatch, NotFound, ValidationFailed
+from accrue.domain.errors import (
+    CurrencyMismatch,
+    InvalidState,
+    NotFound,
+    PreconditionViolation,
+    ValidationFailed,
+)
 from accrue.domain.identifiers import IdGenerator
-from accrue.domain.invoices import BillingReason, Invoice, InvoiceLine, LineCharge
+from accrue.domain.invoices import (
+    BillingReason,
+    CollectionMethod,
+    Invoice,
+    InvoiceLine,
+    LineCharge,
+)
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.subscriptions import (
     ProrationBehavior,
@@ -47,6 +59,7 @@ class NewSubscription:
     start_time: datetime | None = None
     billing_anchor_time: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,19 @@ class SubscriptionService:
     def create(self, uow: UnitOfWork, tenant_id: str, new: NewSubscription) -> Subscription:
         customer = self._customer(uow, tenant_id, new.customer_id)
         customer.ensure_active()
+        if (
+            new.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
+            and not customer.default_payment_method_id
+        ):
+            raise InvalidState(
+                f"customer {customer.id!r} has no default payment method to charge automatically",
+                metadata={"customer_id": customer.id},
+                precondition_violations=[
+                    PreconditionViolation(
+                        "PAYMENT_METHOD", f"customers/{customer.id}", "no default payment method"
+                    )
+                ],
+            )
         now = self._invoicing.now_for(uow, customer)
         items = self._items(uow, tenant_id, customer, new.items, "items")
         interval = self._interval(items)
@@ -140,6 +166,7 @@ class SubscriptionService:
             test_clock_id=customer.test_clock_id,
             metadata=dict(new.metadata),
             update_time=start,
+            collection_method=new.collection_method,
         )
         started = subs.start(sub, start, trial_end=trial_end)
         sub = started.subscription

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -13,6 +14,7 @@ from accrue.adapters.db import tables as t
 from accrue.adapters.db.billing_codec import line_fields, line_of
 from accrue.domain.invoices import (
     BillingReason,
+    CollectionMethod,
     CreditNote,
     CreditNoteReason,
     Invoice,
@@ -20,6 +22,7 @@ from accrue.domain.invoices import (
     InvoiceStatus,
 )
 from accrue.domain.paging import PageRequest
+from accrue.services.ports import DueItem
 
 _i = t.invoices.c
 _GET_INVOICE = select(t.invoices).where(
@@ -49,6 +52,8 @@ _MUTABLE = (
     "close_time",
     "ledger_transaction_id",
     "version",
+    "attempt_count",
+    "next_payment_attempt_time",
 )
 _l = t.invoice_lines.c
 _INSERT_LINES = insert(t.invoice_lines)
@@ -59,6 +64,23 @@ _LINES_OF = (
         _l.invoice_id.in_(bindparam("ids", expanding=True)),
     )
     .order_by(_l.invoice_id, _l.line_number)
+)
+_COLLECTIONS_DUE = (
+    select(_i.tenant_id, _i.id, _i.next_payment_attempt_time)
+    .where(_i.test_clock_id.is_(None), _i.next_payment_attempt_time <= bindparam("now"))
+    .order_by(_i.next_payment_attempt_time, _i.tenant_id, _i.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_COLLECTIONS = _COLLECTIONS_DUE.with_for_update(skip_locked=True)
+_COLLECTIONS_ON_CLOCK = (
+    select(_i.tenant_id, _i.id, _i.next_payment_attempt_time)
+    .where(
+        _i.tenant_id == bindparam("tenant_id"),
+        _i.test_clock_id == bindparam("clock_id"),
+        _i.next_payment_attempt_time <= bindparam("until"),
+    )
+    .order_by(_i.next_payment_attempt_time, _i.id)
+    .limit(bindparam("limit"))
 )
 _n = t.credit_notes.c
 _INSERT_CREDIT_NOTE = insert(t.credit_notes)
@@ -132,6 +154,19 @@ class SqlInvoiceRepository:
         number: int = self._conn.execute(statement, params).scalar_one()
         return number
 
+    def claim_collections(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
+        postgres = self._conn.dialect.name == "postgresql"
+        query = _CLAIM_COLLECTIONS if postgres else _COLLECTIONS_DUE
+        rows = self._conn.execute(query, {"now": now, "limit": limit})
+        return [DueItem(row.tenant_id, row.id, row.next_payment_attempt_time) for row in rows]
+
+    def collections_on_clock(
+        self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
+    ) -> Sequence[DueItem]:
+        params = {"tenant_id": tenant_id, "clock_id": clock_id, "until": until, "limit": limit}
+        rows = self._conn.execute(_COLLECTIONS_ON_CLOCK, params)
+        return [DueItem(row.tenant_id, row.id, row.next_payment_attempt_time) for row in rows]
+
     def add_credit_note(self, note: CreditNote) -> None:
         self._conn.execute(_INSERT_CREDIT_NOTE, _credit_note_row(note))
 
@@ -185,6 +220,9 @@ def _invoice_row(invoice: Invoice) -> dict[str, Any]:
         "close_time": invoice.close_time,
         "ledger_transaction_id": invoice.ledger_transaction_id or None,
         "version": invoice.version,
+        "collection_method": invoice.collection_method.value,
+        "attempt_count": invoice.attempt_count,
+        "next_payment_attempt_time": invoice.next_payment_attempt_time,
     }
 
 
@@ -211,6 +249,9 @@ def _invoice_from_row(row: Any, lines: Sequence[InvoiceLine]) -> Invoice:
         close_time=row.close_time,
         ledger_transaction_id=row.ledger_transaction_id or "",
         version=row.version,
+        collection_method=CollectionMethod(row.collection_method),
+        attempt_count=row.attempt_count,
+        next_payment_attempt_time=row.next_payment_attempt_time,
     )
 
 

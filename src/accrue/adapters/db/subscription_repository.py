@@ -25,6 +25,7 @@ from accrue.adapters.db.billing_codec import (
 from accrue.domain.calendar import BillingInterval, Period
 from accrue.domain.catalog import IntervalUnit
 from accrue.domain.errors import ConcurrentModification
+from accrue.domain.invoices import CollectionMethod
 from accrue.domain.paging import PageRequest
 from accrue.domain.subscriptions import (
     Pause,
@@ -225,6 +226,7 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
         "create_time": sub.create_time,
         "update_time": sub.update_time,
         "next_action_time": None if work is None else work.at,
+        "collection_method": sub.collection_method.value,
     }
 
 
@@ -252,4 +254,5 @@ def _subscription_from_row(row: Any) -> Subscription:
         pending_lines=lines_of(row.pending_lines),
         latest_invoice_id=row.latest_invoice_id or "",
         update_time=row.update_time,
+        collection_method=CollectionMethod(row.collection_method),
     )

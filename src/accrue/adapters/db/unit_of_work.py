@@ -13,6 +13,7 @@ from accrue.adapters.db.event_repository import PayloadEncoder, SqlEventReposito
 from accrue.adapters.db.invoice_repository import SqlInvoiceRepository
 from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.ledger_repository import SqlLedgerRepository
+from accrue.adapters.db.payment_repository import SqlPaymentRepository
 from accrue.adapters.db.repositories import (
     SqlCustomerRepository,
     SqlIdempotencyRepository,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
     test_clocks: SqlTestClockRepository
     subscriptions: SqlSubscriptionRepository
     invoices: SqlInvoiceRepository
+    payments: SqlPaymentRepository
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.test_clocks = SqlTestClockRepository(conn)
         self.subscriptions = SqlSubscriptionRepository(conn)
         self.invoices = SqlInvoiceRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -15,6 +15,7 @@ from accrue.billing.v1 import invoice_pb2, subscription_pb2, test_clock_pb2
 from accrue.domain.calendar import boundary
 from accrue.domain.invoices import (
     BillingReason,
+    CollectionMethod,
     CreditNote,
     CreditNoteReason,
     Invoice,
@@ -64,6 +65,15 @@ CREDIT_REASON_TO_PB = {
     CreditNoteReason.PRODUCT_UNSATISFACTORY: invoice_pb2.CREDIT_NOTE_REASON_PRODUCT_UNSATISFACTORY,
 }
 CREDIT_REASON_FROM_PB = {v: k for k, v in CREDIT_REASON_TO_PB.items()}
+COLLECTION_TO_PB = {
+    CollectionMethod.CHARGE_AUTOMATICALLY: invoice_pb2.COLLECTION_METHOD_CHARGE_AUTOMATICALLY,
+    CollectionMethod.SEND_INVOICE: invoice_pb2.COLLECTION_METHOD_SEND_INVOICE,
+}
+# Unset means SEND_INVOICE: what every subscription did before collection existed.
+COLLECTION_FROM_PB = {
+    invoice_pb2.COLLECTION_METHOD_UNSPECIFIED: CollectionMethod.SEND_INVOICE,
+    **{v: k for k, v in COLLECTION_TO_PB.items()},
+}
 
 
 def optional_time(message: Message, field: str) -> datetime | None:
@@ -143,8 +153,16 @@ def invoice_to_pb(invoice: Invoice) -> invoice_pb2.Invoice:
         test_clock_id=invoice.test_clock_id,
         ledger_transaction_id=invoice.ledger_transaction_id,
         create_time=timestamp(invoice.create_time),
+        collection_method=COLLECTION_TO_PB[invoice.collection_method],
+        attempt_count=invoice.attempt_count,
     )
-    for name in ("period_start", "period_end", "finalize_time", "close_time"):
+    for name in (
+        "period_start",
+        "period_end",
+        "finalize_time",
+        "close_time",
+        "next_payment_attempt_time",
+    ):
         value = getattr(invoice, name)
         if value is not None:
             getattr(message, name).CopyFrom(timestamp(value))
@@ -193,6 +211,7 @@ def subscription_to_pb(sub: Subscription) -> subscription_pb2.Subscription:
         version=sub.version,
         create_time=timestamp(sub.create_time),
         update_time=timestamp(sub.update_time or sub.create_time),
+        collection_method=COLLECTION_TO_PB[sub.collection_method],
     )
     if sub.trial_end is not None:
         message.trial_end.CopyFrom(timestamp(sub.trial_end))

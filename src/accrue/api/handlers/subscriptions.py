@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from accrue.api.call import CallContext
 from accrue.api.convert.billing import (
+    COLLECTION_FROM_PB,
     PRORATION_FROM_PB,
     SUBSCRIPTION_STATUS_FROM_PB,
     invoice_to_pb,
@@ -53,6 +54,7 @@ class SubscriptionHandler:
             start_time=optional_time(request, "start_time"),
             billing_anchor_time=optional_time(request, "billing_anchor_time"),
             metadata=dict(request.metadata),
+            collection_method=COLLECTION_FROM_PB[request.collection_method],
         )
         return self._support.mutate(
             call,

@@ -33,6 +33,23 @@ class HandlerSupport:
         with self._uow_factory(write=False) as uow:
             return work(uow)
 
+    def stored_response(self, call: CallContext, request: Any) -> bytes | None:
+        """The stored response of an earlier request with this request_id, if any.
+
+        For mutations that commit in several steps before their final one: a
+        replay must be answered before any step runs again, and a reused key
+        refused before anything changes.
+        """
+        if not request.request_id:
+            return None
+        identity = RequestIdentity(
+            tenant_id=call.tenant_id,
+            request_id=request.request_id,
+            method=call.method,
+            fingerprint=request_fingerprint(request),
+        )
+        return self._runner.stored(identity)
+
     def mutate(
         self,
         call: CallContext,

@@ -59,9 +59,15 @@ class TestClockHandler:
         self, request: pb.AdvanceTestClockRequest, call: CallContext
     ) -> pb.TestClock:
         to = request.frozen_time.ToDatetime(tzinfo=UTC)
+        replayed = self._support.stored_response(call, request)
+        if replayed is not None:
+            return pb.TestClock.FromString(replayed)
+        self._clocks.run_until(call.tenant_id, request.id, to)
         return self._support.mutate(
             call,
             request,
             pb.TestClock,
-            lambda uow: clock_to_pb(self._clocks.advance(uow, call.tenant_id, request.id, to)),
+            lambda uow: clock_to_pb(
+                self._clocks.finish_advance(uow, call.tenant_id, request.id, to)
+            ),
         )

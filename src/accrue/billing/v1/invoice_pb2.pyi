@@ -32,6 +32,12 @@ class BillingReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BILLING_REASON_SUBSCRIPTION_UPDATE: _ClassVar[BillingReason]
     BILLING_REASON_SUBSCRIPTION_ADJUSTMENT: _ClassVar[BillingReason]
 
+class CollectionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COLLECTION_METHOD_UNSPECIFIED: _ClassVar[CollectionMethod]
+    COLLECTION_METHOD_CHARGE_AUTOMATICALLY: _ClassVar[CollectionMethod]
+    COLLECTION_METHOD_SEND_INVOICE: _ClassVar[CollectionMethod]
+
 class CreditNoteReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CREDIT_NOTE_REASON_UNSPECIFIED: _ClassVar[CreditNoteReason]
@@ -51,6 +57,9 @@ BILLING_REASON_SUBSCRIPTION_CREATE: BillingReason
 BILLING_REASON_SUBSCRIPTION_CYCLE: BillingReason
 BILLING_REASON_SUBSCRIPTION_UPDATE: BillingReason
 BILLING_REASON_SUBSCRIPTION_ADJUSTMENT: BillingReason
+COLLECTION_METHOD_UNSPECIFIED: CollectionMethod
+COLLECTION_METHOD_CHARGE_AUTOMATICALLY: CollectionMethod
+COLLECTION_METHOD_SEND_INVOICE: CollectionMethod
 CREDIT_NOTE_REASON_UNSPECIFIED: CreditNoteReason
 CREDIT_NOTE_REASON_DUPLICATE: CreditNoteReason
 CREDIT_NOTE_REASON_SERVICE_CREDIT: CreditNoteReason
@@ -118,7 +127,7 @@ class InvoiceLine(_message.Message):
     def __init__(self, line_number: _Optional[int] = ..., description: _Optional[str] = ..., price_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax_behavior: _Optional[_Union[_catalog_pb2.TaxBehavior, str]] = ..., net_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax_rate: _Optional[_Union[TaxRate, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proration: _Optional[bool] = ..., derivation: _Optional[_Union[LineDerivation, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("id", "number", "customer_id", "subscription_id", "status", "billing_reason", "currency_code", "lines", "subtotal", "tax", "total", "credit_applied", "credited", "amount_due", "amount_paid", "period_start", "period_end", "test_clock_id", "ledger_transaction_id", "create_time", "finalize_time", "close_time")
+    __slots__ = ("id", "number", "customer_id", "subscription_id", "status", "billing_reason", "currency_code", "lines", "subtotal", "tax", "total", "credit_applied", "credited", "amount_due", "amount_paid", "period_start", "period_end", "test_clock_id", "ledger_transaction_id", "create_time", "finalize_time", "close_time", "collection_method", "attempt_count", "next_payment_attempt_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +150,9 @@ class Invoice(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     FINALIZE_TIME_FIELD_NUMBER: _ClassVar[int]
     CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAYMENT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
     id: str
     number: str
     customer_id: str
@@ -163,7 +175,10 @@ class Invoice(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     finalize_time: _timestamp_pb2.Timestamp
     close_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., number: _Optional[str] = ..., customer_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[_Union[BillingReason, str]] = ..., currency_code: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock_id: _Optional[str] = ..., ledger_transaction_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    collection_method: CollectionMethod
+    attempt_count: int
+    next_payment_attempt_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., number: _Optional[str] = ..., customer_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[_Union[BillingReason, str]] = ..., currency_code: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock_id: _Optional[str] = ..., ledger_transaction_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., collection_method: _Optional[_Union[CollectionMethod, str]] = ..., attempt_count: _Optional[int] = ..., next_payment_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreditNote(_message.Message):
     __slots__ = ("id", "number", "invoice_id", "customer_id", "amount", "tax", "applied_to_invoice", "credit_balance_added", "reason", "memo", "ledger_transaction_id", "create_time")

@@ -53,7 +53,7 @@ class SubscriptionItem(_message.Message):
     def __init__(self, price_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "customer_id", "status", "items", "currency_code", "interval_unit", "interval_count", "billing_anchor_time", "time_zone", "current_period_start", "current_period_end", "trial_end", "cancel_at_period_end", "canceled_time", "pause_time", "resume_time", "test_clock_id", "latest_invoice_id", "pending_lines", "metadata", "version", "create_time", "update_time")
+    __slots__ = ("id", "customer_id", "status", "items", "currency_code", "interval_unit", "interval_count", "billing_anchor_time", "time_zone", "current_period_start", "current_period_end", "trial_end", "cancel_at_period_end", "canceled_time", "pause_time", "resume_time", "test_clock_id", "latest_invoice_id", "pending_lines", "metadata", "version", "create_time", "update_time", "collection_method")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class Subscription(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_METHOD_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer_id: str
     status: SubscriptionStatus
@@ -107,10 +108,11 @@ class Subscription(_message.Message):
     version: int
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., currency_code: _Optional[str] = ..., interval_unit: _Optional[_Union[_catalog_pb2.IntervalUnit, str]] = ..., interval_count: _Optional[int] = ..., billing_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., canceled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pause_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resume_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock_id: _Optional[str] = ..., latest_invoice_id: _Optional[str] = ..., pending_lines: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceLine, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    collection_method: _invoice_pb2.CollectionMethod
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., currency_code: _Optional[str] = ..., interval_unit: _Optional[_Union[_catalog_pb2.IntervalUnit, str]] = ..., interval_count: _Optional[int] = ..., billing_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., canceled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pause_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resume_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock_id: _Optional[str] = ..., latest_invoice_id: _Optional[str] = ..., pending_lines: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceLine, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., collection_method: _Optional[_Union[_invoice_pb2.CollectionMethod, str]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer_id", "items", "trial_days", "trial_end", "start_time", "billing_anchor_time", "metadata", "request_id")
+    __slots__ = ("customer_id", "items", "trial_days", "trial_end", "start_time", "billing_anchor_time", "metadata", "request_id", "collection_method")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +128,7 @@ class CreateSubscriptionRequest(_message.Message):
     BILLING_ANCHOR_TIME_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_METHOD_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     items: _containers.RepeatedCompositeFieldContainer[SubscriptionItem]
     trial_days: int
@@ -134,7 +137,8 @@ class CreateSubscriptionRequest(_message.Message):
     billing_anchor_time: _timestamp_pb2.Timestamp
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., trial_days: _Optional[int] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    collection_method: _invoice_pb2.CollectionMethod
+    def __init__(self, customer_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., trial_days: _Optional[int] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., collection_method: _Optional[_Union[_invoice_pb2.CollectionMethod, str]] = ...) -> None: ...
 
 class GetSubscriptionRequest(_message.Message):
     __slots__ = ("id",)

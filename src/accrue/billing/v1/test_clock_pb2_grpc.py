@@ -113,9 +113,13 @@ class TestClockServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AdvanceTestClock(self, request, context):
-        """Moves the clock forward to `frozen_time` and runs, in one transaction,
-        all work that came due on it, ordered by due time and then by
-        subscription id. There is no limit on how far one advance may go.
+        """Moves the clock forward to `frozen_time` and runs all work that came
+        due on it - subscription steps and automatic collection attempts
+        (charges and dunning retries, which call the PSP) - ordered by due time,
+        collections first at the same instant, then by id. Each step commits on
+        its own and moves the clock to its instant; if the call fails part-way
+        the clock stays at the last step done, and repeating the request
+        continues from there. There is no limit on how far one advance may go.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when
         `frozen_time` is before the clock's current time.
         """

@@ -2,6 +2,7 @@ from accrue.billing.v1 import catalog_pb2 as _catalog_pb2
 from accrue.billing.v1 import customer_pb2 as _customer_pb2
 from accrue.billing.v1 import invoice_pb2 as _invoice_pb2
 from accrue.billing.v1 import ledger_pb2 as _ledger_pb2
+from accrue.billing.v1 import payment_pb2 as _payment_pb2
 from accrue.billing.v1 import subscription_pb2 as _subscription_pb2
 from accrue.billing.v1 import test_clock_pb2 as _test_clock_pb2
 from google.protobuf import descriptor as _descriptor
@@ -58,3 +59,15 @@ class TestClockChanged(_message.Message):
     TEST_CLOCK_FIELD_NUMBER: _ClassVar[int]
     test_clock: _test_clock_pb2.TestClock
     def __init__(self, test_clock: _Optional[_Union[_test_clock_pb2.TestClock, _Mapping]] = ...) -> None: ...
+
+class PaymentChanged(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payment_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...
+
+class RefundChanged(_message.Message):
+    __slots__ = ("refund",)
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    refund: _payment_pb2.Refund
+    def __init__(self, refund: _Optional[_Union[_payment_pb2.Refund, _Mapping]] = ...) -> None: ...
