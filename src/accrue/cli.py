@@ -66,7 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Bill due subscriptions until stopped (or, with --once, until none is due)."""
+    """Bill due subscriptions, collect due invoices and resolve unknown payment
+    outcomes until stopped (or, with --once, until a pass finds nothing to do)."""
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     app = build_application(settings)
@@ -75,7 +76,7 @@ def _worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
     print("READY worker", flush=True)
-    total = 0
+    total = collected = resolved = 0
     try:
         while not stop.is_set():
             result = app.bill_run.run_batch(limit=args.batch_size)
@@ -85,14 +86,18 @@ def _worker(args: argparse.Namespace) -> int:
                     "bill-run batch",
                     extra={"claimed": result.claimed, "steps": result.steps},
                 )
-            if result.steps:
+            made = app.collections.collect_due(limit=args.batch_size)
+            settled = app.resolver.resolve_due(limit=args.batch_size)
+            collected += made
+            resolved += settled.payments + settled.refunds
+            if result.steps or made or settled.payments or settled.refunds:
                 continue
             if args.once:
-                break  # nothing due, or only subscriptions that keep failing (logged)
+                break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
         app.close()
-    print(f"DONE steps={total}", flush=True)
+    print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
     return 0
 
 
@@ -166,7 +171,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="ensure a demo tenant and print a key")
     serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="bill subscriptions as they come due")
+    worker = commands.add_parser(
+        "worker", help="bill, collect and resolve payments as work comes due"
+    )
     database(worker)
     worker.add_argument("--batch-size", type=int, default=100, help="subscriptions per transaction")
     worker.add_argument("--poll-seconds", type=float, default=1.0, help="idle wait between polls")

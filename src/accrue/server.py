@@ -14,6 +14,7 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import uvicorn
@@ -24,7 +25,8 @@ from opentelemetry.instrumentation.grpc import server_interceptor
 
 from accrue.api.connect_transport import connect_app
 from accrue.api.grpc_transport import generic_handlers
-from accrue.bootstrap import SERVICES, Application
+from accrue.api.psp_webhook_endpoint import PspWebhookEndpoint
+from accrue.bootstrap import SERVICES, SIMULATED_PSP, Application
 from accrue.telemetry import configure_tracing
 
 log = logging.getLogger("accrue.server")
@@ -68,9 +70,24 @@ class Server:
             app.invoker,
             interceptors=[OpenTelemetryInterceptor()],
             executor=self._connect_executor,
+            extra_apps=self._webhook_apps(),
         )
         self._uvicorn: uvicorn.Server | None = None
         self._uvicorn_thread: threading.Thread | None = None
+
+    def _webhook_apps(self) -> dict[str, Any]:
+        """The PSP webhook endpoint, served only when a signing secret is configured."""
+        secret = self._app.settings.psp_webhook_secret
+        if not secret:
+            return {}
+        endpoint = PspWebhookEndpoint(
+            self._app.psp_webhooks,
+            secrets={SIMULATED_PSP: secret.encode()},
+            tolerance_seconds=self._app.settings.psp_webhook_tolerance_seconds,
+            clock=self._app.clock,
+            executor=self._connect_executor,
+        )
+        return {"webhooks": endpoint}
 
     def start(self) -> Ports:
         settings = self._app.settings

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import importlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -219,7 +219,9 @@ def connect_app(
     *,
     interceptors: Iterable[Any] = (),
     executor: ThreadPoolExecutor,
+    extra_apps: Mapping[str, ASGIApp] | None = None,
 ) -> ASGIApp:
+    """Connect services by path, plus `extra_apps` by first path segment (`webhooks`)."""
     by_service: dict[str, list[Route]] = {}
     for route in routes:
         by_service.setdefault(route.service, []).append(route)
@@ -232,6 +234,7 @@ def connect_app(
             interceptors=tuple(interceptors),
             codecs=codecs,
         )
+    apps.update(extra_apps or {})
     return _Router(apps)
 
 

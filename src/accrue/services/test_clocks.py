@@ -79,6 +79,7 @@ class TestClockService:
         """
         steps = 0
         while True:
+            collect: tuple[str, datetime] | None = None
             with self._uow(write=True) as uow:
                 clock = self.get(uow, tenant_id, clock_id, for_update=True)
                 target = target_of(clock, to)
@@ -88,14 +89,15 @@ class TestClockService:
                     return steps
                 if bill and (not sub or bill[0].due_time <= sub[0].next_action_time):
                     at = max(bill[0].due_time, clock.frozen_time)
-                    uow.test_clocks.update(_stepped(clock, at))
-                    uow.commit()
-                    self._collections.collect(tenant_id, bill[0].id, due_by=at)
+                    collect = (bill[0].id, at)
                 else:
                     at = max(sub[0].next_action_time, clock.frozen_time)
-                    uow.test_clocks.update(_stepped(clock, at))
                     self._run_step(uow, tenant_id, sub[0].subscription_id, target)
-                    uow.commit()
+                uow.test_clocks.update(_stepped(clock, at))
+                uow.commit()
+            if collect is not None:
+                # After the clock's transaction ends: the attempt calls the PSP.
+                self._collections.collect(tenant_id, collect[0], due_by=collect[1])
             steps += 1
 
     def finish_advance(
