@@ -213,6 +213,10 @@ class _RequestInvalid(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a gateway's pooled connection expects
+    # Headers and body leave in one segment; written separately, Nagle's algorithm
+    # holds the body until the client's delayed ACK (about 40 ms per response).
+    wbufsize = -1
+    disable_nagle_algorithm = True
     server: _Server
     _latency = 0.0  # seconds still to wait before this request's answer
 

@@ -1,0 +1,267 @@
+"""Payments/s end to end (invoice finalised -> charged -> paid -> ledger posted) against the
+simulated PSP, printed next to the raw PSP-call rate as the ceiling, in one run.
+
+See benchmarks/README.md (payments.py) for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import httpx
+from harness import accrue_server, create_tenant, postgres_database
+
+from accrue.adapters.psp.http_gateway import HttpPaymentGateway
+from accrue.billing.v1 import customer_pb2 as cus
+from accrue.billing.v1 import invoice_pb2 as inv
+from accrue.billing.v1 import invoice_pb2_grpc, ledger_pb2, ledger_pb2_grpc, payment_pb2_grpc
+from accrue.billing.v1 import payment_pb2 as pay
+from accrue.billing.v1.customer_pb2_grpc import CustomerServiceStub
+from accrue.billing.v1.money_pb2 import Money
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+ACCRUE = str(Path(sys.executable).with_name("accrue"))
+
+
+@contextmanager
+def psp_sim() -> Iterator[str]:
+    """`accrue psp-sim` with no added latency and no faults; yields its base URL."""
+    sim = subprocess.Popen(
+        [ACCRUE, "psp-sim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = next((x for x in sim.stdout or () if x.startswith("READY")), "")
+        match = re.search(r"port=(\d+)", line)
+        if match is None:
+            raise RuntimeError("accrue psp-sim did not start")
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        sim.terminate()
+        sim.wait(10)
+
+
+def timed(count: int, concurrency: int, work: Callable[[int], None]) -> float:
+    """Seconds for `count` calls of `work(i)` from `concurrency` threads."""
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as error:
+            errors.append(error)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} calls failed; first: {errors[0]!r}")
+    return elapsed
+
+
+def raw_psp_rate(base_url: str, count: int, concurrency: int) -> float:
+    """Charges/s straight from a client to the simulator: Accrue's ceiling."""
+    gateway = HttpPaymentGateway(base_url)
+    run = uuid.uuid4().hex[:8]
+
+    def charge(i: int) -> None:
+        gateway.charge(
+            idempotency_key=f"raw-{run}-{i}",
+            token="tok_visa",
+            amount_minor=1000 + i,
+            currency_code="USD",
+            metadata={},
+        )
+
+    timed(min(200, count), concurrency, charge)  # warm-up: connections, the sim's code paths
+    run = uuid.uuid4().hex[:8]
+    return count / timed(count, concurrency, charge)
+
+
+def accrue_rate(
+    database_url: str, base_url: str, count: int, concurrency: int
+) -> tuple[float, float]:
+    """(payments/s finalise+charge, payments/s charge only) through `accrue serve`."""
+    os.environ.update(
+        ACCRUE_PSP_URL=base_url,
+        ACCRUE_PAYMENT_RATE_PER_SECOND="0",
+        ACCRUE_SQLITE_SYNCHRONOUS="FULL",
+    )
+    key = create_tenant(database_url)
+    meta = (("authorization", f"Bearer {key}"),)
+    with (
+        tempfile.TemporaryDirectory() as work,
+        accrue_server(database_url, Path(work)) as (
+            _,
+            target,
+        ),
+    ):
+        channel = grpc.insecure_channel(target)
+        customers = CustomerServiceStub(channel)
+        invoices = invoice_pb2_grpc.InvoiceServiceStub(channel)
+        payments = payment_pb2_grpc.PaymentServiceStub(channel)
+        ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
+        buyers = [_customer(customers, meta, i) for i in range(concurrency)]
+        total = 2 * count + min(200, count)
+
+        def draft(i: int) -> str:
+            line = inv.InvoiceLineInput(
+                unit_amount=Money(amount_minor=1000 + i % 977, currency_code="USD"),
+                quantity=1,
+                description="Usage",
+            )
+            request = inv.CreateInvoiceRequest(
+                customer_id=buyers[i % len(buyers)], lines=[line], request_id=f"d{i}"
+            )
+            drafted: inv.Invoice = invoices.CreateInvoice(request, metadata=meta)
+            return drafted.id
+
+        drafts: list[str] = [""] * total
+        timed(total, concurrency, lambda i: drafts.__setitem__(i, draft(i)))
+
+        def finalise_and_pay(i: int) -> None:
+            invoices.FinalizeInvoice(
+                inv.FinalizeInvoiceRequest(id=drafts[i], request_id=f"f{i}"), metadata=meta
+            )
+            pay_only(i)
+
+        def pay_only(i: int) -> None:
+            request = pay.CreatePaymentRequest(
+                customer_id=buyers[i % len(buyers)], invoice_id=drafts[i], request_id=f"p{i}"
+            )
+            paid: pay.Payment = payments.CreatePayment(request, metadata=meta)
+            if paid.status != pay.PAYMENT_STATUS_SUCCEEDED:
+                raise RuntimeError(f"payment {paid.id} ended {paid.status}")
+
+        warm = min(200, count)
+        timed(warm, concurrency, lambda i: finalise_and_pay(2 * count + i))
+        end_to_end = count / timed(count, concurrency, finalise_and_pay)
+        for i in range(count, 2 * count):  # finalised up front: the pay-only phase
+            invoices.FinalizeInvoice(
+                inv.FinalizeInvoiceRequest(id=drafts[i], request_id=f"f{i}"), metadata=meta
+            )
+        charge_only = count / timed(count, concurrency, lambda i: pay_only(count + i))
+        _check(invoices, ledger, payments, meta, base_url, total)
+        channel.close()
+    return end_to_end, charge_only
+
+
+def _customer(stub: CustomerServiceStub, meta: tuple[tuple[str, str], ...], i: int) -> str:
+    created = stub.CreateCustomer(
+        cus.CreateCustomerRequest(
+            customer=cus.Customer(display_name=f"Buyer {i}", currency_code="USD")
+        ),
+        metadata=meta,
+    )
+    method = cus.PaymentMethod(psp="simulated", token="tok_visa", type=cus.PAYMENT_METHOD_TYPE_CARD)
+    stub.AttachPaymentMethod(
+        cus.AttachPaymentMethodRequest(
+            customer_id=created.id, payment_method=method, make_default=True
+        ),
+        metadata=meta,
+    )
+    return str(created.id)
+
+
+def _check(
+    invoices: invoice_pb2_grpc.InvoiceServiceStub,
+    ledger: ledger_pb2_grpc.LedgerServiceStub,
+    payments: payment_pb2_grpc.PaymentServiceStub,
+    meta: tuple[tuple[str, str], ...],
+    base_url: str,
+    total: int,
+) -> None:
+    """Every invoice paid once, the PSP's log agrees one to one, the ledger verifies."""
+    paid = _count(
+        lambda token: invoices.ListInvoices(
+            inv.ListInvoicesRequest(
+                page_size=1000, page_token=token, status=inv.INVOICE_STATUS_PAID
+            ),
+            metadata=meta,
+        ),
+        "invoices",
+    )
+    succeeded = _count(
+        lambda token: payments.ListPayments(
+            pay.ListPaymentsRequest(
+                page_size=1000, page_token=token, status=pay.PAYMENT_STATUS_SUCCEEDED
+            ),
+            metadata=meta,
+        ),
+        "payments",
+    )
+    log = httpx.get(f"{base_url}/v1/_admin/log", timeout=60).json()
+    ours = [c for c in log["charges"] if c["idempotency_key"].startswith("accrue_")]
+    keys = {c["idempotency_key"] for c in ours}
+    verified = ledger.VerifyLedger(ledger_pb2.VerifyLedgerRequest(), metadata=meta)
+    print(
+        f"  check: {paid} invoices PAID, {succeeded} payments SUCCEEDED, {len(ours)} PSP charges"
+        f" ({len(keys)} distinct keys), ledger intact={verified.intact}"
+    )
+    if not (paid == succeeded == len(ours) == len(keys) == total and verified.intact):
+        raise RuntimeError("the books do not tie out")
+
+
+def _count(page: Callable[[str], object], field: str) -> int:
+    token, total = "", 0
+    while True:
+        response = page(token)
+        total += len(getattr(response, field))
+        token = response.next_page_token  # type: ignore[attr-defined]
+        if not token:
+            return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="measured payments per phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent callers")
+    parser.add_argument("--quick", action="store_true", help="CI smoke: 100 payments on SQLite")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    count = 100 if args.quick else args.count
+    load = os.getloadavg()[0]
+    print(f"setup: {count} payments per phase, concurrency {args.concurrency}, load {load:.2f}")
+    with psp_sim() as base_url:
+        raw = raw_psp_rate(base_url, max(count, 500), args.concurrency)
+        print(f"  raw PSP calls (HttpPaymentGateway -> psp-sim): {raw:,.0f} charges/s  [ceiling]")
+        if args.quick or args.sqlite:
+            with tempfile.TemporaryDirectory() as work:
+                url = f"sqlite:///{work}/bench.db"
+                _report("SQLite", *accrue_rate(url, base_url, count, args.concurrency), raw)
+        else:
+            admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
+            with postgres_database(admin) as url:
+                if url is not None:
+                    _report("PostgreSQL", *accrue_rate(url, base_url, count, args.concurrency), raw)
+    return 0
+
+
+def _report(database: str, end_to_end: float, charge_only: float, raw: float) -> None:
+    print(
+        f"  {database}: finalise + charge + paid + posted: {end_to_end:,.0f} payments/s"
+        f" ({end_to_end / raw:.1%} of raw PSP)"
+    )
+    print(
+        f"  {database}: charge + paid + posted (finalised before): {charge_only:,.0f} payments/s"
+        f" ({charge_only / raw:.1%} of raw PSP)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
