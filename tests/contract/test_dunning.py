@@ -341,3 +341,45 @@ def test_a_send_invoice_subscription_is_never_charged(grpc: Transport, method: i
     assert s.payments() == []
     assert s.status(created.id) == ACTIVE
     assert s.receivable(customer.id) == 3 * PRICE
+
+
+def test_an_attempt_skipped_for_a_payment_in_progress_comes_back_when_that_payment_fails(
+    grpc: Transport, server: RunningServer, api_key: str
+) -> None:
+    s = Dunning(grpc, START)
+    customer, created = _failing_subscription(s)
+    s.advance(day(0))
+    invoice = _first_invoice(s, created.id)
+    assert (invoice.attempt_count, next_attempt(invoice)) == (1, day(3))
+    # Someone pays the invoice by hand with a card whose PSP never answers.
+    with_card = s.attach(customer.id, "tok_5xx", make_default=False)
+    card = with_card.payment_methods[-1].id
+    manual = s.call(
+        PAYMENTS,
+        "CreatePayment",
+        pay.CreatePaymentRequest(
+            customer_id=customer.id, invoice_id=invoice.id, payment_method_id=card, request_id=rid()
+        ),
+    )
+    assert manual.status == pay.PAYMENT_STATUS_UNKNOWN
+
+    # The day-3 retry must not charge beside a payment in progress: it waits.
+    s.advance(day(3))
+    waiting = s.invoice(invoice.id)
+    assert (waiting.attempt_count, next_attempt(waiting)) == (1, None)
+    assert len(s.payments(invoice_id=invoice.id)) == 2
+
+    # The manual payment turns out to have failed (the PSP has no charge and the
+    # card is gone): the skipped attempt is due again at once, and dunning goes on.
+    s.call(
+        CUSTOMERS,
+        "DetachPaymentMethod",
+        cus.DetachPaymentMethodRequest(customer_id=customer.id, payment_method_id=card),
+    )
+    resolved = server.app.payments.resolve(server.tenant_of(api_key), manual.id)
+    assert resolved.failure_code == "payment_method_detached"
+    assert next_attempt(s.invoice(invoice.id)) == day(3)
+    s.advance(day(3) + timedelta(seconds=1))
+    retried = s.invoice(invoice.id)
+    assert (retried.attempt_count, next_attempt(retried)) == (2, day(8))
+    assert s.status(created.id) == PAST_DUE

@@ -45,7 +45,8 @@ class Collections:
             assert customer is not None, "an invoice's customer exists"
             started = inv.collection_started(invoice)
             if uow.payments.in_progress_for_invoice(tenant_id, invoice_id):
-                # A payment already under way settles the invoice, or fails into dunning.
+                # A payment is under way: it settles the invoice, or its failure
+                # brings this attempt back (PaymentEngine._payment_failed).
                 uow.invoices.update(inv.collection_failed(invoice, next_attempt=None))
                 uow.commit()
                 return None

@@ -284,8 +284,8 @@ class PaymentEngine:
         self._record(uow, after.status.value, after)
         if after.status is pay.PaymentStatus.SUCCEEDED:
             return self._captured(uow, after)
-        if after.status is pay.PaymentStatus.FAILED and after.collection_attempt:
-            self._collection_failed(uow, after)
+        if after.status is pay.PaymentStatus.FAILED and after.invoice_id:
+            self._payment_failed(uow, after)
         return after
 
     def _captured(self, uow: UnitOfWork, payment: Payment) -> Payment:
@@ -317,12 +317,24 @@ class PaymentEngine:
             return
         self._store(uow, sub.version, subs.mark_paid(sub, now), now)
 
-    def _collection_failed(self, uow: UnitOfWork, payment: Payment) -> None:
+    def _payment_failed(self, uow: UnitOfWork, payment: Payment) -> None:
         invoice = uow.invoices.get(payment.tenant_id, payment.invoice_id, for_update=True)
         if invoice is None or invoice.status is not InvoiceStatus.OPEN:
             return
         customer = _customer(uow, invoice.tenant_id, invoice.customer_id)
-        self.attempt_failed(uow, invoice, customer)
+        if payment.collection_attempt:
+            self.attempt_failed(uow, invoice, customer)
+            return
+        # Someone else's payment of an automatically collected invoice failed. An
+        # attempt skipped while it was under way (see Collections.collect) runs now.
+        waiting = (
+            invoice.collection_method is inv.CollectionMethod.CHARGE_AUTOMATICALLY
+            and invoice.next_payment_attempt_time is None
+            and invoice.attempt_count < self._policy.dunning.max_attempts
+        )
+        if waiting:
+            now = self._billing.invoicing.now_for(uow, customer)
+            uow.invoices.update(inv.collection_failed(invoice, next_attempt=now))
 
     def attempt_failed(self, uow: UnitOfWork, invoice: Invoice, customer: Customer) -> None:
         """Dunning after a failed automatic attempt: the next retry, or the final action."""
@@ -485,6 +497,23 @@ class PaymentEngine:
         )
         self._record(uow, "refunded", updated)
         return replace(refund, ledger_transaction_id=posted.id)
+
+    def credit_left_to_refund(self, uow: UnitOfWork, payment: Payment) -> int | None:
+        """For a payment captured to the customer's credit balance, how much of that
+        balance may still be refunded; None for one that settled an invoice.
+
+        A prepayment may since have been spent on invoices: refunding it then
+        would leave a negative credit balance nobody bills. The tenant's ledger
+        head is locked first, as finalisation does, so the balance read here
+        cannot be spent concurrently.
+        """
+        if self._captured_to_invoice(uow, payment):
+            return None
+        uow.ledger.lock_head(payment.tenant_id)
+        customer = _customer(uow, payment.tenant_id, payment.customer_id)
+        balance = self._billing.invoicing.credit_balance(uow, customer)
+        pending = uow.payments.credit_refunds_in_progress(payment.tenant_id, payment.customer_id)
+        return max(balance - pending, 0)
 
     def _captured_to_invoice(self, uow: UnitOfWork, payment: Payment) -> bool:
         """Whether the capture credited the receivable (not the credit balance)."""

@@ -22,6 +22,7 @@ from accrue.domain.errors import (
     InvalidState,
     NotFound,
     PreconditionViolation,
+    RefundExceedsRefundable,
     ValidationFailed,
 )
 from accrue.domain.invoices import InvoiceStatus
@@ -132,6 +133,23 @@ class PaymentService:
                         metadata={"left": payment.currency_code, "right": request.currency_code},
                     )
                 _positive(amount, "amount")
+            left = self._engine.credit_left_to_refund(uow, payment)
+            if left is not None and amount > left and payment.status is PaymentStatus.SUCCEEDED:
+                raise RefundExceedsRefundable(
+                    f"refund of {amount} exceeds the {left} of the customer's credit balance"
+                    " left to refund (the prepayment was partly spent on invoices)",
+                    metadata={
+                        "refundable_minor": str(min(left, payment.refundable_minor)),
+                        "requested_minor": str(amount),
+                    },
+                    precondition_violations=[
+                        PreconditionViolation(
+                            "REFUNDABLE",
+                            f"customers/{payment.customer_id}",
+                            f"{left} minor units of credit balance left to refund",
+                        )
+                    ],
+                )
             refund = self._engine.open_refund(
                 uow,
                 payment,

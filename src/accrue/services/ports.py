@@ -329,6 +329,10 @@ class PaymentRepository(Protocol):
         self, tenant_id: str, page: PageRequest, *, payment_id: str
     ) -> Sequence[Refund]: ...
     def claim_refund_inquiries(self, *, now: datetime, limit: int) -> Sequence[DueItem]: ...
+    def credit_refunds_in_progress(self, tenant_id: str, customer_id: str) -> int:
+        """Refunds still in flight of the customer's standalone (credit) payments, summed."""
+        ...
+
     def postpone_inquiries(
         self, payment_ids: Sequence[str], refund_ids: Sequence[str], until: datetime
     ) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.adapters.db import tables as t
@@ -178,6 +178,23 @@ class SqlPaymentRepository:
         rows = list(self._conn.execute(query.order_by(_r.id).limit(page.size + 1)))
         history = self._transitions(tenant_id, [row.id for row in rows])
         return [_refund_of(row, history[row.id]) for row in rows]
+
+    def credit_refunds_in_progress(self, tenant_id: str, customer_id: str) -> int:
+        query = (
+            select(func.coalesce(func.sum(_r.amount_minor), 0))
+            .select_from(
+                t.refunds.join(
+                    t.payments, and_(_p.tenant_id == _r.tenant_id, _p.id == _r.payment_id)
+                )
+            )
+            .where(
+                _r.tenant_id == tenant_id,
+                _r.customer_id == customer_id,
+                _r.status.in_((RefundStatus.PROCESSING.value, RefundStatus.UNKNOWN.value)),
+                _p.invoice_id.is_(None),
+            )
+        )
+        return int(self._conn.execute(query).scalar_one())
 
     def claim_refund_inquiries(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
         return self._claim_due(t.refunds, now, limit)

@@ -54,8 +54,9 @@ class PaymentService(Protocol):
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -78,9 +79,11 @@ class PaymentService(Protocol):
         before the call returns.
 
         `request_id` is required. Repeating it returns the same payment as it
-        stands now (never a second charge); reusing it for a different request
-        is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while the
-        first call is still running is ABORTED (IDEMPOTENCY_REQUEST_IN_FLIGHT).
+        stands now - PROCESSING while the first call is still waiting for the
+        PSP - and never makes a second charge; reusing it for a different
+        request is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while
+        the first call is still recording the payment is ABORTED
+        (IDEMPOTENCY_REQUEST_IN_FLIGHT).
 
         NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer, invoice or
         payment method; FAILED_PRECONDITION (INVALID_STATE) when the invoice is
@@ -113,7 +116,9 @@ class PaymentService(Protocol):
         behaves as in CreatePayment. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (INVALID_STATE) when the payment did not succeed;
         FAILED_PRECONDITION (REFUND_EXCEEDS_REFUNDABLE) when the amount is more
-        than what is left; INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
+        than what is left (for a standalone amount also: more than the
+        customer's credit balance still holds, since the prepayment may have
+        been spent on invoices); INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
         (PSP_UNAVAILABLE).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
@@ -223,8 +228,9 @@ class PaymentServiceClient(ConnectClient):
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -277,9 +283,11 @@ class PaymentServiceClient(ConnectClient):
         before the call returns.
 
         `request_id` is required. Repeating it returns the same payment as it
-        stands now (never a second charge); reusing it for a different request
-        is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while the
-        first call is still running is ABORTED (IDEMPOTENCY_REQUEST_IN_FLIGHT).
+        stands now - PROCESSING while the first call is still waiting for the
+        PSP - and never makes a second charge; reusing it for a different
+        request is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while
+        the first call is still recording the payment is ABORTED
+        (IDEMPOTENCY_REQUEST_IN_FLIGHT).
 
         NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer, invoice or
         payment method; FAILED_PRECONDITION (INVALID_STATE) when the invoice is
@@ -363,7 +371,9 @@ class PaymentServiceClient(ConnectClient):
         behaves as in CreatePayment. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (INVALID_STATE) when the payment did not succeed;
         FAILED_PRECONDITION (REFUND_EXCEEDS_REFUNDABLE) when the amount is more
-        than what is left; INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
+        than what is left (for a standalone amount also: more than the
+        customer's credit balance still holds, since the prepayment may have
+        been spent on invoices); INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
         (PSP_UNAVAILABLE).
         """
         return await self.execute_unary(
@@ -420,8 +430,9 @@ class PaymentServiceSync(Protocol):
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -444,9 +455,11 @@ class PaymentServiceSync(Protocol):
         before the call returns.
 
         `request_id` is required. Repeating it returns the same payment as it
-        stands now (never a second charge); reusing it for a different request
-        is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while the
-        first call is still running is ABORTED (IDEMPOTENCY_REQUEST_IN_FLIGHT).
+        stands now - PROCESSING while the first call is still waiting for the
+        PSP - and never makes a second charge; reusing it for a different
+        request is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while
+        the first call is still recording the payment is ABORTED
+        (IDEMPOTENCY_REQUEST_IN_FLIGHT).
 
         NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer, invoice or
         payment method; FAILED_PRECONDITION (INVALID_STATE) when the invoice is
@@ -479,7 +492,9 @@ class PaymentServiceSync(Protocol):
         behaves as in CreatePayment. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (INVALID_STATE) when the payment did not succeed;
         FAILED_PRECONDITION (REFUND_EXCEEDS_REFUNDABLE) when the amount is more
-        than what is left; INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
+        than what is left (for a standalone amount also: more than the
+        customer's credit balance still holds, since the prepayment may have
+        been spent on invoices); INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
         (PSP_UNAVAILABLE).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
@@ -587,8 +602,9 @@ class PaymentServiceClientSync(ConnectClientSync):
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -641,9 +657,11 @@ class PaymentServiceClientSync(ConnectClientSync):
         before the call returns.
 
         `request_id` is required. Repeating it returns the same payment as it
-        stands now (never a second charge); reusing it for a different request
-        is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while the
-        first call is still running is ABORTED (IDEMPOTENCY_REQUEST_IN_FLIGHT).
+        stands now - PROCESSING while the first call is still waiting for the
+        PSP - and never makes a second charge; reusing it for a different
+        request is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while
+        the first call is still recording the payment is ABORTED
+        (IDEMPOTENCY_REQUEST_IN_FLIGHT).
 
         NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer, invoice or
         payment method; FAILED_PRECONDITION (INVALID_STATE) when the invoice is
@@ -727,7 +745,9 @@ class PaymentServiceClientSync(ConnectClientSync):
         behaves as in CreatePayment. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (INVALID_STATE) when the payment did not succeed;
         FAILED_PRECONDITION (REFUND_EXCEEDS_REFUNDABLE) when the amount is more
-        than what is left; INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
+        than what is left (for a standalone amount also: more than the
+        customer's credit balance still holds, since the prepayment may have
+        been spent on invoices); INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
         (PSP_UNAVAILABLE).
         """
         return self.execute_unary(

@@ -41,8 +41,9 @@ class PaymentServiceStub:
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -105,8 +106,9 @@ class PaymentServiceServicer:
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
@@ -129,9 +131,11 @@ class PaymentServiceServicer:
         before the call returns.
 
         `request_id` is required. Repeating it returns the same payment as it
-        stands now (never a second charge); reusing it for a different request
-        is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while the
-        first call is still running is ABORTED (IDEMPOTENCY_REQUEST_IN_FLIGHT).
+        stands now - PROCESSING while the first call is still waiting for the
+        PSP - and never makes a second charge; reusing it for a different
+        request is INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED); repeating it while
+        the first call is still recording the payment is ABORTED
+        (IDEMPOTENCY_REQUEST_IN_FLIGHT).
 
         NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer, invoice or
         payment method; FAILED_PRECONDITION (INVALID_STATE) when the invoice is
@@ -167,7 +171,9 @@ class PaymentServiceServicer:
         behaves as in CreatePayment. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (INVALID_STATE) when the payment did not succeed;
         FAILED_PRECONDITION (REFUND_EXCEEDS_REFUNDABLE) when the amount is more
-        than what is left; INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
+        than what is left (for a standalone amount also: more than the
+        customer's credit balance still holds, since the prepayment may have
+        been spent on invoices); INVALID_ARGUMENT (CURRENCY_MISMATCH); UNAVAILABLE
         (PSP_UNAVAILABLE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -233,8 +239,9 @@ class PaymentService:
 
     A successful payment posts debit PSP clearing / credit the customer's
     receivable (an invoice payment) or customer credit (a standalone amount),
-    in the same transaction as the status change; a refund posts debit
-    refunds (contra-revenue) / credit PSP clearing.
+    in the same transaction as the status change; a refund posts credit PSP
+    clearing against debit refunds (contra-revenue) for an invoice payment or
+    debit customer credit for a standalone amount.
 
     Only PSP tokens ever reach Accrue: no field holds a card number or CVC,
     and a request with anything that looks like a card number in any string
