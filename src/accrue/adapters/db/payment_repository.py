@@ -46,8 +46,11 @@ def _claim(table: Any) -> Select[Any]:
 
 
 def _webhook_insert(dialect: Any) -> Any:
-    return dialect.insert(t.psp_webhook_events).on_conflict_do_nothing(
-        index_elements=["psp", "event_id"]
+    # preserve_rowcount: psycopg reports -1 for an INSERT otherwise, which reads as "first".
+    return (
+        dialect.insert(t.psp_webhook_events)
+        .on_conflict_do_nothing(index_elements=["psp", "event_id"])
+        .execution_options(preserve_rowcount=True)
     )
 
 
