@@ -20,6 +20,7 @@ from accrue.api.handlers.events import EventHandler
 from accrue.api.handlers.invoices import InvoiceHandler
 from accrue.api.handlers.ledger import LedgerHandler
 from accrue.api.handlers.payments import PaymentHandler
+from accrue.api.handlers.reconciliation import ReconciliationHandler
 from accrue.api.handlers.subscriptions import SubscriptionHandler
 from accrue.api.handlers.support import HandlerSupport
 from accrue.api.handlers.test_clocks import TestClockHandler
@@ -33,6 +34,7 @@ from accrue.billing.v1 import (
     invoice_pb2,
     ledger_pb2,
     payment_pb2,
+    reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
 )
@@ -43,6 +45,7 @@ from accrue.domain.clock import Clock
 from accrue.domain.dunning import DunningPolicy
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.rate_limit import TokenBucketLimiter
+from accrue.domain.reconciliation import FeeSchedule
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
 from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
@@ -58,6 +61,7 @@ from accrue.services.payment_resolver import PaymentResolver
 from accrue.services.payments import PaymentService
 from accrue.services.psp import PaymentGateway
 from accrue.services.psp_webhooks import PspWebhookService
+from accrue.services.reconciliation import ReconciliationService
 from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
@@ -72,6 +76,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     invoice_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
     test_clock_pb2.DESCRIPTOR.services_by_name["TestClockService"],
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
+    reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -99,6 +104,7 @@ class Application:
     collections: Collections
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
+    reconciliation: ReconciliationService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -141,6 +147,14 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         faults=_faults(settings),
     )
     collections = Collections(uow_factory, clock, payment_engine)
+    reconciliation = ReconciliationService(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        events=events,
+        ledger=ledger,
+        fee_schedule=FeeSchedule(),
+    )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -170,6 +184,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         "accrue.billing.v1.PaymentService": PaymentHandler(
             support, PaymentService(uow_factory, payment_engine)
         ),
+        "accrue.billing.v1.ReconciliationService": ReconciliationHandler(support, reconciliation),
     }
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
@@ -188,6 +203,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         collections=collections,
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
+        reconciliation=reconciliation,
     )
 
 

@@ -203,6 +203,10 @@ def parser() -> argparse.ArgumentParser:
     )
     psp_sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     psp_sim.set_defaults(run=_psp_sim)
+
+    from accrue import recon_cli
+
+    recon_cli.add_parser(commands)
     return root
 
 

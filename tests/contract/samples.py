@@ -21,6 +21,7 @@ from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1 import payment_pb2 as pay
+from accrue.billing.v1 import reconciliation_pb2 as rec
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import test_clock_pb2 as clk
 from accrue.billing.v1.money_pb2 import Money
@@ -41,6 +42,8 @@ class Ids:
     invoice: str = ""
     draft_invoice: str = ""
     payment: str = ""
+    reconciliation_run: str = ""
+    reconciliation_break: str = ""
 
 
 # Subscriptions in samples live on a test clock, so every period and invoice
@@ -257,6 +260,30 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
         request_id=_rid(),
     ),
     "accrue.billing.v1.PaymentService/ListRefunds": lambda ids: pay.ListRefundsRequest(),
+    # The harness follows the header with the chunks of a report (tests/support.py).
+    "accrue.billing.v1.ReconciliationService/ImportSettlementReport": lambda ids: (
+        rec.ImportSettlementReportRequest(
+            header=rec.SettlementReportHeader(
+                format=rec.SETTLEMENT_FORMAT_SIMULATED,
+                cut_off_time=_stamp(CLOCK_START),
+                file_name="empty.csv",
+            )
+        )
+    ),
+    "accrue.billing.v1.ReconciliationService/GetReconciliationRun": lambda ids: (
+        rec.GetReconciliationRunRequest(id=ids.reconciliation_run)
+    ),
+    "accrue.billing.v1.ReconciliationService/ListReconciliationRuns": lambda ids: (
+        rec.ListReconciliationRunsRequest()
+    ),
+    "accrue.billing.v1.ReconciliationService/ListReconciliationBreaks": lambda ids: (
+        rec.ListReconciliationBreaksRequest(run_id=ids.reconciliation_run)
+    ),
+    "accrue.billing.v1.ReconciliationService/ResolveReconciliationBreak": lambda ids: (
+        rec.ResolveReconciliationBreakRequest(
+            id=ids.reconciliation_break, note="Known timing difference", request_id=_rid()
+        )
+    ),
 }
 
 
@@ -343,6 +370,23 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         "CreatePayment",
         SAMPLES["accrue.billing.v1.PaymentService/CreatePayment"](with_clock),
     )
+    # An empty report with a late cut-off: the payment above is missing at the PSP.
+    run = call(
+        "accrue.billing.v1.ReconciliationService",
+        "ImportSettlementReport",
+        rec.ImportSettlementReportRequest(
+            header=rec.SettlementReportHeader(
+                format=rec.SETTLEMENT_FORMAT_SIMULATED,
+                cut_off_time=_stamp(datetime(2100, 1, 1, tzinfo=UTC)),
+                file_name="seed.csv",
+            )
+        ),
+    )
+    breaks = call(
+        "accrue.billing.v1.ReconciliationService",
+        "ListReconciliationBreaks",
+        rec.ListReconciliationBreaksRequest(run_id=run.id),
+    )
     return Ids(
         product.id,
         price.id,
@@ -357,4 +401,6 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         invoice=subscription.latest_invoice_id,
         draft_invoice=draft.id,
         payment=payment.id,
+        reconciliation_run=run.id,
+        reconciliation_break=breaks.breaks[0].id,
     )

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import importlib
+import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from google.rpc import code_pb2
 from protobuf.wkt import Any as ConnectAny
 
 from accrue.api.errors import to_status
-from accrue.api.pipeline import Invoker
+from accrue.api.pipeline import Invoker, RequestStreamBroken
 from accrue.api.routes import Route, snake_case
 from accrue.domain.errors import AccrueError, ValidationFailed
 
@@ -99,6 +100,8 @@ class _ServiceAdapter:
 
     @staticmethod
     def _bind(route: Route, invoker: Invoker, executor: ThreadPoolExecutor) -> Callable[..., Any]:
+        if route.client_streaming:
+            return _client_streaming(route, invoker, executor)
         if route.server_streaming:
             return _streaming(route, invoker, executor)
 
@@ -178,6 +181,110 @@ def _streaming(
         finally:
             gone.set()
             _close_after(step, items, executor, context)
+
+    return call
+
+
+# Messages read off the wire ahead of the handler; beyond that the client waits
+# (HTTP flow control), so an upload never piles up in memory.
+_READ_AHEAD = 4
+
+
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _BlockingRequests(Iterator[Message]):
+    """A client stream as the handler's worker thread sees it: a blocking iterator.
+
+    A pump task on the event loop reads the generated app's async request
+    stream into a queue, at most `_READ_AHEAD` messages ahead of the handler:
+    each message the handler takes gives the pump a slot back. Create and
+    close it on the event loop; iterate it on a worker thread.
+    """
+
+    def __init__(self, requests: AsyncIterator[Message]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._items: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = asyncio.Semaphore(_READ_AHEAD)
+        self._over: Exception | None = None
+        self._pump = self._loop.create_task(self._read(requests))
+
+    async def _read(self, requests: AsyncIterator[Message]) -> None:
+        try:
+            while True:
+                await self._slots.acquire()
+                try:
+                    message = await anext(requests)
+                except StopAsyncIteration:
+                    self._items.put(_END)
+                    return
+                self._items.put(message)
+        except Exception as exc:  # the protocol's ConnectError: disconnect, size, encoding
+            self._items.put(_Failed(exc))
+
+    async def aclose(self) -> None:
+        """Stop reading; wake a worker still waiting for a message."""
+        self._pump.cancel()
+        # The app closes the request stream after the call; it must not be mid-read then.
+        await asyncio.wait([self._pump])
+        self._items.put(_Failed(ConnectError(Code.CANCELED, "the call has ended")))
+
+    def __iter__(self) -> _BlockingRequests:
+        return self
+
+    def __next__(self) -> Message:
+        if self._over is not None:
+            raise self._over
+        item = self._take()
+        if item is _END:
+            self._over = StopIteration()
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self._over = item.error
+            raise item.error
+        # RuntimeError: the loop is closed, the process is stopping; nothing to give back.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._slots.release)
+        assert isinstance(item, Message)
+        return item
+
+    def _take(self) -> object:
+        while True:
+            try:
+                return self._items.get(timeout=1.0)
+            except queue.Empty:
+                if self._loop.is_closed():  # never woken: fail rather than hang the thread
+                    return _Failed(ConnectError(Code.CANCELED, "the server is stopping"))
+
+
+def _client_streaming(
+    route: Route, invoker: Invoker, executor: ThreadPoolExecutor
+) -> Callable[..., Awaitable[Message]]:
+    async def call(requests: AsyncIterator[Message], ctx: Any) -> Message:
+        metadata = {key.lower(): value for key, value in ctx.request_headers.items()}
+        gone = threading.Event()
+        blocking = _BlockingRequests(requests)
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        try:
+            work = functools.partial(
+                invoker.invoke_client_stream,
+                route,
+                blocking,
+                metadata,
+                transport="connect",
+                is_active=lambda: not gone.is_set(),
+            )
+            return await loop.run_in_executor(executor, context.run, work)
+        except AccrueError as error:
+            raise to_connect_error(error) from None
+        except RequestStreamBroken as broken:
+            raise broken.error from None
+        finally:
+            gone.set()
+            await blocking.aclose()
 
     return call
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -17,7 +17,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from accrue.api.errors import to_status
-from accrue.api.pipeline import Invoker
+from accrue.api.pipeline import Invoker, RequestStreamBroken
 from accrue.api.routes import Route
 from accrue.domain.errors import AccrueError, ValidationFailed
 
@@ -46,6 +46,16 @@ def _server_span(route: Route, metadata: dict[str, str]) -> AbstractContextManag
     )
 
 
+def _abort(context: grpc.ServicerContext, span: Span, error: AccrueError) -> NoReturn:
+    status = to_status(error)
+    span.set_attribute("rpc.grpc.status_code", status.code)
+    span.set_attribute("accrue.error.reason", error.reason)
+    if error.reason == "INTERNAL":
+        span.set_status(Status(StatusCode.ERROR, error.message))
+    context.abort_with_status(rpc_status.to_status(status))
+    raise error  # abort_with_status raises; this keeps type checkers honest
+
+
 def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerContext], Message]:
     def behaviour(raw: bytes, context: grpc.ServicerContext) -> Message:
         metadata = _metadata(context)
@@ -53,13 +63,30 @@ def _unary(route: Route, invoker: Invoker) -> Callable[[bytes, grpc.ServicerCont
             try:
                 return invoker.invoke(route, _parse(route, raw), metadata, transport="grpc")
             except AccrueError as error:
-                status = to_status(error)
-                span.set_attribute("rpc.grpc.status_code", status.code)
-                span.set_attribute("accrue.error.reason", error.reason)
-                if error.reason == "INTERNAL":
-                    span.set_status(Status(StatusCode.ERROR, error.message))
-                context.abort_with_status(rpc_status.to_status(status))
-                raise  # abort_with_status raises; this keeps type checkers honest
+                _abort(context, span, error)
+
+    return behaviour
+
+
+def _client_stream(
+    route: Route, invoker: Invoker
+) -> Callable[[Iterator[bytes], grpc.ServicerContext], Message]:
+    def behaviour(raws: Iterator[bytes], context: grpc.ServicerContext) -> Message:
+        metadata = _metadata(context)
+        with _server_span(route, metadata) as span:
+            # Parsed one at a time as the handler pulls them: grpcio reads the
+            # next message off the wire only when asked, so nothing piles up.
+            requests = (_parse(route, raw) for raw in raws)
+            try:
+                return invoker.invoke_client_stream(
+                    route, requests, metadata, transport="grpc", is_active=context.is_active
+                )
+            except AccrueError as error:
+                _abort(context, span, error)
+            except RequestStreamBroken:
+                # The client cancelled or its deadline passed; nobody reads this.
+                context.abort(grpc.StatusCode.CANCELLED, "the request stream was cancelled")
+                raise
 
     return behaviour
 
@@ -98,7 +125,11 @@ def _parse(route: Route, raw: bytes) -> Message:
 def generic_handlers(routes: list[Route], invoker: Invoker) -> list[grpc.GenericRpcHandler]:
     by_service: dict[str, dict[str, Any]] = {}
     for route in routes:
-        if route.server_streaming:
+        if route.client_streaming:
+            handler = grpc.stream_unary_rpc_method_handler(
+                _client_stream(route, invoker), response_serializer=_serialize
+            )
+        elif route.server_streaming:
             handler = grpc.unary_stream_rpc_method_handler(
                 _server_stream(route, invoker), response_serializer=_serialize
             )

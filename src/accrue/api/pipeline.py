@@ -4,6 +4,9 @@ Order: authenticate (no other work for a stranger), validate against the
 contract's protovalidate rules, run the handler. Anything unexpected becomes
 INTERNAL with an opaque correlation id (the trace id); the stack trace goes
 to the log, never to the wire.
+
+A client stream is authenticated and rate-limited once, before its first
+message is read; each message is then validated as the handler pulls it.
 """
 
 from __future__ import annotations
@@ -79,6 +82,36 @@ class Invoker:
             yield from route.handler(request, call)
             state.outcome = "OK" if is_active() else "CANCELLED"
 
+    def invoke_client_stream(
+        self,
+        route: Route,
+        requests: Iterator[Message],
+        metadata: Mapping[str, str],
+        *,
+        transport: str,
+        is_active: Callable[[], bool] = _always_active,
+    ) -> Message:
+        """Run a client-streaming handler: `handler(requests, call) -> response`.
+
+        The handler gets a blocking iterator and pulls the messages one by
+        one; each is validated as it is pulled, so a bad message mid-stream
+        fails the call (INVALID_ARGUMENT) without the rest being read. A
+        failure of the stream wins over whatever the handler made of it.
+        """
+        with self._guard(route, transport) as state:
+            call = self._admit(route, metadata, state, is_active=is_active)
+            stream = _ValidatedStream(requests, self._validate)
+            try:
+                response: Message = route.handler(stream, call)
+            except Exception as exc:
+                if stream.failure is not None and stream.failure is not exc:
+                    raise stream.failure from exc
+                raise
+            if stream.failure is not None:
+                raise stream.failure
+            state.outcome = "OK"
+            return response
+
     def _prepare(
         self,
         route: Route,
@@ -88,9 +121,21 @@ class Invoker:
         *,
         is_active: Callable[[], bool],
     ) -> CallContext:
+        call = self._admit(route, metadata, state, is_active=is_active)
+        self._validate(request)
+        return call
+
+    def _admit(
+        self,
+        route: Route,
+        metadata: Mapping[str, str],
+        state: _CallState,
+        *,
+        is_active: Callable[[], bool],
+    ) -> CallContext:
+        """Authenticate and rate-limit the call; its context for the handler."""
         state.tenant_id = self._authenticator.tenant_for(metadata.get("authorization"))
         self._limits.check(route.full_name, state.tenant_id)
-        self._validate(request)
         return CallContext(
             method=route.full_name,
             tenant_id=state.tenant_id,
@@ -111,6 +156,9 @@ class Invoker:
             raise
         except GeneratorExit:
             state.outcome = "CANCELLED"
+            raise
+        except RequestStreamBroken:
+            state.outcome = "REQUEST_STREAM_BROKEN"
             raise
         except Exception as exc:
             # Without a tracer the id is still unique, so a report can be found in the log.
@@ -161,6 +209,60 @@ class Invoker:
                 f"the request is invalid: {fields[0].field}: {fields[0].description}",
                 field_violations=fields,
             )
+
+
+class RequestStreamBroken(Exception):
+    """The transport could not deliver the rest of a client stream.
+
+    The client went away, or the transport refused a message before it could
+    be parsed; `error` is the transport's own error, which the transport
+    reports (if anyone is still listening).
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__("the request stream ended abnormally")
+        self.error = error
+
+
+class _ValidatedStream(Iterator[Message]):
+    """A handler's view of a client stream: each message validated as it is pulled.
+
+    The first failure (invalid message, broken stream) is kept, raised again
+    on every later pull, and checked by the Invoker after the handler is done.
+    """
+
+    def __init__(self, source: Iterator[Message], validate: Callable[[Message], None]) -> None:
+        self._source = source
+        self._validate = validate
+        self._ended = False
+        self.failure: Exception | None = None
+
+    def __iter__(self) -> _ValidatedStream:
+        return self
+
+    def __next__(self) -> Message:
+        if self.failure is not None:
+            raise self.failure
+        if self._ended:
+            raise StopIteration
+        try:
+            request = next(self._source)
+        except StopIteration:
+            self._ended = True
+            raise
+        except AccrueError as error:  # e.g. a message the transport could not parse
+            self.failure = error
+            raise
+        except Exception as exc:
+            broken = RequestStreamBroken(exc)
+            self.failure = broken
+            raise broken from exc
+        try:
+            self._validate(request)
+        except AccrueError as error:
+            self.failure = error
+            raise
+        return request
 
 
 def _card_number_fields(message: Message, prefix: str = "") -> Iterator[str]:

@@ -31,6 +31,8 @@ class Route:
     response_type: type[Message]
     handler: Handler
     server_streaming: bool = False
+    # The handler takes a blocking iterator of requests: `handler(requests, call)`.
+    client_streaming: bool = False
 
     @property
     def full_name(self) -> str:
@@ -52,6 +54,8 @@ def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[R
                 raise TypeError(
                     f"{type(handler_object).__name__} has no handler for {method.full_name}"
                 )
+            if method.client_streaming and method.server_streaming:
+                raise TypeError(f"bidirectional streaming is not supported: {method.full_name}")
             request_type = GetMessageClass(method.input_type)
             routes.append(
                 Route(
@@ -61,6 +65,7 @@ def build_routes(bindings: Iterable[tuple[ServiceDescriptor, object]]) -> list[R
                     response_type=GetMessageClass(method.output_type),
                     handler=handler,
                     server_streaming=method.server_streaming,
+                    client_streaming=method.client_streaming,
                 )
             )
     return routes

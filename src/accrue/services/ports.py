@@ -6,7 +6,7 @@ is domain <- services <- adapters/api.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -19,6 +19,8 @@ from accrue.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from accrue.domain.ledger import AccountRef, Transaction
 from accrue.domain.paging import PageRequest
 from accrue.domain.payments import Payment, PaymentStatus, Refund
+from accrue.domain.reconciliation import BreakCategory, InternalRecord
+from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import Tenant
 from accrue.domain.test_clocks import TestClock
@@ -345,6 +347,44 @@ class PaymentRepository(Protocol):
         ...
 
 
+class ReconciliationRepository(Protocol):
+    def find_run(
+        self, tenant_id: str, psp: str, report_sha256: str
+    ) -> ReconciliationRun | None: ...
+    def get_run(self, tenant_id: str, run_id: str) -> ReconciliationRun | None: ...
+    def list_runs(self, tenant_id: str, page: PageRequest) -> Sequence[ReconciliationRun]: ...
+    def add_run(self, run: ReconciliationRun) -> None: ...
+    def update_run(self, run: ReconciliationRun) -> None: ...
+    def add_breaks(self, items: Sequence[StoredBreak]) -> None: ...
+    def list_breaks(
+        self,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> Sequence[StoredBreak]: ...
+    def iter_breaks(self, tenant_id: str, run_id: str) -> Iterator[StoredBreak]: ...
+    def get_break(
+        self, tenant_id: str, run_id: str, seq: int, *, for_update: bool = False
+    ) -> StoredBreak | None: ...
+    def update_break(self, item: StoredBreak) -> None: ...
+    def records(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, InternalRecord]:
+        """Payments and refunds sent under these PSP references, by reference."""
+        ...
+
+    def mark_settled(
+        self, tenant_id: str, run_id: str, records: Sequence[InternalRecord]
+    ) -> None: ...
+    def unsettled_records(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[InternalRecord]:
+        """Unsettled succeeded or in-progress records created by `cut_off`, streamed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; nothing is written unless `commit` is called."""
 
@@ -371,6 +411,8 @@ class UnitOfWork(Protocol):
     def invoices(self) -> InvoiceRepository: ...
     @property
     def payments(self) -> PaymentRepository: ...
+    @property
+    def reconciliation(self) -> ReconciliationRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -500,6 +500,8 @@ payments = Table(
     Column("ledger_transaction_id", ID, nullable=True),
     Column("next_inquiry_time", UtcDateTime(), nullable=True),
     Column("collection_attempt", Integer, nullable=False),
+    # The reconciliation run whose report settled it; NULL until then.
+    Column("settlement_run_id", ID, nullable=True),
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -538,6 +540,7 @@ refunds = Table(
     Column("request_fingerprint", String(64), nullable=False),
     Column("ledger_transaction_id", ID, nullable=True),
     Column("next_inquiry_time", UtcDateTime(), nullable=True),
+    Column("settlement_run_id", ID, nullable=True),
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -578,4 +581,54 @@ psp_webhook_events = Table(
     Column("type", String(64), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("receive_time", UtcDateTime(), nullable=False),
+)
+
+# One import of a settlement report. The same bytes (per tenant and PSP) are
+# one run: a re-import finds it by digest and changes nothing.
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("psp", String(64), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("file_name", String(256), nullable=False),
+    Column("report_sha256", CHAR(64), nullable=False),
+    Column("cut_off_time", UtcDateTime(), nullable=False),
+    Column("line_count", BigInteger, nullable=False),
+    Column("matched_count", BigInteger, nullable=False),
+    Column("break_count", BigInteger, nullable=False),
+    Column("breaks_by_category", JSON, nullable=False),
+    Column("totals", JSON, nullable=False),
+    Column("payout_count", BigInteger, nullable=False),
+    Column("payouts_tied_out", BigInteger, nullable=False),
+    Column("ledger_transaction_count", BigInteger, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    UniqueConstraint("tenant_id", "psp", "report_sha256"),
+)
+
+reconciliation_breaks = Table(
+    "reconciliation_breaks",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("run_id", ID, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("line_number", BigInteger, nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("payout_id", String(128), nullable=False),
+    Column("currency_code", String(3), nullable=False),
+    Column("expected_minor", BigInteger, nullable=True),
+    Column("actual_minor", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("resolved", Boolean, nullable=False),
+    Column("resolution_note", Text, nullable=False),
+    Column("resolved_by", String(64), nullable=False),
+    Column("resolve_time", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(
+        ["tenant_id", "run_id"], ["reconciliation_runs.tenant_id", "reconciliation_runs.id"]
+    ),
+    Index("ix_reconciliation_breaks_tenant_id_run_id_category", "tenant_id", "run_id", "category"),
 )

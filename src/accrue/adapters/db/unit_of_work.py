@@ -14,6 +14,7 @@ from accrue.adapters.db.invoice_repository import SqlInvoiceRepository
 from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.ledger_repository import SqlLedgerRepository
 from accrue.adapters.db.payment_repository import SqlPaymentRepository
+from accrue.adapters.db.reconciliation_repository import SqlReconciliationRepository
 from accrue.adapters.db.repositories import (
     SqlCustomerRepository,
     SqlIdempotencyRepository,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
     subscriptions: SqlSubscriptionRepository
     invoices: SqlInvoiceRepository
     payments: SqlPaymentRepository
+    reconciliation: SqlReconciliationRepository
 
     def __init__(
         self,
@@ -85,6 +87,7 @@ class SqlUnitOfWork:
         self.subscriptions = SqlSubscriptionRepository(conn)
         self.invoices = SqlInvoiceRepository(conn)
         self.payments = SqlPaymentRepository(conn)
+        self.reconciliation = SqlReconciliationRepository(conn)
         return self
 
     def commit(self) -> None:

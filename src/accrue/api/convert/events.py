@@ -19,6 +19,7 @@ from accrue.api.convert.common import timestamp
 from accrue.api.convert.customers import customer_to_pb
 from accrue.api.convert.ledger import transaction_to_pb
 from accrue.api.convert.payments import payment_to_pb, refund_to_pb
+from accrue.api.convert.reconciliation import break_to_pb, run_to_pb
 from accrue.billing.v1 import event_pb2
 from accrue.domain.catalog import Price, Product
 from accrue.domain.customers import Customer
@@ -26,6 +27,7 @@ from accrue.domain.events import DomainEvent, StoredEvent
 from accrue.domain.invoices import CreditNote, Invoice
 from accrue.domain.ledger import Transaction
 from accrue.domain.payments import Payment, Refund
+from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription
 from accrue.domain.test_clocks import TestClock
 from accrue.events.v1 import events_pb2
@@ -41,6 +43,11 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     (TestClock, lambda s: events_pb2.TestClockChanged(test_clock=clock_to_pb(s))),
     (Payment, lambda s: events_pb2.PaymentChanged(payment=payment_to_pb(s))),
     (Refund, lambda s: events_pb2.RefundChanged(refund=refund_to_pb(s))),
+    (ReconciliationRun, lambda s: events_pb2.ReconciliationRunCompleted(run=run_to_pb(s))),
+    (
+        StoredBreak,
+        lambda s: events_pb2.ReconciliationBreakResolved(**{"break": break_to_pb(s)}),
+    ),
 )
 
 

@@ -3,6 +3,7 @@ from accrue.billing.v1 import customer_pb2 as _customer_pb2
 from accrue.billing.v1 import invoice_pb2 as _invoice_pb2
 from accrue.billing.v1 import ledger_pb2 as _ledger_pb2
 from accrue.billing.v1 import payment_pb2 as _payment_pb2
+from accrue.billing.v1 import reconciliation_pb2 as _reconciliation_pb2
 from accrue.billing.v1 import subscription_pb2 as _subscription_pb2
 from accrue.billing.v1 import test_clock_pb2 as _test_clock_pb2
 from google.protobuf import descriptor as _descriptor
@@ -71,3 +72,14 @@ class RefundChanged(_message.Message):
     REFUND_FIELD_NUMBER: _ClassVar[int]
     refund: _payment_pb2.Refund
     def __init__(self, refund: _Optional[_Union[_payment_pb2.Refund, _Mapping]] = ...) -> None: ...
+
+class ReconciliationRunCompleted(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _reconciliation_pb2.ReconciliationRun
+    def __init__(self, run: _Optional[_Union[_reconciliation_pb2.ReconciliationRun, _Mapping]] = ...) -> None: ...
+
+class ReconciliationBreakResolved(_message.Message):
+    __slots__ = ()
+    BREAK_FIELD_NUMBER: _ClassVar[int]
+    def __init__(self, **kwargs) -> None: ...

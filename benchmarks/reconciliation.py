@@ -1,0 +1,416 @@
+"""Reconciliation throughput: N settlement lines matched against the payments they settle,
+ledger postings included, next to the notebook approach (pandas) on the same data.
+
+See benchmarks/README.md (reconciliation.py) for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the reports
+
+from harness import postgres_database  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from accrue.adapters.db import tables as t  # noqa: E402
+from accrue.adapters.db.mapping import customer_row  # noqa: E402
+from accrue.bootstrap import build_application  # noqa: E402
+from accrue.config import Settings  # noqa: E402
+from accrue.domain.customers import Customer  # noqa: E402
+from accrue.domain.lifecycle import LifecycleState  # noqa: E402
+from accrue.domain.settlement import LineKind, SettlementFormat  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+GOAL_LINES, GOAL_SECONDS, GOAL_RSS_MIB = 1_000_000, 60.0, 1024
+SEED_BATCH = 5000
+PSP = "simulated"
+
+
+# --- the parent: data, seeding, the three measured children ----------------------------
+
+
+def seed_database(database_url: str, report: Any) -> str:
+    """The report's internal records as payment and refund rows; returns the tenant id."""
+    app = build_application(Settings(database_url=database_url, log_level="WARNING"))
+    try:
+        tenant_id = app.tenants.create_tenant("recon-bench").tenant.id
+        now = datetime.now(UTC)
+        currencies = sorted({r.currency_code for r in report.records.values()})
+        customers = {c: f"cus_bench_{c.lower()}" for c in currencies}
+        with app.engine.begin() as conn:
+            conn.execute(
+                insert(t.customers),
+                [customer_row(_customer(tenant_id, cid, c, now)) for c, cid in customers.items()],
+            )
+            # Refunds hang off one parent payment per currency, settled long ago.
+            conn.execute(
+                insert(t.payments),
+                [
+                    _payment_row(tenant_id, f"pay_parent_{c.lower()}", cid, c, now, settled=True)
+                    for c, cid in customers.items()
+                ],
+            )
+        rows: dict[str, list[dict[str, Any]]] = {"payments": [], "refunds": []}
+        for record in report.records.values():
+            customer = customers[record.currency_code]
+            if record.kind is LineKind.CHARGE:
+                rows["payments"].append(_record_payment(tenant_id, customer, record))
+            else:
+                rows["refunds"].append(_record_refund(tenant_id, customer, record))
+            if len(rows["payments"]) + len(rows["refunds"]) >= SEED_BATCH:
+                _flush(app.engine, rows)
+        _flush(app.engine, rows)
+        if app.engine.dialect.name == "postgresql":
+            with app.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        return str(tenant_id)
+    finally:
+        app.close()
+
+
+def _flush(engine: Any, rows: dict[str, list[dict[str, Any]]]) -> None:
+    with engine.begin() as conn:
+        for name in ("payments", "refunds"):
+            if rows[name]:
+                conn.execute(insert(getattr(t, name)), rows[name])
+                rows[name].clear()
+
+
+def _customer(tenant_id: str, customer_id: str, currency: str, now: datetime) -> Customer:
+    return Customer(
+        id=customer_id,
+        tenant_id=tenant_id,
+        display_name=f"Bench {currency}",
+        email="",
+        currency_code=currency,
+        billing_address=None,
+        tax_location=None,
+        time_zone="UTC",
+        metadata={},
+        payment_methods=(),
+        default_payment_method_id="",
+        state=LifecycleState.ACTIVE,
+        create_time=now,
+        update_time=now,
+    )
+
+
+def _payment_row(
+    tenant_id: str, payment_id: str, customer_id: str, currency: str, at: datetime, *, settled: bool
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": payment_id,
+        "customer_id": customer_id,
+        "invoice_id": None,
+        "amount_minor": 10**9,
+        "currency_code": currency,
+        "status": "succeeded",
+        "payment_method_id": "pm_bench",
+        "psp": PSP,
+        "psp_idempotency_key": f"accrue_{payment_id}",
+        "psp_charge_id": None,
+        "failure_code": "",
+        "fee_minor": 0,
+        "amount_refunded_minor": 0,
+        "refund_reserved_minor": 0,
+        "psp_request_count": 1,
+        "description": "",
+        "metadata": {},
+        "request_id": payment_id,
+        "request_fingerprint": "",
+        "ledger_transaction_id": None,
+        "next_inquiry_time": None,
+        "collection_attempt": 0,
+        "settlement_run_id": "recon_earlier" if settled else None,
+        "create_time": at,
+        "update_time": at,
+        "version": 1,
+    }
+
+
+def _record_payment(tenant_id: str, customer_id: str, record: Any) -> dict[str, Any]:
+    row = _payment_row(
+        tenant_id,
+        record.record_id,
+        customer_id,
+        record.currency_code,
+        record.create_time,
+        settled=record.settled,
+    )
+    row.update(
+        amount_minor=record.amount_minor,
+        status=record.status,
+        psp_idempotency_key=record.reference,
+    )
+    return row
+
+
+def _record_refund(tenant_id: str, customer_id: str, record: Any) -> dict[str, Any]:
+    del customer_id
+    return {
+        "tenant_id": tenant_id,
+        "id": record.record_id,
+        "payment_id": f"pay_parent_{record.currency_code.lower()}",
+        "customer_id": f"cus_bench_{record.currency_code.lower()}",
+        "amount_minor": record.amount_minor,
+        "currency_code": record.currency_code,
+        "status": record.status,
+        "reason": "",
+        "psp_idempotency_key": record.reference,
+        "psp_refund_id": None,
+        "failure_code": "",
+        "request_id": record.record_id,
+        "request_fingerprint": "",
+        "ledger_transaction_id": None,
+        "next_inquiry_time": None,
+        "settlement_run_id": "recon_earlier" if record.settled else None,
+        "create_time": record.create_time,
+        "update_time": record.create_time,
+        "version": 1,
+    }
+
+
+def child(phase: str, database_url: str, tenant_id: str, path: str, cut_off: str) -> dict[str, Any]:
+    """Run one measured phase in a fresh process, so its peak RSS is its own."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", phase, database_url, tenant_id, path, cut_off],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{phase} failed:\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- the children ---------------------------------------------------------------------
+
+
+def _chunks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as report:
+        while chunk := report.read(1 << 20):
+            yield chunk
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
+    """The real thing: ReconciliationService.import_report, postings and breaks included."""
+    from accrue.services.reconciliation import ReportHeader
+
+    app = build_application(Settings(database_url=database_url, log_level="WARNING"))
+    service = app.reconciliation
+    header = ReportHeader(SettlementFormat.SIMULATED, PSP, cut_off, Path(path).name)
+    started = time.perf_counter()
+    run = service.import_report(tenant_id, header, _chunks(path))
+    seconds = time.perf_counter() - started
+    again = time.perf_counter()
+    rerun = service.import_report(tenant_id, header, _chunks(path))
+    reimport = time.perf_counter() - again
+    app.close()
+    return {
+        "seconds": seconds,
+        "lines": run.line_count,
+        "matched": run.matched_count,
+        "breaks": run.break_count,
+        "postings": run.ledger_transaction_count,
+        "reimport_same_run": rerun.id == run.id,
+        "reimport_seconds": reimport,
+        "rss_mib": _peak_rss_mib(),
+    }
+
+
+def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
+    """Matching and classification alone: parse, load the referenced records, classify."""
+    from accrue.domain.reconciliation import FeeSchedule, Reconciler
+    from accrue.domain.settlement import parse_settlement
+
+    app = build_application(Settings(database_url=database_url, log_level="WARNING"))
+    reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
+    started = time.perf_counter()
+    breaks = 0
+    with app.uow_factory(write=False) as uow:
+        lines = parse_settlement(_chunks(path), SettlementFormat.SIMULATED)
+        while batch := _take(lines, SEED_BATCH):
+            refs = sorted(reconciler.references(batch))
+            breaks += len(
+                reconciler.feed(batch, uow.reconciliation.records(tenant_id, PSP, refs)).breaks
+            )
+        breaks += len(
+            reconciler.finish(uow.reconciliation.unsettled_records(tenant_id, PSP, cut_off=cut_off))
+        )
+    seconds = time.perf_counter() - started
+    app.close()
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
+
+
+def _take(lines: Iterator[Any], size: int) -> list[Any]:
+    batch = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            break
+    return batch
+
+
+def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
+    """The notebook a finance engineer would write: read, read_sql, merge, classify."""
+    import numpy as np
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    from accrue.domain.money import CURRENCY_EXPONENTS
+
+    started = time.perf_counter()
+    report = pd.read_csv(path, dtype={"psp_id": str, "reference": str, "payout_id": str})
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        ours = pd.concat(
+            [
+                pd.read_sql(
+                    "SELECT psp_idempotency_key AS reference, amount_minor, currency_code,"
+                    " status, create_time, settlement_run_id FROM payments WHERE tenant_id = %(t)s"
+                    if engine.dialect.name == "postgresql"
+                    else "SELECT psp_idempotency_key AS reference, amount_minor, currency_code,"
+                    " status, create_time, settlement_run_id FROM payments WHERE tenant_id = :t",
+                    conn,
+                    params={"t": tenant_id},
+                ).assign(kind="charge"),
+                pd.read_sql(
+                    "SELECT psp_idempotency_key AS reference, amount_minor, currency_code,"
+                    " status, create_time, settlement_run_id FROM refunds WHERE tenant_id = %(t)s"
+                    if engine.dialect.name == "postgresql"
+                    else "SELECT psp_idempotency_key AS reference, amount_minor, currency_code,"
+                    " status, create_time, settlement_run_id FROM refunds WHERE tenant_id = :t",
+                    conn,
+                    params={"t": tenant_id},
+                ).assign(kind="refund"),
+            ]
+        )
+    engine.dispose()
+    scale = report["currency"].map(lambda c: 10 ** CURRENCY_EXPONENTS[c])
+    report["gross_minor"] = (report["gross"] * scale).round().astype("int64")
+    report["fee_minor"] = (report["fee"] * scale).round().astype("int64")
+    merged = report.merge(ours, on="reference", how="outer", indicator=True)
+    category = pd.Series("", index=merged.index, dtype=object)
+    both = merged["_merge"] == "both"
+    category[merged["_merge"] == "left_only"] = "MISSING_INTERNALLY"
+    unseen = (merged["_merge"] == "right_only") & merged["settlement_run_id"].isna()
+    created = pd.to_datetime(merged["create_time"], utc=True)
+    category[unseen & (created <= cut_off) & (merged["status"] == "succeeded")] = "MISSING_AT_PSP"
+    category[unseen & (created <= cut_off) & merged["status"].isin(["processing", "unknown"])] = (
+        "PENDING_AT_CUTOFF"
+    )
+    category[both & (merged["status"] == "failed")] = "STATUS_MISMATCH"
+    category[both & (merged["currency"] != merged["currency_code"])] = "CURRENCY_MISMATCH"
+    signed = np.where(merged["kind"] == "refund", -merged["amount_minor"], merged["amount_minor"])
+    category[both & (category == "") & (merged["gross_minor"] != signed)] = "AMOUNT_MISMATCH"
+    expected_fee = np.where(
+        merged["kind"] == "charge",
+        (merged["amount_minor"].fillna(0) * 290 + 5000) // 10000
+        + np.where(merged["currency_code"].map(CURRENCY_EXPONENTS) == 2, 30, 0),
+        0,
+    )
+    category[both & (category == "") & (merged["fee_minor"] != expected_fee)] = "FEE_MISMATCH"
+    duplicated = merged["reference"].duplicated(keep="first") & merged["_merge"].ne("right_only")
+    category[duplicated] = "DUPLICATE"
+    category[both & merged["settlement_run_id"].notna()] = "DUPLICATE"
+    breaks = int((category != "").sum())
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        phase, database_url, tenant_id, path, cut_off = sys.argv[2:7]
+        when = datetime.fromisoformat(cut_off)
+        run = {"import": run_import, "matching": run_matching, "pandas": run_pandas}[phase]
+        print(json.dumps(run(database_url, tenant_id, path, when)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=GOAL_LINES, help="settlement lines")
+    parser.add_argument("--quick", action="store_true", help="CI smoke: 20,000 lines on SQLite")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    lines = 20_000 if args.quick else args.lines
+    from tests.reconciliation_files import build_report
+
+    started = time.perf_counter()
+    report = build_report(seed=7, n=lines, fmt=SettlementFormat.SIMULATED)
+    print(
+        f"setup: {report.line_count:,} lines ({len(report.data) / 2**20:.0f} MiB),"
+        f" {len(report.records):,} internal records, {len(report.expected)} injected breaks,"
+        f" built in {time.perf_counter() - started:.1f} s; load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as work:
+        path = str(Path(work) / "settlement.csv")
+        Path(path).write_bytes(report.data)
+        cut_off = report.cut_off.isoformat()
+        if args.quick or args.sqlite:
+            _measure(f"sqlite:///{work}/recon.db", report, path, cut_off, "SQLite")
+        else:
+            admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
+            with postgres_database(admin) as url:
+                if url is not None:
+                    _measure(url, report, path, cut_off, "PostgreSQL")
+    return 0
+
+
+def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str) -> None:
+    started = time.perf_counter()
+    tenant_id = seed_database(database_url, report)
+    print(f"  {name}: seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    matching = child("matching", database_url, tenant_id, path, cut_off)
+    baseline = child("pandas", database_url, tenant_id, path, cut_off)
+    full = child("import", database_url, tenant_id, path, cut_off)
+    expected = len(report.expected)
+    rate = full["lines"] / full["seconds"]
+    print(
+        f"  {name}: import end to end {full['seconds']:.1f} s = {rate:,.0f} lines/s,"
+        f" peak RSS {full['rss_mib']:.0f} MiB; {full['matched']:,} matched,"
+        f" {full['breaks']} breaks (injected {expected}), {full['postings']} ledger postings"
+    )
+    print(
+        f"  {name}: re-import {full['reimport_seconds']:.1f} s, same run:"
+        f" {full['reimport_same_run']}"
+    )
+    ratio = matching["seconds"] / baseline["seconds"]
+    print(
+        f"  {name}: matching + classification {matching['seconds']:.1f} s"
+        f" (RSS {matching['rss_mib']:.0f} MiB) vs pandas {baseline['seconds']:.1f} s"
+        f" (RSS {baseline['rss_mib']:.0f} MiB, {baseline['breaks']} breaks): ratio {ratio:.2f}"
+    )
+    if full["lines"] >= GOAL_LINES:
+        met = full["seconds"] <= GOAL_SECONDS and full["rss_mib"] <= GOAL_RSS_MIB and ratio <= 1
+        print(
+            f"  goal (<= {GOAL_SECONDS:.0f} s, <= {GOAL_RSS_MIB} MiB, matching <= pandas):"
+            f" {'MET' if met else 'NOT MET'}"
+        )
+    if full["breaks"] != expected or not full["reimport_same_run"]:
+        raise SystemExit("reconciliation did not find exactly the injected breaks")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""SQL persistence of reconciliation runs, their breaks, and the payment and refund
+records a settlement report is matched against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from accrue.adapters.db import tables as t
+from accrue.domain.paging import PageRequest
+from accrue.domain.reconciliation import Break, BreakCategory, InternalRecord
+from accrue.domain.reconciliation_runs import CurrencyTotals, ReconciliationRun, StoredBreak
+from accrue.domain.settlement import LineKind, SettlementFormat
+
+_run = t.reconciliation_runs.c
+_brk = t.reconciliation_breaks.c
+_p = t.payments.c
+_r = t.refunds.c
+_OPEN = ("succeeded", "processing", "unknown", "pending")
+# Lookups by reference go in slices this long (bound parameters per statement).
+_IN_SLICE = 1000
+# Streamed reads, per statement: `Connection.execution_options` would change the
+# unit of work's shared connection in place, making every later statement on it
+# (the inserts too) use a server-side cursor.
+_STREAM = {"yield_per": 5000}
+
+
+class SqlReconciliationRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # -- runs -------------------------------------------------------------
+
+    def find_run(self, tenant_id: str, psp: str, report_sha256: str) -> ReconciliationRun | None:
+        query = select(t.reconciliation_runs).where(
+            _run.tenant_id == tenant_id, _run.psp == psp, _run.report_sha256 == report_sha256
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _run_of(row)
+
+    def get_run(self, tenant_id: str, run_id: str) -> ReconciliationRun | None:
+        query = select(t.reconciliation_runs).where(_run.tenant_id == tenant_id, _run.id == run_id)
+        row = self._conn.execute(query).first()
+        return None if row is None else _run_of(row)
+
+    def list_runs(self, tenant_id: str, page: PageRequest) -> Sequence[ReconciliationRun]:
+        query = (
+            select(t.reconciliation_runs)
+            .where(_run.tenant_id == tenant_id, _run.id > page.after_id)
+            .order_by(_run.id)
+            .limit(page.size + 1)
+        )
+        return [_run_of(row) for row in self._conn.execute(query)]
+
+    def add_run(self, run: ReconciliationRun) -> None:
+        self._conn.execute(insert(t.reconciliation_runs), _run_row(run))
+
+    def update_run(self, run: ReconciliationRun) -> None:
+        row = _run_row(run)
+        for key in ("tenant_id", "id"):
+            row.pop(key)
+        self._conn.execute(
+            update(t.reconciliation_runs)
+            .where(_run.tenant_id == run.tenant_id, _run.id == run.id)
+            .values(**row)
+        )
+
+    # -- breaks -----------------------------------------------------------
+
+    def add_breaks(self, items: Sequence[StoredBreak]) -> None:
+        if items:
+            self._conn.execute(insert(t.reconciliation_breaks), [_break_row(b) for b in items])
+
+    def list_breaks(
+        self,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> Sequence[StoredBreak]:
+        after = int(page.after_id) if page.after_id.isdigit() else -1
+        query = select(t.reconciliation_breaks).where(
+            _brk.tenant_id == tenant_id, _brk.run_id == run_id, _brk.seq > after
+        )
+        if category is not None:
+            query = query.where(_brk.category == category.name)
+        rows = self._conn.execute(query.order_by(_brk.seq).limit(page.size + 1))
+        return [_break_of(row) for row in rows]
+
+    def iter_breaks(self, tenant_id: str, run_id: str) -> Iterator[StoredBreak]:
+        query = (
+            select(t.reconciliation_breaks)
+            .where(_brk.tenant_id == tenant_id, _brk.run_id == run_id)
+            .order_by(_brk.seq)
+        )
+        for row in self._conn.execute(query, execution_options=_STREAM):
+            yield _break_of(row)
+
+    def get_break(
+        self, tenant_id: str, run_id: str, seq: int, *, for_update: bool = False
+    ) -> StoredBreak | None:
+        query = select(t.reconciliation_breaks).where(
+            _brk.tenant_id == tenant_id, _brk.run_id == run_id, _brk.seq == seq
+        )
+        if for_update and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _break_of(row)
+
+    def update_break(self, item: StoredBreak) -> None:
+        self._conn.execute(
+            update(t.reconciliation_breaks)
+            .where(
+                _brk.tenant_id == item.tenant_id,
+                _brk.run_id == item.run_id,
+                _brk.seq == item.seq,
+            )
+            .values(
+                resolved=item.resolved,
+                resolution_note=item.resolution_note,
+                resolved_by=item.resolved_by,
+                resolve_time=item.resolve_time,
+            )
+        )
+
+    # -- the records a report is matched against ---------------------------
+
+    def records(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, InternalRecord]:
+        found: dict[str, InternalRecord] = {}
+        for start in range(0, len(references), _IN_SLICE):
+            part = list(references[start : start + _IN_SLICE])
+            charges = select(*_CHARGE_COLUMNS).where(
+                _p.tenant_id == tenant_id, _p.psp == psp, _p.psp_idempotency_key.in_(part)
+            )
+            for row in self._conn.execute(charges):
+                found[row.reference] = _record_of(row, LineKind.CHARGE)
+            refunds = select(*_REFUND_COLUMNS).where(
+                _r.tenant_id == tenant_id, _r.psp_idempotency_key.in_(part)
+            )
+            for row in self._conn.execute(refunds):
+                found[row.reference] = _record_of(row, LineKind.REFUND)
+        return found
+
+    def mark_settled(self, tenant_id: str, run_id: str, records: Sequence[InternalRecord]) -> None:
+        for kind, table in ((LineKind.CHARGE, t.payments), (LineKind.REFUND, t.refunds)):
+            ids = [r.record_id for r in records if r.kind is kind]
+            for start in range(0, len(ids), _IN_SLICE):
+                self._conn.execute(
+                    update(table)
+                    .where(
+                        table.c.tenant_id == tenant_id,
+                        table.c.id.in_(ids[start : start + _IN_SLICE]),
+                    )
+                    .values(settlement_run_id=run_id)
+                )
+
+    def unsettled_records(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[InternalRecord]:
+        """Records a report up to `cut_off` should have settled, streamed in id order."""
+        charges = (
+            select(*_CHARGE_COLUMNS)
+            .where(
+                _p.tenant_id == tenant_id,
+                _p.psp == psp,
+                _p.settlement_run_id.is_(None),
+                _p.create_time <= cut_off,
+                _p.status.in_(_OPEN),
+            )
+            .order_by(_p.id)
+        )
+        refunds = (
+            select(*_REFUND_COLUMNS)
+            .where(
+                _r.tenant_id == tenant_id,
+                _r.settlement_run_id.is_(None),
+                _r.create_time <= cut_off,
+                _r.status.in_(_OPEN),
+            )
+            .order_by(_r.id)
+        )
+        for row in self._conn.execute(charges, execution_options=_STREAM):
+            yield _record_of(row, LineKind.CHARGE)
+        for row in self._conn.execute(refunds, execution_options=_STREAM):
+            yield _record_of(row, LineKind.REFUND)
+
+
+_CHARGE_COLUMNS = (
+    _p.id.label("record_id"),
+    _p.psp_idempotency_key.label("reference"),
+    _p.amount_minor,
+    _p.currency_code,
+    _p.status,
+    _p.create_time,
+    _p.settlement_run_id,
+)
+_REFUND_COLUMNS = (
+    _r.id.label("record_id"),
+    _r.psp_idempotency_key.label("reference"),
+    _r.amount_minor,
+    _r.currency_code,
+    _r.status,
+    _r.create_time,
+    _r.settlement_run_id,
+)
+
+
+def _record_of(row: Any, kind: LineKind) -> InternalRecord:
+    return InternalRecord(
+        kind=kind,
+        record_id=row.record_id,
+        reference=row.reference,
+        amount_minor=row.amount_minor,
+        currency_code=row.currency_code,
+        status=row.status,
+        create_time=row.create_time,
+        settled=row.settlement_run_id is not None,
+    )
+
+
+def _run_row(run: ReconciliationRun) -> dict[str, Any]:
+    return {
+        "tenant_id": run.tenant_id,
+        "id": run.id,
+        "psp": run.psp,
+        "format": run.format.value,
+        "file_name": run.file_name,
+        "report_sha256": run.report_sha256,
+        "cut_off_time": run.cut_off_time,
+        "line_count": run.line_count,
+        "matched_count": run.matched_count,
+        "break_count": run.break_count,
+        "breaks_by_category": dict(run.breaks_by_category),
+        "totals": [
+            {
+                "currency_code": x.currency_code,
+                "line_count": x.line_count,
+                "matched_count": x.matched_count,
+                "matched_gross_minor": x.matched_gross_minor,
+                "matched_fees_minor": x.matched_fees_minor,
+                "matched_net_minor": x.matched_net_minor,
+            }
+            for x in run.totals
+        ],
+        "payout_count": run.payout_count,
+        "payouts_tied_out": run.payouts_tied_out,
+        "ledger_transaction_count": run.ledger_transaction_count,
+        "create_time": run.create_time,
+    }
+
+
+def _run_of(row: Any) -> ReconciliationRun:
+    return ReconciliationRun(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        psp=row.psp,
+        format=SettlementFormat(row.format),
+        file_name=row.file_name,
+        report_sha256=row.report_sha256,
+        cut_off_time=row.cut_off_time,
+        create_time=row.create_time,
+        line_count=row.line_count,
+        matched_count=row.matched_count,
+        break_count=row.break_count,
+        breaks_by_category={str(k): int(v) for k, v in row.breaks_by_category.items()},
+        totals=tuple(CurrencyTotals(**x) for x in row.totals),
+        payout_count=row.payout_count,
+        payouts_tied_out=row.payouts_tied_out,
+        ledger_transaction_count=row.ledger_transaction_count,
+    )
+
+
+def _break_row(item: StoredBreak) -> dict[str, Any]:
+    found = item.found
+    return {
+        "tenant_id": item.tenant_id,
+        "run_id": item.run_id,
+        "seq": item.seq,
+        "category": found.category.name,
+        "line_number": found.line_number,
+        "reference": found.reference,
+        "record_id": found.record_id,
+        "payout_id": found.payout_id,
+        "currency_code": found.currency_code,
+        "expected_minor": found.expected_minor,
+        "actual_minor": found.actual_minor,
+        "detail": found.detail,
+        "resolved": item.resolved,
+        "resolution_note": item.resolution_note,
+        "resolved_by": item.resolved_by,
+        "resolve_time": item.resolve_time,
+    }
+
+
+def _break_of(row: Any) -> StoredBreak:
+    return StoredBreak(
+        tenant_id=row.tenant_id,
+        run_id=row.run_id,
+        seq=row.seq,
+        found=Break(
+            category=BreakCategory[row.category],
+            line_number=row.line_number,
+            reference=row.reference,
+            record_id=row.record_id,
+            payout_id=row.payout_id,
+            currency_code=row.currency_code,
+            expected_minor=row.expected_minor,
+            actual_minor=row.actual_minor,
+            detail=row.detail,
+        ),
+        resolved=bool(row.resolved),
+        resolution_note=row.resolution_note,
+        resolved_by=row.resolved_by,
+        resolve_time=row.resolve_time,
+    )

@@ -1,0 +1,286 @@
+"""Importing PSP settlement reports and matching them to the books.
+
+Two passes over the upload, neither holding the file in memory: the first
+spools the bytes to a temporary file while hashing and fully parsing them
+(a malformed report is refused before anything is recorded; a report
+already imported is recognised by its digest and returned as it was); the
+second streams the spooled report through the `Reconciler` in batches.
+Each batch loads only the records its lines reference, marks the matched
+ones settled, stores its breaks and posts its settlement (debit bank for the
+net, debit PSP fees, credit PSP clearing for the gross) - all in the one
+transaction of the run, so the ledger, the settlement marks and the breaks
+agree whatever happens.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import islice
+from typing import IO
+
+from accrue.domain.clock import Clock
+from accrue.domain.errors import NotFound
+from accrue.domain.identifiers import IdGenerator
+from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest
+from accrue.domain.paging import Page, PageRequest, paginate
+from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Match, Reconciler
+from accrue.domain.reconciliation_runs import (
+    CurrencyTotals,
+    ReconciliationRun,
+    StoredBreak,
+    parse_break_id,
+    resolve,
+)
+from accrue.domain.settlement import (
+    ReportDigest,
+    SettlementFormat,
+    SettlementLine,
+    parse_settlement,
+)
+from accrue.services.events import EventRecorder
+from accrue.services.ledger import LedgerService
+from accrue.services.ports import UnitOfWork, UnitOfWorkFactory
+
+READ_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReportHeader:
+    format: SettlementFormat
+    psp: str
+    cut_off_time: datetime
+    file_name: str
+
+
+class ReconciliationService:
+    def __init__(
+        self,
+        *,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        events: EventRecorder,
+        ledger: LedgerService,
+        fee_schedule: FeeSchedule,
+        batch_size: int = 5000,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._events = events
+        self._ledger = ledger
+        self._fees = fee_schedule
+        self._batch_size = batch_size
+
+    def import_report(
+        self, tenant_id: str, header: ReportHeader, chunks: Iterable[bytes]
+    ) -> ReconciliationRun:
+        with tempfile.TemporaryFile() as spool:
+            digest = _spool_and_check(chunks, spool, header.format)
+            with self._uow(write=True) as uow:
+                existing = uow.reconciliation.find_run(tenant_id, header.psp, digest)
+                if existing is not None:
+                    return existing  # the same bytes: nothing changes
+                run = self._run(uow, tenant_id, header, digest, spool)
+                uow.commit()
+        return run
+
+    def get_run(self, uow: UnitOfWork, tenant_id: str, run_id: str) -> ReconciliationRun:
+        run = uow.reconciliation.get_run(tenant_id, run_id)
+        if run is None:
+            raise NotFound("reconciliation_run", run_id)
+        return run
+
+    def list_runs(
+        self, uow: UnitOfWork, tenant_id: str, page: PageRequest
+    ) -> Page[ReconciliationRun]:
+        return paginate(uow.reconciliation.list_runs(tenant_id, page), page)
+
+    def list_breaks(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> tuple[list[StoredBreak], str]:
+        """A page of breaks and the next page token (breaks page by position)."""
+        self.get_run(uow, tenant_id, run_id)
+        fetched = list(uow.reconciliation.list_breaks(tenant_id, run_id, page, category=category))
+        items = fetched[: page.size]
+        more = len(fetched) > page.size
+        return items, page.token_after(str(items[-1].seq)) if more and items else ""
+
+    def resolve_break(
+        self, uow: UnitOfWork, tenant_id: str, break_id: str, *, note: str, actor: str
+    ) -> StoredBreak:
+        key = parse_break_id(break_id)
+        item = (
+            None if key is None else uow.reconciliation.get_break(tenant_id, *key, for_update=True)
+        )
+        if item is None:
+            raise NotFound("reconciliation_break", break_id)
+        resolved = resolve(item, note=note, actor=actor, now=self._clock.now())
+        uow.reconciliation.update_break(resolved)
+        self._events.record(
+            uow,
+            tenant_id,
+            type="reconciliation_break.resolved",
+            resource_id=resolved.id,
+            subject=resolved,
+        )
+        return resolved
+
+    # -- the matching pass ---------------------------------------------------
+
+    def _run(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        header: ReportHeader,
+        digest: str,
+        spool: IO[bytes],
+    ) -> ReconciliationRun:
+        run = ReconciliationRun(
+            id=self._ids.new("recon"),
+            tenant_id=tenant_id,
+            psp=header.psp,
+            format=header.format,
+            file_name=header.file_name,
+            report_sha256=digest,
+            cut_off_time=header.cut_off_time,
+            create_time=self._clock.now(),
+        )
+        uow.reconciliation.add_run(run)
+        reconciler = Reconciler(
+            fee_schedule=self._fees,
+            cut_off=header.cut_off_time,
+            payout_rows=header.format.lists_payouts,
+        )
+        spool.seek(0)
+        lines = parse_settlement(_read(spool), header.format)
+        seq = postings = 0
+        for batch in _batches(lines, self._batch_size):
+            references = sorted(reconciler.references(batch))
+            records = uow.reconciliation.records(tenant_id, header.psp, references)
+            result = reconciler.feed(batch, records)
+            uow.reconciliation.mark_settled(tenant_id, run.id, [m.record for m in result.matches])
+            postings += self._post_settlement(uow, run, result.matches)
+            seq = self._store_breaks(uow, run, result.breaks, seq)
+        unseen = uow.reconciliation.unsettled_records(
+            tenant_id, header.psp, cut_off=header.cut_off_time
+        )
+        seq = self._store_breaks(uow, run, reconciler.finish(unseen), seq)
+        done = _with_totals(run, reconciler, breaks=seq, postings=postings)
+        uow.reconciliation.update_run(done)
+        self._events.record(
+            uow, tenant_id, type="reconciliation_run.completed", resource_id=done.id, subject=done
+        )
+        return done
+
+    def _post_settlement(
+        self, uow: UnitOfWork, run: ReconciliationRun, matches: Sequence[Match]
+    ) -> int:
+        """One posting per currency per batch: the lines' sums, exact."""
+        by_currency: dict[str, list[int]] = {}
+        for match in matches:
+            sums = by_currency.setdefault(match.line.currency_code, [0, 0, 0])
+            sums[0] += match.line.gross_minor
+            sums[1] += match.line.fee_minor
+            sums[2] += match.line.net_minor
+        posted = 0
+        for currency, (gross, fee, net) in sorted(by_currency.items()):
+            nets = {
+                AccountRef("bank", currency): net,
+                AccountRef("psp_fees", currency): fee,
+                AccountRef("psp_clearing", currency): -gross,
+            }
+            entries = tuple(
+                Entry(account, Direction.DEBIT if amount > 0 else Direction.CREDIT, abs(amount))
+                for account, amount in nets.items()
+                if amount
+            )
+            if not entries:
+                continue
+            first = matches[0].line.line_number
+            request = PostingRequest(
+                entries=entries,
+                source_type="settlement",
+                source_id=f"{run.id}:{first}:{currency}",
+                description=f"Settlement of report {run.file_name or run.id} from line {first}",
+                resource_type="reconciliation_run",
+                resource_id=run.id,
+            )
+            self._ledger.post(uow, run.tenant_id, request)
+            posted += 1
+        return posted
+
+    @staticmethod
+    def _store_breaks(
+        uow: UnitOfWork, run: ReconciliationRun, found: Sequence[Break], seq: int
+    ) -> int:
+        stored = [
+            StoredBreak(tenant_id=run.tenant_id, run_id=run.id, seq=seq + i, found=item)
+            for i, item in enumerate(found)
+        ]
+        uow.reconciliation.add_breaks(stored)
+        return seq + len(stored)
+
+
+def _spool_and_check(chunks: Iterable[bytes], spool: IO[bytes], fmt: SettlementFormat) -> str:
+    """Copy the upload to `spool` while hashing it and parsing every line."""
+    digest = ReportDigest()
+
+    def tee() -> Iterator[bytes]:
+        for chunk in chunks:
+            digest.update(chunk)
+            spool.write(chunk)
+            yield chunk
+
+    for _ in parse_settlement(tee(), fmt):
+        pass
+    return digest.hexdigest()
+
+
+def _read(spool: IO[bytes]) -> Iterator[bytes]:
+    while chunk := spool.read(READ_SIZE):
+        yield chunk
+
+
+def _batches(lines: Iterator[SettlementLine], size: int) -> Iterator[list[SettlementLine]]:
+    while batch := list(islice(lines, size)):
+        yield batch
+
+
+def _with_totals(
+    run: ReconciliationRun, reconciler: Reconciler, *, breaks: int, postings: int
+) -> ReconciliationRun:
+    summary = reconciler.totals()
+    return replace(
+        run,
+        line_count=summary.line_count,
+        matched_count=summary.matched_count,
+        break_count=breaks,
+        breaks_by_category={
+            c.name: n
+            for c, n in sorted(summary.breaks_by_category.items(), key=lambda item: item[0].name)
+        },
+        totals=tuple(
+            CurrencyTotals(
+                currency_code=code,
+                line_count=t.line_count,
+                matched_count=t.matched_count,
+                matched_gross_minor=t.matched_gross_minor,
+                matched_fees_minor=t.matched_fees_minor,
+                matched_net_minor=t.matched_net_minor,
+            )
+            for code, t in sorted(summary.by_currency.items())
+        ),
+        payout_count=summary.payout_count,
+        payouts_tied_out=summary.payouts_tied_out,
+        ledger_transaction_count=postings,
+    )
