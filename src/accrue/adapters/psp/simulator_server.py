@@ -199,6 +199,8 @@ class WebhookDispatcher:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 resets connections when many callers connect at once.
+    request_queue_size = 256
     sim: SimulatedPsp
     webhooks: WebhookDispatcher | None
 
