@@ -55,6 +55,7 @@ def add_parser(commands: Any) -> None:
     imp.add_argument("--psp", default="simulated", help="the PSP that issued the report")
     imp.add_argument(
         "--cut-off",
+        type=_utc,
         help="report cut-off, ISO 8601 UTC (default: now); later records are not expected",
     )
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -67,6 +68,15 @@ def add_parser(commands: Any) -> None:
     brk.add_argument("--output", type=Path, help="file to write (default: stdout)")
     client(brk)
     brk.set_defaults(run=_breaks)
+
+
+def _utc(text: str) -> datetime:
+    """An ISO 8601 time; one without an offset is UTC, never the local time zone."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
@@ -82,10 +92,11 @@ def _import(args: argparse.Namespace) -> int:
     from accrue.billing.v1 import reconciliation_pb2 as pb
     from accrue.billing.v1 import reconciliation_pb2_grpc
 
+    if not args.file.is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
     size = args.file.stat().st_size
-    cut_off = (
-        datetime.fromisoformat(args.cut_off).astimezone(UTC) if args.cut_off else datetime.now(UTC)
-    )
+    cut_off = args.cut_off or datetime.now(UTC)
     header = pb.SettlementReportHeader(
         format=f"SETTLEMENT_FORMAT_{args.format.upper()}",
         psp=args.psp,

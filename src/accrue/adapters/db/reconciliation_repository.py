@@ -3,11 +3,12 @@ records a settlement report is matched against."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 
 from accrue.adapters.db import tables as t
 from accrue.domain.paging import PageRequest
@@ -35,6 +36,16 @@ class SqlReconciliationRepository:
     # -- runs -------------------------------------------------------------
 
     def find_run(self, tenant_id: str, psp: str, report_sha256: str) -> ReconciliationRun | None:
+        """The run of these bytes, if any. An import calls this first in its transaction,
+        so on PostgreSQL it first takes the tenant's import lock (held to the end of the
+        transaction): a tenant's imports run one at a time, as every writer does on
+        SQLite. A concurrent import of the same bytes then finds the run instead of
+        failing on the unique digest, and one of overlapping lines finds their records
+        settled (DUPLICATE) instead of posting them a second time."""
+        if self._conn.dialect.name == "postgresql":
+            digest = hashlib.sha256(f"reconciliation_import\0{tenant_id}".encode()).digest()
+            lock_id = int.from_bytes(digest[:8], "big", signed=True)
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
         query = select(t.reconciliation_runs).where(
             _run.tenant_id == tenant_id, _run.psp == psp, _run.report_sha256 == report_sha256
         )
@@ -140,8 +151,10 @@ class SqlReconciliationRepository:
             )
             for row in self._conn.execute(charges):
                 found[row.reference] = _record_of(row, LineKind.CHARGE)
-            refunds = select(*_REFUND_COLUMNS).where(
-                _r.tenant_id == tenant_id, _r.psp_idempotency_key.in_(part)
+            refunds = (
+                select(*_REFUND_COLUMNS)
+                .select_from(_REFUNDS_WITH_PAYMENT)
+                .where(_r.tenant_id == tenant_id, _p.psp == psp, _r.psp_idempotency_key.in_(part))
             )
             for row in self._conn.execute(refunds):
                 found[row.reference] = _record_of(row, LineKind.REFUND)
@@ -177,8 +190,10 @@ class SqlReconciliationRepository:
         )
         refunds = (
             select(*_REFUND_COLUMNS)
+            .select_from(_REFUNDS_WITH_PAYMENT)
             .where(
                 _r.tenant_id == tenant_id,
+                _p.psp == psp,
                 _r.settlement_run_id.is_(None),
                 _r.create_time <= cut_off,
                 _r.status.in_(_OPEN),
@@ -199,6 +214,10 @@ _CHARGE_COLUMNS = (
     _p.status,
     _p.create_time,
     _p.settlement_run_id,
+)
+# A refund goes through its payment's PSP.
+_REFUNDS_WITH_PAYMENT = t.refunds.join(
+    t.payments, and_(_p.tenant_id == _r.tenant_id, _p.id == _r.payment_id)
 )
 _REFUND_COLUMNS = (
     _r.id.label("record_id"),
