@@ -209,6 +209,11 @@ def _chunks(path: str) -> Iterator[bytes]:
 
 
 def _peak_rss_mib() -> float:
+    """This process's own high-water mark (VmHWM). Not ru_maxrss: Linux carries that
+    over from the parent through fork and exec, so a child would report the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
