@@ -39,6 +39,7 @@ from accrue.domain.dunning import DunningPolicy
 from accrue.domain.errors import InvalidState, NotFound, PspUnavailableError
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.invoices import Invoice, InvoiceStatus
+from accrue.domain.ledger import PostingRequest
 from accrue.domain.payment_postings import capture_posting, refund_posting
 from accrue.domain.payments import Cause, Payment, PspResult, Refund, RefundStatus
 from accrue.domain.subscriptions import SubscriptionStatus, Transition
@@ -273,29 +274,35 @@ class PaymentEngine:
                 after = pay.unknown(after, now, inquire_at=now + self._policy.inquiry_interval)
             else:
                 after = pay.unreachable(after, now)
-            after = self._consequences(uow, before, after)
+            capture = self._consequences(uow, before, after)
             uow.payments.update(after, previous=before)
+            if capture is not None:
+                # Posted last: the tenant's ledger head stays locked from here to
+                # commit, so every capture of the tenant queues only for this part.
+                posted = self._ledger.post(uow, tenant_id, capture)
+                uow.payments.set_ledger_transaction(tenant_id, payment_id, posted.id)
+                after = replace(after, ledger_transaction_id=posted.id)
             uow.commit()
         return after
 
-    def _consequences(self, uow: UnitOfWork, before: Payment, after: Payment) -> Payment:
+    def _consequences(
+        self, uow: UnitOfWork, before: Payment, after: Payment
+    ) -> PostingRequest | None:
+        """Events, invoice and subscription effects; the capture posting, if any, to post."""
         if after.status is before.status:
-            return after
+            return None
         self._record(uow, after.status.value, after)
         if after.status is pay.PaymentStatus.SUCCEEDED:
             return self._captured(uow, after)
         if after.status is pay.PaymentStatus.FAILED and after.invoice_id:
             self._payment_failed(uow, after)
-        return after
+        return None
 
-    def _captured(self, uow: UnitOfWork, payment: Payment) -> Payment:
+    def _captured(self, uow: UnitOfWork, payment: Payment) -> PostingRequest:
         invoice = None
         if payment.invoice_id:
             invoice = uow.invoices.get(payment.tenant_id, payment.invoice_id, for_update=True)
         to_invoice = invoice is not None and inv.accepts_payment(invoice, payment.amount_minor)
-        posted = self._ledger.post(
-            uow, payment.tenant_id, capture_posting(payment, to_invoice=to_invoice)
-        )
         if invoice is not None and to_invoice:
             customer = _customer(uow, payment.tenant_id, payment.customer_id)
             now = self._billing.invoicing.now_for(uow, customer)
@@ -304,7 +311,7 @@ class PaymentEngine:
             if paid.status is InvoiceStatus.PAID:
                 self._record_invoice(uow, "paid", paid)
                 self._subscription_paid(uow, paid, now)
-        return replace(payment, ledger_transaction_id=posted.id)
+        return capture_posting(payment, to_invoice=to_invoice)
 
     def _subscription_paid(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> None:
         if not invoice.subscription_id:

@@ -303,6 +303,10 @@ class PaymentRepository(Protocol):
         """
         ...
 
+    def set_ledger_transaction(self, tenant_id: str, payment_id: str, transaction_id: str) -> None:
+        """Record the capture's posting on a payment just stored in this transaction."""
+        ...
+
     def list(
         self,
         tenant_id: str,

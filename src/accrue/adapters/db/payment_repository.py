@@ -101,6 +101,13 @@ class SqlPaymentRepository:
             payment.tenant_id, payment.id, payment.transitions, start=len(previous.transitions)
         )
 
+    def set_ledger_transaction(self, tenant_id: str, payment_id: str, transaction_id: str) -> None:
+        self._conn.execute(
+            update(t.payments)
+            .where(_p.tenant_id == tenant_id, _p.id == payment_id)
+            .values(ledger_transaction_id=transaction_id)
+        )
+
     def list(
         self,
         tenant_id: str,
