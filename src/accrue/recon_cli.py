@@ -96,7 +96,9 @@ def _import(args: argparse.Namespace) -> int:
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
     size = args.file.stat().st_size
-    cut_off = args.cut_off or datetime.now(UTC)
+    from accrue.adapters.clock import SystemClock
+
+    cut_off = args.cut_off or SystemClock().now()
     header = pb.SettlementReportHeader(
         format=f"SETTLEMENT_FORMAT_{args.format.upper()}",
         psp=args.psp,

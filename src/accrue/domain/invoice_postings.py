@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from accrue.domain.invoices import CreditNote, Invoice
-from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest
+from accrue.domain.ledger import AccountRef, PostingRequest, posting_from_nets
 
 
 def receivable(invoice: Invoice) -> AccountRef:
@@ -85,16 +85,8 @@ def _posting(
     description: str,
     invoice: Invoice,
 ) -> PostingRequest | None:
-    entries = tuple(
-        Entry(account, Direction.DEBIT if net > 0 else Direction.CREDIT, abs(net))
-        for account, net in nets.items()
-        if net
-    )
-    if not entries:
-        return None
-    assert sum(e.signed_minor for e in entries) == 0, "invoice posting must balance"
-    return PostingRequest(
-        entries=entries,
+    return posting_from_nets(
+        nets,
         source_type=source_type,
         source_id=source_id,
         description=description,

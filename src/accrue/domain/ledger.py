@@ -18,7 +18,7 @@ import enum
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 
@@ -361,6 +361,35 @@ def post(
         **fields_of_request,
     )
     return seal(unsealed, previous_hash)
+
+
+def posting_from_nets(
+    nets: Mapping[AccountRef, int],
+    *,
+    source_type: str,
+    source_id: str,
+    description: str,
+    resource_type: str,
+    resource_id: str,
+) -> PostingRequest | None:
+    """A posting from per-account signed nets (debit positive): balanced by
+    construction, one entry per account; None when every net is zero."""
+    entries = tuple(
+        Entry(account, Direction.DEBIT if net > 0 else Direction.CREDIT, abs(net))
+        for account, net in nets.items()
+        if net
+    )
+    if not entries:
+        return None
+    assert sum(e.signed_minor for e in entries) == 0, "a posting from nets must balance"
+    return PostingRequest(
+        entries=entries,
+        source_type=source_type,
+        source_id=source_id,
+        description=description,
+        resource_type=resource_type,
+        resource_id=resource_id,
+    )
 
 
 def reversal_of(tx: Transaction, *, reason: str) -> PostingRequest:

@@ -10,7 +10,7 @@ settlement report, so reconciliation posts them.
 
 from __future__ import annotations
 
-from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest
+from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest, posting_from_nets
 from accrue.domain.payments import Payment, Refund
 
 
@@ -57,4 +57,24 @@ def refund_posting(payment: Payment, refund: Refund, *, to_invoice: bool) -> Pos
         description=f"Refund {refund.id} of payment {payment.id}",
         resource_type="refund",
         resource_id=refund.id,
+    )
+
+
+def settlement_posting(
+    *, run_id: str, currency_code: str, gross_minor: int, fee_minor: int, net_minor: int, label: str
+) -> PostingRequest | None:
+    """Settled lines of one currency: the net reached the bank, the fee went to the
+    PSP, and PSP clearing gives up the gross. `label` keeps the source unique per batch."""
+    nets = {
+        AccountRef("bank", currency_code): net_minor,
+        AccountRef("psp_fees", currency_code): fee_minor,
+        clearing(currency_code): -gross_minor,
+    }
+    return posting_from_nets(
+        nets,
+        source_type="settlement",
+        source_id=f"{run_id}:{label}:{currency_code}",
+        description=f"Settlement of {currency_code} lines from {label} of run {run_id}",
+        resource_type="reconciliation_run",
+        resource_id=run_id,
     )

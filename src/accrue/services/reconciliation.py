@@ -24,8 +24,8 @@ from typing import IO
 from accrue.domain.clock import Clock
 from accrue.domain.errors import NotFound
 from accrue.domain.identifiers import IdGenerator
-from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest
 from accrue.domain.paging import Page, PageRequest, paginate
+from accrue.domain.payment_postings import settlement_posting
 from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Match, Reconciler
 from accrue.domain.reconciliation_runs import (
     CurrencyTotals,
@@ -193,30 +193,19 @@ class ReconciliationService:
             sums[1] += match.line.fee_minor
             sums[2] += match.line.net_minor
         posted = 0
+        first = matches[0].line.line_number if matches else 0
         for currency, (gross, fee, net) in sorted(by_currency.items()):
-            nets = {
-                AccountRef("bank", currency): net,
-                AccountRef("psp_fees", currency): fee,
-                AccountRef("psp_clearing", currency): -gross,
-            }
-            entries = tuple(
-                Entry(account, Direction.DEBIT if amount > 0 else Direction.CREDIT, abs(amount))
-                for account, amount in nets.items()
-                if amount
+            request = settlement_posting(
+                run_id=run.id,
+                currency_code=currency,
+                gross_minor=gross,
+                fee_minor=fee,
+                net_minor=net,
+                label=str(first),
             )
-            if not entries:
-                continue
-            first = matches[0].line.line_number
-            request = PostingRequest(
-                entries=entries,
-                source_type="settlement",
-                source_id=f"{run.id}:{first}:{currency}",
-                description=f"Settlement of report {run.file_name or run.id} from line {first}",
-                resource_type="reconciliation_run",
-                resource_id=run.id,
-            )
-            self._ledger.post(uow, run.tenant_id, request)
-            posted += 1
+            if request is not None:
+                self._ledger.post(uow, run.tenant_id, request)
+                posted += 1
         return posted
 
     @staticmethod
