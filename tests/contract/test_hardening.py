@@ -8,14 +8,20 @@ from pathlib import Path
 import grpc
 import pytest
 from connectrpc.errors import ConnectError
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, descriptor_pb2
 from google.rpc import error_details_pb2
+from grpc_reflection.v1alpha.reflection_pb2 import (
+    ServerReflectionRequest,
+    ServerReflectionResponse,
+)
 from grpc_status import rpc_status
 
 from accrue.billing.v1 import payment_pb2
+from accrue.bootstrap import SERVICES
 from tests.support import (
     ConnectClients,
     GrpcClients,
+    RunningServer,
     failure_of_connect,
     failure_of_grpc,
     running_server,
@@ -89,3 +95,52 @@ def test_a_rate_limited_payment_says_when_to_retry_and_that_is_enough(
             clients.close()
         if not delays:
             pytest.skip("no call was refused: this machine never sent two within 2 ms")
+
+
+# -- server reflection v1 (grpcurl and buf curl try it first) ---------------------
+
+_V1_METHOD = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+
+
+def _reflect_v1(target: str, *requests: ServerReflectionRequest) -> list[ServerReflectionResponse]:
+    """Speak grpc.reflection.v1 (its messages encode exactly as v1alpha's do)."""
+    with grpc.insecure_channel(target) as channel:
+        call = channel.stream_stream(
+            _V1_METHOD,
+            request_serializer=ServerReflectionRequest.SerializeToString,
+            response_deserializer=ServerReflectionResponse.FromString,
+        )
+        return list(call(iter(requests), timeout=10))
+
+
+def test_reflection_v1_lists_and_describes_the_services(server: RunningServer) -> None:
+    listed, described, itself = _reflect_v1(
+        server.grpc_target,
+        ServerReflectionRequest(list_services="*"),
+        ServerReflectionRequest(file_containing_symbol="accrue.billing.v1.CustomerService"),
+        ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+    )
+
+    names = {s.name for s in listed.list_services_response.service}
+    assert {s.full_name for s in SERVICES} <= names
+    assert {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in described.file_descriptor_response.file_descriptor_proto
+    ]
+    assert any(
+        "CustomerService" in [s.name for s in f.service] and f.package == "accrue.billing.v1"
+        for f in files
+    )
+    (reflection_file,) = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in itself.file_descriptor_response.file_descriptor_proto
+    ]
+    assert reflection_file.package == "grpc.reflection.v1"
+    assert reflection_file.service[0].method[0].input_type == (
+        ".grpc.reflection.v1.ServerReflectionRequest"
+    )
