@@ -1,7 +1,8 @@
 """The cross-cutting layer both transports run every call through.
 
 Order: authenticate (no other work for a stranger), validate against the
-contract's protovalidate rules, run the handler. Anything unexpected becomes
+contract's protovalidate rules (and every string against `untrusted_text`),
+open a sealed page token, run the handler, seal the next page token. Anything unexpected becomes
 INTERNAL with an opaque correlation id (the trace id); the stack trace goes
 to the log, never to the wire.
 
@@ -23,6 +24,7 @@ from google.protobuf.message import Message
 from opentelemetry import trace
 
 from accrue.api.call import CallContext
+from accrue.api.page_tokens import PageTokenSeal
 from accrue.api.rate_limits import NO_LIMITS, RateLimits
 from accrue.api.routes import Route
 from accrue.api.untrusted_text import text_violations
@@ -49,17 +51,30 @@ def _always_active() -> bool:
 
 
 class Invoker:
-    def __init__(self, authenticator: Authenticator, limits: RateLimits = NO_LIMITS) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limits: RateLimits = NO_LIMITS,
+        *,
+        page_tokens: PageTokenSeal | None = None,
+    ) -> None:
         self._authenticator = authenticator
         self._limits = limits
         self._validator = protovalidate.Validator()
+        # None only where no list RPC is served (tests of the pipeline itself).
+        self._page_tokens = page_tokens
 
     def invoke(
         self, route: Route, request: Message, metadata: Mapping[str, str], *, transport: str
     ) -> Message:
         with self._guard(route, transport) as state:
             call = self._prepare(route, request, metadata, state, is_active=_always_active)
+            seal = self._page_tokens
+            if seal is not None:
+                seal.open_request(request, tenant_id=call.tenant_id, method=call.method)
             response: Message = route.handler(request, call)
+            if seal is not None:
+                seal.seal_response(response, tenant_id=call.tenant_id, method=call.method)
             state.outcome = "OK"
             return response
 
