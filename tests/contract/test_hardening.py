@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -144,3 +147,40 @@ def test_reflection_v1_lists_and_describes_the_services(server: RunningServer) -
     assert reflection_file.service[0].method[0].input_type == (
         ".grpc.reflection.v1.ServerReflectionRequest"
     )
+
+
+def test_buf_curl_lists_services_and_calls_over_reflection_v1(
+    server: RunningServer, api_key: str
+) -> None:
+    """A real v1 reflection client (buf curl, told to use grpc-v1 only)."""
+    buf = Path(sys.executable).parent / "buf"
+    base = [
+        str(buf),
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "--reflect-protocol",
+        "grpc-v1",
+    ]
+    url = f"http://{server.grpc_target}"
+    listed = subprocess.run(
+        [*base, "--list-services", url], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "accrue.billing.v1.CustomerService" in listed.stdout.split()
+    called = subprocess.run(
+        [
+            *base,
+            "-H",
+            f"authorization: Bearer {api_key}",
+            "-d",
+            "{}",
+            f"{url}/accrue.billing.v1.CustomerService/ListCustomers",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout or "{}") == {}

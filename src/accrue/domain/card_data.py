@@ -37,6 +37,7 @@ _CHAIN = re.compile(rf"(?<![0-9a])[0-9]+(?: {{1,{_MAX_SEPARATOR}}}[0-9]+)*(?![0-
 _GROUP = re.compile(r"[0-9]+")
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 _ASCII_LETTERS = re.compile(r"[A-Za-z]")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -77,7 +78,9 @@ def _skeleton(text: str) -> str:
 
 
 def _count_digits(text: str) -> int:
-    return sum(1 for char in text if char.isdigit())
+    if text.isascii():
+        return len(_ASCII_DIGIT.findall(text))
+    return sum(1 for char in text if char.isdigit())  # also what NFKC makes digits of
 
 
 def looks_like_card_number(text: str) -> bool:
