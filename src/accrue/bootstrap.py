@@ -24,6 +24,7 @@ from accrue.api.handlers.reconciliation import ReconciliationHandler
 from accrue.api.handlers.subscriptions import SubscriptionHandler
 from accrue.api.handlers.support import HandlerSupport
 from accrue.api.handlers.test_clocks import TestClockHandler
+from accrue.api.page_tokens import PageTokenSeal
 from accrue.api.pipeline import Invoker, current_trace_id
 from accrue.api.rate_limits import RateLimits
 from accrue.api.routes import Route, build_routes
@@ -193,7 +194,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         clock=clock,
         tenants=TenantService(uow_factory, clock, ids),
         routes=routes,
-        invoker=Invoker(Authenticator(uow_factory), _rate_limits(settings)),
+        invoker=Invoker(
+            Authenticator(uow_factory),
+            _rate_limits(settings),
+            page_tokens=_page_tokens(settings, engine, clock),
+        ),
         uow_factory=uow_factory,
         ledger=ledger,
         shutting_down=shutting_down,
@@ -247,3 +252,14 @@ def _rate_limits(settings: Settings) -> RateLimits:
         rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
+
+
+def _page_tokens(settings: Settings, engine: Engine, clock: Clock) -> PageTokenSeal:
+    """Page tokens sealed with the configured secret, or the deployment's own one."""
+    from accrue.adapters.db.server_secrets import shared_secret
+
+    if settings.page_token_secret:
+        secret = settings.page_token_secret.encode()
+    else:
+        secret = shared_secret(engine, "page_token", clock=clock)
+    return PageTokenSeal(secret, clock)

@@ -7,7 +7,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from types import FrameType
 
 from accrue.bootstrap import build_application
@@ -130,6 +131,72 @@ def _tenant_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reports_not_found(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """An unknown tenant or key is a one-line error and exit status 1, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from accrue.domain.errors import NotFound
+
+        try:
+            return command(args)
+        except NotFound as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_reports_not_found
+def _tenant_keys(args: argparse.Namespace) -> int:
+    """List a tenant's API keys by prefix and creation time; secrets are never kept."""
+    app = build_application(_settings(args))
+    try:
+        tenant = app.tenants.resolve(args.tenant)
+        keys = app.tenants.list_keys(tenant.id)
+    finally:
+        app.close()
+    print(f"{'KEY ID':<32}  {'PREFIX':<15}  {'CREATED (UTC)':<20}  REVOKED (UTC)")
+    for key in keys:
+        prefix = f"{key.prefix}..." if key.prefix else "(unknown)"
+        revoked = _utc(key.revoke_time) if key.revoke_time else "-"
+        print(f"{key.key_id:<32}  {prefix:<15}  {_utc(key.create_time):<20}  {revoked}")
+    return 0
+
+
+@_reports_not_found
+def _tenant_new_key(args: argparse.Namespace) -> int:
+    app = build_application(_settings(args))
+    try:
+        tenant = app.tenants.resolve(args.tenant)
+        key = app.tenants.new_key(tenant.id)
+    finally:
+        app.close()
+    print(f"key id  {key.key_id}  (tenant {tenant.id})")
+    print(f"api key {key.secret}")
+    print("The key is shown only now; store it in your secret manager.")
+    return 0
+
+
+@_reports_not_found
+def _tenant_revoke_key(args: argparse.Namespace) -> int:
+    from accrue.services.tenants import MAX_KEY_CACHE_SECONDS
+
+    app = build_application(_settings(args))
+    try:
+        tenant = app.tenants.resolve(args.tenant)
+        key = app.tenants.revoke_key(tenant.id, args.key_id)
+    finally:
+        app.close()
+    assert key.revoke_time is not None
+    print(f"revoked {key.key_id} at {_utc(key.revoke_time)}")
+    print(f"Every server refuses it within {MAX_KEY_CACHE_SECONDS:g} s.")
+    return 0
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _demo(args: argparse.Namespace) -> int:
     from accrue.demo import ensure_demo_key, instructions
 
@@ -192,6 +259,23 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     database(create)
     create.set_defaults(run=_tenant_create)
+    keys = tenant_commands.add_parser(
+        "keys", help="list a tenant's API keys (prefix, creation, revocation; never the secret)"
+    )
+    keys.add_argument("tenant", help="tenant id or name")
+    database(keys)
+    keys.set_defaults(run=_tenant_keys)
+    new_key = tenant_commands.add_parser("new-key", help="issue another API key and print it")
+    new_key.add_argument("tenant", help="tenant id or name")
+    database(new_key)
+    new_key.set_defaults(run=_tenant_new_key)
+    revoke = tenant_commands.add_parser(
+        "revoke-key", help="revoke an API key (refused by every server within 1 s)"
+    )
+    revoke.add_argument("tenant", help="tenant id or name")
+    revoke.add_argument("key_id", help="the key id shown by `accrue tenant keys`")
+    database(revoke)
+    revoke.set_defaults(run=_tenant_revoke_key)
 
     demo = commands.add_parser("demo", help="ensure the demo tenant and print a key and examples")
     database(demo)

@@ -91,3 +91,8 @@ class Settings(BaseSettings):
         description="Testing only: kill the process when a payment reaches this point "
         "(before_psp_call, after_psp_call, after_commit)",
     )
+    page_token_secret: str = Field(
+        "",
+        description="Secret page tokens are sealed with (at least 16 characters), the same on "
+        "every server; empty: one generated once and kept in the database",
+    )

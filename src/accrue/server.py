@@ -20,9 +20,9 @@ import grpc
 import uvicorn
 from connectrpc_otel import OpenTelemetryInterceptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import server_interceptor
 
+from accrue.api import reflection_v1
 from accrue.api.connect_transport import connect_app
 from accrue.api.grpc_transport import generic_handlers
 from accrue.api.psp_webhook_endpoint import PspWebhookEndpoint
@@ -62,9 +62,8 @@ class Server:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
         names = [s.full_name for s in SERVICES] + [
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
         ]
-        reflection.enable_server_reflection(names, self._grpc)
+        reflection_v1.enable_server_reflection(names, self._grpc)  # v1 and v1alpha
         self._asgi = connect_app(
             app.routes,
             app.invoker,

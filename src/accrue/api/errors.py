@@ -7,6 +7,8 @@ errors.proto; a test checks that the two agree.
 
 from __future__ import annotations
 
+import math
+
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -81,6 +83,8 @@ def to_status(error: AccrueError) -> status_pb2.Status:
         )
     if error.retry_after_seconds is not None:
         delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(error.retry_after_seconds * 1000))
+        # Rounded up, never truncated: a shorter delay than the real one (or 0)
+        # sends a well-behaved client straight into the same refusal.
+        delay.FromMilliseconds(max(1, math.ceil(round(error.retry_after_seconds * 1000, 6))))
         status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status

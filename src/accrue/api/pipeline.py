@@ -1,7 +1,8 @@
 """The cross-cutting layer both transports run every call through.
 
 Order: authenticate (no other work for a stranger), validate against the
-contract's protovalidate rules, run the handler. Anything unexpected becomes
+contract's protovalidate rules (and every string against `untrusted_text`),
+open a sealed page token, run the handler, seal the next page token. Anything unexpected becomes
 INTERNAL with an opaque correlation id (the trace id); the stack trace goes
 to the log, never to the wire.
 
@@ -23,9 +24,10 @@ from google.protobuf.message import Message
 from opentelemetry import trace
 
 from accrue.api.call import CallContext
+from accrue.api.page_tokens import PageTokenSeal
 from accrue.api.rate_limits import NO_LIMITS, RateLimits
 from accrue.api.routes import Route
-from accrue.domain.customers import looks_like_card_number
+from accrue.api.untrusted_text import text_violations
 from accrue.domain.errors import AccrueError, FieldViolation, InternalError, ValidationFailed
 from accrue.services.tenants import Authenticator
 
@@ -49,17 +51,30 @@ def _always_active() -> bool:
 
 
 class Invoker:
-    def __init__(self, authenticator: Authenticator, limits: RateLimits = NO_LIMITS) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limits: RateLimits = NO_LIMITS,
+        *,
+        page_tokens: PageTokenSeal | None = None,
+    ) -> None:
         self._authenticator = authenticator
         self._limits = limits
         self._validator = protovalidate.Validator()
+        # None only where no list RPC is served (tests of the pipeline itself).
+        self._page_tokens = page_tokens
 
     def invoke(
         self, route: Route, request: Message, metadata: Mapping[str, str], *, transport: str
     ) -> Message:
         with self._guard(route, transport) as state:
             call = self._prepare(route, request, metadata, state, is_active=_always_active)
+            seal = self._page_tokens
+            if seal is not None:
+                seal.open_request(request, tenant_id=call.tenant_id, method=call.method)
             response: Message = route.handler(request, call)
+            if seal is not None:
+                seal.seal_response(response, tenant_id=call.tenant_id, method=call.method)
             state.outcome = "OK"
             return response
 
@@ -191,13 +206,11 @@ class Invoker:
                 )
 
     def _validate(self, request: Message) -> None:
-        card_fields = list(_card_number_fields(request))
-        if card_fields:
+        text_problems = text_violations(request)
+        if text_problems:
             raise ValidationFailed(
-                "card numbers are never accepted; send the PSP's token instead",
-                field_violations=[
-                    FieldViolation(path, "looks like a card number") for path in card_fields
-                ],
+                f"the request is invalid: {text_problems[0].field}: {text_problems[0].description}",
+                field_violations=text_problems,
             )
         violations = self._validator.collect_violations(request)
         if violations:
@@ -263,37 +276,6 @@ class _ValidatedStream(Iterator[Message]):
             self.failure = error
             raise
         return request
-
-
-def _card_number_fields(message: Message, prefix: str = "") -> Iterator[str]:
-    """Paths of every string in the request that looks like a card number.
-
-    Checked for every RPC, whatever the field, so no future field (metadata,
-    descriptions, notes) can become a way for card data into the platform.
-    """
-    for field, value in message.ListFields():
-        path = f"{prefix}{field.name}"
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            for key, item in value.items():
-                if isinstance(item, str) and looks_like_card_number(item):
-                    yield f"{path}[{key}]"
-                elif isinstance(item, Message):
-                    yield from _card_number_fields(item, f"{path}[{key}].")
-        elif field.message_type is not None:
-            items = value if field.is_repeated else [value]
-            for index, item in enumerate(items):
-                where = f"{path}[{index}]." if field.is_repeated else f"{path}."
-                yield from _card_number_fields(item, where)
-        elif field.type == field.TYPE_STRING and not _is_identifier(field.name):
-            items = value if field.is_repeated else [value]
-            for index, item in enumerate(items):
-                if looks_like_card_number(item):
-                    yield f"{path}[{index}]" if field.is_repeated else path
-
-
-def _is_identifier(name: str) -> bool:
-    """Keys and ids the caller or Accrue generated: random, never card data."""
-    return name in {"id", "request_id", "page_token"} or name.endswith("_id")
 
 
 def _field_path(violation: protovalidate.Violation) -> str:

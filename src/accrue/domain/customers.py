@@ -1,57 +1,27 @@
 """Customers and the PSP tokens they pay with.
 
 Accrue never holds card data. A token that looks like a primary account
-number (13 to 19 digits passing the Luhn check, with or without separators)
-is refused, because a caller that sends one has made a PCI mistake we must
-not store.
+number (the rule is in `accrue.domain.card_data`) is refused, because a
+caller that sends one has made a PCI mistake we must not store.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from accrue.domain.card_data import looks_like_card_number
 from accrue.domain.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.money import Currency
-
-# A primary account number as people and forms write it: 13-19 digits in one
-# run, or in the usual groups (4-4-4-x, or 4-6-5 for Amex) with spaces or
-# dashes; never a digit run glued to letters, as inside ULIDs and UUIDs.
-_CARD_SHAPED = re.compile(
-    r"(?<![0-9A-Za-z])"
-    r"(?:[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{4}){2}[ -][0-9]{1,7}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})"
-    r"(?![0-9A-Za-z])"
-)
 
 
 class PaymentMethodType(enum.Enum):
     CARD = "card"
     BANK_ACCOUNT = "bank_account"
     WALLET = "wallet"
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum used by card numbers."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def looks_like_card_number(text: str) -> bool:
-    """True when `text` contains something shaped like a card number."""
-    for match in _CARD_SHAPED.finditer(text):
-        digits = re.sub(r"[^0-9]", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
-    return False
 
 
 def refuse_card_data(value: str, *, field: str) -> None:

@@ -2,7 +2,10 @@
 
 A token records the last id served and a fingerprint of the query, so a
 token is rejected when reused with a different filter instead of silently
-returning the wrong page.
+returning the wrong page. What is made here is only the cursor: the API seals
+it before it leaves (`accrue.api.page_tokens`: authenticated, bound to the
+tenant and the method, with an expiry) and opens it before a handler parses
+it, so a client can neither forge nor alter what arrives here.
 """
 
 from __future__ import annotations

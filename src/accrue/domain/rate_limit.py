@@ -18,6 +18,10 @@ from dataclasses import dataclass
 # Float refills drift by a few ulps; without this slack a caller that waited
 # exactly the advertised retry-after could be refused again by 1e-16 tokens.
 _EPSILON_TOKENS = 1e-9
+# RetryInfo carries whole milliseconds: a wait is rounded up to the next one,
+# and never below one, so "retry after 0 s" (retry at once, into the same
+# refusal) is never advertised.
+MIN_RETRY_SECONDS = 0.001
 
 
 @dataclass
@@ -90,7 +94,7 @@ class TokenBucketLimiter:
             if bucket.tokens + _EPSILON_TOKENS >= cost:
                 bucket.tokens -= cost
                 return 0.0
-            return (cost - bucket.tokens) / self.rate_per_second
+            return _retry_after(cost - bucket.tokens, self.rate_per_second)
 
     def _refilled(self, bucket: _Bucket, now: float) -> float:
         elapsed = max(0.0, now - bucket.updated_at)
@@ -109,3 +113,10 @@ class TokenBucketLimiter:
         low_water = max(0, self.max_keys - max(1, self.max_keys // 10))
         while len(self._buckets) > low_water:
             self._buckets.popitem(last=False)
+
+
+def _retry_after(missing_tokens: float, rate_per_second: float) -> float:
+    """Seconds until `missing_tokens` have refilled, rounded up to whole milliseconds."""
+    # round() first drops float noise (0.3 s must not become 0.301 s).
+    milliseconds = math.ceil(round(missing_tokens / rate_per_second * 1000, 6))
+    return max(MIN_RETRY_SECONDS, milliseconds / 1000)

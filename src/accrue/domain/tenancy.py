@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 API_KEY_PREFIX = "acc_"
+# How much of a secret is kept to tell keys apart: "acc_" and 8 of its 43
+# random characters (48 of 256 bits), far from enough to guess the rest.
+DISPLAY_PREFIX_LENGTH = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,21 @@ class IssuedApiKey:
     tenant_id: str
     secret: str
     hash: str
+
+    @property
+    def prefix(self) -> str:
+        return self.secret[:DISPLAY_PREFIX_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """What is kept of a key: never the secret, only its first characters (if known)."""
+
+    key_id: str
+    tenant_id: str
+    prefix: str
+    create_time: datetime
+    revoke_time: datetime | None
 
 
 def hash_api_key(secret: str) -> str:

@@ -22,7 +22,7 @@ from accrue.domain.payments import Payment, PaymentStatus, Refund
 from accrue.domain.reconciliation import BreakCategory, InternalRecord
 from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
-from accrue.domain.tenancy import Tenant
+from accrue.domain.tenancy import ApiKey, Tenant
 from accrue.domain.test_clocks import TestClock
 
 
@@ -31,9 +31,17 @@ class TenantRepository(Protocol):
     def get(self, tenant_id: str) -> Tenant | None: ...
     def get_by_name(self, name: str) -> Tenant | None: ...
     def add_api_key(
-        self, *, key_id: str, tenant_id: str, key_hash: str, create_time: datetime
+        self,
+        *,
+        key_id: str,
+        tenant_id: str,
+        key_hash: str,
+        create_time: datetime,
+        prefix: str | None = None,
     ) -> None: ...
     def tenant_for_key_hash(self, key_hash: str) -> str | None: ...
+    def list_api_keys(self, tenant_id: str) -> Sequence[ApiKey]: ...
+    def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool: ...
 
 
 class ProductRepository(Protocol):

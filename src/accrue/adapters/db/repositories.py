@@ -25,7 +25,7 @@ from accrue.domain.catalog import Price, Product
 from accrue.domain.customers import Customer, PaymentMethod
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.paging import PageRequest
-from accrue.domain.tenancy import Tenant
+from accrue.domain.tenancy import ApiKey, Tenant
 from accrue.services.ports import StoredResponse
 
 # Hot-path statements are built once: constructing a SQLAlchemy statement per
@@ -89,16 +89,46 @@ class SqlTenantRepository:
         return None if row is None else Tenant(row.id, row.name, row.create_time)
 
     def add_api_key(
-        self, *, key_id: str, tenant_id: str, key_hash: str, create_time: datetime
+        self,
+        *,
+        key_id: str,
+        tenant_id: str,
+        key_hash: str,
+        create_time: datetime,
+        prefix: str | None = None,
     ) -> None:
         self._conn.execute(
             insert(t.api_keys).values(
-                id=key_id, tenant_id=tenant_id, key_hash=key_hash, create_time=create_time
+                id=key_id,
+                tenant_id=tenant_id,
+                key_hash=key_hash,
+                create_time=create_time,
+                prefix=prefix,
             )
         )
 
     def tenant_for_key_hash(self, key_hash: str) -> str | None:
         return self._conn.execute(_KEY_TENANT, {"key_hash": key_hash}).scalar_one_or_none()
+
+    def list_api_keys(self, tenant_id: str) -> Sequence[ApiKey]:
+        c = t.api_keys.c
+        query = select(c.id, c.tenant_id, c.prefix, c.create_time, c.revoke_time).where(
+            c.tenant_id == tenant_id
+        )
+        rows = self._conn.execute(query.order_by(c.create_time, c.id))
+        return [
+            ApiKey(row.id, row.tenant_id, row.prefix or "", row.create_time, row.revoke_time)
+            for row in rows
+        ]
+
+    def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool:
+        c = t.api_keys.c
+        result = self._conn.execute(
+            update(t.api_keys)
+            .where(c.tenant_id == tenant_id, c.id == key_id, c.revoke_time.is_(None))
+            .values(revoke_time=at)
+        )
+        return result.rowcount == 1
 
 
 class SqlProductRepository:

@@ -83,6 +83,8 @@ api_keys = Table(
     Column("create_time", UtcDateTime(), nullable=False),
     Column("revoke_time", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    # The first characters of the secret, shown to tell keys apart (never enough to use one).
+    Column("prefix", String(16), nullable=True),
 )
 
 products = Table(
@@ -631,4 +633,14 @@ reconciliation_breaks = Table(
         ["tenant_id", "run_id"], ["reconciliation_runs.tenant_id", "reconciliation_runs.id"]
     ),
     Index("ix_reconciliation_breaks_tenant_id_run_id_category", "tenant_id", "run_id", "category"),
+)
+
+# Secrets the servers of one deployment share (the page-token key), generated
+# once by whichever process needs one first; a configured secret overrides.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
 )
