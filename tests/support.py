@@ -321,3 +321,10 @@ def fresh_postgres_database() -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def settle(app: Any, *, timeout: float = 30.0) -> None:
+    """Wait until the sequencer has numbered everything committed so far
+    (PostgreSQL numbers postings and events after commit; SQLite at commit)."""
+    if app.sequencer is not None:
+        app.sequencer.drain(timeout=timeout)

@@ -75,6 +75,7 @@ def _worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
+    app.start_background(listen=False)
     print("READY worker", flush=True)
     total = collected = resolved = 0
     try:
@@ -96,6 +97,11 @@ def _worker(args: argparse.Namespace) -> int:
                 break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
+        if app.sequencer is not None:
+            try:  # leave nothing this worker committed unnumbered if it can help it
+                app.sequencer.drain(timeout=10)
+            except Exception:
+                log.exception("final sequencing pass failed")
         app.close()
     print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
     return 0
@@ -207,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
     from accrue import recon_cli
 
     recon_cli.add_parser(commands)
+    from accrue import ledger_cli
+
+    ledger_cli.add_parser(commands, _settings)
     return root
 
 
