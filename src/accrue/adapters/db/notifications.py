@@ -48,9 +48,10 @@ class SequencedListener:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     while not self._stop.is_set():
-                        tenants = [n.payload for n in conn.notifies(timeout=0.25)]
-                        if tenants:
-                            self._ring(sorted(set(tenants)))
+                        # Each notification rings at once; the timeout only
+                        # bounds how long a stop request waits.
+                        for notification in conn.notifies(timeout=0.25):
+                            self._ring([notification.payload])
             except Exception:  # reconnect: streams still poll meanwhile
                 self.listening.clear()
                 log.exception("event listener lost its connection; reconnecting")
