@@ -86,6 +86,8 @@ _ENTRIES_OF = (
 class SqlLedgerRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # Balance increments of this unit of work, applied as late as possible.
+        self._deferred: list[Transaction] = []
 
     def create_head(self, tenant_id: str) -> None:
         self._conn.execute(
@@ -134,7 +136,7 @@ class SqlLedgerRepository:
             return
         self._conn.execute(insert(t.ledger_transactions), [_tx_row(tx) for tx in transactions])
         self._conn.execute(insert(t.ledger_entries), _entry_rows(transactions))
-        self._apply(transactions)
+        self._deferred.extend(transactions)
 
     def add_unsequenced(self, transactions: Sequence[Transaction]) -> set[str]:
         """Insert unnumbered transactions, their entries and balance increments;
@@ -148,7 +150,7 @@ class SqlLedgerRepository:
         fresh = [tx for tx in transactions if tx.id in inserted]
         if fresh:
             self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
-            self._apply(fresh)
+            self._deferred.extend(fresh)
         return inserted
 
     def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
@@ -185,6 +187,21 @@ class SqlLedgerRepository:
         )
         count, oldest = self._conn.execute(query).one()
         return Unsequenced(int(count), oldest)
+
+    def apply_balances(self) -> None:
+        """Apply the unit of work's balance increments now: one upsert, accounts
+        in sorted order.
+
+        Postings only queue their increments; the unit of work calls this as
+        the last statement before COMMIT, so a hot account's row lock is held
+        for that statement and the commit only, not through the rest of the use
+        case. Any balance read of this repository applies them first, so a
+        use case always reads its own postings.
+        """
+        if self._deferred:
+            pending, self._deferred = self._deferred, []
+            for tenant_transactions in _by_tenant(pending):
+                self._apply(tenant_transactions)
 
     def _apply(self, transactions: Sequence[Transaction]) -> None:
         # One UPDATE per account (sorted, so concurrent posters lock in the same
@@ -270,6 +287,7 @@ class SqlLedgerRepository:
         return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
 
     def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+        self.apply_balances()
         query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id == account_id)
         row = self._conn.execute(query).first()
         return None if row is None else _balance(row)
@@ -277,6 +295,7 @@ class SqlLedgerRepository:
     def list_accounts(
         self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
     ) -> Sequence[AccountBalance]:
+        self.apply_balances()
         query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id > page.after_id)
         if currency_code:
             query = query.where(_a.currency_code == currency_code)
@@ -288,6 +307,7 @@ class SqlLedgerRepository:
         return [_balance(row) for row in rows]
 
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
+        self.apply_balances()
         query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)
         return {row.id: row.net_minor for row in self._conn.execute(query)}
 
@@ -298,6 +318,13 @@ class SqlLedgerRepository:
             .group_by(_e.account_id)
         )
         return {row.account_id: int(row.net) for row in self._conn.execute(query)}
+
+
+def _by_tenant(transactions: Sequence[Transaction]) -> list[list[Transaction]]:
+    grouped: dict[str, list[Transaction]] = defaultdict(list)
+    for tx in transactions:
+        grouped[tx.tenant_id].append(tx)
+    return [grouped[tenant_id] for tenant_id in sorted(grouped)]
 
 
 def _entry_rows(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
