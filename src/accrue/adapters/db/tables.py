@@ -177,9 +177,10 @@ idempotency_keys = Table(
 )
 
 # --- ledger -----------------------------------------------------------------
-# The head row of each tenant's chain is locked by every posting: it hands out
-# gapless sequences and the previous hash, and serialises a tenant's postings
-# so the chain is a line, not a tree. Created with the tenant.
+# The head row of each tenant's chain: the last sequence and hash given out.
+# On PostgreSQL only the sequencer locks it (SKIP LOCKED: one sequencer per
+# tenant at a time); postings never do. On SQLite the single writer extends it
+# at commit. Created with the tenant.
 ledger_heads = Table(
     "ledger_heads",
     metadata,
@@ -260,9 +261,10 @@ ledger_entries = Table(
 )
 
 # --- events -----------------------------------------------------------------
-# Like the ledger head, the event head hands out per-tenant sequences under a
-# row lock held to commit, so sequence order is commit order and a reader
-# polling "after N" can never skip an event that commits later.
+# The event head hands out per-tenant sequences in commit order: on SQLite
+# under the writer's lock at commit, on PostgreSQL by the sequencer after
+# commit (events wait in `event_queue` until then), so a reader polling
+# "after N" can never skip an event that commits later.
 event_heads = Table(
     "event_heads",
     metadata,
