@@ -401,11 +401,60 @@ def accrue_hot(
     return run
 
 
+# When each in-process posting committed (monotonic), by source id, for the lag figure.
+COMMITTED: dict[str, float] = {}
+
+
+class LagSampler:
+    """Every 20 ms, which of the tenant's transactions were numbered since the last
+    look; each one's lag is the time from its commit to that look (an upper bound,
+    20 ms resolution)."""
+
+    def __init__(self, app: Application, tenant_id: str) -> None:
+        self._app = app
+        self._tenant_id = tenant_id
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        x = t.ledger_transactions.c
+        last = 0
+        while not self._stop.wait(0.02):
+            query = (
+                select(x.sequence, x.source_id)
+                .where(x.tenant_id == self._tenant_id, x.sequence > last)
+                .order_by(x.sequence)
+            )
+            with self._app.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            seen = time.monotonic()
+            for row in rows:
+                committed = COMMITTED.get(row.source_id)
+                if committed is not None:
+                    self.samples.append(seen - committed)
+                last = row.sequence
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def describe(self) -> str:
+        if not self.samples:
+            return "no samples (numbered at commit)"
+        ordered = sorted(self.samples)
+        p50 = ordered[len(ordered) // 2]
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(ordered)} postings"
+
+
 def post_one(app: Application, tenant_id: str, request: PostingRequest) -> None:
     try:
         with app.uow_factory(write=True) as uow:
             app.ledger.post(uow, tenant_id, request)
             uow.commit()
+        COMMITTED[request.source_id] = time.monotonic()
     except ConcurrentModification as exc:
         raise Retry(str(exc)) from exc
 
@@ -549,6 +598,11 @@ def bench_database(
         figures.append(Figure(database, "b", "post_many x500, entries", "entries/s", run_b, raw_b))
         expected["b"] = args.transactions + BATCH
 
+        # A sequencer of its own (as another process's would be: its statements are
+        # not counted here) numbers postings during (c); its lag is sampled.
+        sequencer_app = build_application(Settings(database_url=url, db_pool_size=4))
+        sequencer_app.start_background(listen=False)
+        lag = LagSampler(app, tenants["c"].tenant.id)
         # c. One hot pair of accounts, one unit of work per posting, in-process threads.
         raw_c = raw_single(raw, args.postings, args.concurrency, (BANK.id, REVENUE.id), settle)
         _line(f"c. raw: 1 tx + 2 entries per commit, {args.concurrency} thr", raw_c, "tx/s")
@@ -558,6 +612,11 @@ def bench_database(
         _line(f"c. Accrue: post, hot accounts, {args.concurrency} threads", run_c, "postings/s")
         figures.append(Figure(database, "c", "hot accounts, post", "postings/s", run_c, raw_c))
         expected["c"] = args.postings + args.concurrency * WARMUP_PER_THREAD - run_c.errors
+        lag.stop()
+        sequencer_app.close()
+        print(f"  sequencing lag during c. (commit to numbered): {lag.describe()}")
+        if app.sequencer is not None:
+            app.sequencer.drain(timeout=300)
 
         checks = [
             verify(app, database, tenants[key].tenant.id, what, expected[key])

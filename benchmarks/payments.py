@@ -212,6 +212,7 @@ def _check(
     print(
         f"  check: {paid} invoices PAID, {succeeded} payments SUCCEEDED, {len(ours)} PSP charges"
         f" ({len(keys)} distinct keys), ledger intact={verified.intact}"
+        f" (unsequenced {verified.unsequenced_transactions})"
     )
     if not (paid == succeeded == len(ours) == len(keys) == total and verified.intact):
         raise RuntimeError("the books do not tie out")

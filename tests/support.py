@@ -321,3 +321,34 @@ def fresh_postgres_database() -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def settle(app: Any, *, timeout: float = 30.0) -> None:
+    """Wait until the sequencer has numbered everything committed so far
+    (PostgreSQL numbers postings and events after commit; SQLite at commit)."""
+    if app.sequencer is not None:
+        app.sequencer.drain(timeout=timeout)
+
+
+def wait_sequenced(engine: Any, *, timeout: float = 30.0) -> None:
+    """Wait until a running sequencer (another process's) has numbered everything
+    committed: no transaction without a sequence, no event still queued."""
+    import time
+
+    from sqlalchemy import text as sql
+
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            left = conn.execute(
+                sql(
+                    "SELECT (SELECT count(*) FROM ledger_transactions WHERE sequence IS NULL)"
+                    " + (SELECT count(*) FROM event_queue)"
+                )
+            ).scalar_one()
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"{left} records still wait for the sequencer"
+        time.sleep(0.02)

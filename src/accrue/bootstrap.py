@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from accrue.adapters.clock import SystemClock
 from accrue.adapters.db import migrate
 from accrue.adapters.db.engine import build_engine
+from accrue.adapters.db.ledger_sequencer import LedgerSequencer
+from accrue.adapters.db.notifications import SequencedListener
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
@@ -107,7 +109,22 @@ class Application:
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
 
+    sequencer: LedgerSequencer | None = None
+    # Wakes event streams when another process's sequencer numbers events.
+    listener: SequencedListener | None = None
+
+    def start_background(self, *, listen: bool = True) -> None:
+        """Start the sequencer (and, for servers, the NOTIFY listener)."""
+        if self.sequencer is not None:
+            self.sequencer.start()
+        if listen and self.listener is not None:
+            self.listener.start()
+
     def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.sequencer is not None:
+            self.sequencer.stop()
         self.engine.dispose()
 
 
@@ -121,8 +138,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     if settings.auto_migrate:
         migrate.upgrade(engine)
     bell = EventBell()
+    sequencer = _sequencer(settings, engine, clock)
+    sequencer.after_batch = lambda tenant_id: bell.ring([tenant_id])
+    # PostgreSQL numbers events after commit: a commit pokes this process's
+    # sequencer, whose batch rings the bell (and NOTIFYs other processes).
+    committed = sequencer.poke if sequencer.numbers_after_commit else bell.ring
     uow_factory = SqlUnitOfWorkFactory(
-        engine, encode_event=encode_payload, on_events_committed=bell.ring
+        engine, encode_event=encode_payload, on_events_committed=committed
     )
     ids = IdGenerator(clock)
     events = EventRecorder(clock, ids, current_trace_id)
@@ -209,6 +231,10 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
         reconciliation=reconciliation,
+        sequencer=sequencer,
+        listener=(
+            SequencedListener(engine.url, bell.ring) if sequencer.numbers_after_commit else None
+        ),
     )
 
 
@@ -263,3 +289,24 @@ def _page_tokens(settings: Settings, engine: Engine, clock: Clock) -> PageTokenS
     else:
         secret = shared_secret(engine, "page_token", clock=clock)
     return PageTokenSeal(secret, clock)
+
+
+def _sequencer(settings: Settings, engine: Engine, clock: Clock) -> LedgerSequencer:
+    from accrue.adapters.checkpoint_keys import load_keys
+    from accrue.adapters.db.ledger_sequencer import SequencerCrash
+
+    keys = load_keys(
+        signing_key_file=settings.ledger_signing_key_file,
+        verify_key_files=[f for f in settings.ledger_verify_key_files.split(",") if f.strip()],
+        database_url=settings.database_url,
+    )
+    seed = settings.fault_sequencer_crash_seed
+    return LedgerSequencer(
+        engine,
+        clock,
+        keys,
+        batch_size=settings.sequencer_batch_size,
+        poll_seconds=settings.sequencer_poll_seconds,
+        checkpoint_seconds=settings.ledger_checkpoint_seconds,
+        crash=SequencerCrash(seed) if seed >= 0 else None,
+    )

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
@@ -76,6 +77,7 @@ def _worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
+    app.start_background(listen=False)
     print("READY worker", flush=True)
     total = collected = resolved = 0
     try:
@@ -97,6 +99,11 @@ def _worker(args: argparse.Namespace) -> int:
                 break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
+        if app.sequencer is not None:
+            try:  # leave nothing this worker committed unnumbered if it can help it
+                app.sequencer.drain(timeout=10)
+            except Exception:
+                log.exception("final sequencing pass failed")
         app.close()
     print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
     return 0
@@ -223,6 +230,33 @@ def _psp_sim(args: argparse.Namespace) -> int:
     return simulator_server.main(args.sim_args)
 
 
+def _add_tenant_parser(commands: Any, database: Callable[[argparse.ArgumentParser], None]) -> None:
+    """`accrue tenant create|keys|new-key|revoke-key`."""
+    tenant = commands.add_parser("tenant", help="tenant administration")
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser("create", help="create a tenant and print its API key")
+    create.add_argument("name")
+    database(create)
+    create.set_defaults(run=_tenant_create)
+    keys = tenant_commands.add_parser(
+        "keys", help="list a tenant's API keys (prefix, creation, revocation; never the secret)"
+    )
+    keys.add_argument("tenant", help="tenant id or name")
+    database(keys)
+    keys.set_defaults(run=_tenant_keys)
+    new_key = tenant_commands.add_parser("new-key", help="issue another API key and print it")
+    new_key.add_argument("tenant", help="tenant id or name")
+    database(new_key)
+    new_key.set_defaults(run=_tenant_new_key)
+    revoke = tenant_commands.add_parser(
+        "revoke-key", help="revoke an API key (refused by every server within 1 s)"
+    )
+    revoke.add_argument("tenant", help="tenant id or name")
+    revoke.add_argument("key_id", help="the key id shown by `accrue tenant keys`")
+    database(revoke)
+    revoke.set_defaults(run=_tenant_revoke_key)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="accrue", description="Accrue billing platform")
     commands = root.add_subparsers(dest="command", required=True)
@@ -253,29 +287,7 @@ def parser() -> argparse.ArgumentParser:
     mig.add_argument("--downgrade", metavar="REVISION", help="roll back to REVISION (e.g. base)")
     mig.set_defaults(run=_migrate)
 
-    tenant = commands.add_parser("tenant", help="tenant administration")
-    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
-    create = tenant_commands.add_parser("create", help="create a tenant and print its API key")
-    create.add_argument("name")
-    database(create)
-    create.set_defaults(run=_tenant_create)
-    keys = tenant_commands.add_parser(
-        "keys", help="list a tenant's API keys (prefix, creation, revocation; never the secret)"
-    )
-    keys.add_argument("tenant", help="tenant id or name")
-    database(keys)
-    keys.set_defaults(run=_tenant_keys)
-    new_key = tenant_commands.add_parser("new-key", help="issue another API key and print it")
-    new_key.add_argument("tenant", help="tenant id or name")
-    database(new_key)
-    new_key.set_defaults(run=_tenant_new_key)
-    revoke = tenant_commands.add_parser(
-        "revoke-key", help="revoke an API key (refused by every server within 1 s)"
-    )
-    revoke.add_argument("tenant", help="tenant id or name")
-    revoke.add_argument("key_id", help="the key id shown by `accrue tenant keys`")
-    database(revoke)
-    revoke.set_defaults(run=_tenant_revoke_key)
+    _add_tenant_parser(commands, database)
 
     demo = commands.add_parser("demo", help="ensure the demo tenant and print a key and examples")
     database(demo)
@@ -291,6 +303,9 @@ def parser() -> argparse.ArgumentParser:
     from accrue import recon_cli
 
     recon_cli.add_parser(commands)
+    from accrue import ledger_cli
+
+    ledger_cli.add_parser(commands, _settings)
     return root
 
 

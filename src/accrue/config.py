@@ -96,3 +96,27 @@ class Settings(BaseSettings):
         description="Secret page tokens are sealed with (at least 16 characters), the same on "
         "every server; empty: one generated once and kept in the database",
     )
+    ledger_signing_key_file: str = Field(
+        "",
+        description="PEM Ed25519 private key that signs ledger checkpoints (a secret kept "
+        "outside the database); empty with a SQLite file generates <database>.ledger-key.pem",
+    )
+    ledger_verify_key_files: str = Field(
+        "",
+        description="Comma-separated PEM Ed25519 public keys whose checkpoints are accepted "
+        "(older keys after a rotation); the signing key's own is always accepted",
+    )
+    ledger_checkpoint_seconds: float = Field(
+        60.0, gt=0, description="How often the sequencer signs each moved tenant's chain head"
+    )
+    sequencer_poll_seconds: float = Field(
+        0.05, gt=0, description="Idle wait of the ledger/event sequencer between passes"
+    )
+    sequencer_batch_size: int = Field(
+        1000, ge=1, description="Transactions (and events) one sequencing batch numbers at most"
+    )
+    fault_sequencer_crash_seed: int = Field(
+        -1,
+        description="Testing only: >= 0 kills the sequencer at a point inside a batch "
+        "chosen by this seed",
+    )

@@ -141,6 +141,7 @@ class Server:
                 "connect": f"{settings.connect_host}:{connect_port}",
             },
         )
+        self._app.start_background()
         return Ports(grpc=grpc_port, connect=connect_port)
 
     def stop(self) -> None:

@@ -40,6 +40,7 @@ from tests.support import (
     failure_of_connect,
     failure_of_grpc,
     running_server,
+    settle,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -805,6 +806,7 @@ def test_concurrent_partial_refunds_never_exceed_the_captured_amount(
         assert sorted(r.id for r in listed) == sorted(r.id for r in refunds)
         assert sum(r.amount.amount_minor for r in listed) == captured
         assert shop.moved(clearing()) == (captured, captured)
+        settle(server.app)  # listed once sequenced (PostgreSQL numbers after commit)
         assert len(shop.transactions("payment_refund")) == fits
         verdict = shop.verify_ledger()
         assert verdict.intact, verdict

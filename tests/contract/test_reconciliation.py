@@ -45,6 +45,7 @@ from tests.support import (
     failure_of_connect,
     failure_of_grpc,
     running_server,
+    settle,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -190,6 +191,7 @@ class Recon:
         return [item for page in pages for item in page]
 
     def transactions(self, **query: Any) -> list[led.LedgerTransaction]:
+        settle(self.server.app)  # readers see sequenced records (PostgreSQL: after commit)
         found, token = [], ""
         while True:
             page = self.call(
@@ -203,12 +205,14 @@ class Recon:
                 return found
 
     def verify_ledger(self) -> led.VerifyLedgerResponse:
+        settle(self.server.app)
         verified: led.VerifyLedgerResponse = self.call(
             LEDGER, "VerifyLedger", led.VerifyLedgerRequest()
         )
         return verified
 
     def events(self, *types: str) -> list[evt.Event]:
+        settle(self.server.app)
         found, token = [], ""
         while True:
             page = self.call(

@@ -18,7 +18,7 @@ import pytest
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1.money_pb2 import Money
-from tests.support import GrpcClients, RunningServer, running_server
+from tests.support import GrpcClients, RunningServer, running_server, settle
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -145,6 +145,7 @@ def test_concurrent_finalisation_numbers_invoices_without_gaps(database_url: str
             assert {i.id: i.number for i in listed} == {i: numbers[i] for i in ids}
             assert {i.status for i in listed} == {inv.INVOICE_STATUS_OPEN}
             tenant_id = server.tenant_of(api_key)
+            settle(server.app)
             with server.app.uow_factory(write=False) as uow:
                 verified = server.app.ledger.verify(uow, tenant_id)
             assert verified.intact, verified

@@ -39,7 +39,7 @@ from accrue.domain.ledger import (
 )
 from accrue.events.v1 import events_pb2
 from accrue.services.ledger import Verification
-from tests.support import GrpcClients, RunningServer, running_server
+from tests.support import GrpcClients, RunningServer, running_server, settle
 
 DEBIT, CREDIT = Direction.DEBIT, Direction.CREDIT
 CURRENCIES = ["USD", "EUR", "JPY"]
@@ -75,7 +75,7 @@ def post(app: Application, tenant_id: str, request: PostingRequest) -> Transacti
     with app.uow_factory(write=True) as uow:
         tx = app.ledger.post(uow, tenant_id, request)
         uow.commit()
-    return tx
+    return sequenced(app, tenant_id, [tx])[0]
 
 
 def post_many(
@@ -84,10 +84,19 @@ def post_many(
     with app.uow_factory(write=True) as uow:
         posted = app.ledger.post_many(uow, tenant_id, requests)
         uow.commit()
-    return posted
+    return sequenced(app, tenant_id, posted)
+
+
+def sequenced(app: Application, tenant_id: str, posted: list[Transaction]) -> list[Transaction]:
+    """`posted` as read back once the sequencer numbered it (PostgreSQL numbers
+    after commit; SQLite already did at commit)."""
+    settle(app)
+    with app.uow_factory(write=False) as uow:
+        return [app.ledger.get_transaction(uow, tenant_id, tx.id) for tx in posted]
 
 
 def verify(app: Application, tenant_id: str) -> Verification:
+    settle(app)
     with app.uow_factory(write=False) as uow:
         return app.ledger.verify(uow, tenant_id)
 
@@ -122,6 +131,7 @@ def count(conn: Connection, table: Table, tenant_id: str) -> int:
 
 
 def snapshot(app: Application, tenant_id: str) -> Snapshot:
+    settle(app)
     a, h, eh = t.ledger_accounts.c, t.ledger_heads.c, t.event_heads.c
     with app.engine.connect() as conn:
         accounts = conn.execute(
@@ -154,6 +164,7 @@ def entry_rows(app: Application, tenant_id: str) -> list[tuple[str, str, int]]:
 
 
 def sequences(app: Application, table: Table, tenant_id: str) -> list[int]:
+    settle(app)
     with app.engine.connect() as conn:
         query = select(table.c.sequence).where(table.c.tenant_id == tenant_id)
         return list(conn.execute(query.order_by(table.c.sequence)).scalars())

@@ -34,6 +34,7 @@ from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1.money_pb2 import Money
 from tests.reliability.processes import accrue, start_server
+from tests.support import wait_sequenced
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -258,6 +259,7 @@ def test_sigkill_at_random_points_leaves_every_change_whole_or_absent(database_u
     process, port = start_server(env)
     try:
         with _stubs(port, key) as stubs:
+            wait_sequenced(engine)
             before = _snapshot(engine)
             _assert_whole(before, stubs)
             for rid, answer_id in acknowledged.items():
@@ -272,6 +274,7 @@ def test_sigkill_at_random_points_leaves_every_change_whole_or_absent(database_u
                 if rid in before.keys:  # it committed, but the answer died with the server
                     assert retried[rid] == before.keys[rid], f"{rid} took effect twice"
 
+            wait_sequenced(engine)
             after = _snapshot(engine)
             _assert_whole(after, stubs)
             customer_requests = {

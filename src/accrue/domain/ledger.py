@@ -410,3 +410,42 @@ def reversal_of(tx: Transaction, *, reason: str) -> PostingRequest:
         resource_id=tx.resource_id,
         reverses_transaction_id=tx.id,
     )
+
+
+def unsequenced(
+    request: PostingRequest,
+    *,
+    transaction_id: str,
+    tenant_id: str,
+    post_time: datetime,
+    trace_id: str = "",
+) -> Transaction:
+    """`request` as a committed-but-unnumbered transaction: sequence 0, no hashes yet.
+
+    Where a sequencer numbers transactions after commit, the posting use case
+    never sees the chain: the sequence and both hashes are given by `seal_next`.
+    """
+    fields_of_request = {f.name: getattr(request, f.name) for f in fields(request)}
+    return Transaction(
+        id=transaction_id,
+        tenant_id=tenant_id,
+        sequence=0,
+        post_time=post_time,
+        trace_id=trace_id,
+        **fields_of_request,
+    )
+
+
+def seal_next(
+    transactions: Iterable[Transaction], *, after_sequence: int, after_hash: str
+) -> list[Transaction]:
+    """Number `transactions` in the order given after the head (`after_sequence`,
+    `after_hash`) and link each to the one before: the sequencer's one step."""
+    sealed: list[Transaction] = []
+    sequence, previous = after_sequence, after_hash
+    for tx in transactions:
+        sequence += 1
+        linked = seal(replace(tx, sequence=sequence), previous)
+        sealed.append(linked)
+        previous = linked.hash
+    return sealed

@@ -184,7 +184,8 @@ class Invoicing:
     def _finalized(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
         tenant_id = invoice.tenant_id
         number = uow.invoices.next_number(tenant_id, "invoice")
-        uow.ledger.lock_head(tenant_id)
+        # Spending credit: serialised with the other spenders (prepayment refunds).
+        uow.ledger.lock_customer_credit(tenant_id, invoice.customer_id, invoice.currency_code)
         balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
         done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
         tx_id = self._post(uow, tenant_id, finalization_posting(done))

@@ -1,18 +1,22 @@
 """Posting to the ledger and reading it back.
 
 `LedgerService.post` is the internal API every money-moving use case calls
-inside its own unit of work: it is idempotent by source, serialised per
-tenant by the chain head, and records a `ledger.transaction_posted` event in
-the same transaction.
+inside its own unit of work: it is idempotent by source, takes no tenant-wide
+lock (the chain is built after commit by the sequencer, or inline on SQLite's
+single writer), and records a `ledger.transaction_posted` event in the same
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
 
+from accrue.domain.checkpoints import Checkpoint
 from accrue.domain.clock import Clock
-from accrue.domain.errors import InvalidState, NotFound
+from accrue.domain.errors import ConcurrentModification, InvalidState, NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.ledger import (
     GENESIS_HASH,
@@ -22,6 +26,7 @@ from accrue.domain.ledger import (
     Transaction,
     post,
     reversal_of,
+    unsequenced,
     verify_chain,
 )
 from accrue.domain.paging import Page, PageRequest, paginate
@@ -45,10 +50,19 @@ class Verification:
     accounts_checked: int
     first_break: ChainProblem | None
     mismatches: tuple[Mismatch, ...]
+    # Committed transactions not numbered yet, and how long the oldest has waited.
+    unsequenced: int = 0
+    oldest_unsequenced_age: timedelta = timedelta(0)
 
     @property
     def intact(self) -> bool:
         return self.first_break is None and not self.mismatches
+
+
+class CheckpointSignatures(Protocol):
+    def check(self, checkpoint: Checkpoint) -> str:
+        """Empty when the checkpoint's signature is valid under an accepted key."""
+        ...
 
 
 class LedgerService:
@@ -67,19 +81,67 @@ class LedgerService:
     def post_many(
         self, uow: UnitOfWork, tenant_id: str, requests: Sequence[PostingRequest]
     ) -> list[Transaction]:
-        """Post several transactions under one head lock (for batch jobs).
+        """Post several transactions in one go (for batch jobs); idempotent by source.
 
-        `uow` must be a writing unit of work: the head lock (a row lock on
-        PostgreSQL, the database write lock on SQLite) is what keeps the
-        chain a single line.
+        No tenant-wide lock is taken: on PostgreSQL the postings commit
+        unnumbered and the sequencer gives them their sequence and chain hash
+        after commit (`adapters/db/ledger_sequencer.py`), so the returned
+        transactions carry sequence 0 and no hash. Only the touched balance
+        rows are locked, last and in sorted order. On SQLite, whose one writer
+        already orders commits, postings are sealed inline as before.
         """
         for request in requests:
             request.validate()
-        head = uow.ledger.lock_head(tenant_id)
+        head = uow.ledger.inline_head(tenant_id)
+        if head is not None:
+            return self._post_sealed(uow, tenant_id, requests, head)
+        now = self._clock.now()
+        trace_id = self._trace_id()
+        by_source: dict[tuple[str, str], Transaction] = {}
+        for request in requests:
+            key = (request.source_type, request.source_id)
+            if key in by_source:
+                _same_posting(by_source[key], request)
+                continue
+            by_source[key] = unsequenced(
+                request,
+                transaction_id=self._ids.new("ltx"),
+                tenant_id=tenant_id,
+                post_time=now,
+                trace_id=trace_id,
+            )
+        inserted = uow.ledger.add_unsequenced(list(by_source.values()))
+        taken = [key for key, tx in by_source.items() if tx.id not in inserted]
+        if taken:
+            # Posted before (or by a concurrent caller that committed first).
+            earlier = uow.ledger.find_by_sources(tenant_id, taken)
+            for key in taken:
+                if key not in earlier:
+                    raise ConcurrentModification(
+                        "a concurrent posting of the same source was rolled back; retry",
+                        retry_after_seconds=0.1,
+                    )
+                by_source[key] = earlier[key]
+        posted = []
+        for request in requests:
+            tx = by_source[(request.source_type, request.source_id)]
+            _same_posting(tx, request)
+            posted.append(tx)
+        for tx in by_source.values():
+            if tx.id in inserted:
+                self._posted_event(uow, tenant_id, tx)
+        return posted
+
+    def _post_sealed(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        requests: Sequence[PostingRequest],
+        head: ChainHead,
+    ) -> list[Transaction]:
+        """Number and chain postings at once, under the single writer's lock."""
         posted: list[Transaction] = []
         fresh: list[Transaction] = []
-        # Looked up after the head lock, so a concurrent poster of the same
-        # source has either committed (found here) or not started.
         seen = uow.ledger.find_by_sources(
             tenant_id, [(r.source_type, r.source_id) for r in requests]
         )
@@ -110,15 +172,18 @@ class LedgerService:
             uow.ledger.add_transactions(fresh)
             uow.ledger.set_head(tenant_id, head)
             for tx in fresh:
-                self._events.record(
-                    uow,
-                    tenant_id,
-                    type="ledger.transaction_posted",
-                    resource_type="ledger_transaction",
-                    resource_id=tx.id,
-                    subject=tx,
-                )
+                self._posted_event(uow, tenant_id, tx)
         return posted
+
+    def _posted_event(self, uow: UnitOfWork, tenant_id: str, tx: Transaction) -> None:
+        self._events.record(
+            uow,
+            tenant_id,
+            type="ledger.transaction_posted",
+            resource_type="ledger_transaction",
+            resource_id=tx.id,
+            subject=tx,
+        )
 
     def adjust(
         self,
@@ -221,7 +286,50 @@ class LedgerService:
             for account_id in sorted(set(stored) | set(computed))
             if (net := computed.get(account_id, 0)) != stored.get(account_id, 0)
         )
-        return Verification(checked, len(set(stored) | set(computed)), first_break, mismatches)
+        waiting = uow.ledger.unsequenced(tenant_id)
+        age = timedelta(0)
+        if waiting.oldest_post_time is not None:
+            age = max(self._clock.now() - waiting.oldest_post_time, timedelta(0))
+        return Verification(
+            checked,
+            len(set(stored) | set(computed)),
+            first_break,
+            mismatches,
+            unsequenced=waiting.count,
+            oldest_unsequenced_age=age,
+        )
+
+    def verify_checkpoint(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        checkpoint: Checkpoint,
+        signatures: CheckpointSignatures,
+    ) -> str:
+        """Why the ledger disagrees with a checkpoint exported earlier, or "".
+
+        The checkpoint must carry a valid signature of an accepted key and name
+        this tenant; the transaction at its sequence must still have its head
+        hash. Together with `verify` (the chain from genesis is intact up to
+        the head) this catches a rewrite behind the checkpoint: deleting the
+        newest transactions, rewinding the head and fixing the balances leaves
+        a chain that verifies on its own but no longer reaches the signed hash.
+        """
+        problem = signatures.check(checkpoint)
+        if problem:
+            return problem
+        if checkpoint.tenant_id != tenant_id:
+            return f"checkpoint belongs to tenant {checkpoint.tenant_id!r}"
+        if checkpoint.sequence == 0:
+            return "" if checkpoint.head_hash == GENESIS_HASH else "genesis hash differs"
+        found = uow.ledger.list_transactions(
+            tenant_id, TransactionQuery(after_sequence=checkpoint.sequence - 1, limit=1)
+        )
+        if not found or found[0].sequence != checkpoint.sequence:
+            return f"transaction {checkpoint.sequence} of the signed chain is missing"
+        if found[0].hash != checkpoint.head_hash:
+            return f"transaction {checkpoint.sequence} no longer has the signed hash"
+        return ""
 
 
 def _walked(batch: Sequence[Transaction], problem: ChainProblem | None) -> int:

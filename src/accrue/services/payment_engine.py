@@ -510,14 +510,14 @@ class PaymentEngine:
         balance may still be refunded; None for one that settled an invoice.
 
         A prepayment may since have been spent on invoices: refunding it then
-        would leave a negative credit balance nobody bills. The tenant's ledger
-        head is locked first, as finalisation does, so the balance read here
-        cannot be spent concurrently.
+        would leave a negative credit balance nobody bills. The customer's
+        credit lock is taken first, as finalisation does, so the balance read
+        here cannot be spent concurrently.
         """
         if self._captured_to_invoice(uow, payment):
             return None
-        uow.ledger.lock_head(payment.tenant_id)
         customer = _customer(uow, payment.tenant_id, payment.customer_id)
+        uow.ledger.lock_customer_credit(payment.tenant_id, customer.id, customer.currency_code)
         balance = self._billing.invoicing.credit_balance(uow, customer)
         pending = uow.payments.credit_refunds_in_progress(payment.tenant_id, payment.customer_id)
         return max(balance - pending, 0)

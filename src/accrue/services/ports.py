@@ -130,6 +130,14 @@ class ChainHead:
 
 
 @dataclass(frozen=True, slots=True)
+class Unsequenced:
+    """Committed transactions the sequencer has not numbered yet."""
+
+    count: int
+    oldest_post_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionQuery:
     after_sequence: int
     limit: int
@@ -176,6 +184,22 @@ class LedgerRepository(Protocol):
     def entry_nets(self, tenant_id: str) -> dict[str, int]:
         """Every account's debits-minus-credits summed from its entries."""
         ...
+
+    def inline_head(self, tenant_id: str) -> ChainHead | None:
+        """The head to seal postings against now (one-writer databases), or None
+        when a sequencer numbers them after commit."""
+        ...
+
+    def add_unsequenced(self, transactions: Sequence[Transaction]) -> set[str]:
+        """Insert unnumbered transactions unless their source already posted;
+        the ids inserted."""
+        ...
+
+    def lock_customer_credit(self, tenant_id: str, customer_id: str, currency_code: str) -> None:
+        """Held to commit by use cases that spend the customer's credit balance."""
+        ...
+
+    def unsequenced(self, tenant_id: str) -> Unsequenced: ...
 
 
 class EventRepository(Protocol):

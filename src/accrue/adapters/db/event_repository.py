@@ -1,12 +1,18 @@
-"""The event outbox: events are queued during the unit of work and written,
-numbered, right before it commits."""
+"""The event outbox: events are queued during the unit of work and written
+right before it commits.
+
+SQLite (one writer) numbers them there under the event head. PostgreSQL takes
+no tenant-wide lock: the events go to `event_queue` stamped with the writer's
+transaction id, and the sequencer moves them into `events`, numbered in commit
+order, after commit (`ledger_sequencer.py`). Readers only ever see `events`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 
 from accrue.adapters.db import tables as t
 from accrue.domain.events import DomainEvent, EventQuery, StoredEvent
@@ -25,6 +31,9 @@ _ADVANCE_HEAD = (
     .returning(_h.last_sequence)
 )
 _ev = t.events.c
+_QUEUE = insert(t.event_queue).values(
+    writer_xid=literal_column("pg_current_xact_id()::text::bigint")
+)
 
 
 class SqlEventRepository:
@@ -49,6 +58,9 @@ class SqlEventRepository:
         for tenant_id, event in self._pending:
             by_tenant.setdefault(tenant_id, []).append(event)
         self._pending.clear()
+        if self._conn.dialect.name == "postgresql":
+            self._queue(by_tenant)
+            return list(by_tenant)
         for tenant_id, events in by_tenant.items():
             params = {"t_id": tenant_id, "n": len(events)}
             last = self._conn.execute(_ADVANCE_HEAD, params).scalar_one() - len(events)
@@ -71,6 +83,29 @@ class SqlEventRepository:
                 )
             self._conn.execute(insert(t.events), rows)
         return list(by_tenant)
+
+    def _queue(self, by_tenant: dict[str, list[DomainEvent]]) -> None:
+        """One INSERT for every event of the unit of work, numbered later."""
+        rows = []
+        for tenant_id, events in by_tenant.items():
+            for position, event in enumerate(events):
+                payload_type, payload = self._encode(event)
+                rows.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "id": event.id,
+                        "position": position,
+                        "type": event.type,
+                        "resource_type": event.resource_type,
+                        "resource_id": event.resource_id,
+                        "occur_time": event.occur_time,
+                        "trace_id": event.trace_id,
+                        "payload_type": payload_type,
+                        "payload": payload,
+                    }
+                )
+        if rows:
+            self._conn.execute(_QUEUE, rows)
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]:
         statement = select(t.events).where(

@@ -6,13 +6,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.adapters.db import tables as t
 from accrue.domain.ledger import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
 from accrue.domain.paging import PageRequest
-from accrue.services.ports import AccountBalance, ChainHead, TransactionQuery
+from accrue.services.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
 
 _h = t.ledger_heads.c
 _HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))
@@ -40,6 +50,22 @@ def _upsert_account(dialect: Any) -> Any:
 
 
 _UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
+# The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
+WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
+# Insert unless the source already posted (waiting for an in-flight poster of
+# the same source to finish first), reporting which rows went in.
+_INSERT_UNSEQUENCED = (
+    postgresql.insert(t.ledger_transactions)
+    .values(writer_xid=WRITER_XID)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "source_type", "source_id"])
+    .returning(t.ledger_transactions.c.id)
+)
+_NUMBER = (
+    update(t.ledger_transactions)
+    .where(_tx.tenant_id == bindparam("t_id"), _tx.id == bindparam("tx_id"))
+    .values(sequence=bindparam("seq"), previous_hash=bindparam("prev"), hash=bindparam("hash_"))
+)
+_LOCK_CREDIT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _BY_SOURCES = select(t.ledger_transactions).where(
     _tx.tenant_id == bindparam("tenant_id"),
     tuple_(_tx.source_type, _tx.source_id).in_(bindparam("sources", expanding=True)),
@@ -60,6 +86,8 @@ _ENTRIES_OF = (
 class SqlLedgerRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # Balance increments of this unit of work, applied as late as possible.
+        self._deferred: list[Transaction] = []
 
     def create_head(self, tenant_id: str) -> None:
         self._conn.execute(
@@ -72,6 +100,27 @@ class SqlLedgerRepository:
         query = _HEAD.with_for_update() if self._conn.dialect.name == "postgresql" else _HEAD
         row = self._conn.execute(query, {"tenant_id": tenant_id}).one()
         return ChainHead(row.last_sequence, row.last_hash)
+
+    def inline_head(self, tenant_id: str) -> ChainHead | None:
+        """The head to seal new postings against now, or None where a sequencer
+        numbers them after commit (PostgreSQL). SQLite has one writer, whose
+        write lock already orders postings by commit, so it seals inline."""
+        if self._conn.dialect.name == "postgresql":
+            return None
+        return self.read_head(tenant_id)
+
+    def lock_customer_credit(self, tenant_id: str, customer_id: str, currency_code: str) -> None:
+        """Serialise the use cases that *spend* a customer's credit balance (invoice
+        finalisation applies it, a prepayment refund returns it) with each other:
+        each reads the balance after taking this lock, so two cannot spend the
+        same credit. Increases need no lock: a reader that missed one is only
+        conservative. A transaction-scoped advisory lock on PostgreSQL (taken
+        before any balance row lock, so it cannot join a deadlock with postings,
+        which never wait for it); SQLite's write lock already serialises."""
+        if self._conn.dialect.name != "postgresql":
+            return
+        key = f"customer_credit:{tenant_id}:{customer_id}:{currency_code}"
+        self._conn.execute(_LOCK_CREDIT, {"key": key})
 
     def read_head(self, tenant_id: str) -> ChainHead:
         row = self._conn.execute(_HEAD, {"tenant_id": tenant_id}).one()
@@ -86,22 +135,73 @@ class SqlLedgerRepository:
         if not transactions:
             return
         self._conn.execute(insert(t.ledger_transactions), [_tx_row(tx) for tx in transactions])
-        self._conn.execute(
-            insert(t.ledger_entries),
-            [
-                {
-                    "tenant_id": tx.tenant_id,
-                    "transaction_id": tx.id,
-                    "position": position,
-                    "account_id": entry.account.id,
-                    "currency_code": entry.account.currency_code,
-                    "amount_minor": entry.signed_minor,
-                }
-                for tx in transactions
-                for position, entry in enumerate(tx.entries)
-            ],
+        self._conn.execute(insert(t.ledger_entries), _entry_rows(transactions))
+        self._deferred.extend(transactions)
+
+    def add_unsequenced(self, transactions: Sequence[Transaction]) -> set[str]:
+        """Insert unnumbered transactions, their entries and balance increments;
+        returns the ids inserted. One whose source already posted (committed, or
+        committing concurrently: the insert waits for it) is skipped, for the
+        caller to look up. Three statements, whatever the number of postings."""
+        if not transactions:
+            return set()
+        rows = [_tx_row(tx) | {"sequence": None} for tx in transactions]
+        inserted = set(self._conn.execute(_INSERT_UNSEQUENCED, rows).scalars())
+        fresh = [tx for tx in transactions if tx.id in inserted]
+        if fresh:
+            self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
+            self._deferred.extend(fresh)
+        return inserted
+
+    def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
+        """Up to `limit` committed, unnumbered transactions in sequencing order.
+
+        Every row this statement sees is committed (or it would be invisible),
+        so nothing here waits on a transaction still open; one that commits
+        later stays NULL and is picked up by a later batch.
+        """
+        query = (
+            select(t.ledger_transactions)
+            .where(_tx.tenant_id == tenant_id, _tx.sequence.is_(None))
+            .order_by(_tx.writer_xid, _tx.id)
+            .limit(limit)
         )
-        self._apply(transactions)
+        return self._with_entries(tenant_id, list(self._conn.execute(query)))
+
+    def number(self, sealed: Sequence[Transaction]) -> None:
+        """Store the sequence and hashes the sequencer gave (one pipelined statement)."""
+        if sealed:
+            self._conn.execute(
+                _NUMBER,
+                [
+                    {"t_id": tx.tenant_id, "tx_id": tx.id, "seq": tx.sequence}
+                    | {"prev": tx.previous_hash, "hash_": tx.hash}
+                    for tx in sealed
+                ],
+            )
+
+    def unsequenced(self, tenant_id: str) -> Unsequenced:
+        """How many committed transactions wait for the sequencer, and since when."""
+        query = select(func.count(), func.min(_tx.post_time)).where(
+            _tx.tenant_id == tenant_id, _tx.sequence.is_(None)
+        )
+        count, oldest = self._conn.execute(query).one()
+        return Unsequenced(int(count), oldest)
+
+    def apply_balances(self) -> None:
+        """Apply the unit of work's balance increments now: one upsert, accounts
+        in sorted order.
+
+        Postings only queue their increments; the unit of work calls this as
+        the last statement before COMMIT, so a hot account's row lock is held
+        for that statement and the commit only, not through the rest of the use
+        case. Any balance read of this repository applies them first, so a
+        use case always reads its own postings.
+        """
+        if self._deferred:
+            pending, self._deferred = self._deferred, []
+            for tenant_transactions in _by_tenant(pending):
+                self._apply(tenant_transactions)
 
     def _apply(self, transactions: Sequence[Transaction]) -> None:
         # One UPDATE per account (sorted, so concurrent posters lock in the same
@@ -187,6 +287,7 @@ class SqlLedgerRepository:
         return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
 
     def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+        self.apply_balances()
         query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id == account_id)
         row = self._conn.execute(query).first()
         return None if row is None else _balance(row)
@@ -194,6 +295,7 @@ class SqlLedgerRepository:
     def list_accounts(
         self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
     ) -> Sequence[AccountBalance]:
+        self.apply_balances()
         query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id > page.after_id)
         if currency_code:
             query = query.where(_a.currency_code == currency_code)
@@ -205,6 +307,7 @@ class SqlLedgerRepository:
         return [_balance(row) for row in rows]
 
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
+        self.apply_balances()
         query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)
         return {row.id: row.net_minor for row in self._conn.execute(query)}
 
@@ -215,6 +318,28 @@ class SqlLedgerRepository:
             .group_by(_e.account_id)
         )
         return {row.account_id: int(row.net) for row in self._conn.execute(query)}
+
+
+def _by_tenant(transactions: Sequence[Transaction]) -> list[list[Transaction]]:
+    grouped: dict[str, list[Transaction]] = defaultdict(list)
+    for tx in transactions:
+        grouped[tx.tenant_id].append(tx)
+    return [grouped[tenant_id] for tenant_id in sorted(grouped)]
+
+
+def _entry_rows(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tx.tenant_id,
+            "transaction_id": tx.id,
+            "position": position,
+            "account_id": entry.account.id,
+            "currency_code": entry.account.currency_code,
+            "amount_minor": entry.signed_minor,
+        }
+        for tx in transactions
+        for position, entry in enumerate(tx.entries)
+    ]
 
 
 def _tx_row(tx: Transaction) -> dict[str, Any]:
@@ -237,10 +362,12 @@ def _tx_row(tx: Transaction) -> dict[str, Any]:
 
 
 def _tx_from_row(row: Any, entries: tuple[Entry, ...]) -> Transaction:
+    """An unsequenced row (sequence NULL) reads as sequence 0 with empty hashes
+    (CHAR pads the stored empty string with blanks on PostgreSQL)."""
     return Transaction(
         id=row.id,
         tenant_id=row.tenant_id,
-        sequence=row.sequence,
+        sequence=row.sequence or 0,
         entries=entries,
         source_type=row.source_type,
         source_id=row.source_id,
@@ -251,8 +378,8 @@ def _tx_from_row(row: Any, entries: tuple[Entry, ...]) -> Transaction:
         resource_id=row.resource_id,
         reverses_transaction_id=row.reverses_transaction_id,
         trace_id=row.trace_id,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
+        previous_hash=row.previous_hash.strip(),
+        hash=row.hash.strip(),
     )
 
 

@@ -179,9 +179,10 @@ idempotency_keys = Table(
 )
 
 # --- ledger -----------------------------------------------------------------
-# The head row of each tenant's chain is locked by every posting: it hands out
-# gapless sequences and the previous hash, and serialises a tenant's postings
-# so the chain is a line, not a tree. Created with the tenant.
+# The head row of each tenant's chain: the last sequence and hash given out.
+# On PostgreSQL only the sequencer locks it (SKIP LOCKED: one sequencer per
+# tenant at a time); postings never do. On SQLite the single writer extends it
+# at commit. Created with the tenant.
 ledger_heads = Table(
     "ledger_heads",
     metadata,
@@ -215,7 +216,8 @@ ledger_transactions = Table(
     metadata,
     Column("tenant_id", ID, primary_key=True),
     Column("id", ID, primary_key=True),
-    Column("sequence", BigInteger, nullable=False),
+    # NULL until the sequencer numbers it (PostgreSQL); see ledger_sequencer.py.
+    Column("sequence", BigInteger, nullable=True),
     Column("source_type", String(100), nullable=False),
     Column("source_id", String(100), nullable=False),
     Column("description", Text, nullable=False),
@@ -232,6 +234,15 @@ ledger_transactions = Table(
     # Idempotent by source: the same cause can never post twice.
     UniqueConstraint("tenant_id", "source_type", "source_id"),
     Index("ix_ledger_transactions_tenant_id_post_time", "tenant_id", "post_time"),
+    # The writer's transaction id (PostgreSQL), ordering a sequencing batch.
+    Column("writer_xid", BigInteger, nullable=True),
+    Index(
+        "ix_ledger_transactions_unsequenced",
+        "tenant_id",
+        "writer_xid",
+        postgresql_where=text("sequence IS NULL"),
+        sqlite_where=text("sequence IS NULL"),
+    ),
 )
 
 # amount_minor is signed: debits positive, credits negative.
@@ -252,9 +263,10 @@ ledger_entries = Table(
 )
 
 # --- events -----------------------------------------------------------------
-# Like the ledger head, the event head hands out per-tenant sequences under a
-# row lock held to commit, so sequence order is commit order and a reader
-# polling "after N" can never skip an event that commits later.
+# The event head hands out per-tenant sequences in commit order: on SQLite
+# under the writer's lock at commit, on PostgreSQL by the sequencer after
+# commit (events wait in `event_queue` until then), so a reader polling
+# "after N" can never skip an event that commits later.
 event_heads = Table(
     "event_heads",
     metadata,
@@ -643,4 +655,40 @@ server_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("secret", String(128), nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
+)
+
+# --- sequencing (PostgreSQL) ---------------------------------------------------
+# Events committed but not yet numbered: the sequencer moves them into `events`
+# in commit order. `writer_xid` is the writing transaction's id, `position` the
+# order within it. SQLite numbers events at commit and never uses this table.
+event_queue = Table(
+    "event_queue",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("writer_xid", BigInteger, nullable=True),
+    Column("position", Integer, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("resource_type", String(100), nullable=False),
+    Column("resource_id", String(100), nullable=False),
+    Column("occur_time", UtcDateTime(), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("payload_type", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    Index("ix_event_queue_tenant_id_writer_xid_position", "tenant_id", "writer_xid", "position"),
+)
+
+# Signed statements "tenant's chain had this head hash at this sequence";
+# exported and kept outside the database, they expose a rewritten chain.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+    Column("head_hash", CHAR(64), nullable=False),
+    Column("sign_time", UtcDateTime(), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
 )

@@ -92,6 +92,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         tenants = self.events.flush()
+        # Hot balance rows are locked last, just for this statement and COMMIT.
+        self.ledger.apply_balances()
         self._tx.commit()
         self._on_events_committed(tenants)
 

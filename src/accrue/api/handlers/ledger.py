@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC as _UTC
+from datetime import timedelta
 
 from accrue.api.call import CallContext
 from accrue.api.convert.ledger import (
@@ -155,6 +156,8 @@ class LedgerHandler:
                 )
                 for m in result.mismatches
             ],
+            unsequenced_transactions=result.unsequenced,
+            oldest_unsequenced_age_ms=result.oldest_unsequenced_age // timedelta(milliseconds=1),
         )
         if result.first_break is not None:
             response.first_break.CopyFrom(

@@ -69,7 +69,8 @@ class LedgerService(Protocol):
 
     async def list_transactions(self, request: ListTransactionsRequest, ctx: RequestContext[ListTransactionsRequest, ListTransactionsResponse], /) -> ListTransactionsResponse:
         """
-        Lists transactions in posting order (by `sequence`), optionally only
+        Lists sequenced transactions in commit order (by `sequence`; a
+        transaction appears once the sequencer has numbered it), optionally only
         those touching one account, from one source, or posted in a time range.
         INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
@@ -308,7 +309,8 @@ class LedgerServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> ListTransactionsResponse:
         """
-        Lists transactions in posting order (by `sequence`), optionally only
+        Lists sequenced transactions in commit order (by `sequence`; a
+        transaction appears once the sequencer has numbered it), optionally only
         those touching one account, from one source, or posted in a time range.
         INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
@@ -459,7 +461,8 @@ class LedgerServiceSync(Protocol):
 
     def list_transactions(self, request: ListTransactionsRequest, ctx: RequestContext[ListTransactionsRequest, ListTransactionsResponse], /) -> ListTransactionsResponse:
         """
-        Lists transactions in posting order (by `sequence`), optionally only
+        Lists sequenced transactions in commit order (by `sequence`; a
+        transaction appears once the sequencer has numbered it), optionally only
         those touching one account, from one source, or posted in a time range.
         INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
@@ -696,7 +699,8 @@ class LedgerServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> ListTransactionsResponse:
         """
-        Lists transactions in posting order (by `sequence`), optionally only
+        Lists sequenced transactions in commit order (by `sequence`; a
+        transaction appears once the sequencer has numbered it), optionally only
         those touching one account, from one source, or posted in a time range.
         INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """

@@ -212,15 +212,19 @@ class BalanceMismatch(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., stored_net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., computed_net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class VerifyLedgerResponse(_message.Message):
-    __slots__ = ("intact", "transactions_checked", "accounts_checked", "first_break", "balance_mismatches")
+    __slots__ = ("intact", "transactions_checked", "accounts_checked", "first_break", "balance_mismatches", "unsequenced_transactions", "oldest_unsequenced_age_ms")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     TRANSACTIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BREAK_FIELD_NUMBER: _ClassVar[int]
     BALANCE_MISMATCHES_FIELD_NUMBER: _ClassVar[int]
+    UNSEQUENCED_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_UNSEQUENCED_AGE_MS_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     transactions_checked: int
     accounts_checked: int
     first_break: ChainBreak
     balance_mismatches: _containers.RepeatedCompositeFieldContainer[BalanceMismatch]
-    def __init__(self, intact: _Optional[bool] = ..., transactions_checked: _Optional[int] = ..., accounts_checked: _Optional[int] = ..., first_break: _Optional[_Union[ChainBreak, _Mapping]] = ..., balance_mismatches: _Optional[_Iterable[_Union[BalanceMismatch, _Mapping]]] = ...) -> None: ...
+    unsequenced_transactions: int
+    oldest_unsequenced_age_ms: int
+    def __init__(self, intact: _Optional[bool] = ..., transactions_checked: _Optional[int] = ..., accounts_checked: _Optional[int] = ..., first_break: _Optional[_Union[ChainBreak, _Mapping]] = ..., balance_mismatches: _Optional[_Iterable[_Union[BalanceMismatch, _Mapping]]] = ..., unsequenced_transactions: _Optional[int] = ..., oldest_unsequenced_age_ms: _Optional[int] = ...) -> None: ...

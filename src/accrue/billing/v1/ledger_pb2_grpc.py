@@ -117,7 +117,8 @@ class LedgerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTransactions(self, request, context):
-        """Lists transactions in posting order (by `sequence`), optionally only
+        """Lists sequenced transactions in commit order (by `sequence`; a
+        transaction appears once the sequencer has numbered it), optionally only
         those touching one account, from one source, or posted in a time range.
         INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
         """
