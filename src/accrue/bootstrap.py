@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from accrue.adapters.clock import SystemClock
 from accrue.adapters.db import migrate
 from accrue.adapters.db.engine import build_engine
+from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
 from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
@@ -105,9 +107,12 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    shared_state: Any = None  # the Redis client, when ACCRUE_REDIS_URL is set
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.shared_state is not None:
+            self.shared_state.close()
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:
@@ -120,8 +125,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     if settings.auto_migrate:
         migrate.upgrade(engine)
     bell = EventBell()
+    shared = _shared_state(settings)
     uow_factory = SqlUnitOfWorkFactory(
-        engine, encode_event=encode_payload, on_events_committed=bell.ring
+        engine,
+        encode_event=encode_payload,
+        on_events_committed=bell.ring,
+        in_flight=_in_flight(settings, shared),
     )
     ids = IdGenerator(clock)
     events = EventRecorder(clock, ids, current_trace_id)
@@ -193,7 +202,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         clock=clock,
         tenants=TenantService(uow_factory, clock, ids),
         routes=routes,
-        invoker=Invoker(Authenticator(uow_factory), _rate_limits(settings)),
+        invoker=Invoker(Authenticator(uow_factory), _rate_limits(settings, shared)),
         uow_factory=uow_factory,
         ledger=ledger,
         shutting_down=shutting_down,
@@ -204,6 +213,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
         reconciliation=reconciliation,
+        shared_state=shared,
     )
 
 
@@ -242,8 +252,40 @@ def _faults(settings: Settings) -> FaultPoints | None:
     return CrashAt(settings.fault_crash_at)
 
 
-def _rate_limits(settings: Settings) -> RateLimits:
-    limiter = TokenBucketLimiter(
-        rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
+def _rate_limits(settings: Settings, shared: Any = None) -> RateLimits:
+    # This process's share of the limit: with N processes and nothing shared
+    # (no Redis, or Redis unreachable) the machine still never grants more.
+    share = settings.processes
+    local = TokenBucketLimiter(
+        rate_per_second=settings.payment_rate_per_second / share,
+        burst=max(1, settings.payment_rate_burst // share),
+    )
+    if shared is None:
+        return RateLimits(local, RATE_LIMITED_METHODS)
+    from accrue.adapters.shared_state import RedisTokenBuckets
+
+    limiter = RedisTokenBuckets(
+        shared,
+        prefix=settings.redis_key_prefix,
+        fallback=local,
+        rate_per_second=settings.payment_rate_per_second,
+        burst=settings.payment_rate_burst,
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
+
+
+def _shared_state(settings: Settings) -> Any:
+    """The Redis client for state shared between processes, or None (in-process)."""
+    if not settings.redis_url:
+        return None
+    from accrue.adapters.shared_state import connect
+
+    return connect(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+
+
+def _in_flight(settings: Settings, shared: Any) -> KeyLocks | None:
+    if shared is None:
+        return None
+    from accrue.adapters.shared_state import RedisKeyLocks
+
+    return RedisKeyLocks(shared, prefix=settings.redis_key_prefix)

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 # Float refills drift by a few ulps; without this slack a caller that waited
 # exactly the advertised retry-after could be refused again by 1e-16 tokens.
@@ -109,3 +110,12 @@ class TokenBucketLimiter:
         low_water = max(0, self.max_keys - max(1, self.max_keys // 10))
         while len(self._buckets) > low_water:
             self._buckets.popitem(last=False)
+
+
+class Limiter(Protocol):
+    """What the API's rate limits need: the in-process buckets or shared ones."""
+
+    rate_per_second: float
+    burst: int
+
+    def acquire(self, key: Hashable, cost: float = 1.0) -> float: ...

@@ -249,7 +249,7 @@ class SqlIdempotencyRepository:
         if not self._locks.try_acquire(key):
             return False
         self.held.append(key)
-        if self._conn.dialect.name == "postgresql":
+        if self._conn.dialect.name == "postgresql" and not self._locks.spans_processes(key):
             digest = hashlib.sha256(f"{tenant_id}\0{request_id}".encode()).digest()
             lock_id = int.from_bytes(digest[:8], "big", signed=True)
             acquired = self._conn.execute(

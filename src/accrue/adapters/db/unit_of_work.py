@@ -139,11 +139,13 @@ class SqlUnitOfWorkFactory:
         *,
         encode_event: PayloadEncoder = _no_payload,
         on_events_committed: Callable[[list[str]], None] = lambda tenants: None,
+        in_flight: KeyLocks | None = None,
     ) -> None:
         self.engine = engine
         self._encode_event = encode_event
         self._on_events_committed = on_events_committed
-        self._locks = KeyLocks()
+        # Request ids in flight: in-process by default, Redis when configured.
+        self._locks = in_flight if in_flight is not None else KeyLocks()
         # SQLite has one writer at a time. Queue this process's writers on a
         # lock instead of letting them poll SQLite's busy handler, which sleeps
         # up to 100 ms per retry and turns contention into second-long tails.
