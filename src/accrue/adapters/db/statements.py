@@ -56,12 +56,14 @@ def count_statements(engine: Engine) -> Iterator[StatementCount]:
         with counted._lock:
             counted.sql.append(statement)
 
-    def on_begin(_conn: Any) -> None:
-        if implicit_begin:
+    def on_begin(conn: Any) -> None:
+        if implicit_begin and not _autocommit(conn):
             with counted._lock:
                 counted.driver_begins += 1
 
-    def on_end(_conn: Any) -> None:
+    def on_end(conn: Any) -> None:
+        if _autocommit(conn):
+            return  # nothing is sent
         with counted._lock:
             counted.transaction_ends += 1
 
@@ -78,3 +80,7 @@ def count_statements(engine: Engine) -> Iterator[StatementCount]:
     finally:
         for name, listener in listeners:
             event.remove(engine, name, listener)
+
+
+def _autocommit(conn: Any) -> bool:
+    return bool(getattr(conn.connection.dbapi_connection, "autocommit", False))

@@ -74,6 +74,12 @@ class SqlUnitOfWork:
     def _begin(self) -> SqlUnitOfWork:
         conn = self._engine.connect()
         conn = conn.execution_options(sqlite_begin="IMMEDIATE" if self._write else "NONE")
+        if not self._write and conn.dialect.name == "postgresql":
+            # A read needs no transaction: under READ COMMITTED each statement
+            # has its own snapshot anyway, so BEGIN and ROLLBACK would only be
+            # two more round trips. (Streamed reads, which need one for their
+            # server-side cursor, happen only in writing units of work.)
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
         self._tx = conn.begin()
         self.tenants = SqlTenantRepository(conn)
