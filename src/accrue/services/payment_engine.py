@@ -275,13 +275,13 @@ class PaymentEngine:
             else:
                 after = pay.unreachable(after, now)
             capture = self._consequences(uow, before, after)
-            uow.payments.update(after, previous=before)
             if capture is not None:
                 # Posted last: the tenant's ledger head stays locked from here to
-                # commit, so every capture of the tenant queues only for this part.
+                # commit, so every capture of the tenant queues only for this part
+                # (and the one update of the payment, which carries the posting's id).
                 posted = self._ledger.post(uow, tenant_id, capture)
-                uow.payments.set_ledger_transaction(tenant_id, payment_id, posted.id)
                 after = replace(after, ledger_transaction_id=posted.id)
+            uow.payments.update(after, previous=before)
             uow.commit()
         return after
 
