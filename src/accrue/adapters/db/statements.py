@@ -29,11 +29,18 @@ class StatementCount:
 
     @property
     def statements(self) -> int:
-        return len(self.sql)
+        """SQL statements, without transaction control (BEGIN, COMMIT, ...)."""
+        return sum(1 for s in self.sql if not _is_transaction_control(s))
+
+    def touching(self, *fragments: str) -> int:
+        """Statements (without transaction control) whose text mentions any fragment."""
+        return sum(
+            1 for s in self.sql if not _is_transaction_control(s) and any(f in s for f in fragments)
+        )
 
     @property
     def round_trips(self) -> int:
-        return self.statements + self.driver_begins + self.transaction_ends
+        return len(self.sql) + self.driver_begins + self.transaction_ends
 
     def describe(self) -> str:
         lines = [" ".join(s.split())[:160] for s in self.sql]
@@ -84,3 +91,10 @@ def count_statements(engine: Engine) -> Iterator[StatementCount]:
 
 def _autocommit(conn: Any) -> bool:
     return bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _is_transaction_control(statement: str) -> bool:
+    return statement.lstrip().upper().startswith(_TRANSACTION_CONTROL)
