@@ -27,6 +27,13 @@ ECHO_METHOD = "/bench.Echo/Echo"
 ECHO_PAYLOAD = b"x" * 64  # about the size of a CreateCustomerRequest
 SPAWN = mp.get_context("spawn")  # a fresh interpreter: no inherited gRPC state or GIL
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LEDGER = (  # the posting and event sequencing, counted apart
+    "ledger_heads",
+    "ledger_transactions",
+    "ledger_entries",
+    "ledger_accounts",
+    "event_heads",
+)
 
 
 @dataclass(frozen=True)
@@ -216,17 +223,15 @@ def bench_accrue(
     return results
 
 
-def statement_counts(database: str, url: str) -> None:
+def statement_counts(database: str, url: str) -> list[str]:
     """Statements and round trips per call of each hot path, counted in-process."""
     from statements import count_hot_paths
 
-    for path, counted in count_hot_paths(url).items():
-        print(
-            f"  {path:<15} {database:<10} {counted.statements:3d} statements"
-            f" ({counted.touching('ledger_', 'event_heads'):d} of them ledger or event head)"
-            f"  {counted.round_trips:3d} round trips with BEGIN/COMMIT",
-            flush=True,
-        )
+    return [
+        f"{path:<15} {database:<10} {counted.statements:4d} {counted.touching(*LEDGER):7d}"
+        f" {counted.round_trips:12d}"
+        for path, counted in count_hot_paths(url).items()
+    ]
 
 
 def main() -> int:
@@ -262,10 +267,8 @@ def main() -> int:
         with postgres_database(admin) as url:
             for n in several if url else []:
                 results += bench_accrue("PostgreSQL", url, Path(tmp), args, processes=n)
-            print("\nstatements per call (in-process, same code path as the server):")
-            statement_counts("SQLite", sqlite_url)
-            if url:
-                statement_counts("PostgreSQL", url)
+            counts = statement_counts("SQLite", sqlite_url)
+            counts += statement_counts("PostgreSQL", url) if url else []
     results.append(bench_echo("Echo (again)", args))  # the machine is shared: watch for drift
     echo = sum(r.rps for r in results if r.phase.startswith("Echo")) / 2
     print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
@@ -290,6 +293,11 @@ def main() -> int:
             f"goal: {phase} >= {goal:.0%} of echo (SQLite): {got:.0%} ->"
             f" {'MET' if got >= goal else 'NOT MET'}"
         )
+    print("\nstatements per call (in-process through the Invoker, the server's code path):")
+    print(f"{'path':<15} {'database':<10} {'SQL':>4} {'ledger':>7} {'round trips':>12}")
+    print("\n".join(counts))
+    print("(SQL: statements without BEGIN/COMMIT; ledger: of them, the posting and event head;")
+    print(" round trips: everything sent, transaction control included)")
     errors = sum(r.errors for r in results)
     print(f"RPC errors: {errors}; took {time.monotonic() - began:.0f} s")
     return 1 if errors else 0

@@ -26,7 +26,13 @@ from tests.redis_support import redis_prefix
 # capture's ledger posting and the per-tenant event-head update not included
 # (both belong to the ledger and event sequencing).
 PAYMENT_OWN_STATEMENTS = 7
-LEDGER_OR_HEAD = ("ledger_", "event_heads")
+LEDGER_OR_HEAD = (
+    "ledger_heads",
+    "ledger_transactions",
+    "ledger_entries",
+    "ledger_accounts",
+    "event_heads",
+)
 
 
 class InProcess:
