@@ -13,6 +13,8 @@ import redis
 
 from accrue.adapters.db.statements import count_statements
 from accrue.adapters.shared_state import RedisKeyLocks, RedisTokenBuckets, connect
+from accrue.config import Settings
+from accrue.domain.errors import RateLimited
 from accrue.domain.rate_limit import TokenBucketLimiter
 from tests.integration.test_idempotency import (
     assert_exactly_one_effect,
@@ -148,3 +150,19 @@ def test_redis_claims_expire_so_a_crashed_process_blocks_nobody(
     client = redis.Redis.from_url(url)
     assert client.get(f"{prefix}inflight:ten_1:r1") is None
     client.close()
+
+
+def test_without_redis_each_of_n_processes_takes_its_share_of_the_limit() -> None:
+    from accrue.bootstrap import _rate_limits
+
+    settings = Settings(payment_rate_per_second=50, payment_rate_burst=100, processes=4)
+    limits = _rate_limits(settings)
+    method = "accrue.billing.v1.PaymentService/CreatePayment"
+    admitted = 0
+    for _ in range(100):
+        try:
+            limits.check(method, "ten_1")
+            admitted += 1
+        except RateLimited as refused:
+            assert refused.retry_after_seconds is not None and refused.retry_after_seconds > 0
+    assert admitted == 25  # a quarter of the burst; four processes admit the whole of it
