@@ -274,12 +274,12 @@ def main() -> int:
     print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
     print(
         f"{'phase':<15} {'database':<15} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
-        f" {'vs echo':>8} {'errors':>7}"
+        f" {'vs echo':>8} {'errors':>7} {'server CPU us/call':>19}"
     )
     for r in results:
         print(
             f"{r.phase:<15} {r.database:<15} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
-            f" {r.rps / echo:8.0%} {r.errors:7d}"
+            f" {r.rps / echo:8.0%} {r.errors:7d} {r.server_cpu / r.requests * 1e6:19.0f}"
         )
     for r in results:
         if " x" in r.database:
