@@ -37,10 +37,21 @@ def create_tenant(database_url: str, name: str = "bench") -> str:
 @contextmanager
 def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str]]:
     """`accrue serve` as a child process on `database_url`; yields (pid, gRPC target)."""
+    with accrue_servers(database_url, workdir, processes=1) as (pids, target):
+        yield pids[0], target
+
+
+@contextmanager
+def accrue_servers(
+    database_url: str, workdir: Path, *, processes: int
+) -> Iterator[tuple[list[int], str]]:
+    """`accrue serve --processes N`; yields (the pids serving calls, gRPC target)."""
     log_path = workdir / "server.log"
+    command = [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"]
+    command += ["--processes", str(processes)]
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [ACCRUE, "serve", "--grpc-port", "0", "--connect-port", "0"],
+            command,
             env=_env(database_url),
             stdout=subprocess.PIPE,
             stderr=log,
@@ -54,7 +65,8 @@ def accrue_server(database_url: str, workdir: Path) -> Iterator[tuple[int, str]]
         if not line:
             raise RuntimeError("accrue serve exited before printing READY")
         ports = dict(part.split("=") for part in line.split()[1:])
-        yield server.pid, f"127.0.0.1:{ports['grpc']}"
+        pids = [int(pid) for pid in ports["pids"].split(",")] if "pids" in ports else [server.pid]
+        yield pids, f"127.0.0.1:{ports['grpc']}"
     finally:
         server.send_signal(signal.SIGTERM)
         try:

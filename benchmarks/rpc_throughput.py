@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
-from harness import accrue_server, create_tenant, postgres_database
+from harness import accrue_servers, create_tenant, postgres_database
 
 from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
 
@@ -27,6 +27,13 @@ ECHO_METHOD = "/bench.Echo/Echo"
 ECHO_PAYLOAD = b"x" * 64  # about the size of a CreateCustomerRequest
 SPAWN = mp.get_context("spawn")  # a fresh interpreter: no inherited gRPC state or GIL
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LEDGER = (  # the posting and event sequencing, counted apart
+    "ledger_heads",
+    "ledger_transactions",
+    "ledger_entries",
+    "ledger_accounts",
+    "event_heads",
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def drive(phase: str, database: str, server_pid: int, load: Load, procs: int) -> Result:
+def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: int) -> Result:
     """Warm up, then run `load.requests` RPCs from `procs` client processes; print and return."""
     barrier, out = SPAWN.Barrier(procs + 1), SPAWN.Queue()
     splits = [_split(n, procs) for n in (load.requests, load.warmup, load.threads)]
@@ -141,9 +148,9 @@ def drive(phase: str, database: str, server_pid: int, load: Load, procs: int) ->
     for child in children:
         child.start()
     barrier.wait(timeout=300)  # every client process has warmed up
-    server_cpu = _cpu_seconds(server_pid)
+    server_cpu = sum(_cpu_seconds(pid) for pid in server_pids)
     reports = [out.get(timeout=900) for _ in children]
-    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    server_cpu = sum(_cpu_seconds(pid) for pid in server_pids) - server_cpu
     for child in children:
         child.join()
     r = Result(
@@ -195,22 +202,36 @@ def bench_echo(phase: str, args: argparse.Namespace) -> Result:
             args.warmup,
             args.concurrency,
         )
-        return drive(phase, "-", process.pid or 0, load, args.client_procs)
+        return drive(phase, "-", [process.pid or 0], load, args.client_procs)
     finally:
         process.terminate()
         process.join(10)
 
 
-def bench_accrue(database: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Result]:
+def bench_accrue(
+    database: str, url: str, workdir: Path, args: argparse.Namespace, *, processes: int = 1
+) -> list[Result]:
     results = []
-    key = create_tenant(url)
-    with accrue_server(url, workdir) as (pid, target):
+    key = create_tenant(url, name=f"bench-{processes}")
+    with accrue_servers(url, workdir, processes=processes) as (pids, target):
         load = Load(target, "create", key, "", args.requests, args.warmup, args.concurrency)
         first = _caller(load)()  # the customer that GetCustomer reads
+        label = database if processes == 1 else f"{database} x{processes}"
         for phase, kind in (("GetCustomer", "get"), ("CreateCustomer", "create")):
             load = replace(load, kind=kind, customer_id=first.id)  # type: ignore[attr-defined]
-            results.append(drive(phase, database, pid, load, args.client_procs))
+            results.append(drive(phase, label, pids, load, args.client_procs))
     return results
+
+
+def statement_counts(database: str, url: str) -> list[str]:
+    """Statements and round trips per call of each hot path, counted in-process."""
+    from statements import count_hot_paths
+
+    return [
+        f"{path:<15} {database:<10} {counted.statements:4d} {counted.touching(*LEDGER):7d}"
+        f" {counted.round_trips:12d}"
+        for path, counted in count_hot_paths(url).items()
+    ]
 
 
 def main() -> int:
@@ -220,6 +241,9 @@ def main() -> int:
     parser.add_argument("--client-procs", type=int, default=1, help="processes for the callers")
     parser.add_argument("--warmup", type=int, help="warm-up RPCs per phase (default requests/10)")
     parser.add_argument("--quick", action="store_true", help="CI smoke size: 300 requests")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="also run `accrue serve --processes N` (1 = not)"
+    )
     args = parser.parse_args()
     args.requests = 300 if args.quick else args.requests
     if args.warmup is None:
@@ -234,29 +258,46 @@ def main() -> int:
         flush=True,
     )
     results = [bench_echo("Echo", args)]
+    several = [1, args.processes] if args.processes > 1 else [1]
     with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
-        results += bench_accrue("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp), args)
+        sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        for n in several:
+            results += bench_accrue("SQLite", sqlite_url, Path(tmp), args, processes=n)
         admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
         with postgres_database(admin) as url:
-            results += bench_accrue("PostgreSQL", url, Path(tmp), args) if url else []
+            for n in several if url else []:
+                results += bench_accrue("PostgreSQL", url, Path(tmp), args, processes=n)
+            counts = statement_counts("SQLite", sqlite_url)
+            counts += statement_counts("PostgreSQL", url) if url else []
     results.append(bench_echo("Echo (again)", args))  # the machine is shared: watch for drift
     echo = sum(r.rps for r in results if r.phase.startswith("Echo")) / 2
     print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
     print(
-        f"{'phase':<15} {'database':<10} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
-        f" {'vs echo':>8} {'errors':>7}"
+        f"{'phase':<15} {'database':<15} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
+        f" {'vs echo':>8} {'errors':>7} {'server CPU us/call':>19}"
     )
     for r in results:
         print(
-            f"{r.phase:<15} {r.database:<10} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
-            f" {r.rps / echo:8.0%} {r.errors:7d}"
+            f"{r.phase:<15} {r.database:<15} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
+            f" {r.rps / echo:8.0%} {r.errors:7d} {r.server_cpu / r.requests * 1e6:19.0f}"
         )
+    for r in results:
+        if " x" in r.database:
+            single = next(
+                x.rps for x in results if (x.phase, x.database) == (r.phase, r.database.split()[0])
+            )
+            print(f"{r.phase} {r.database} against 1 process: {r.rps / single:.2f}x")
     for phase, goal in (("GetCustomer", 0.60), ("CreateCustomer", 0.35)):
         got = next(r.rps for r in results if (r.phase, r.database) == (phase, "SQLite")) / echo
         print(
             f"goal: {phase} >= {goal:.0%} of echo (SQLite): {got:.0%} ->"
             f" {'MET' if got >= goal else 'NOT MET'}"
         )
+    print("\nstatements per call (in-process through the Invoker, the server's code path):")
+    print(f"{'path':<15} {'database':<10} {'SQL':>4} {'ledger':>7} {'round trips':>12}")
+    print("\n".join(counts))
+    print("(SQL: statements without BEGIN/COMMIT; ledger: of them, the posting and event head;")
+    print(" round trips: everything sent, transaction control included)")
     errors = sum(r.errors for r in results)
     print(f"RPC errors: {errors}; took {time.monotonic() - began:.0f} s")
     return 1 if errors else 0

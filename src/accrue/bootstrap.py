@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from accrue.adapters.clock import SystemClock
 from accrue.adapters.db import migrate
 from accrue.adapters.db.engine import build_engine
+from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.ledger_sequencer import LedgerSequencer
 from accrue.adapters.db.notifications import SequencedListener
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
@@ -108,6 +110,7 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    shared_state: Any = None  # the Redis client, when ACCRUE_REDIS_URL is set
 
     sequencer: LedgerSequencer | None = None
     # Wakes event streams when another process's sequencer numbers events.
@@ -126,6 +129,8 @@ class Application:
         if self.sequencer is not None:
             self.sequencer.stop()
         self.engine.dispose()
+        if self.shared_state is not None:
+            self.shared_state.close()
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:
@@ -143,8 +148,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     # PostgreSQL numbers events after commit: a commit pokes this process's
     # sequencer, whose batch rings the bell (and NOTIFYs other processes).
     committed = sequencer.poke if sequencer.numbers_after_commit else bell.ring
+    shared = _shared_state(settings)
     uow_factory = SqlUnitOfWorkFactory(
-        engine, encode_event=encode_payload, on_events_committed=committed
+        engine,
+        encode_event=encode_payload,
+        on_events_committed=committed,
+        in_flight=_in_flight(settings, shared),
     )
     ids = IdGenerator(clock)
     events = EventRecorder(clock, ids, current_trace_id)
@@ -218,7 +227,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         routes=routes,
         invoker=Invoker(
             Authenticator(uow_factory),
-            _rate_limits(settings),
+            _rate_limits(settings, shared),
             page_tokens=_page_tokens(settings, engine, clock),
         ),
         uow_factory=uow_factory,
@@ -235,6 +244,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         listener=(
             SequencedListener(engine.url, bell.ring) if sequencer.numbers_after_commit else None
         ),
+        shared_state=shared,
     )
 
 
@@ -273,9 +283,24 @@ def _faults(settings: Settings) -> FaultPoints | None:
     return CrashAt(settings.fault_crash_at)
 
 
-def _rate_limits(settings: Settings) -> RateLimits:
-    limiter = TokenBucketLimiter(
-        rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
+def _rate_limits(settings: Settings, shared: Any = None) -> RateLimits:
+    # This process's share of the limit: with N processes and nothing shared
+    # (no Redis, or Redis unreachable) the machine still never grants more.
+    share = settings.processes
+    local = TokenBucketLimiter(
+        rate_per_second=settings.payment_rate_per_second / share,
+        burst=max(1, settings.payment_rate_burst // share),
+    )
+    if shared is None:
+        return RateLimits(local, RATE_LIMITED_METHODS)
+    from accrue.adapters.shared_state import RedisTokenBuckets
+
+    limiter = RedisTokenBuckets(
+        shared,
+        prefix=settings.redis_key_prefix,
+        fallback=local,
+        rate_per_second=settings.payment_rate_per_second,
+        burst=settings.payment_rate_burst,
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
 
@@ -310,3 +335,20 @@ def _sequencer(settings: Settings, engine: Engine, clock: Clock) -> LedgerSequen
         checkpoint_seconds=settings.ledger_checkpoint_seconds,
         crash=SequencerCrash(seed) if seed >= 0 else None,
     )
+
+
+def _shared_state(settings: Settings) -> Any:
+    """The Redis client for state shared between processes, or None (in-process)."""
+    if not settings.redis_url:
+        return None
+    from accrue.adapters.shared_state import connect
+
+    return connect(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+
+
+def _in_flight(settings: Settings, shared: Any) -> KeyLocks | None:
+    if shared is None:
+        return None
+    from accrue.adapters.shared_state import RedisKeyLocks
+
+    return RedisKeyLocks(shared, prefix=settings.redis_key_prefix)

@@ -26,6 +26,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
             "connect_port": getattr(args, "connect_port", None),
             "grpc_host": getattr(args, "host", None),
             "connect_host": getattr(args, "host", None),
+            "processes": getattr(args, "processes", None),
             **extra,
         }.items()
         if value is not None
@@ -39,6 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
+    if settings.processes > 1 and not args.supervised:
+        return _supervise(args, settings)
     app = build_application(settings)
     server = Server(app)
     stop = threading.Event()
@@ -65,6 +68,44 @@ def _serve(args: argparse.Namespace) -> int:
     stop.wait()
     server.stop()
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --processes N`: migrate once, then run N children on shared ports."""
+    from accrue.adapters.db import migrate
+    from accrue.adapters.db.engine import build_engine
+    from accrue.demo import ensure_demo_key, instructions
+    from accrue.supervisor import Supervisor
+
+    if settings.auto_migrate:
+        engine = build_engine(settings.database_url)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+    key = ""
+    if args.demo:
+        app = build_application(settings.model_copy(update={"auto_migrate": False}))
+        try:
+            key = ensure_demo_key(app)[1]
+        finally:
+            app.close()
+    supervisor = Supervisor(settings, database_url=settings.database_url)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+
+    def on_ready(grpc_port: int, connect_port: int) -> None:
+        if key:
+            print(
+                instructions(
+                    api_key=key,
+                    grpc_address=f"{settings.grpc_host}:{grpc_port}",
+                    connect_url=f"http://{settings.connect_host}:{connect_port}",
+                ),
+                flush=True,
+            )
+
+    return supervisor.run(on_ready=on_ready)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -270,6 +311,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-port", type=int, help="gRPC port (env ACCRUE_GRPC_PORT; 0 = free)")
     serve.add_argument("--connect-port", type=int, help="Connect port (env ACCRUE_CONNECT_PORT)")
     serve.add_argument("--demo", action="store_true", help="ensure a demo tenant and print a key")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        help="server processes sharing both ports (env ACCRUE_PROCESSES; default 1)",
+    )
+    serve.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser(

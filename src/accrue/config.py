@@ -120,3 +120,21 @@ class Settings(BaseSettings):
         description="Testing only: >= 0 kills the sequencer at a point inside a batch "
         "chosen by this seed",
     )
+    processes: int = Field(
+        1, ge=1, le=256, description="Server processes `accrue serve` runs on this machine"
+    )
+    reuse_port: bool = Field(
+        False,
+        description="Bind both ports with SO_REUSEPORT, so several processes share them "
+        "(set by `accrue serve --processes N` for its children)",
+    )
+    redis_url: str = Field(
+        "",
+        description="Redis (redis://host:port/db) holding state shared by every server "
+        "process and machine: per-tenant rate limits and in-flight request ids; empty keeps "
+        "that state in-process",
+    )
+    redis_key_prefix: str = Field("accrue:", description="Prefix of every Redis key Accrue writes")
+    redis_timeout_seconds: float = Field(
+        0.25, gt=0, description="Connect and read timeout of one Redis command"
+    )

@@ -55,7 +55,11 @@ class Server:
             else []
         )
         self._grpc = grpc.server(
-            self._grpc_executor, interceptors=interceptors, options=[("grpc.so_reuseport", 0)]
+            self._grpc_executor,
+            interceptors=interceptors,
+            # Off unless asked: a second server on a taken port must fail, not
+            # silently share it. `serve --processes N` asks, for its children.
+            options=[("grpc.so_reuseport", int(settings.reuse_port))],
         )
         self._grpc.add_generic_rpc_handlers(generic_handlers(app.routes, app.invoker))
         self._health = health.HealthServicer()
@@ -104,6 +108,8 @@ class Server:
         # client's delayed ACK between headers and body.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if settings.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((settings.connect_host, settings.connect_port))
         connect_port = sock.getsockname()[1]
         config = uvicorn.Config(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from accrue.domain.errors import RateLimited
-from accrue.domain.rate_limit import TokenBucketLimiter
+from accrue.domain.rate_limit import Limiter, TokenBucketLimiter
 
 
 class RateLimits:
-    def __init__(self, limiter: TokenBucketLimiter, methods: Iterable[str]) -> None:
+    def __init__(self, limiter: Limiter, methods: Iterable[str]) -> None:
         self._limiter = limiter
         self._methods = frozenset(methods)
 

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 # Float refills drift by a few ulps; without this slack a caller that waited
 # exactly the advertised retry-after could be refused again by 1e-16 tokens.
@@ -120,3 +121,12 @@ def _retry_after(missing_tokens: float, rate_per_second: float) -> float:
     # round() first drops float noise (0.3 s must not become 0.301 s).
     milliseconds = math.ceil(round(missing_tokens / rate_per_second * 1000, 6))
     return max(MIN_RETRY_SECONDS, milliseconds / 1000)
+
+
+class Limiter(Protocol):
+    """What the API's rate limits need: the in-process buckets or shared ones."""
+
+    rate_per_second: float
+    burst: int
+
+    def acquire(self, key: Hashable, cost: float = 1.0) -> float: ...

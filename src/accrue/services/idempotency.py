@@ -50,41 +50,50 @@ class MutationRunner:
         work: Callable[[UnitOfWork], T],
         encode: Callable[[T], bytes],
     ) -> Outcome[T]:
-        """Run `work` in one transaction, at most once per request identity."""
-        with self._uow_factory(write=True) as uow:
-            if identity is not None:
-                stored = self._claim(uow, identity)
-                if stored is not None:
-                    return Outcome(value=None, replayed=stored)
-            value = work(uow)
-            if identity is not None:
+        """Run `work` in one transaction, at most once per request identity.
+
+        Optimistic: a fresh request (by far the common case) is not looked up
+        first. Its stored response is inserted with its effect, and the unique
+        (tenant, request_id) key refuses a second one, so a request that was
+        already done fails somewhere in that transaction (the key, or the work
+        itself, e.g. finalizing an invoice twice), is rolled back whole, and is
+        then answered from the stored response. That saves a round trip per
+        mutation and costs one only on failures.
+        """
+        if identity is None:
+            with self._uow_factory(write=True) as uow:
+                value = work(uow)
+                uow.commit()
+                return Outcome(value=value, replayed=None)
+        try:
+            with self._uow_factory(write=True) as uow:
+                if not uow.idempotency.lock(identity.tenant_id, identity.request_id):
+                    raise IdempotencyRequestInFlight(
+                        "a request with this request_id is still in progress",
+                        metadata={"request_id": identity.request_id},
+                        retry_after_seconds=IN_FLIGHT_RETRY_SECONDS,
+                    )
+                value = work(uow)
                 uow.idempotency.add(
                     identity.tenant_id,
                     identity.request_id,
                     StoredResponse(identity.method, identity.fingerprint, encode(value)),
                     create_time=self._clock.now(),
                 )
-            uow.commit()
-            return Outcome(value=value, replayed=None)
+                uow.commit()
+                return Outcome(value=value, replayed=None)
+        except IdempotencyRequestInFlight:
+            raise
+        except Exception:
+            stored = self.stored(identity)  # refuses a key reused for another request
+            if stored is None:
+                raise
+            return Outcome(value=None, replayed=stored)
 
     def stored(self, identity: RequestIdentity) -> bytes | None:
         """The stored response for `identity` without running anything."""
         with self._uow_factory(write=False) as uow:
             stored = uow.idempotency.get(identity.tenant_id, identity.request_id)
-        if stored is None:
-            return None
-        _check_same(stored, identity)
-        return stored.response
-
-    @staticmethod
-    def _claim(uow: UnitOfWork, identity: RequestIdentity) -> bytes | None:
-        if not uow.idempotency.lock(identity.tenant_id, identity.request_id):
-            raise IdempotencyRequestInFlight(
-                "a request with this request_id is still in progress",
-                metadata={"request_id": identity.request_id},
-                retry_after_seconds=IN_FLIGHT_RETRY_SECONDS,
-            )
-        stored = uow.idempotency.get(identity.tenant_id, identity.request_id)
         if stored is None:
             return None
         _check_same(stored, identity)

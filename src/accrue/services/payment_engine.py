@@ -36,7 +36,12 @@ from accrue.domain.circuit_breaker import CircuitBreakers
 from accrue.domain.clock import Clock
 from accrue.domain.customers import Customer
 from accrue.domain.dunning import DunningPolicy
-from accrue.domain.errors import InvalidState, NotFound, PspUnavailableError
+from accrue.domain.errors import (
+    ConcurrentModification,
+    InvalidState,
+    NotFound,
+    PspUnavailableError,
+)
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.invoices import Invoice, InvoiceStatus
 from accrue.domain.ledger import PostingRequest
@@ -204,7 +209,9 @@ class PaymentEngine:
         self._faults.reached("before_psp_call")
         call = self._charge(payment, token)
         self._faults.reached("after_psp_call")
-        done = self._record_charge(payment.tenant_id, payment.id, call, Cause.PSP_RESPONSE)
+        done = self._record_charge(
+            payment.tenant_id, payment.id, call, Cause.PSP_RESPONSE, known=payment
+        )
         self._faults.reached("after_commit")
         return done
 
@@ -257,10 +264,39 @@ class PaymentEngine:
         )
 
     def _record_charge(
-        self, tenant_id: str, payment_id: str, call: _Call[PspCharge | None], cause: Cause
+        self,
+        tenant_id: str,
+        payment_id: str,
+        call: _Call[PspCharge | None],
+        cause: Cause,
+        *,
+        known: Payment | None = None,
+    ) -> Payment:
+        """Record what the PSP said, in one transaction.
+
+        `known` is the payment as this process committed it just before the
+        call: it is not read again, and the version-checked update refuses it
+        if anything (a webhook, the resolver) changed the payment since, in
+        which case the whole transaction is rolled back and done again on the
+        payment as read, locked, from the database.
+        """
+        if known is not None:
+            try:
+                return self._record_charge_once(tenant_id, payment_id, call, cause, known)
+            except ConcurrentModification:
+                pass
+        return self._record_charge_once(tenant_id, payment_id, call, cause, None)
+
+    def _record_charge_once(
+        self,
+        tenant_id: str,
+        payment_id: str,
+        call: _Call[PspCharge | None],
+        cause: Cause,
+        known: Payment | None,
     ) -> Payment:
         with self._uow(write=True) as uow:
-            before = uow.payments.get(tenant_id, payment_id, for_update=True)
+            before = known or uow.payments.get(tenant_id, payment_id, for_update=True)
             if before is None:
                 raise NotFound("payment", payment_id)
             now = self._clock.now()
@@ -275,13 +311,13 @@ class PaymentEngine:
             else:
                 after = pay.unreachable(after, now)
             capture = self._consequences(uow, before, after)
-            uow.payments.update(after, previous=before)
             if capture is not None:
                 # Posted last: the tenant's ledger head stays locked from here to
-                # commit, so every capture of the tenant queues only for this part.
+                # commit, so every capture of the tenant queues only for this part
+                # (and the one update of the payment, which carries the posting's id).
                 posted = self._ledger.post(uow, tenant_id, capture)
-                uow.payments.set_ledger_transaction(tenant_id, payment_id, posted.id)
                 after = replace(after, ledger_transaction_id=posted.id)
+            uow.payments.update(after, previous=before)
             uow.commit()
         return after
 

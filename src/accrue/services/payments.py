@@ -65,11 +65,33 @@ class PaymentService:
         self._engine = engine
 
     def create(self, tenant_id: str, request: PaymentRequest) -> Payment:
-        """Record, charge, record the outcome; a repeated request_id returns the record."""
+        """Record, charge, record the outcome; a repeated request_id returns the record.
+
+        A fresh request is not looked up first: the unique (tenant, request_id)
+        of the payment refuses a repeat, which then rolls back and is answered
+        with the record as it stands (as is any repeat that fails on the way,
+        e.g. because its invoice is now paid). One round trip fewer per payment.
+        """
+        try:
+            payment, token = self._open(tenant_id, request)
+        except IdempotencyRequestInFlight:
+            raise
+        except Exception:
+            existing = self._existing(tenant_id, request.request_id)
+            if existing is None:
+                raise
+            return _same_request(existing, request.fingerprint)
+        return self._engine.send(payment, token)
+
+    def _existing(self, tenant_id: str, request_id: str) -> Payment | None:
+        if not request_id:
+            return None
+        with self._uow(write=False) as uow:
+            return uow.payments.get_by_request(tenant_id, request_id)
+
+    def _open(self, tenant_id: str, request: PaymentRequest) -> tuple[Payment, str]:
         with self._uow(write=True) as uow:
-            existing = self._claim(uow, tenant_id, request.request_id, uow.payments.get_by_request)
-            if existing is not None:
-                return _same_request(existing, request.fingerprint)
+            self._claim(uow, tenant_id, request.request_id, lambda _t, _r: None)
             customer = _customer(uow, tenant_id, request.customer_id)
             customer.ensure_active()
             method = _method(customer, request.payment_method_id)
@@ -88,7 +110,7 @@ class PaymentService:
                 metadata=request.metadata,
             )
             uow.commit()
-        return self._engine.send(payment, method.token)
+        return payment, method.token
 
     def get(self, uow: UnitOfWork, tenant_id: str, payment_id: str) -> Payment:
         payment = uow.payments.get(tenant_id, payment_id)

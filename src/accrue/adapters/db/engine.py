@@ -21,7 +21,12 @@ def build_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int =
         return _sqlite_engine(url, synchronous=sqlite_synchronous, pool_size=pool_size)
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No ping per checkout: it is a round trip on every unit of work. A dead
+    # connection fails its call instead (as any database outage mid-call does;
+    # nothing half-done is committed and the client retries with its
+    # request_id), and SQLAlchemy then invalidates the whole pool, so after a
+    # database restart one call per process sees it.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
 
 
 def _sqlite_engine(url: str, *, synchronous: str, pool_size: int) -> Engine:

@@ -24,3 +24,7 @@ class KeyLocks:
     def release(self, key: tuple[str, str]) -> None:
         with self._mutex:
             self._held.discard(key)
+
+    def spans_processes(self, key: tuple[str, str]) -> bool:
+        """Whether the claim on `key` also excludes other processes (see shared_state)."""
+        return False

@@ -246,12 +246,31 @@ class SqlPaymentRepository:
         return [DueItem(row.tenant_id, row.id, row.next_inquiry_time) for row in rows]
 
     def _one_payment(self, query: Select[Any], for_update: bool) -> Payment | None:
+        """The payment and its status history in one round trip (a row per transition)."""
+        query = (
+            query.add_columns(
+                _h.from_status.label("h_from"),
+                _h.to_status.label("h_to"),
+                _h.time.label("h_time"),
+                _h.cause.label("h_cause"),
+            )
+            .outerjoin(
+                t.payment_transitions,
+                and_(_h.tenant_id == _p.tenant_id, _h.subject_id == _p.id),
+            )
+            .order_by(_h.seq)
+        )
         if for_update and self._postgres:
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
-        if row is None:
+            query = query.with_for_update(of=t.payments)
+        rows = list(self._conn.execute(query))
+        if not rows:
             return None
-        return _payment_of(row, self._transitions(row.tenant_id, [row.id])[row.id])
+        history = [
+            StatusChange(row.h_from, row.h_to, row.h_time, Cause(row.h_cause))
+            for row in rows
+            if row.h_to is not None
+        ]
+        return _payment_of(rows[0], history)
 
     def _one_refund(self, query: Select[Any], for_update: bool) -> Refund | None:
         if for_update and self._postgres:

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from accrue.adapters.db import tables as t
 from accrue.adapters.db.key_locks import KeyLocks
@@ -22,7 +32,7 @@ from accrue.adapters.db.mapping import (
     product_row,
 )
 from accrue.domain.catalog import Price, Product
-from accrue.domain.customers import Customer, PaymentMethod
+from accrue.domain.customers import Customer, PaymentMethod, PaymentMethodType
 from accrue.domain.lifecycle import LifecycleState
 from accrue.domain.paging import PageRequest
 from accrue.domain.tenancy import ApiKey, Tenant
@@ -54,6 +64,31 @@ _METHODS_OF = (
     )
     .order_by(_pm.id)
 )
+_c = t.customers.c
+# A customer and its attached methods in one round trip (a row per method).
+_CUSTOMER_WITH_METHODS = (
+    select(
+        t.customers,
+        _pm.id.label("pm_id"),
+        _pm.psp.label("pm_psp"),
+        _pm.token.label("pm_token"),
+        _pm.type.label("pm_type"),
+        _pm.create_time.label("pm_create_time"),
+    )
+    .select_from(
+        t.customers.outerjoin(
+            t.payment_methods,
+            and_(
+                _pm.tenant_id == _c.tenant_id,
+                _pm.customer_id == _c.id,
+                _pm.detach_time.is_(None),
+            ),
+        )
+    )
+    .where(_c.tenant_id == bindparam("tenant_id"), _c.id == bindparam("id"))
+    .order_by(_pm.id)
+)
+_CUSTOMER_WITH_METHODS_LOCKED = _CUSTOMER_WITH_METHODS.with_for_update(of=t.customers)
 _ik = t.idempotency_keys.c
 _STORED_RESPONSE = select(_ik.method, _ik.fingerprint, _ik.response).where(
     _ik.tenant_id == bindparam("tenant_id"), _ik.request_id == bindparam("request_id")
@@ -211,10 +246,24 @@ class SqlCustomerRepository:
             self.add_payment_method(customer.tenant_id, customer.id, method)
 
     def get(self, tenant_id: str, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        row = _get_row(self._conn, t.customers, tenant_id, customer_id, for_update)
-        if row is None:
+        # SQLite has no row locks; its writers already hold the database lock.
+        locking = for_update and self._conn.dialect.name == "postgresql"
+        query = _CUSTOMER_WITH_METHODS_LOCKED if locking else _CUSTOMER_WITH_METHODS
+        rows = list(self._conn.execute(query, {"tenant_id": tenant_id, "id": customer_id}))
+        if not rows:
             return None
-        return customer_from_row(row, self._methods(tenant_id, [customer_id]).get(customer_id, ()))
+        methods = tuple(
+            PaymentMethod(
+                id=row.pm_id,
+                psp=row.pm_psp,
+                token=row.pm_token,
+                type=PaymentMethodType(row.pm_type),
+                create_time=row.pm_create_time,
+            )
+            for row in rows
+            if row.pm_id is not None
+        )
+        return customer_from_row(rows[0], methods)
 
     def update(self, customer: Customer) -> None:
         values = customer_row(customer)
@@ -279,7 +328,7 @@ class SqlIdempotencyRepository:
         if not self._locks.try_acquire(key):
             return False
         self.held.append(key)
-        if self._conn.dialect.name == "postgresql":
+        if self._conn.dialect.name == "postgresql" and not self._locks.spans_processes(key):
             digest = hashlib.sha256(f"{tenant_id}\0{request_id}".encode()).digest()
             lock_id = int.from_bytes(digest[:8], "big", signed=True)
             acquired = self._conn.execute(

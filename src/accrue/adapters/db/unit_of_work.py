@@ -74,6 +74,12 @@ class SqlUnitOfWork:
     def _begin(self) -> SqlUnitOfWork:
         conn = self._engine.connect()
         conn = conn.execution_options(sqlite_begin="IMMEDIATE" if self._write else "NONE")
+        if not self._write and conn.dialect.name == "postgresql":
+            # A read needs no transaction: under READ COMMITTED each statement
+            # has its own snapshot anyway, so BEGIN and ROLLBACK would only be
+            # two more round trips. (Streamed reads, which need one for their
+            # server-side cursor, happen only in writing units of work.)
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
         self._tx = conn.begin()
         self.tenants = SqlTenantRepository(conn)
@@ -141,11 +147,13 @@ class SqlUnitOfWorkFactory:
         *,
         encode_event: PayloadEncoder = _no_payload,
         on_events_committed: Callable[[list[str]], None] = lambda tenants: None,
+        in_flight: KeyLocks | None = None,
     ) -> None:
         self.engine = engine
         self._encode_event = encode_event
         self._on_events_committed = on_events_committed
-        self._locks = KeyLocks()
+        # Request ids in flight: in-process by default, Redis when configured.
+        self._locks = in_flight if in_flight is not None else KeyLocks()
         # SQLite has one writer at a time. Queue this process's writers on a
         # lock instead of letting them poll SQLite's busy handler, which sleeps
         # up to 100 ms per retry and turns contention into second-long tails.
