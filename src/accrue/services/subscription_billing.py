@@ -67,7 +67,7 @@ class SubscriptionBilling:
     ) -> Subscription:
         """Issue `draft` for `sub`; its pending lines are now billed."""
         invoice = self._invoicing.issue(uow, draft, now=now)
-        return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)
+        return _billed(sub, invoice)
 
     def lines_invoice(
         self,
@@ -174,6 +174,42 @@ class SubscriptionBilling:
             steps += 1
         return sub, steps
 
+    def run_due_many(
+        self,
+        uow: UnitOfWork,
+        due: Sequence[tuple[Customer, Subscription]],
+        *,
+        until: datetime,
+    ) -> list[tuple[Subscription, int]]:
+        """`run_due` of many subscriptions at once, in the order given.
+
+        Every step is planned in memory by `plan_step`, exactly as `run_step` does;
+        then all the drafts are issued together (`Invoicing.issue_many`) and the
+        transitions' events recorded. The invoices, numbers, postings and events are
+        those `run_due` would make for each subscription in turn; only the order of the
+        events in the stream differs (the batch's postings are recorded first).
+        """
+        planned: list[tuple[Subscription, list[Transition]]] = []
+        drafts: list[tuple[Invoice, datetime]] = []
+        for customer, stored in due:
+            sub = stored
+            steps: list[Transition] = []
+            while (work := subs.due_work(sub, until)) is not None:
+                transition, draft = self.plan_step(customer, sub, work)
+                new = transition.subscription
+                if draft is not None:
+                    drafts.append((draft, work.at))
+                    new = _billed(new, draft)
+                new = replace(new, update_time=work.at)
+                steps.append(replace(transition, subscription=new))
+                sub = new
+            planned.append((sub, steps))
+        self._invoicing.issue_many(uow, drafts)
+        for _sub, steps in planned:
+            for transition in steps:
+                self.record(uow, transition)
+        return [(sub, len(steps)) for sub, steps in planned]
+
     def record(self, uow: UnitOfWork, transition: Transition) -> None:
         """One event per fact, each carrying the subscription as it ended up."""
         sub = transition.subscription
@@ -186,3 +222,8 @@ class SubscriptionBilling:
         self._events.record(
             uow, sub.tenant_id, type=f"subscription.{change}", resource_id=sub.id, subject=sub
         )
+
+
+def _billed(sub: Subscription, invoice: Invoice) -> Subscription:
+    """`sub` once `invoice` (issued) has billed its pending lines."""
+    return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)

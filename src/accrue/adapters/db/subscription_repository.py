@@ -7,11 +7,23 @@ rather than a decoding of every subscription's JSON.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    cast,
+    column,
+    insert,
+    select,
+    tuple_,
+    update,
+    values,
+)
 
 from accrue.adapters.db import tables as t
 from accrue.adapters.db.billing_codec import (
@@ -80,6 +92,52 @@ _DUE_ON_REAL_TIME = (
 )
 # Workers skip each other's claimed rows instead of queueing behind them.
 _CLAIM_DUE = _DUE_ON_REAL_TIME.with_for_update(skip_locked=True)
+
+
+_BY_IDS = select(t.subscriptions).where(
+    _s.tenant_id == bindparam("tenant_id"), _s.id.in_(bindparam("ids", expanding=True))
+)
+# Re-claims named rows that are still due (a failed batch's halves); skips claimed ones.
+_CLAIM_LISTED = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(
+        tuple_(_s.tenant_id, _s.id).in_(bindparam("keys", expanding=True)),
+        _s.test_clock_id.is_(None),
+        _s.next_action_time <= bindparam("now"),
+    )
+    .order_by(_s.next_action_time, _s.tenant_id, _s.id)
+)
+_CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
+_UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
+
+
+@functools.lru_cache(maxsize=32)
+def _update_many_statement(rows: int) -> Any:
+    """One UPDATE ... FROM (VALUES ...) of `rows` rows, each guarded by its expected version.
+
+    Every value is cast to its column's type, so a column that is NULL in every row
+    still has a type on PostgreSQL.
+    """
+    keys = [column("key_tenant_id", t.subscriptions.c.tenant_id.type)]
+    keys += [column("key_id", t.subscriptions.c.id.type)]
+    keys += [column("expected_version", t.subscriptions.c.version.type)]
+    columns = [column(name, t.subscriptions.c[name].type) for name in _UPDATED]
+    rows_of = values(*keys, *columns, name="v", literal_binds=False)
+    params = [
+        tuple(bindparam(f"{c.name}_{n}", type_=c.type) for c in (*keys, *columns))
+        for n in range(rows)
+    ]
+    source = rows_of.data(params)
+    v = source.c
+    return (
+        update(t.subscriptions)
+        .where(
+            _s.tenant_id == v.key_tenant_id,
+            _s.id == v.key_id,
+            _s.version == v.expected_version,
+        )
+        .values({name: cast(v[name], t.subscriptions.c[name].type) for name in _UPDATED})
+    )
 
 
 def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
@@ -169,6 +227,45 @@ class SqlSubscriptionRepository:
     def claim_due(self, *, now: datetime, limit: int) -> Sequence[DueSubscription]:
         query = _locking(self._conn, _DUE_ON_REAL_TIME, _CLAIM_DUE, True)
         return [_due(row) for row in self._conn.execute(query, {"now": now, "limit": limit})]
+
+    def claim_listed(
+        self, items: Sequence[DueSubscription], *, now: datetime
+    ) -> Sequence[DueSubscription]:
+        if not items:
+            return []
+        query = _locking(self._conn, _CLAIM_LISTED, _CLAIM_LISTED_LOCKING, True)
+        keys = [(item.tenant_id, item.subscription_id) for item in items]
+        return [_due(row) for row in self._conn.execute(query, {"keys": keys, "now": now})]
+
+    def get_many(self, tenant_id: str, subscription_ids: Sequence[str]) -> dict[str, Subscription]:
+        if not subscription_ids:
+            return {}
+        params = {"tenant_id": tenant_id, "ids": list(subscription_ids)}
+        return {row.id: _subscription_from_row(row) for row in self._conn.execute(_BY_IDS, params)}
+
+    def update_many(self, changes: Sequence[tuple[Subscription, int]]) -> None:
+        if not changes:
+            return
+        if self._conn.dialect.name != "postgresql":
+            for subscription, expected_version in changes:
+                self.update(subscription, expected_version=expected_version)
+            return
+        params: dict[str, Any] = {}
+        for n, (subscription, expected_version) in enumerate(changes):
+            row = _subscription_row(subscription)
+            params[f"key_tenant_id_{n}"] = subscription.tenant_id
+            params[f"key_id_{n}"] = subscription.id
+            params[f"expected_version_{n}"] = expected_version
+            for name in _UPDATED:
+                params[f"{name}_{n}"] = row[name]
+        updated = self._conn.execute(_update_many_statement(len(changes)), params).rowcount
+        if updated != len(changes):
+            raise ConcurrentModification(
+                f"{len(changes) - updated} of {len(changes)} subscriptions changed since they"
+                " were read; retry with the current ones",
+                metadata={"resource_type": "subscription"},
+                retry_after_seconds=0.1,
+            )
 
 
 def _due(row: Any) -> DueSubscription:
