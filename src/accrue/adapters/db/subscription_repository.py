@@ -7,23 +7,24 @@ rather than a decoding of every subscription's JSON.
 
 from __future__ import annotations
 
-import functools
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Select,
+    TextClause,
     bindparam,
-    cast,
-    column,
     insert,
     select,
+    text,
     tuple_,
     update,
-    values,
 )
+from sqlalchemy.dialects import postgresql
 
 from accrue.adapters.db import tables as t
 from accrue.adapters.db.billing_codec import (
@@ -111,33 +112,34 @@ _CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
 _UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
 
 
-@functools.lru_cache(maxsize=32)
-def _update_many_statement(rows: int) -> Any:
-    """One UPDATE ... FROM (VALUES ...) of `rows` rows, each guarded by its expected version.
+_UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
+_KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
 
-    Every value is cast to its column's type, so a column that is NULL in every row
-    still has a type on PostgreSQL.
+
+def _update_many_statement() -> TextClause:
+    """One UPDATE of many rows on PostgreSQL, each guarded by its expected version.
+
+    The values travel as one array per column, unnested into rows: the statement
+    text is the same whatever the batch size, so it is parsed and planned once.
     """
-    keys = [column("key_tenant_id", t.subscriptions.c.tenant_id.type)]
-    keys += [column("key_id", t.subscriptions.c.id.type)]
-    keys += [column("expected_version", t.subscriptions.c.version.type)]
-    columns = [column(name, t.subscriptions.c[name].type) for name in _UPDATED]
-    rows_of = values(*keys, *columns, name="v", literal_binds=False)
-    params = [
-        tuple(bindparam(f"{c.name}_{n}", type_=c.type) for c in (*keys, *columns))
-        for n in range(rows)
-    ]
-    source = rows_of.data(params)
-    v = source.c
-    return (
-        update(t.subscriptions)
-        .where(
-            _s.tenant_id == v.key_tenant_id,
-            _s.id == v.key_id,
-            _s.version == v.expected_version,
-        )
-        .values({name: cast(v[name], t.subscriptions.c[name].type) for name in _UPDATED})
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    names = [key for key, _ in _KEYS] + _UPDATED
+    types = [_s[column].type for _, column in _KEYS] + [_s[name].type for name in _UPDATED]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {type_.compile(dialect=pg)}[])"
+        for name, type_ in zip(names, types, strict=True)
     )
+    assignments = ", ".join(f"{name} = u.{name}" for name in _UPDATED)
+    return text(
+        f"UPDATE subscriptions AS s SET {assignments}"  # noqa: S608 - names from the table
+        f" FROM unnest({arrays}) AS u({', '.join(names)})"
+        " WHERE s.tenant_id = u.key_tenant_id AND s.id = u.key_id"
+        " AND s.version = u.expected_version"
+    )
+
+
+_UPDATE_MANY = _update_many_statement()
+_JSON_COLUMNS = frozenset(c.name for c in t.subscriptions.columns if isinstance(c.type, JSON))
 
 
 def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
@@ -250,15 +252,20 @@ class SqlSubscriptionRepository:
             for subscription, expected_version in changes:
                 self.update(subscription, expected_version=expected_version)
             return
-        params: dict[str, Any] = {}
-        for n, (subscription, expected_version) in enumerate(changes):
+        params: dict[str, list[Any]] = {name: [] for name in (*(k for k, _ in _KEYS), *_UPDATED)}
+        for subscription, expected_version in changes:
             row = _subscription_row(subscription)
-            params[f"key_tenant_id_{n}"] = subscription.tenant_id
-            params[f"key_id_{n}"] = subscription.id
-            params[f"expected_version_{n}"] = expected_version
+            params["key_tenant_id"].append(subscription.tenant_id)
+            params["key_id"].append(subscription.id)
+            params["expected_version"].append(expected_version)
             for name in _UPDATED:
-                params[f"{name}_{n}"] = row[name]
-        updated = self._conn.execute(_update_many_statement(len(changes)), params).rowcount
+                value = row[name]
+                if name in _JSON_COLUMNS:
+                    value = json.dumps(value)
+                elif isinstance(value, datetime):
+                    value = value.astimezone(UTC)
+                params[name].append(value)
+        updated = self._conn.execute(_UPDATE_MANY, params).rowcount
         if updated != len(changes):
             raise ConcurrentModification(
                 f"{len(changes) - updated} of {len(changes)} subscriptions changed since they"
