@@ -57,10 +57,6 @@ _MUTABLE = (
 )
 _l = t.invoice_lines.c
 _INSERT_LINES = insert(t.invoice_lines)
-# With RETURNING, SQLAlchemy sends an executemany INSERT as multi-row INSERT ... VALUES
-# statements ("insertmanyvalues") instead of one statement per row.
-_INSERT_INVOICES = insert(t.invoices).returning(_i.id)
-_INSERT_MANY_LINES = insert(t.invoice_lines).returning(_l.invoice_id)
 _LINES_OF = (
     select(t.invoice_lines)
     .where(
@@ -132,15 +128,17 @@ class SqlInvoiceRepository:
         """Insert invoices and their lines: one multi-row INSERT per table."""
         if not invoices:
             return
-        rows = [_invoice_row(invoice) for invoice in invoices]
-        self._conn.execute(_INSERT_INVOICES, rows).all()
+        # One statement for all rows: psycopg pipelines it as one prepared statement in
+        # one round trip, measured faster than a multi-row VALUES list of ~2,700
+        # parameters (parsed and planned anew each time).
+        self._conn.execute(_INSERT_INVOICE, [_invoice_row(invoice) for invoice in invoices])
         lines = [
             {"tenant_id": invoice.tenant_id, "invoice_id": invoice.id, **line_fields(line)}
             for invoice in invoices
             for line in invoice.lines
         ]
         if lines:
-            self._conn.execute(_INSERT_MANY_LINES, lines).all()
+            self._conn.execute(_INSERT_LINES, lines)
 
     def get(self, tenant_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         # SQLite has no row locks; its writers already hold the database lock.
