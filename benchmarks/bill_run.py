@@ -266,7 +266,7 @@ class Workers:
     steps: int
     cpu: float  # the workers' CPU seconds
     machine: float  # whole machine's busy CPU seconds (includes the database server)
-    fallbacks: int  # "retrying one by one" warnings
+    fallbacks: int  # "retrying in halves" warnings (a failed batch split)
     errors: list[str] = field(default_factory=list)
 
 
@@ -322,7 +322,7 @@ def run_workers(
         if process.returncode != 0 or not done:
             tail = " | ".join(logs[i].read_text().splitlines()[-5:])
             errors.append(f"worker {i} exited with {process.returncode}: {tail[-600:]}")
-    fallbacks = sum(log.read_text().count("retrying one by one") for log in logs)
+    fallbacks = sum(log.read_text().count("retrying in halves") for log in logs)
     startup = (max(ready) - began) if ready else 0.0
     return Workers(count, seconds, startup, steps, cpu, machine, fallbacks, errors)
 

@@ -151,7 +151,10 @@ class BillRun:
         for item in ordered:
             sub = subscriptions[(item.tenant_id, item.subscription_id)]
             pairs.append((customers[(item.tenant_id, sub.customer_id)], sub))
-        results = self._billing.run_due_many(uow, pairs, until=now)
+        plan = self._billing.plan_due_many(pairs, until=now)
+        results = plan.results
+        # The subscriptions are ours (claimed), so they are advanced before the tenant's
+        # invoice counter is taken: it is then held only while the invoices are written.
         uow.subscriptions.update_many(
             [
                 (after, before.version)
@@ -159,4 +162,5 @@ class BillRun:
                 if ran
             ]
         )
+        self._billing.issue_planned(uow, plan)
         return sum(ran for _, ran in results)

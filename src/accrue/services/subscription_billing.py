@@ -8,7 +8,7 @@ change bills the same way whoever triggers it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from accrue.domain import subscriptions as subs
@@ -27,6 +27,19 @@ from accrue.services.invoicing import Invoicing
 from accrue.services.ports import UnitOfWork
 
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+
+
+@dataclass(frozen=True, slots=True)
+class DuePlan:
+    """Due work of many subscriptions planned in memory: each one's steps, and the drafts."""
+
+    planned: list[tuple[Subscription, list[Transition]]]
+    drafts: list[tuple[Invoice, datetime]]
+
+    @property
+    def results(self) -> list[tuple[Subscription, int]]:
+        """Each subscription as it ends up, and how many steps it took."""
+        return [(sub, len(steps)) for sub, steps in self.planned]
 
 
 class SubscriptionBilling:
@@ -189,6 +202,14 @@ class SubscriptionBilling:
         those `run_due` would make for each subscription in turn; only the order of the
         events in the stream differs (the batch's postings are recorded first).
         """
+        plan = self.plan_due_many(due, until=until)
+        self.issue_planned(uow, plan)
+        return plan.results
+
+    def plan_due_many(
+        self, due: Sequence[tuple[Customer, Subscription]], *, until: datetime
+    ) -> DuePlan:
+        """The first half of `run_due_many`: every step planned, nothing stored or locked."""
         planned: list[tuple[Subscription, list[Transition]]] = []
         drafts: list[tuple[Invoice, datetime]] = []
         for customer, stored in due:
@@ -204,11 +225,14 @@ class SubscriptionBilling:
                 steps.append(replace(transition, subscription=new))
                 sub = new
             planned.append((sub, steps))
-        self._invoicing.issue_many(uow, drafts)
-        for _sub, steps in planned:
+        return DuePlan(planned, drafts)
+
+    def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
+        """The second half of `run_due_many`: the drafts issued, the events recorded."""
+        self._invoicing.issue_many(uow, plan.drafts)
+        for _sub, steps in plan.planned:
             for transition in steps:
                 self.record(uow, transition)
-        return [(sub, len(steps)) for sub, steps in planned]
 
     def record(self, uow: UnitOfWork, transition: Transition) -> None:
         """One event per fact, each carrying the subscription as it ended up."""
