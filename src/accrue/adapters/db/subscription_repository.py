@@ -110,9 +110,6 @@ _CLAIM_LISTED = (
 )
 _CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
 _UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
-
-
-_UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
 _KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
 
 
@@ -249,6 +246,7 @@ class SqlSubscriptionRepository:
         if not changes:
             return
         if self._conn.dialect.name != "postgresql":
+            # SQLite runs in-process: a statement per row costs no round trip.
             for subscription, expected_version in changes:
                 self.update(subscription, expected_version=expected_version)
             return
