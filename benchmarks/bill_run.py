@@ -52,6 +52,7 @@ from accrue.domain.subscriptions import SubscriptionItem, create_subscription, s
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ACCRUE = str(Path(sys.executable).with_name("accrue"))
 GOAL_COUNT, GOAL_SECONDS = 200_000, 120.0  # PostgreSQL; informational, never fails the run
+GOAL_RATIO = 0.5  # of the raw INSERT rate of the same rows, same run; informational
 SEED_BATCH = 2000  # customers + subscriptions per executemany
 RAW_BATCH = 1000  # renewals' rows per raw commit
 CYCLE = "subscription_cycle"
@@ -265,7 +266,7 @@ class Workers:
     steps: int
     cpu: float  # the workers' CPU seconds
     machine: float  # whole machine's busy CPU seconds (includes the database server)
-    fallbacks: int  # "retrying one by one" warnings
+    fallbacks: int  # "retrying in halves" warnings (a failed batch split)
     errors: list[str] = field(default_factory=list)
 
 
@@ -321,7 +322,7 @@ def run_workers(
         if process.returncode != 0 or not done:
             tail = " | ".join(logs[i].read_text().splitlines()[-5:])
             errors.append(f"worker {i} exited with {process.returncode}: {tail[-600:]}")
-    fallbacks = sum(log.read_text().count("retrying one by one") for log in logs)
+    fallbacks = sum(log.read_text().count("retrying in halves") for log in logs)
     startup = (max(ready) - began) if ready else 0.0
     return Workers(count, seconds, startup, steps, cpu, machine, fallbacks, errors)
 
@@ -647,12 +648,53 @@ def raw_run(app: Application, tenant_id: str, count: int, threads: int) -> Raw:
 
 
 @dataclass
+class Scaling:
+    """The same number of renewals billed by one worker, then by two (fresh tenants each)."""
+
+    count: int
+    one: Workers
+    two: Workers
+    ok: bool
+
+    @property
+    def speedup(self) -> float:
+        return self.one.seconds / self.two.seconds if self.two.seconds else 0.0
+
+
+def scaling(app: Application, url: str, workdir: Path, args: argparse.Namespace) -> Scaling:
+    """1 worker, then 2, each over its own `--scaling-count` freshly seeded subscriptions."""
+    rounds: list[Workers] = []
+    ok = True
+    for workers in (1, 2):
+        seeded = seed(app, args.scaling_count, args.tenants)
+        before = totals(app.engine, seeded.tenant_ids)
+        with analyzing(app.engine, not args.no_analyze):
+            done = run_workers(url, workers, args.batch_size, workdir, args.timeout, None)
+        checks, _ = check(app, seeded, before, done)
+        failed = [c for c in checks if not c.ok]
+        ok = ok and not failed and not done.errors
+        print(
+            f"  scaling: {workers} worker(s), {args.scaling_count:,} renewals:"
+            f" {done.seconds:.1f} s, {args.scaling_count / done.seconds:,.0f} renewals/s;"
+            f" cores busy: workers {done.cpu / done.seconds:.2f},"
+            f" machine {done.machine / done.seconds:.2f};"
+            f" checks {'OK' if not failed else 'FAILED: ' + '; '.join(c.detail for c in failed)}",
+            flush=True,
+        )
+        rounds.append(done)
+    result = Scaling(args.scaling_count, rounds[0], rounds[1], ok)
+    print(f"  scaling: 2 workers / 1 worker = {result.speedup:.2f}x", flush=True)
+    return result
+
+
+@dataclass
 class Result:
     database: str
     seeded: Seeded
     workers: Workers
     raw: Raw | None
     checks: list[Check]
+    scaling: Scaling | None = None
 
     @property
     def rate(self) -> float:
@@ -660,13 +702,15 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return not self.workers.errors and all(c.ok for c in self.checks)
+        scaled = self.scaling is None or self.scaling.ok
+        return scaled and not self.workers.errors and all(c.ok for c in self.checks)
 
 
 def bench(database: str, url: str, workdir: Path, args: argparse.Namespace) -> Result:
     print(f"\n{database}:", flush=True)
     app = build_application(Settings(database_url=url, db_pool_size=max(4, args.workers)))
     try:
+        scaled = scaling(app, url, workdir, args) if args.scaling_count else None
         seeded = seed(app, args.count, args.tenants)
         print(
             f"  seeded {seeded.count:,} due subscriptions (+ customers) in {len(seeded.tenant_ids)}"
@@ -714,7 +758,7 @@ def bench(database: str, url: str, workdir: Path, args: argparse.Namespace) -> R
             stats.sort_stats("tottime").print_stats(15)
     finally:
         app.close()
-    return Result(database, seeded, workers, raw, checks)
+    return Result(database, seeded, workers, raw, checks, scaled)
 
 
 def report(result: Result) -> None:
@@ -734,6 +778,16 @@ def report(result: Result) -> None:
         f" {raw.rows_per_second if raw else 0:10,.0f} {raw.renewals_per_second if raw else 0:9,.0f}"
         f" {ratio:6.1%}"
     )
+    if result.scaling is not None:
+        scaled = result.scaling
+        print(
+            f"scaling on one tenant ({scaled.count:,} renewals):"
+            f" 1 worker {scaled.one.seconds:.1f} s,"
+            f" 2 workers {scaled.two.seconds:.1f} s -> {scaled.speedup:.2f}x"
+            f" ({'two beat one' if scaled.speedup > 1 else 'two do NOT beat one'})"
+        )
+    verdict = "MET" if ratio >= GOAL_RATIO else "NOT MET"
+    print(f"ratio goal >= {GOAL_RATIO:.0%} of raw: {ratio:.1%} -> {verdict}")
     goal = f"goal (PostgreSQL) {GOAL_COUNT:,} renewals in <= {GOAL_SECONDS:.0f} s:"
     if result.database != "PostgreSQL":
         print(f"{goal} not measured ({result.database})")
@@ -762,6 +816,13 @@ def main() -> int:
     )
     parser.add_argument("--batch-size", type=int, default=100, help="the workers' --batch-size")
     parser.add_argument("--tenants", type=int, default=1, help="tenants the subscriptions span")
+    parser.add_argument(
+        "--scaling-count",
+        type=int,
+        default=None,
+        help="first bill this many fresh renewals with 1 worker, then as many with 2, and"
+        " report the speed-up (default min(count, 20000); 0 to skip; quick 0)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before workers die")
     parser.add_argument(
         "--no-analyze", action="store_true", help="no ANALYZE while the workers run (PostgreSQL)"
@@ -778,6 +839,8 @@ def main() -> int:
     args.database = args.database or ("sqlite" if args.quick else "postgresql")
     args.workers = max(1, args.workers)
     args.tenants = max(1, min(args.tenants, args.count))
+    if args.scaling_count is None:
+        args.scaling_count = 0 if args.quick else min(args.count, 20_000)
     began = time.monotonic()
     print(
         f"setup: {os.cpu_count()} CPU cores shared by everything (load average"

@@ -7,10 +7,11 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
@@ -110,7 +111,10 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     """Bill due subscriptions, collect due invoices and resolve unknown payment
-    outcomes until stopped (or, with --once, until a pass finds nothing to do)."""
+    outcomes until stopped (or, with --once, until a pass finds nothing to do).
+
+    On a terminal it prints a progress line per bill-run batch; otherwise the
+    batches go to the (JSON) log only."""
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     app = build_application(settings)
@@ -119,17 +123,28 @@ def _worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
     app.start_background(listen=False)
+    progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
     print("READY worker", flush=True)
-    total = collected = resolved = 0
+    total = collected = resolved = failed = 0
     try:
         while not stop.is_set():
+            began = time.perf_counter()
             result = app.bill_run.run_batch(limit=args.batch_size)
             total += result.steps
+            failed += result.failed
             if result.claimed:
+                seconds = time.perf_counter() - began
                 log.info(
                     "bill-run batch",
-                    extra={"claimed": result.claimed, "steps": result.steps},
+                    extra={
+                        "claimed": result.claimed,
+                        "steps": result.steps,
+                        "failed": result.failed,
+                        "seconds": round(seconds, 3),
+                    },
                 )
+                if progress is not None:
+                    progress.batch(result.steps, result.failed, seconds)
             made = app.collections.collect_due(limit=args.batch_size)
             settled = app.resolver.resolve_due(limit=args.batch_size)
             collected += made
@@ -146,8 +161,34 @@ def _worker(args: argparse.Namespace) -> int:
             except Exception:
                 log.exception("final sequencing pass failed")
         app.close()
-    print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
+    print(
+        f"DONE steps={total} collections={collected} resolved={resolved} failed={failed}",
+        flush=True,
+    )
     return 0
+
+
+class BillRunProgress:
+    """One line per bill-run batch for a person watching a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._began = time.perf_counter()
+        self._billed = 0
+        self._failed = 0
+
+    def batch(self, steps: int, failed: int, seconds: float) -> None:
+        self._billed += steps
+        self._failed += failed
+        elapsed = time.perf_counter() - self._began
+        rate = self._billed / elapsed if elapsed > 0 else 0.0
+        batch_rate = steps / seconds if seconds > 0 else 0.0
+        self._out.write(
+            f"bill run: {self._billed:,} renewals billed ({rate:,.0f}/s);"
+            f" this batch {steps:,} in {seconds:.2f} s ({batch_rate:,.0f}/s);"
+            f" failures {self._failed:,}" + (f" (+{failed})" if failed else "") + "\n"
+        )
+        self._out.flush()
 
 
 def _migrate(args: argparse.Namespace) -> int:

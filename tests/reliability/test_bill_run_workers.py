@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -54,6 +54,7 @@ TENANTS = 4
 SUBSCRIPTIONS = 400
 WORKERS = 4
 BATCH = 20
+POISON_TEST_SUBSCRIPTIONS = 160
 WORKERS_SECONDS = 60  # from the gate opening to the last worker's exit
 ZONES = ("UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo")
 TERMS = PriceTerms(
@@ -72,8 +73,10 @@ class Seeded:
     overdue: int  # periods over at seeding: renewals the workers must bill
 
 
-def _seed(app: Application, now: datetime) -> tuple[list[str], list[Seeded]]:
-    """SUBSCRIPTIONS active monthly subscriptions over TENANTS tenants, 1 to 3 periods over.
+def _seed(
+    app: Application, now: datetime, count: int = SUBSCRIPTIONS
+) -> tuple[list[str], list[Seeded]]:
+    """`count` active monthly subscriptions over TENANTS tenants, 1 to 3 periods over.
 
     Started 35, 65 or 95 days ago (plus up to 10 hours, so due times interleave across
     tenants): boundaries then fall at least 3 days before and 24 days after now whatever
@@ -103,7 +106,7 @@ def _seed(app: Application, now: datetime) -> tuple[list[str], list[Seeded]]:
             uow.products.add(product)
             uow.prices.add(price)
             prices[tenant_id] = price.id
-        for n in range(SUBSCRIPTIONS):
+        for n in range(count):
             tenant_id, overdue = tenants[n % TENANTS], 1 + n % 3
             zone = ZONES[(n // TENANTS) % len(ZONES)]
             began = now - timedelta(days=30 * overdue + 5, hours=n % 11)
@@ -213,9 +216,9 @@ def test_four_workers_bill_every_due_period_exactly_once(postgres_url: str, tmp_
             assert "DONE steps=" in output, error[-2000:]
         steps = [int(m) for out in outputs for m in re.findall(r"DONE steps=(\d+)", out)]
         assert sum(steps) == total, (steps, total)
-        # Which renewals went through the one-by-one retry is not asserted: it is allowed.
-        print(f"steps per worker {steps}; batches retried one by one:", end=" ")
-        print(sum(e.count("retrying one by one") for e in errors))
+        # Whether a batch failed and was retried in halves is not asserted: it is allowed.
+        print(f"steps per worker {steps}; batches retried in halves:", end=" ")
+        print(sum(e.count("retrying in halves") for e in errors))
 
         i, s = t.invoices.c, t.subscriptions.c
         with app.engine.connect() as conn:
@@ -280,3 +283,129 @@ def test_four_workers_bill_every_due_period_exactly_once(postgres_url: str, tmp_
         }
     finally:
         app.close()
+
+
+def test_a_poisoned_subscription_is_reported_and_the_rest_billed_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """One subscription whose renewal cannot be planned (its amount overflows) sits in a batch.
+
+    The four workers bill every other due period exactly once; the poisoned one is logged
+    with its id, counted as a failure and left due, unchanged. Once its data is repaired, a
+    later run bills it, and nothing is billed twice.
+    """
+    app = build_application(Settings(database_url=postgres_url, log_level="WARNING"))
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        tenants, seeded = _seed(app, now, POISON_TEST_SUBSCRIPTIONS)
+        poisoned = seeded[BATCH + BATCH // 2].subscription  # inside the second batch
+        with app.uow_factory(write=True) as uow:
+            sub = uow.subscriptions.get(poisoned.tenant_id, poisoned.id)
+            assert sub is not None
+            items = tuple(replace(item, quantity=10**15) for item in sub.items)
+            uow.subscriptions.update(replace(sub, items=items), expected_version=sub.version)
+            uow.commit()
+        expected = {s.subscription.id: _due_periods(s.subscription, now) for s in seeded}
+        total = sum(len(periods) for periods in expected.values())
+        owed = len(expected[poisoned.id])
+
+        first = _run_workers(postgres_url, tmp_path / "first")
+        assert sum(first.steps) == total - owed, first.steps
+        assert sum(first.failed) >= 1
+        assert poisoned.id in first.log and "could not be billed" in first.log
+        assert "AmountOutOfRange" in first.log
+        billed = _billed(app)
+        assert poisoned.id not in billed
+        with app.engine.connect() as conn:
+            s = t.subscriptions.c
+            row = conn.execute(
+                select(s.version, s.next_action_time).where(s.id == poisoned.id)
+            ).one()
+        assert row.version == poisoned.version
+        assert row.next_action_time == poisoned.current_period.end <= now
+
+        # Repaired, it is billed by the next run, and only it.
+        with app.uow_factory(write=True) as uow:
+            sub = uow.subscriptions.get(poisoned.tenant_id, poisoned.id)
+            assert sub is not None
+            uow.subscriptions.update(
+                replace(sub, items=poisoned.items), expected_version=sub.version
+            )
+            uow.commit()
+        second = _run_workers(postgres_url, tmp_path / "second")
+        assert sum(second.steps) == owed and sum(second.failed) == 0, second
+
+        billed = _billed(app)
+        assert sum(len(periods) for periods in billed.values()) == total
+        for sub_id, periods in expected.items():
+            assert sorted(billed[sub_id]) == periods, sub_id
+        _assert_books(app, tenants, total)
+    finally:
+        app.close()
+
+
+@dataclass(frozen=True)
+class Run:
+    steps: list[int]
+    failed: list[int]
+    log: str
+
+
+def _run_workers(url: str, logs: Path) -> Run:
+    logs.mkdir()
+    processes = _start_workers(url, logs)
+    try:
+        _wait_exited(processes, WORKERS_SECONDS)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    outputs = [(logs / f"w{n}.out").read_text() for n in range(WORKERS)]
+    errors = "".join((logs / f"w{n}.err").read_text() for n in range(WORKERS))
+    for process in processes:
+        assert process.returncode == 0, errors[-2000:]
+    done = [re.search(r"DONE steps=(\d+) .* failed=(\d+)", out) for out in outputs]
+    assert all(done), (outputs, errors[-2000:])
+    return Run([int(m.group(1)) for m in done if m], [int(m.group(2)) for m in done if m], errors)
+
+
+def _billed(app: Application) -> dict[str, Periods]:
+    i = t.invoices.c
+    billed: dict[str, Periods] = defaultdict(list)
+    with app.engine.connect() as conn:
+        for row in conn.execute(
+            select(i.subscription_id, i.period_start, i.period_end).where(i.billing_reason == CYCLE)
+        ):
+            billed[row.subscription_id].append((row.period_start, row.period_end))
+    return billed
+
+
+def _assert_books(app: Application, tenants: list[str], total: int) -> None:
+    """Numbers gapless per tenant, ledgers intact, events gapless and four per renewal."""
+    i, e = t.invoices.c, t.events.c
+    with app.engine.connect() as conn:
+        invoices = conn.execute(select(i.tenant_id, i.number)).all()
+        events = conn.execute(select(e.tenant_id, e.sequence, e.type)).all()
+    numbers: dict[str, list[str]] = defaultdict(list)
+    for row in invoices:
+        numbers[row.tenant_id].append(row.number)
+    assert len(invoices) == total
+    for tenant_id in tenants:
+        issued = numbers[tenant_id]
+        assert sorted(issued) == [f"INV-{n:06d}" for n in range(1, len(issued) + 1)], tenant_id
+        with app.uow_factory(write=False) as uow:
+            result = app.ledger.verify(uow, tenant_id)
+        assert result.intact, (tenant_id, result.first_break, result.mismatches[:3])
+        assert result.transactions_checked == len(issued)
+    by_tenant: dict[str, list[int]] = defaultdict(list)
+    for row in events:
+        by_tenant[row.tenant_id].append(row.sequence)
+    for tenant_id, sequences in by_tenant.items():
+        assert sorted(sequences) == list(range(1, len(sequences) + 1)), tenant_id
+    assert Counter(row.type for row in events) == {
+        "invoice.created": total,
+        "invoice.finalized": total,
+        "ledger.transaction_posted": total,
+        "subscription.renewed": total,
+    }

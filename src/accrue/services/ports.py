@@ -80,6 +80,9 @@ class CustomerRepository(Protocol):
     def detach_payment_method(
         self, tenant_id: str, payment_method_id: str, *, when: datetime
     ) -> None: ...
+    def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        """The customers of a batch in one query, by id (missing ones left out)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,10 @@ class LedgerRepository(Protocol):
 
     def unsequenced(self, tenant_id: str) -> Unsequenced: ...
 
+    def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
+        """The stored debits-minus-credits of these accounts (absent ones left out)."""
+        ...
+
 
 class EventRepository(Protocol):
     def create_head(self, tenant_id: str) -> None: ...
@@ -266,6 +273,23 @@ class SubscriptionRepository(Protocol):
         """
         ...
 
+    def claim_listed(
+        self, items: Sequence[DueSubscription], *, now: datetime
+    ) -> Sequence[DueSubscription]:
+        """Those of `items` still due by `now`, locked for this transaction (SKIP LOCKED)."""
+        ...
+
+    def get_many(self, tenant_id: str, subscription_ids: Sequence[str]) -> dict[str, Subscription]:
+        """The subscriptions of a batch in one query, by id (already claimed, so not locked)."""
+        ...
+
+    def update_many(self, changes: Sequence[tuple[Subscription, int]]) -> None:
+        """`update` of many (subscription, expected version) pairs in one statement.
+
+        Raises ConcurrentModification when any stored version differs.
+        """
+        ...
+
 
 class InvoiceRepository(Protocol):
     def add(self, invoice: Invoice) -> None: ...
@@ -291,6 +315,14 @@ class InvoiceRepository(Protocol):
         Gapless: the counter row stays locked until the transaction ends, so a
         rolled-back finalisation gives its number back.
         """
+        ...
+
+    def next_numbers(self, tenant_id: str, series: str, count: int) -> int:
+        """The first of a block of `count` consecutive numbers, locked as `next_number`."""
+        ...
+
+    def add_many(self, invoices: Sequence[Invoice]) -> None:
+        """Insert invoices with their lines, one multi-row statement per table."""
         ...
 
     def add_credit_note(self, note: CreditNote) -> None: ...

@@ -8,7 +8,7 @@ change bills the same way whoever triggers it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from accrue.domain import subscriptions as subs
@@ -27,6 +27,19 @@ from accrue.services.invoicing import Invoicing
 from accrue.services.ports import UnitOfWork
 
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+
+
+@dataclass(frozen=True, slots=True)
+class DuePlan:
+    """Due work of many subscriptions planned in memory: each one's steps, and the drafts."""
+
+    planned: list[tuple[Subscription, list[Transition]]]
+    drafts: list[tuple[Invoice, datetime]]
+
+    @property
+    def results(self) -> list[tuple[Subscription, int]]:
+        """Each subscription as it ends up, and how many steps it took."""
+        return [(sub, len(steps)) for sub, steps in self.planned]
 
 
 class SubscriptionBilling:
@@ -67,7 +80,7 @@ class SubscriptionBilling:
     ) -> Subscription:
         """Issue `draft` for `sub`; its pending lines are now billed."""
         invoice = self._invoicing.issue(uow, draft, now=now)
-        return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)
+        return _billed(sub, invoice)
 
     def lines_invoice(
         self,
@@ -174,6 +187,53 @@ class SubscriptionBilling:
             steps += 1
         return sub, steps
 
+    def run_due_many(
+        self,
+        uow: UnitOfWork,
+        due: Sequence[tuple[Customer, Subscription]],
+        *,
+        until: datetime,
+    ) -> list[tuple[Subscription, int]]:
+        """`run_due` of many subscriptions at once, in the order given.
+
+        Every step is planned in memory by `plan_step`, exactly as `run_step` does;
+        then all the drafts are issued together (`Invoicing.issue_many`) and the
+        transitions' events recorded. The invoices, numbers, postings and events are
+        those `run_due` would make for each subscription in turn; only the order of the
+        events in the stream differs (the batch's postings are recorded first).
+        """
+        plan = self.plan_due_many(due, until=until)
+        self.issue_planned(uow, plan)
+        return plan.results
+
+    def plan_due_many(
+        self, due: Sequence[tuple[Customer, Subscription]], *, until: datetime
+    ) -> DuePlan:
+        """The first half of `run_due_many`: every step planned, nothing stored or locked."""
+        planned: list[tuple[Subscription, list[Transition]]] = []
+        drafts: list[tuple[Invoice, datetime]] = []
+        for customer, stored in due:
+            sub = stored
+            steps: list[Transition] = []
+            while (work := subs.due_work(sub, until)) is not None:
+                transition, draft = self.plan_step(customer, sub, work)
+                new = transition.subscription
+                if draft is not None:
+                    drafts.append((draft, work.at))
+                    new = _billed(new, draft)
+                new = replace(new, update_time=work.at)
+                steps.append(replace(transition, subscription=new))
+                sub = new
+            planned.append((sub, steps))
+        return DuePlan(planned, drafts)
+
+    def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
+        """The second half of `run_due_many`: the drafts issued, the events recorded."""
+        self._invoicing.issue_many(uow, plan.drafts)
+        for _sub, steps in plan.planned:
+            for transition in steps:
+                self.record(uow, transition)
+
     def record(self, uow: UnitOfWork, transition: Transition) -> None:
         """One event per fact, each carrying the subscription as it ended up."""
         sub = transition.subscription
@@ -186,3 +246,8 @@ class SubscriptionBilling:
         self._events.record(
             uow, sub.tenant_id, type=f"subscription.{change}", resource_id=sub.id, subject=sub
         )
+
+
+def _billed(sub: Subscription, invoice: Invoice) -> Subscription:
+    """`sub` once `invoice` (issued) has billed its pending lines."""
+    return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)

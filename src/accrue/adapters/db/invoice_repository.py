@@ -99,6 +99,18 @@ def _next_number(dialect: Any) -> Any:
 _NEXT_NUMBER = {"postgresql": _next_number(postgresql), "sqlite": _next_number(sqlite)}
 
 
+def _next_numbers(dialect: Any) -> Any:
+    # A block of `count` numbers in one statement: created at `count`, else advanced by it.
+    statement = dialect.insert(t.document_counters)
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "series"],
+        set_={"last_number": _d.last_number + statement.excluded.last_number},
+    ).returning(_d.last_number)
+
+
+_NEXT_NUMBERS = {"postgresql": _next_numbers(postgresql), "sqlite": _next_numbers(sqlite)}
+
+
 class SqlInvoiceRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -111,6 +123,22 @@ class SqlInvoiceRepository:
                 for line in invoice.lines
             ]
             self._conn.execute(_INSERT_LINES, rows)
+
+    def add_many(self, invoices: Sequence[Invoice]) -> None:
+        """Insert invoices and their lines: one multi-row INSERT per table."""
+        if not invoices:
+            return
+        # One statement for all rows: psycopg pipelines it as one prepared statement in
+        # one round trip, measured faster than a multi-row VALUES list of ~2,700
+        # parameters (parsed and planned anew each time).
+        self._conn.execute(_INSERT_INVOICE, [_invoice_row(invoice) for invoice in invoices])
+        lines = [
+            {"tenant_id": invoice.tenant_id, "invoice_id": invoice.id, **line_fields(line)}
+            for invoice in invoices
+            for line in invoice.lines
+        ]
+        if lines:
+            self._conn.execute(_INSERT_LINES, lines)
 
     def get(self, tenant_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         # SQLite has no row locks; its writers already hold the database lock.
@@ -153,6 +181,12 @@ class SqlInvoiceRepository:
         params = {"tenant_id": tenant_id, "series": series, "last_number": 1}
         number: int = self._conn.execute(statement, params).scalar_one()
         return number
+
+    def next_numbers(self, tenant_id: str, series: str, count: int) -> int:
+        statement = _NEXT_NUMBERS[self._conn.dialect.name]
+        params = {"tenant_id": tenant_id, "series": series, "last_number": count}
+        last: int = self._conn.execute(statement, params).scalar_one()
+        return last - count + 1
 
     def claim_collections(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
         postgres = self._conn.dialect.name == "postgresql"

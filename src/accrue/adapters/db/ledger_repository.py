@@ -306,6 +306,16 @@ class SqlLedgerRepository:
         rows = self._conn.execute(query.order_by(_a.id).limit(page.size + 1))
         return [_balance(row) for row in rows]
 
+    def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
+        if not account_ids:
+            return {}
+        self.apply_balances()
+        query = select(_a.id, _a.net_minor).where(
+            _a.tenant_id == bindparam("tenant_id"), _a.id.in_(bindparam("ids", expanding=True))
+        )
+        params = {"tenant_id": tenant_id, "ids": list(account_ids)}
+        return {row.id: row.net_minor for row in self._conn.execute(query, params)}
+
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
         self.apply_balances()
         query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)

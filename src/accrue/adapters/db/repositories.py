@@ -265,6 +265,15 @@ class SqlCustomerRepository:
         )
         return customer_from_row(rows[0], methods)
 
+    def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        if not customer_ids:
+            return {}
+        c = t.customers.c
+        query = select(t.customers).where(c.tenant_id == tenant_id, c.id.in_(customer_ids))
+        rows = list(self._conn.execute(query))
+        methods = self._methods(tenant_id, [row.id for row in rows])
+        return {row.id: customer_from_row(row, methods.get(row.id, ())) for row in rows}
+
     def update(self, customer: Customer) -> None:
         values = customer_row(customer)
         # A customer never moves between real and simulated time.

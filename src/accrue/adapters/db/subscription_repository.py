@@ -7,11 +7,24 @@ rather than a decoding of every subscription's JSON.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Select,
+    TextClause,
+    bindparam,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 
 from accrue.adapters.db import tables as t
 from accrue.adapters.db.billing_codec import (
@@ -80,6 +93,50 @@ _DUE_ON_REAL_TIME = (
 )
 # Workers skip each other's claimed rows instead of queueing behind them.
 _CLAIM_DUE = _DUE_ON_REAL_TIME.with_for_update(skip_locked=True)
+
+
+_BY_IDS = select(t.subscriptions).where(
+    _s.tenant_id == bindparam("tenant_id"), _s.id.in_(bindparam("ids", expanding=True))
+)
+# Re-claims named rows that are still due (a failed batch's halves); skips claimed ones.
+_CLAIM_LISTED = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(
+        tuple_(_s.tenant_id, _s.id).in_(bindparam("keys", expanding=True)),
+        _s.test_clock_id.is_(None),
+        _s.next_action_time <= bindparam("now"),
+    )
+    .order_by(_s.next_action_time, _s.tenant_id, _s.id)
+)
+_CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
+_UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
+_KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
+
+
+def _update_many_statement() -> TextClause:
+    """One UPDATE of many rows on PostgreSQL, each guarded by its expected version.
+
+    The values travel as one array per column, unnested into rows: the statement
+    text is the same whatever the batch size, so it is parsed and planned once.
+    """
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    names = [key for key, _ in _KEYS] + _UPDATED
+    types = [_s[column].type for _, column in _KEYS] + [_s[name].type for name in _UPDATED]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {type_.compile(dialect=pg)}[])"
+        for name, type_ in zip(names, types, strict=True)
+    )
+    assignments = ", ".join(f"{name} = u.{name}" for name in _UPDATED)
+    return text(
+        f"UPDATE subscriptions AS s SET {assignments}"  # noqa: S608 - names from the table
+        f" FROM unnest({arrays}) AS u({', '.join(names)})"
+        " WHERE s.tenant_id = u.key_tenant_id AND s.id = u.key_id"
+        " AND s.version = u.expected_version"
+    )
+
+
+_UPDATE_MANY = _update_many_statement()
+_JSON_COLUMNS = frozenset(c.name for c in t.subscriptions.columns if isinstance(c.type, JSON))
 
 
 def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
@@ -169,6 +226,51 @@ class SqlSubscriptionRepository:
     def claim_due(self, *, now: datetime, limit: int) -> Sequence[DueSubscription]:
         query = _locking(self._conn, _DUE_ON_REAL_TIME, _CLAIM_DUE, True)
         return [_due(row) for row in self._conn.execute(query, {"now": now, "limit": limit})]
+
+    def claim_listed(
+        self, items: Sequence[DueSubscription], *, now: datetime
+    ) -> Sequence[DueSubscription]:
+        if not items:
+            return []
+        query = _locking(self._conn, _CLAIM_LISTED, _CLAIM_LISTED_LOCKING, True)
+        keys = [(item.tenant_id, item.subscription_id) for item in items]
+        return [_due(row) for row in self._conn.execute(query, {"keys": keys, "now": now})]
+
+    def get_many(self, tenant_id: str, subscription_ids: Sequence[str]) -> dict[str, Subscription]:
+        if not subscription_ids:
+            return {}
+        params = {"tenant_id": tenant_id, "ids": list(subscription_ids)}
+        return {row.id: _subscription_from_row(row) for row in self._conn.execute(_BY_IDS, params)}
+
+    def update_many(self, changes: Sequence[tuple[Subscription, int]]) -> None:
+        if not changes:
+            return
+        if self._conn.dialect.name != "postgresql":
+            # SQLite runs in-process: a statement per row costs no round trip.
+            for subscription, expected_version in changes:
+                self.update(subscription, expected_version=expected_version)
+            return
+        params: dict[str, list[Any]] = {name: [] for name in (*(k for k, _ in _KEYS), *_UPDATED)}
+        for subscription, expected_version in changes:
+            row = _subscription_row(subscription)
+            params["key_tenant_id"].append(subscription.tenant_id)
+            params["key_id"].append(subscription.id)
+            params["expected_version"].append(expected_version)
+            for name in _UPDATED:
+                value = row[name]
+                if name in _JSON_COLUMNS:
+                    value = json.dumps(value)
+                elif isinstance(value, datetime):
+                    value = value.astimezone(UTC)
+                params[name].append(value)
+        updated = self._conn.execute(_UPDATE_MANY, params).rowcount
+        if updated != len(changes):
+            raise ConcurrentModification(
+                f"{len(changes) - updated} of {len(changes)} subscriptions changed since they"
+                " were read; retry with the current ones",
+                metadata={"resource_type": "subscription"},
+                retry_after_seconds=0.1,
+            )
 
 
 def _due(row: Any) -> DueSubscription:
