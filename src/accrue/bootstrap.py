@@ -37,6 +37,7 @@ from accrue.billing.v1 import (
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
+    webhook_pb2,
 )
 from accrue.config import Settings
 from accrue.domain.backoff import Backoff
@@ -66,6 +67,8 @@ from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
 from accrue.services.test_clocks import TestClockService
+from accrue.webhooks.dispatcher import WebhookDispatcher
+from accrue.webhooks.handlers import WebhookHandler
 
 SERVICES: tuple[ServiceDescriptor, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
@@ -77,6 +80,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     test_clock_pb2.DESCRIPTOR.services_by_name["TestClockService"],
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
+    webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -105,8 +109,11 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    webhook_dispatcher: WebhookDispatcher | None = None
 
     def close(self) -> None:
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.close()
         self.engine.dispose()
 
 
@@ -186,6 +193,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ),
         "accrue.billing.v1.ReconciliationService": ReconciliationHandler(support, reconciliation),
     }
+    webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
+    handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -204,6 +213,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
         reconciliation=reconciliation,
+        webhook_dispatcher=webhook_dispatcher,
     )
 
 
@@ -247,3 +257,41 @@ def _rate_limits(settings: Settings) -> RateLimits:
         rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
+
+
+def _webhooks(
+    settings: Settings,
+    clock: Clock,
+    ids: IdGenerator,
+    uow_factory: SqlUnitOfWorkFactory,
+    support: HandlerSupport,
+) -> tuple[WebhookHandler, WebhookDispatcher]:
+    """The webhook area: its RPC handler and its dispatcher, sharing one URL policy."""
+    from accrue.webhooks.convert import event_json
+    from accrue.webhooks.dispatcher import DispatchLimits
+    from accrue.webhooks.http import HttpSender, SocketResolver
+    from accrue.webhooks.model import AddressPolicy, RetryPolicy
+    from accrue.webhooks.service import UrlVetter, WebhookService
+
+    vetter = UrlVetter(SocketResolver(), AddressPolicy.parse(settings.webhook_allowed_networks))
+    dispatcher = WebhookDispatcher(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        vetter=vetter,
+        sender=HttpSender(),
+        encode_event=event_json,
+        policy=RetryPolicy(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(
+                seconds=max(settings.webhook_retry_cap_seconds, settings.webhook_retry_base_seconds)
+            ),
+            window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        ),
+        limits=DispatchLimits(
+            workers=settings.webhook_workers,
+            per_endpoint_concurrency=settings.webhook_endpoint_concurrency,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+    )
+    return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher

@@ -1,4 +1,4 @@
-"""`accrue`: serve, worker, migrate, tenant create, demo, psp-sim."""
+"""`accrue`: serve, worker, relay, migrate, tenant create, demo, psp-sim."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from accrue.bootstrap import build_application
+from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
 from accrue.telemetry import configure_logging
 
@@ -48,6 +48,9 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     ports = server.start()
+    webhooks = None
+    if settings.webhook_dispatcher_embedded:
+        webhooks = _start_webhook_dispatcher(app, stop)
     if args.demo:
         _tenant, key = ensure_demo_key(app)
         host = settings.connect_host
@@ -61,8 +64,25 @@ def _serve(args: argparse.Namespace) -> int:
         )
     print(f"READY grpc={ports.grpc} connect={ports.connect}", flush=True)
     stop.wait()
+    if webhooks is not None:
+        webhooks.join(settings.shutdown_grace_seconds + settings.webhook_timeout_seconds)
     server.stop()
     return 0
+
+
+def _start_webhook_dispatcher(app: Application, stop: threading.Event) -> threading.Thread:
+    """Deliver webhooks in a thread of this process until `stop` is set."""
+    dispatcher = app.webhook_dispatcher
+    assert dispatcher is not None
+    thread = threading.Thread(
+        target=dispatcher.run,
+        args=(stop,),
+        kwargs={"poll_seconds": app.settings.webhook_poll_seconds},
+        name="webhook-dispatcher",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -77,6 +97,7 @@ def _worker(args: argparse.Namespace) -> int:
     log = logging.getLogger("accrue.worker")
     print("READY worker", flush=True)
     total = collected = resolved = 0
+    webhooks = _start_webhook_dispatcher(app, stop)
     try:
         while not stop.is_set():
             result = app.bill_run.run_batch(limit=args.batch_size)
@@ -96,9 +117,21 @@ def _worker(args: argparse.Namespace) -> int:
                 break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
+        stop.set()
+        webhooks.join(settings.webhook_timeout_seconds + 5)
         app.close()
     print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
     return 0
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from accrue.relay.main import run_relay
+
+    settings = _settings(
+        args, relay_nats_url=getattr(args, "nats_url", None), relay_stream=args.stream
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    return run_relay(settings, once=args.once)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -203,6 +236,15 @@ def parser() -> argparse.ArgumentParser:
     )
     psp_sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     psp_sim.set_defaults(run=_psp_sim)
+
+    relay = commands.add_parser(
+        "relay", help="publish every event to NATS JetStream (accrue.<tenant>.<type>)"
+    )
+    database(relay)
+    relay.add_argument("--nats-url", help="NATS server (env ACCRUE_RELAY_NATS_URL)")
+    relay.add_argument("--stream", help="JetStream stream, created if missing")
+    relay.add_argument("--once", action="store_true", help="exit when every event is relayed")
+    relay.set_defaults(run=_relay)
 
     from accrue import recon_cli
 

@@ -632,3 +632,11 @@ reconciliation_breaks = Table(
     ),
     Index("ix_reconciliation_breaks_tenant_id_run_id_category", "tenant_id", "run_id", "category"),
 )
+
+
+# Business-area packages keep their tables next to their SQL; importing them
+# here puts them on the one metadata that migrations are checked against.
+from accrue.relay import tables as _relay_tables  # noqa: E402, F401
+from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401
+
+
