@@ -304,7 +304,8 @@ class WebhookDispatcher:
             if current is None:
                 uow.commit()  # deleted meanwhile; its deliveries went with it
                 return
-            uow.webhooks.update_deliveries([self._after(d, result, now) for d, result in outcomes])
+            after = [self._after(d, result, now) for d, result in outcomes]
+            uow.webhooks.update_deliveries(after)
             updated = self._endpoint_after(current, [r for _d, r in outcomes], now)
             if updated is not current:
                 uow.webhooks.update_endpoint(updated)
@@ -314,7 +315,9 @@ class WebhookDispatcher:
                         "webhook endpoint disabled after failing for the retry window",
                         extra={"endpoint_id": updated.id, "failed_deliveries": failed},
                     )
-            uow.webhooks.release_endpoint(endpoint.tenant_id, endpoint.id)
+            uow.webhooks.finish_endpoint(
+                endpoint.tenant_id, endpoint.id, retry_after=_held_until(updated, after)
+            )
             uow.commit()
 
     def _after(self, delivery: Delivery, result: AttemptResult, now: datetime) -> Delivery:
@@ -358,3 +361,13 @@ class WebhookDispatcher:
         if endpoint.failing_since is None:
             return replace(endpoint, failing_since=since)
         return endpoint
+
+
+def _held_until(endpoint: Endpoint, after: Sequence[Delivery]) -> datetime | None:
+    """In sequence order, a failed oldest delivery holds the rest until its retry."""
+    if endpoint.ordering is not Ordering.SEQUENCE or not endpoint.enabled:
+        return None
+    automatic = [d for d in after if not d.manual]
+    if automatic and automatic[-1].status is DeliveryStatus.PENDING:
+        return automatic[-1].next_attempt_time
+    return None

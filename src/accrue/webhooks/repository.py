@@ -179,7 +179,13 @@ class SqlWebhookStore:
             .where(
                 _d.status == DeliveryStatus.PENDING.value,
                 _d.next_attempt_time <= now,
-                or_(_e.enabled.is_(True), _d.manual.is_(True)),
+                or_(
+                    _d.manual.is_(True),
+                    and_(
+                        _e.enabled.is_(True),
+                        or_(_e.retry_after.is_(None), _e.retry_after <= now),
+                    ),
+                ),
                 or_(_e.lease_until.is_(None), _e.lease_until < now),
             )
             .group_by(_d.tenant_id, _d.endpoint_id)
@@ -207,6 +213,15 @@ class SqlWebhookStore:
             update(webhook_endpoints)
             .where(_e.tenant_id == tenant_id, _e.id == endpoint_id)
             .values(lease_until=None)
+        )
+
+    def finish_endpoint(
+        self, tenant_id: str, endpoint_id: str, *, retry_after: datetime | None
+    ) -> None:
+        self._conn.execute(
+            update(webhook_endpoints)
+            .where(_e.tenant_id == tenant_id, _e.id == endpoint_id)
+            .values(lease_until=None, retry_after=retry_after)
         )
 
     def due_deliveries(

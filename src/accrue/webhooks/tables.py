@@ -37,6 +37,9 @@ webhook_endpoints = Table(
     Column("start_after_sequence", BigInteger, nullable=False),
     # One dispatcher at a time sends an endpoint's deliveries (its order).
     Column("lease_until", UtcDateTime(), nullable=True),
+    # In sequence order: when the failing oldest delivery is next due; later
+    # ones wait for it, so the endpoint is not even looked at before then.
+    Column("retry_after", UtcDateTime(), nullable=True),
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("failing_since", UtcDateTime(), nullable=True),
         sa.Column("start_after_sequence", sa.BigInteger(), nullable=False),
         sa.Column("lease_until", UtcDateTime(), nullable=True),
+        sa.Column("retry_after", UtcDateTime(), nullable=True),
         sa.Column("create_time", UtcDateTime(), nullable=False),
         sa.Column("update_time", UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
