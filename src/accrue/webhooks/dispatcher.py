@@ -265,9 +265,12 @@ class WebhookDispatcher:
                 outcomes.append((delivery, result))
                 if not result.succeeded:
                     break
-            rest = manual
-        else:
-            rest = manual + automatic
+            # Redeliveries and replays also go in sequence order, one at a time,
+            # but a failing one does not hold the others back.
+            for delivery in manual:
+                outcomes.append((delivery, self._attempt(endpoint, address, delivery, events)))
+            return outcomes
+        rest = manual + automatic
         if rest:
             width = max(1, min(self._limits.per_endpoint_concurrency, len(rest)))
             with ThreadPoolExecutor(width, thread_name_prefix="webhook-send") as pool:

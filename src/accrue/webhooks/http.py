@@ -27,7 +27,7 @@ class SocketResolver:
     def resolve(self, host: str, port: int) -> Sequence[str]:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+        except (OSError, UnicodeError, ValueError):
             return []
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

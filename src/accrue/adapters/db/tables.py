@@ -638,5 +638,3 @@ reconciliation_breaks = Table(
 # here puts them on the one metadata that migrations are checked against.
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401
 from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401
-
-
