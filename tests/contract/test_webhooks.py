@@ -191,7 +191,7 @@ def test_during_a_rotation_both_secrets_verify_and_afterwards_only_the_new_one(
     time.sleep(max(0.0, expire - time.time()) + 0.1)
     _customer(rpc, "after")
     _wait(lambda: len(receiver.accepted) == 2)
-    after = [r for r in receiver.accepted.values() if r is not during][0]
+    after = next(r for r in receiver.accepted.values() if r is not during)
     Webhook(rotated.secret).verify(after.body, after.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old.secret).verify(after.body, after.headers)
