@@ -2,7 +2,8 @@
 
 The connection goes to the address that was vetted, not to whatever the host
 name resolves to a moment later (no DNS rebinding around the address
-policy); TLS still checks the certificate against the host name. Connections
+policy); TLS still checks the certificate against the host name. Each request
+is written with one send (head and body together, Nagle off) and connections
 are kept alive per thread and destination.
 """
 
@@ -21,6 +22,9 @@ from accrue.webhooks.ports import Request
 
 USER_AGENT = "Accrue-Webhooks/1"
 _MAX_ERROR = 300
+_MAX_RESPONSE_BYTES = 64 * 1024
+
+Key = tuple[str, str, int, str]
 
 
 class SocketResolver:
@@ -32,53 +36,36 @@ class SocketResolver:
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class _PinnedHttps(http.client.HTTPSConnection):
-    """HTTPS to a fixed address, with SNI and certificate checks for the host name."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+def _open(key: Key, timeout: float) -> socket.socket:
+    scheme, host, port, address = key
+    raw = socket.create_connection((address, port), timeout)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if scheme != "https":
+        return raw
+    return ssl.create_default_context().wrap_socket(raw, server_hostname=host)
 
 
 class HttpSender:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _connection(
-        self, scheme: str, host: str, port: int, address: str, timeout: float
-    ) -> http.client.HTTPConnection:
-        pool: dict[tuple[str, str, int, str], http.client.HTTPConnection] = (
-            getattr(self._local, "pool", None) or {}
-        )
-        self._local.pool = pool
-        key = (scheme, host, port, address)
-        conn = pool.get(key)
-        if conn is None:
-            if scheme == "https":
-                conn = _PinnedHttps(host, port, address=address, timeout=timeout)
-            else:
-                conn = http.client.HTTPConnection(address, port, timeout=timeout)
-            pool[key] = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
-        return conn
+    def _pool(self) -> dict[Key, socket.socket]:
+        pool: dict[Key, socket.socket] | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        return pool
 
-    def _drop(self, scheme: str, host: str, port: int, address: str) -> None:
-        pool = getattr(self._local, "pool", {})
-        conn = pool.pop((scheme, host, port, address), None)
-        if conn is not None:
-            conn.close()
+    def _drop(self, key: Key) -> None:
+        sock = self._pool().pop(key, None)
+        if sock is not None:
+            sock.close()
 
     def send(self, request: Request, *, timeout_seconds: float) -> AttemptResult:
         parts = urlsplit(request.url)
         scheme = parts.scheme
         host = parts.hostname or ""
         port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, host, port, request.address)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {
             **request.headers,
@@ -86,34 +73,41 @@ class HttpSender:
             "user-agent": USER_AGENT,
             "content-length": str(len(request.body)),
         }
+        head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        message = head.encode("latin-1") + b"\r\n" + request.body
         started = time.monotonic()
         for attempt in (1, 2):
-            conn = self._connection(scheme, host, port, request.address, timeout_seconds)
-            reused = conn.sock is not None
+            pool = self._pool()
+            reused = key in pool
             try:
-                conn.request("POST", path, body=request.body, headers=headers)
-                response = conn.getresponse()
-                response.read(64 * 1024)
-                if response.will_close:
-                    self._drop(scheme, host, port, request.address)
+                sock = pool.get(key) or _open(key, timeout_seconds)
+                pool[key] = sock
+                sock.settimeout(timeout_seconds)
+                sock.sendall(message)
+                response = http.client.HTTPResponse(sock, method="POST")
+                response.begin()
+                response.read(_MAX_RESPONSE_BYTES)
+                if response.will_close or not response.isclosed():
+                    self._drop(key)
                 return AttemptResult(response.status, _millis(started))
             except TimeoutError:
-                self._drop(scheme, host, port, request.address)
+                self._drop(key)
                 return AttemptResult(0, _millis(started), "timed out")
             except (OSError, http.client.HTTPException) as exc:
-                self._drop(scheme, host, port, request.address)
+                self._drop(key)
                 # A kept-alive connection the receiver closed meanwhile: once more, fresh.
-                if (
-                    reused
-                    and attempt == 1
-                    and isinstance(
-                        exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-                    )
+                if reused and attempt == 1 and isinstance(
+                    exc,
+                    (
+                        http.client.RemoteDisconnected,
+                        http.client.BadStatusLine,
+                        BrokenPipeError,
+                        ConnectionResetError,
+                    ),
                 ):
                     continue
-                return AttemptResult(
-                    0, _millis(started), f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
-                )
+                error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
+                return AttemptResult(0, _millis(started), error)
         return AttemptResult(0, _millis(started), "connection lost")
 
 
