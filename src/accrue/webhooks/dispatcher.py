@@ -87,6 +87,7 @@ class WebhookDispatcher:
         self._running: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._job_done = threading.Event()
         self._lease = timedelta(seconds=limits.job_seconds + limits.timeout_seconds * 2 + 30)
 
     # Loop
@@ -100,7 +101,9 @@ class WebhookDispatcher:
                 log.exception("webhook dispatch pass failed")
                 busy = False
             if not busy:
-                stop.wait(poll_seconds)
+                # A finished job may leave its endpoint with more due: look again then.
+                self._job_done.wait(poll_seconds)
+                self._job_done.clear()
 
     def step(self) -> bool:
         """One pass: fan out new events, start jobs for endpoints with due deliveries."""
@@ -189,6 +192,7 @@ class WebhookDispatcher:
             with self._idle:
                 self._running.discard((item.tenant_id, item.endpoint_id))
                 self._idle.notify_all()
+            self._job_done.set()
 
     def deliver_endpoint(self, tenant_id: str, endpoint_id: str) -> int:
         """Send what is due for one endpoint; returns how many attempts were made."""

@@ -96,14 +96,18 @@ class HttpSender:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(key)
                 # A kept-alive connection the receiver closed meanwhile: once more, fresh.
-                if reused and attempt == 1 and isinstance(
-                    exc,
-                    (
-                        http.client.RemoteDisconnected,
-                        http.client.BadStatusLine,
-                        BrokenPipeError,
-                        ConnectionResetError,
-                    ),
+                if (
+                    reused
+                    and attempt == 1
+                    and isinstance(
+                        exc,
+                        (
+                            http.client.RemoteDisconnected,
+                            http.client.BadStatusLine,
+                            BrokenPipeError,
+                            ConnectionResetError,
+                        ),
+                    )
                 ):
                     continue
                 error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
