@@ -55,7 +55,14 @@ class EventRelay:
 
     async def run(self, stop: asyncio.Event, *, poll_seconds: float) -> None:
         while not stop.is_set():
-            moved = await self.pass_once()
+            try:
+                moved = await self.pass_once()
+            except Exception:
+                # The broker or the database is away: nothing moved, so the
+                # same events go again (same ids) once it is back.
+                log.exception("relay pass failed; retrying")
+                moved = 0
+                await asyncio.sleep(min(5.0, poll_seconds * 20))
             if not moved:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
