@@ -40,6 +40,7 @@ BATCH = 1000
 
 
 async def _raw(stream: str, subject: str, bodies: list[bytes]) -> float:
+    """The same bodies with the same headers the relay sends, without the database."""
     nc = await nats.connect(NATS_URL)
     js = nc.jetstream(publish_async_max_pending=20_000)
     await js.add_stream(StreamConfig(name=stream, subjects=[subject + ".>"]))
@@ -47,7 +48,14 @@ async def _raw(stream: str, subject: str, bodies: list[bytes]) -> float:
     for first in range(0, len(bodies), BATCH):
         futures = [
             await js.publish_async(
-                f"{subject}.x", body, headers={"Nats-Msg-Id": f"raw-{first + n}"}, stream=stream
+                f"{subject}.x",
+                body,
+                headers={
+                    "Accrue-Tenant": "ten_01KJMMA2G00RPWFPAAT3V2CGV6",
+                    "Accrue-Sequence": str(first + n + 1),
+                    "Nats-Msg-Id": f"evt_raw{first + n:019d}",
+                },
+                stream=stream,
             )
             for n, body in enumerate(bodies[first : first + BATCH])
         ]

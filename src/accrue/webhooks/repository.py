@@ -240,7 +240,7 @@ class SqlWebhookStore:
         )
         manual = self._conn.execute(
             pending.where(_d.manual.is_(True), _d.next_attempt_time <= now)
-            .order_by(_d.event_sequence, _d.id)
+            .order_by(_d.event_sequence)
             .limit(limit)
         )
         found = [_delivery(row) for row in manual]
@@ -251,7 +251,7 @@ class SqlWebhookStore:
             automatic = automatic.where(_d.next_attempt_time <= now)
         rows = [
             _delivery(row)
-            for row in self._conn.execute(automatic.order_by(_d.event_sequence, _d.id).limit(limit))
+            for row in self._conn.execute(automatic.order_by(_d.event_sequence).limit(limit))
         ]
         if endpoint.ordering is Ordering.SEQUENCE and rows:
             head = rows[0]

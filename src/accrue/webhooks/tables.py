@@ -70,10 +70,11 @@ webhook_deliveries = Table(
         ondelete="CASCADE",
     ),
     Index(
-        "ix_webhook_deliveries_tenant_endpoint_status_sequence",
+        "ix_webhook_deliveries_tenant_endpoint_status_manual_sequence",
         "tenant_id",
         "endpoint_id",
         "status",
+        "manual",
         "event_sequence",
     ),
     Index("ix_webhook_deliveries_status_next_attempt_time", "status", "next_attempt_time"),

@@ -69,9 +69,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_webhook_deliveries")),
     )
     op.create_index(
-        "ix_webhook_deliveries_tenant_endpoint_status_sequence",
+        "ix_webhook_deliveries_tenant_endpoint_status_manual_sequence",
         "webhook_deliveries",
-        ["tenant_id", "endpoint_id", "status", "event_sequence"],
+        ["tenant_id", "endpoint_id", "status", "manual", "event_sequence"],
         unique=False,
     )
     op.create_index(
@@ -107,7 +107,8 @@ def downgrade() -> None:
     op.drop_table("webhook_cursors")
     op.drop_index("ix_webhook_deliveries_status_next_attempt_time", table_name="webhook_deliveries")
     op.drop_index(
-        "ix_webhook_deliveries_tenant_endpoint_status_sequence", table_name="webhook_deliveries"
+        "ix_webhook_deliveries_tenant_endpoint_status_manual_sequence",
+        table_name="webhook_deliveries",
     )
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
