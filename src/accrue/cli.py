@@ -87,7 +87,8 @@ def _start_webhook_dispatcher(app: Application, stop: threading.Event) -> thread
 
 def _worker(args: argparse.Namespace) -> int:
     """Bill due subscriptions, collect due invoices and resolve unknown payment
-    outcomes until stopped (or, with --once, until a pass finds nothing to do)."""
+    outcomes until stopped (or, with --once, until a pass finds nothing to do);
+    a thread delivers webhooks meanwhile."""
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     app = build_application(settings)
@@ -205,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser(
-        "worker", help="bill, collect and resolve payments as work comes due"
+        "worker", help="bill, collect and resolve payments as work comes due; deliver webhooks"
     )
     database(worker)
     worker.add_argument("--batch-size", type=int, default=100, help="subscriptions per transaction")
