@@ -38,6 +38,8 @@ from accrue.billing.v1 import (
     subscription_pb2_grpc,
     test_clock_connect,
     test_clock_pb2_grpc,
+    webhook_connect,
+    webhook_pb2_grpc,
 )
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
@@ -153,6 +155,7 @@ class GrpcClients:
             "accrue.billing.v1.ReconciliationService": (
                 reconciliation_pb2_grpc.ReconciliationServiceStub(self.channel)
             ),
+            "accrue.billing.v1.WebhookService": webhook_pb2_grpc.WebhookServiceStub(self.channel),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
@@ -222,6 +225,9 @@ class ConnectClients:
             ),
             "accrue.billing.v1.ReconciliationService": (
                 reconciliation_connect.ReconciliationServiceClientSync(base_url, **kwargs)
+            ),
+            "accrue.billing.v1.WebhookService": webhook_connect.WebhookServiceClientSync(
+                base_url, **kwargs
             ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]

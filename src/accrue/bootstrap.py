@@ -42,6 +42,7 @@ from accrue.billing.v1 import (
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
+    webhook_pb2,
 )
 from accrue.config import Settings
 from accrue.domain.backoff import Backoff
@@ -71,6 +72,8 @@ from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
 from accrue.services.test_clocks import TestClockService
+from accrue.webhooks.dispatcher import WebhookDispatcher
+from accrue.webhooks.handlers import WebhookHandler
 
 SERVICES: tuple[ServiceDescriptor, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
@@ -82,6 +85,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     test_clock_pb2.DESCRIPTOR.services_by_name["TestClockService"],
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
+    webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -115,6 +119,7 @@ class Application:
     sequencer: LedgerSequencer | None = None
     # Wakes event streams when another process's sequencer numbers events.
     listener: SequencedListener | None = None
+    webhook_dispatcher: WebhookDispatcher | None = None
 
     def start_background(self, *, listen: bool = True) -> None:
         """Start the sequencer (and, for servers, the NOTIFY listener)."""
@@ -124,6 +129,8 @@ class Application:
             self.listener.start()
 
     def close(self) -> None:
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.close()
         if self.listener is not None:
             self.listener.stop()
         if self.sequencer is not None:
@@ -218,6 +225,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ),
         "accrue.billing.v1.ReconciliationService": ReconciliationHandler(support, reconciliation),
     }
+    webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
+    handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -245,6 +254,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
             SequencedListener(engine.url, bell.ring) if sequencer.numbers_after_commit else None
         ),
         shared_state=shared,
+        webhook_dispatcher=webhook_dispatcher,
     )
 
 
@@ -352,3 +362,41 @@ def _in_flight(settings: Settings, shared: Any) -> KeyLocks | None:
     from accrue.adapters.shared_state import RedisKeyLocks
 
     return RedisKeyLocks(shared, prefix=settings.redis_key_prefix)
+
+
+def _webhooks(
+    settings: Settings,
+    clock: Clock,
+    ids: IdGenerator,
+    uow_factory: SqlUnitOfWorkFactory,
+    support: HandlerSupport,
+) -> tuple[WebhookHandler, WebhookDispatcher]:
+    """The webhook area: its RPC handler and its dispatcher, sharing one URL policy."""
+    from accrue.webhooks.convert import event_json
+    from accrue.webhooks.dispatcher import DispatchLimits
+    from accrue.webhooks.http import HttpSender, SocketResolver
+    from accrue.webhooks.model import AddressPolicy, RetryPolicy
+    from accrue.webhooks.service import UrlVetter, WebhookService
+
+    vetter = UrlVetter(SocketResolver(), AddressPolicy.parse(settings.webhook_allowed_networks))
+    dispatcher = WebhookDispatcher(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        vetter=vetter,
+        sender=HttpSender(),
+        encode_event=event_json,
+        policy=RetryPolicy(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(
+                seconds=max(settings.webhook_retry_cap_seconds, settings.webhook_retry_base_seconds)
+            ),
+            window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        ),
+        limits=DispatchLimits(
+            workers=settings.webhook_workers,
+            per_endpoint_concurrency=settings.webhook_endpoint_concurrency,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+    )
+    return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher

@@ -1,4 +1,4 @@
-"""`accrue`: serve, worker, migrate, tenant create, demo, psp-sim."""
+"""`accrue`: serve, worker, relay, migrate, tenant create, demo, psp-sim."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, TextIO
 
-from accrue.bootstrap import build_application
+from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
 from accrue.telemetry import configure_logging
 
@@ -54,6 +54,9 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     ports = server.start()
+    webhooks = None
+    if settings.webhook_dispatcher_embedded:
+        webhooks = _start_webhook_dispatcher(app, stop)
     if args.demo:
         _tenant, key = ensure_demo_key(app)
         host = settings.connect_host
@@ -67,6 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     print(f"READY grpc={ports.grpc} connect={ports.connect}", flush=True)
     stop.wait()
+    if webhooks is not None:
+        webhooks.join(settings.shutdown_grace_seconds + settings.webhook_timeout_seconds)
     server.stop()
     return 0
 
@@ -109,9 +114,25 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     return supervisor.run(on_ready=on_ready)
 
 
+def _start_webhook_dispatcher(app: Application, stop: threading.Event) -> threading.Thread:
+    """Deliver webhooks in a thread of this process until `stop` is set."""
+    dispatcher = app.webhook_dispatcher
+    assert dispatcher is not None
+    thread = threading.Thread(
+        target=dispatcher.run,
+        args=(stop,),
+        kwargs={"poll_seconds": app.settings.webhook_poll_seconds},
+        name="webhook-dispatcher",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
 def _worker(args: argparse.Namespace) -> int:
     """Bill due subscriptions, collect due invoices and resolve unknown payment
-    outcomes until stopped (or, with --once, until a pass finds nothing to do).
+    outcomes until stopped (or, with --once, until a pass finds nothing to do);
+    a thread delivers webhooks meanwhile.
 
     On a terminal it prints a progress line per bill-run batch; otherwise the
     batches go to the (JSON) log only."""
@@ -126,6 +147,7 @@ def _worker(args: argparse.Namespace) -> int:
     progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
     print("READY worker", flush=True)
     total = collected = resolved = failed = 0
+    webhooks = _start_webhook_dispatcher(app, stop)
     try:
         while not stop.is_set():
             began = time.perf_counter()
@@ -155,6 +177,8 @@ def _worker(args: argparse.Namespace) -> int:
                 break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
+        stop.set()
+        webhooks.join(settings.webhook_timeout_seconds + 5)
         if app.sequencer is not None:
             try:  # leave nothing this worker committed unnumbered if it can help it
                 app.sequencer.drain(timeout=10)
@@ -189,6 +213,16 @@ class BillRunProgress:
             f" failures {self._failed:,}" + (f" (+{failed})" if failed else "") + "\n"
         )
         self._out.flush()
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from accrue.relay.main import run_relay
+
+    settings = _settings(
+        args, relay_nats_url=getattr(args, "nats_url", None), relay_stream=args.stream
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    return run_relay(settings, once=args.once)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -361,7 +395,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser(
-        "worker", help="bill, collect and resolve payments as work comes due"
+        "worker", help="bill, collect and resolve payments as work comes due; deliver webhooks"
     )
     database(worker)
     worker.add_argument("--batch-size", type=int, default=100, help="subscriptions per transaction")
@@ -387,6 +421,15 @@ def parser() -> argparse.ArgumentParser:
     )
     psp_sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     psp_sim.set_defaults(run=_psp_sim)
+
+    relay = commands.add_parser(
+        "relay", help="publish every event to NATS JetStream (accrue.<tenant>.<type>)"
+    )
+    database(relay)
+    relay.add_argument("--nats-url", help="NATS server (env ACCRUE_RELAY_NATS_URL)")
+    relay.add_argument("--stream", help="JetStream stream, created if missing")
+    relay.add_argument("--once", action="store_true", help="exit when every event is relayed")
+    relay.set_defaults(run=_relay)
 
     from accrue import recon_cli
 

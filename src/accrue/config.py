@@ -138,3 +138,43 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(
         0.25, gt=0, description="Connect and read timeout of one Redis command"
     )
+    webhook_allowed_networks: str = Field(
+        "",
+        description="Comma-separated networks (e.g. 127.0.0.1/32) webhook endpoints may "
+        "resolve to besides public addresses; loopback, link-local and private ones are "
+        "refused otherwise",
+    )
+    webhook_dispatcher_embedded: bool = Field(
+        True, description="Deliver webhooks from `accrue serve` too (the embedded default)"
+    )
+    webhook_workers: int = Field(8, ge=1, description="Endpoints served at once per process")
+    webhook_endpoint_concurrency: int = Field(
+        4, ge=1, description="Deliveries in flight per endpoint without sequence ordering"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one delivery")
+    webhook_retry_base_seconds: float = Field(
+        5.0, gt=0, description="First retry's backoff ceiling; doubles per attempt (full jitter)"
+    )
+    webhook_retry_cap_seconds: float = Field(3600.0, gt=0, description="Largest backoff ceiling")
+    webhook_retry_window_seconds: float = Field(
+        3 * 86400.0,
+        gt=0,
+        description="How long deliveries are retried, and an endpoint may fail before it "
+        "is disabled",
+    )
+    webhook_poll_seconds: float = Field(0.1, gt=0, description="Dispatcher idle wait")
+    relay_nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server of `accrue relay`"
+    )
+    relay_stream: str = Field(
+        "ACCRUE_EVENTS", description="JetStream stream the relay publishes to"
+    )
+    relay_stream_subjects: str = Field(
+        "accrue.>",
+        description="Comma-separated subjects of the stream when the relay creates it",
+    )
+    relay_subject_prefix: str = Field(
+        "accrue", description="Events go to `<prefix>.<tenant>.<event type>`"
+    )
+    relay_batch: int = Field(1000, ge=1, description="Events published per tenant per round")
+    relay_poll_seconds: float = Field(0.1, gt=0, description="Relay idle wait")

@@ -24,6 +24,7 @@ from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1 import reconciliation_pb2 as rec
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import test_clock_pb2 as clk
+from accrue.billing.v1 import webhook_pb2 as whk
 from accrue.billing.v1.money_pb2 import Money
 
 
@@ -44,11 +45,19 @@ class Ids:
     payment: str = ""
     reconciliation_run: str = ""
     reconciliation_break: str = ""
+    webhook_endpoint: str = ""
+    spare_webhook_endpoint: str = ""
+    webhook_delivery: str = ""
 
 
 # Subscriptions in samples live on a test clock, so every period and invoice
 # time is the same on every run and transport.
 CLOCK_START = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+
+# A public address literal: accepted without DNS, and nothing is sent to it
+# because contract-test servers run no dispatcher.
+WEBHOOK_URL = "https://93.184.215.14/hooks/accrue"
 
 
 def _mask(*paths: str) -> field_mask_pb2.FieldMask:
@@ -284,6 +293,44 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
             id=ids.reconciliation_break, note="Known timing difference", request_id=_rid()
         )
     ),
+    "accrue.billing.v1.WebhookService/CreateWebhookEndpoint": lambda ids: (
+        whk.CreateWebhookEndpointRequest(
+            endpoint=whk.WebhookEndpoint(url=WEBHOOK_URL, event_types=["customer.created"]),
+            request_id=_rid(),
+        )
+    ),
+    "accrue.billing.v1.WebhookService/GetWebhookEndpoint": lambda ids: (
+        whk.GetWebhookEndpointRequest(id=ids.webhook_endpoint)
+    ),
+    "accrue.billing.v1.WebhookService/ListWebhookEndpoints": lambda ids: (
+        whk.ListWebhookEndpointsRequest()
+    ),
+    "accrue.billing.v1.WebhookService/UpdateWebhookEndpoint": lambda ids: (
+        whk.UpdateWebhookEndpointRequest(
+            endpoint=whk.WebhookEndpoint(id=ids.webhook_endpoint, description="Orders service"),
+            update_mask=_mask("description"),
+            request_id=_rid(),
+        )
+    ),
+    "accrue.billing.v1.WebhookService/DeleteWebhookEndpoint": lambda ids: (
+        whk.DeleteWebhookEndpointRequest(id=ids.spare_webhook_endpoint, request_id=_rid())
+    ),
+    "accrue.billing.v1.WebhookService/RotateWebhookSecret": lambda ids: (
+        whk.RotateWebhookSecretRequest(
+            id=ids.webhook_endpoint, overlap_seconds=3600, request_id=_rid()
+        )
+    ),
+    "accrue.billing.v1.WebhookService/ListWebhookDeliveries": lambda ids: (
+        whk.ListWebhookDeliveriesRequest(endpoint_id=ids.webhook_endpoint)
+    ),
+    "accrue.billing.v1.WebhookService/RedeliverWebhook": lambda ids: whk.RedeliverWebhookRequest(
+        delivery_id=ids.webhook_delivery, request_id=_rid()
+    ),
+    "accrue.billing.v1.WebhookService/ReplayWebhookEvents": lambda ids: (
+        whk.ReplayWebhookEventsRequest(
+            endpoint_id=ids.webhook_endpoint, from_sequence=1, to_sequence=3, request_id=_rid()
+        )
+    ),
 }
 
 
@@ -387,6 +434,27 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         "ListReconciliationBreaks",
         rec.ListReconciliationBreaksRequest(run_id=run.id),
     )
+    endpoint = call(
+        "accrue.billing.v1.WebhookService",
+        "CreateWebhookEndpoint",
+        whk.CreateWebhookEndpointRequest(endpoint=whk.WebhookEndpoint(url=WEBHOOK_URL)),
+    )
+    spare = call(
+        "accrue.billing.v1.WebhookService",
+        "CreateWebhookEndpoint",
+        whk.CreateWebhookEndpointRequest(endpoint=whk.WebhookEndpoint(url=WEBHOOK_URL)),
+    )
+    # Deliveries exist once events are fanned out or replayed; replay the first ones.
+    call(
+        "accrue.billing.v1.WebhookService",
+        "ReplayWebhookEvents",
+        whk.ReplayWebhookEventsRequest(endpoint_id=endpoint.id, from_sequence=1, to_sequence=5),
+    )
+    delivery = call(
+        "accrue.billing.v1.WebhookService",
+        "ListWebhookDeliveries",
+        whk.ListWebhookDeliveriesRequest(endpoint_id=endpoint.id),
+    ).deliveries[0]
     return Ids(
         product.id,
         price.id,
@@ -403,4 +471,7 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         payment=payment.id,
         reconciliation_run=run.id,
         reconciliation_break=breaks.breaks[0].id,
+        webhook_endpoint=endpoint.id,
+        spare_webhook_endpoint=spare.id,
+        webhook_delivery=delivery.id,
     )

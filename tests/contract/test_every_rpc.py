@@ -167,6 +167,8 @@ def _normalised(message: Message, ids: Ids) -> dict[str, Any]:
             for raw, placeholder in known.items():
                 if raw:
                     value = value.replace(raw, placeholder)
+        if key == "secret":  # a webhook signing secret is new random bytes every time
+            return "<secret>" if value else value
         if key == "resolvedBy":  # names the caller's API key, which differs per run
             return "<api key>"
         if key in {"id", "nextPageToken"} or key.endswith(("Id", "IdempotencyKey")):

@@ -24,6 +24,8 @@ from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import ApiKey, Tenant
 from accrue.domain.test_clocks import TestClock
+from accrue.relay.ports import RelayCursorStore
+from accrue.webhooks.ports import WebhookStore
 
 
 class TenantRepository(Protocol):
@@ -481,6 +483,10 @@ class UnitOfWork(Protocol):
     def payments(self) -> PaymentRepository: ...
     @property
     def reconciliation(self) -> ReconciliationRepository: ...
+    @property
+    def webhooks(self) -> WebhookStore: ...
+    @property
+    def relay_cursors(self) -> RelayCursorStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -28,6 +28,8 @@ from accrue.adapters.db.subscription_repository import (
 )
 from accrue.domain.errors import ConcurrentModification
 from accrue.domain.events import DomainEvent
+from accrue.relay.repository import SqlRelayCursors
+from accrue.webhooks.repository import SqlWebhookStore
 
 
 class SqlUnitOfWork:
@@ -43,6 +45,8 @@ class SqlUnitOfWork:
     invoices: SqlInvoiceRepository
     payments: SqlPaymentRepository
     reconciliation: SqlReconciliationRepository
+    webhooks: SqlWebhookStore
+    relay_cursors: SqlRelayCursors
 
     def __init__(
         self,
@@ -94,6 +98,8 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(conn)
         self.payments = SqlPaymentRepository(conn)
         self.reconciliation = SqlReconciliationRepository(conn)
+        self.webhooks = SqlWebhookStore(conn)
+        self.relay_cursors = SqlRelayCursors(conn)
         return self
 
     def commit(self) -> None:

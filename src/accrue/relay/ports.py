@@ -1,0 +1,59 @@
+"""What the relay needs: its cursors, the outbox reader, and a broker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from accrue.domain.events import EventQuery, StoredEvent
+
+
+class RelayCursorStore(Protocol):
+    def tenant_ids(self) -> Sequence[str]: ...
+    def get(self, stream: str, tenant_id: str) -> int: ...
+    def set(self, stream: str, tenant_id: str, last_sequence: int, *, now: datetime) -> None: ...
+
+
+class EventLog(Protocol):
+    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
+
+
+class RelayUnitOfWork(Protocol):
+    @property
+    def relay_cursors(self) -> RelayCursorStore: ...
+    @property
+    def events(self) -> EventLog: ...
+    def commit(self) -> None: ...
+    def __enter__(self) -> RelayUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class RelayUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> RelayUnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    subject: str
+    message_id: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Broker(Protocol):
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish in order and return once the stream acknowledged every one.
+
+        Raises when any is not acknowledged; nothing after a failure may be
+        assumed stored (the caller republishes from its cursor, and the
+        stream's de-duplication by message id drops what was stored).
+        """
+        ...

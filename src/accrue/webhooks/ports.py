@@ -1,0 +1,112 @@
+"""What the webhook use cases need from the outside world, as protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from accrue.domain.events import EventQuery, StoredEvent
+from accrue.domain.paging import PageRequest
+from accrue.webhooks.model import AttemptResult, Delivery, DeliveryStatus, Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class DueEndpoint:
+    tenant_id: str
+    endpoint_id: str
+
+
+class WebhookStore(Protocol):
+    def add_endpoint(self, endpoint: Endpoint, *, start_after_sequence: int) -> None: ...
+    def get_endpoint(
+        self, tenant_id: str, endpoint_id: str, *, for_update: bool = False
+    ) -> Endpoint | None: ...
+    def update_endpoint(self, endpoint: Endpoint) -> None: ...
+    def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> None: ...
+    def list_endpoints(self, tenant_id: str, page: PageRequest) -> Sequence[Endpoint]: ...
+    def enabled_endpoints(self, tenant_id: str) -> Sequence[tuple[Endpoint, int]]:
+        """Enabled endpoints with the sequence after which each receives events."""
+        ...
+
+    def fanout_tenants(self) -> Sequence[str]: ...
+    def lock_cursor(self, tenant_id: str) -> int | None:
+        """The tenant's fan-out cursor, locked; None when another dispatcher holds it."""
+        ...
+
+    def ensure_cursor(self, tenant_id: str, last_sequence: int) -> int: ...
+    def set_cursor(self, tenant_id: str, last_sequence: int) -> None: ...
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+    def get_delivery(
+        self, tenant_id: str, delivery_id: str, *, for_update: bool = False
+    ) -> Delivery | None: ...
+    def update_delivery(self, delivery: Delivery) -> None: ...
+    def list_deliveries(
+        self,
+        tenant_id: str,
+        endpoint_id: str,
+        page: PageRequest,
+        *,
+        status: DeliveryStatus | None,
+    ) -> Sequence[Delivery]: ...
+    def due_endpoints(self, now: datetime, *, limit: int) -> Sequence[DueEndpoint]: ...
+    def claim_endpoint(
+        self, tenant_id: str, endpoint_id: str, *, now: datetime, until: datetime
+    ) -> bool: ...
+    def release_endpoint(self, tenant_id: str, endpoint_id: str) -> None: ...
+    def finish_endpoint(
+        self, tenant_id: str, endpoint_id: str, *, retry_after: datetime | None
+    ) -> None:
+        """End the lease; `retry_after` holds the endpoint's ordered deliveries back."""
+        ...
+
+    def due_deliveries(
+        self, endpoint: Endpoint, now: datetime, *, limit: int
+    ) -> Sequence[Delivery]: ...
+    def update_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+    def fail_pending(self, tenant_id: str, endpoint_id: str, *, now: datetime) -> int: ...
+
+
+class EventLog(Protocol):
+    """The outbox reader: sequenced events after a cursor, in sequence order."""
+
+    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
+
+
+class WebhookUnitOfWork(Protocol):
+    @property
+    def webhooks(self) -> WebhookStore: ...
+    @property
+    def events(self) -> EventLog: ...
+    def commit(self) -> None: ...
+    def __enter__(self) -> WebhookUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class WebhookUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> WebhookUnitOfWork: ...
+
+
+class Resolver(Protocol):
+    def resolve(self, host: str, port: int) -> Sequence[str]:
+        """The addresses `host` resolves to; empty when it does not resolve."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    url: str
+    address: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Sender(Protocol):
+    def send(self, request: Request, *, timeout_seconds: float) -> AttemptResult: ...

@@ -1,0 +1,41 @@
+"""Inside the webhook and relay area packages, imports point inwards too:
+model <- ports/use cases <- adapters/handlers/entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_layering import _imports
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "accrue"
+OUTER = (
+    "grpc",
+    "connectrpc",
+    "sqlalchemy",
+    "alembic",
+    "google",
+    "nats",
+    "accrue.billing",
+    "accrue.api",
+    "accrue.adapters",
+)
+RULES = {
+    "webhooks/model.py": (*OUTER, "accrue.services", "accrue.webhooks"),
+    "webhooks/ports.py": OUTER,
+    "webhooks/service.py": OUTER,
+    "webhooks/dispatcher.py": OUTER,
+    "relay/ports.py": OUTER,
+    "relay/relay.py": OUTER,
+}
+
+
+@pytest.mark.parametrize("module", sorted(RULES))
+def test_area_model_and_use_cases_do_not_import_outer_layers(module: str) -> None:
+    bad = [
+        name
+        for name in _imports(SRC / module)
+        if any(name == b or name.startswith(b + ".") for b in RULES[module])
+    ]
+    assert bad == []
