@@ -47,6 +47,8 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.rate_limit import TokenBucketLimiter
 from accrue.domain.reconciliation import FeeSchedule
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.platform.metrics import AppMetrics
+from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
 from accrue.services.collections import Collections
@@ -105,13 +107,17 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    metrics: AppMetrics
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:
+def build_application(
+    settings: Settings, *, clock: Clock | None = None, process: str = "serve"
+) -> Application:
     clock = clock or SystemClock()
+    metrics = AppMetrics(process, enabled=settings.metrics_enabled)
     engine = build_engine(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
@@ -131,6 +137,10 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
     subscriptions = SubscriptionService(ids, billing)
+    breakers = CircuitBreakers(
+        failure_threshold=settings.psp_breaker_failures,
+        reset_after_seconds=settings.psp_breaker_reset_seconds,
+    )
     payment_engine = PaymentEngine(
         uow_factory=uow_factory,
         clock=clock,
@@ -138,11 +148,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         events=events,
         ledger=ledger,
         billing=billing,
-        gateways={SIMULATED_PSP: _gateway(settings, clock)},
-        breakers=CircuitBreakers(
-            failure_threshold=settings.psp_breaker_failures,
-            reset_after_seconds=settings.psp_breaker_reset_seconds,
-        ),
+        gateways={SIMULATED_PSP: metrics.meter_gateway(_gateway(settings, clock))},
+        breakers=breakers,
         policy=_payment_policy(settings),
         faults=_faults(settings),
     )
@@ -193,7 +200,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         clock=clock,
         tenants=TenantService(uow_factory, clock, ids),
         routes=routes,
-        invoker=Invoker(Authenticator(uow_factory), _rate_limits(settings)),
+        invoker=Invoker(
+            Authenticator(uow_factory), _rate_limits(settings), **_observer(metrics, routes)
+        ),
         uow_factory=uow_factory,
         ledger=ledger,
         shutting_down=shutting_down,
@@ -204,6 +213,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
         reconciliation=reconciliation,
+        metrics=_watch(metrics, settings, engine, clock, breakers),
     )
 
 
@@ -247,3 +257,32 @@ def _rate_limits(settings: Settings) -> RateLimits:
         rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
+
+
+def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:
+    """The invoker's call observer: RED metrics per RPC, or none when metrics are off."""
+    if not metrics.enabled:
+        return {}
+    metrics.rpc.prepare((route.full_name for route in routes), ("grpc", "connect"))
+    return {"observer": metrics.rpc}
+
+
+def _watch(
+    metrics: AppMetrics,
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    breakers: CircuitBreakers,
+) -> AppMetrics:
+    """Scrape-time sources: pool use, breaker state, money-path gauges."""
+    if metrics.enabled:
+        from accrue.adapters.db.operational_state import SqlOperationalState
+
+        metrics.watch_pool(engine)
+        metrics.watch_breaker(SIMULATED_PSP, lambda: breakers.get(SIMULATED_PSP).state.value)
+        metrics.watch_state(
+            SqlOperationalState(engine),
+            clock.now,
+            refresh_seconds=settings.metrics_state_refresh_seconds,
+        )
+    return metrics

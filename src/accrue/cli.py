@@ -12,6 +12,8 @@ from types import FrameType
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
+from accrue.platform.health import Readiness
+from accrue.platform.metrics.endpoint import MetricsEndpoint, serve_metrics
 from accrue.telemetry import configure_logging
 
 
@@ -48,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     ports = server.start()
+    endpoint = serve_metrics(app, server.readiness.check)
     if args.demo:
         _tenant, key = ensure_demo_key(app)
         host = settings.connect_host
@@ -59,9 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
-    print(f"READY grpc={ports.grpc} connect={ports.connect}", flush=True)
+    print(f"READY grpc={ports.grpc} connect={ports.connect}{_metrics_port(endpoint)}", flush=True)
     stop.wait()
     server.stop()
+    if endpoint is not None:
+        endpoint.close()
     return 0
 
 
@@ -70,12 +75,13 @@ def _worker(args: argparse.Namespace) -> int:
     outcomes until stopped (or, with --once, until a pass finds nothing to do)."""
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
-    app = build_application(settings)
+    app = build_application(settings, process="worker")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
-    print("READY worker", flush=True)
+    endpoint = serve_metrics(app, Readiness(app.engine).check)
+    print(f"READY worker{_metrics_port(endpoint)}", flush=True)
     total = collected = resolved = 0
     try:
         while not stop.is_set():
@@ -96,6 +102,8 @@ def _worker(args: argparse.Namespace) -> int:
                 break  # nothing due, or only work that keeps failing (logged)
             stop.wait(args.poll_seconds)
     finally:
+        if endpoint is not None:
+            endpoint.close()
         app.close()
     print(f"DONE steps={total} collections={collected} resolved={resolved}", flush=True)
     return 0
@@ -154,6 +162,10 @@ def _psp_sim(args: argparse.Namespace) -> int:
     from accrue.adapters.psp import simulator_server
 
     return simulator_server.main(args.sim_args)
+
+
+def _metrics_port(endpoint: MetricsEndpoint | None) -> str:
+    return "" if endpoint is None else f" metrics={endpoint.port}"
 
 
 def parser() -> argparse.ArgumentParser:

@@ -91,3 +91,28 @@ class Settings(BaseSettings):
         description="Testing only: kill the process when a payment reaches this point "
         "(before_psp_call, after_psp_call, after_commit)",
     )
+    metrics_enabled: bool = Field(
+        True, description="Record Prometheus metrics and serve them (false: neither)"
+    )
+    metrics_host: str = Field(
+        "", description="Address the metrics endpoint binds; empty = the Connect host"
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz and /readyz; 0 picks a free one "
+        "(printed in the READY line)",
+    )
+    metrics_state_refresh_seconds: float = Field(
+        5.0, ge=0, description="How long the money-path gauges (database queries) are cached"
+    )
+    readiness_check_seconds: float = Field(
+        2.0, gt=0, description="How often gRPC health re-checks readiness (database, migrations)"
+    )
+    trace_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of traces exported; spans that end in error are exported always",
+    )
