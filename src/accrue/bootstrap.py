@@ -47,7 +47,7 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.rate_limit import TokenBucketLimiter
 from accrue.domain.reconciliation import FeeSchedule
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
-from accrue.platform.metrics import AppMetrics
+from accrue.platform.metrics.registry import AppMetrics
 from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService

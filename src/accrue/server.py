@@ -154,7 +154,6 @@ class Server:
 
     def _serving(self, ready: bool) -> None:
         """gRPC health follows readiness: NOT_SERVING while the database is not usable."""
-        self._app.metrics.ready.set(1 if ready else 0)
         if self._app.shutting_down.is_set():
             return
         status = (

@@ -10,7 +10,3 @@ Labels are bounded by construction: RPC names, transports, status codes and
 error reasons from the error table, PSP names, fixed outcome sets. No id,
 key or amount is ever a label.
 """
-
-from accrue.platform.metrics.registry import AppMetrics, new_registry
-
-__all__ = ["AppMetrics", "new_registry"]

@@ -131,14 +131,7 @@ def serve_metrics(
         return None
     port = settings.metrics_port + port_offset if settings.metrics_port else 0
     host = settings.metrics_host or settings.connect_host
-    check = readiness
-    if check is not None:
-        ready_gauge = app.metrics.ready
-        inner = check
-
-        def check() -> ReadinessResult:
-            result = inner()
-            ready_gauge.set(1 if result.ready else 0)
-            return result
-
-    return start_metrics_endpoint(app.metrics.registry, host, port, readiness=check)
+    if readiness is not None:
+        check = readiness
+        app.metrics.ready.set_function(lambda: 1.0 if check().ready else 0.0)
+    return start_metrics_endpoint(app.metrics.registry, host, port, readiness=readiness)

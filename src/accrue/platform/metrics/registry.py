@@ -7,34 +7,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from prometheus_client import (
-    CollectorRegistry,
     Gauge,
-    GCCollector,
-    Info,
-    PlatformCollector,
-    ProcessCollector,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from accrue.platform.metrics.pool import PoolMetrics
+from accrue.platform.metrics.process import new_registry
 from accrue.platform.metrics.psp import BREAKER_STATES, PspMetrics
 from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.platform.metrics.state import BacklogSource, OperationalState, StateCollector
 from accrue.services.psp import PaymentGateway
-
-
-def new_registry(process: str) -> CollectorRegistry:
-    """A registry with the process, platform and GC collectors and the process role."""
-    registry = CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    Info("accrue_process", "Which Accrue process this is", registry=registry).info(
-        {"role": process}
-    )
-    return registry
 
 
 class _QueueDepths(Collector):
