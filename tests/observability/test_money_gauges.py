@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +13,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import create_engine
 
 from accrue.adapters.clock import FixedClock
 from accrue.adapters.psp.in_process import InProcessGateway
 from accrue.adapters.psp.simulator import SimulatedPsp
 from accrue.bootstrap import build_application
 from accrue.config import Settings
+from accrue.platform.metrics.pool import PoolMetrics
 from accrue.platform.metrics.psp import PspMetrics
 from accrue.platform.metrics.rpc import RpcMetrics, code_and_reason
 from accrue.platform.metrics.state import Backlog, StateCollector, StateSnapshot
@@ -171,3 +175,27 @@ def test_sampling_keeps_the_ratio_and_every_error() -> None:
         with everything.get_tracer("test").start_as_current_span("fine"):
             pass
     assert len(exporter.get_finished_spans()) == 5
+
+
+def test_pool_shows_use_saturation_and_waiters(tmp_path: Path) -> None:
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'pool.db'}", pool_size=1, max_overflow=0, pool_timeout=10
+    )
+    registry = CollectorRegistry()
+    PoolMetrics(registry).watch(engine)
+    held = engine.connect()
+    waiter = threading.Thread(target=lambda: engine.connect().close())
+    try:
+        assert _value(registry, "accrue_db_pool_in_use") == 1
+        assert _value(registry, "accrue_db_pool_saturated") == 1
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while _value(registry, "accrue_db_pool_waiting") != 1:
+            assert time.monotonic() < deadline, "the waiting thread was never seen"
+            time.sleep(0.01)
+    finally:
+        held.close()
+        waiter.join(10)
+        engine.dispose()
+    assert _value(registry, "accrue_db_pool_waiting") == 0
+    assert _value(registry, "accrue_db_pool_checkouts_total") == 2

@@ -1,4 +1,4 @@
-"""Database pool use: connections in use, overflow, checkouts and saturation.
+"""Database pool use: connections in use, overflow, checkouts, saturation and waiters.
 
 Counters come from SQLAlchemy's pool events (`checkout`, `connect`,
 `invalidate`); the levels are read from the pool at scrape time. A pool at
@@ -67,6 +67,9 @@ class PoolMetrics(Collector):
         saturated = GaugeMetricFamily(
             "accrue_db_pool_saturated", "1 if every connection is in use (callers wait)"
         )
+        waiting = GaugeMetricFamily(
+            "accrue_db_pool_waiting", "Threads waiting for a connection now"
+        )
         for engine in self._engines:
             pool = engine.pool
             if not isinstance(pool, QueuePool):
@@ -78,4 +81,13 @@ class PoolMetrics(Collector):
             overflow.add_metric([], max(0, pool.overflow()))
             capacity.add_metric([], limit)
             saturated.add_metric([], 1 if used >= limit else 0)
-        yield from (size, in_use, overflow, capacity, saturated)
+            waiting.add_metric([], _waiters(pool))
+        yield from (size, in_use, overflow, capacity, saturated, waiting)
+
+
+def _waiters(pool: QueuePool) -> int:
+    """Threads blocked in the pool's queue; SQLAlchemy has no public count of them."""
+    queue = getattr(pool, "_pool", None)
+    condition = getattr(queue, "not_empty", None)
+    waiters = getattr(condition, "_waiters", None)
+    return len(waiters) if waiters is not None else 0
