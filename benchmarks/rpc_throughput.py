@@ -234,6 +234,128 @@ def statement_counts(database: str, url: str) -> list[str]:
     ]
 
 
+def _observation_cost(calls: int = 200_000) -> float:
+    """Microseconds one call's observation (begin + end, exemplar included) adds in-process."""
+    from prometheus_client import CollectorRegistry
+
+    from accrue.platform.metrics.rpc import RpcMetrics
+
+    rpc = RpcMetrics(CollectorRegistry())
+    method, trace_id = (
+        "accrue.billing.v1.CustomerService/GetCustomer",
+        "0af7651916cd43dd8448eb211c80319c",
+    )
+    rpc.prepare([method], ["grpc"])
+    started = time.perf_counter()
+    for _ in range(calls):
+        rpc.begin(method, "grpc").end("OK", trace_id, 0.0012)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def _scrape_cost() -> float:
+    """Milliseconds one scrape of a fresh server's registry takes (in-process)."""
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    from accrue.bootstrap import build_application
+    from accrue.config import Settings
+
+    with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
+        app = build_application(Settings(database_url=f"sqlite:///{Path(tmp) / 'cost.db'}"))
+        try:
+            slot = app.metrics.rpc.begin("accrue.billing.v1.CustomerService/GetCustomer", "grpc")
+            slot.end("OK", "0af7651916cd43dd8448eb211c80319c", 0.002)
+            generate_latest(app.metrics.registry)
+            started = time.perf_counter()
+            for _ in range(20):
+                generate_latest(app.metrics.registry)
+            return (time.perf_counter() - started) / 20 * 1000
+        finally:
+            app.close()
+
+
+def _scrape_every_second(port: int, stop: threading.Event) -> None:
+    """What Prometheus does while the server works (OpenMetrics, with exemplars)."""
+    import urllib.request
+
+    accept = {"Accept": "application/openmetrics-text; version=1.0.0"}
+    while not stop.wait(1.0):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=accept)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+
+def bench_metrics_cost(args: argparse.Namespace) -> int:
+    """GetCustomer (the cheapest Accrue RPC, so the observation's largest share) on SQLite
+    with metrics off and on, alternated (off, on, on, off) so drift hits both; scraped
+    every second while on. Goal: metrics cost at most 5 % of throughput."""
+    print(f"metrics on vs off: GetCustomer, SQLite, {args.requests} measured RPCs per run")
+    print(f"  observation in the hot path: {_observation_cost():.2f} us per call (in-process)")
+    print(f"  one scrape (OpenMetrics, after GetCustomer calls): {_scrape_cost():.1f} ms")
+    runs: dict[str, list[Result]] = {"off": [], "on": []}
+    saved = {k: os.environ.get(k) for k in ("ACCRUE_METRICS_ENABLED", "ACCRUE_METRICS_PORT")}
+    with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        key = create_tenant(url)
+        try:
+            # ABBA order, so a linear drift of the shared machine hits both alike.
+            for mode in ("off", "on", "on", "off") * (1 if args.quick else 2):
+                port = _free_port()
+                os.environ["ACCRUE_METRICS_ENABLED"] = "true" if mode == "on" else "false"
+                os.environ["ACCRUE_METRICS_PORT"] = str(port)
+                stop = threading.Event()
+                with accrue_servers(url, Path(tmp), processes=1) as (pids, target):
+                    load = Load(target, "create", key, "", 1, 1, 1)
+                    first = _caller(load)()
+                    load = Load(
+                        target,
+                        "get",
+                        key,
+                        first.id,
+                        args.requests,
+                        args.warmup,
+                        args.concurrency,  # type: ignore[attr-defined]
+                    )
+                    scraper = threading.Thread(target=_scrape_every_second, args=(port, stop))
+                    if mode == "on":
+                        scraper.start()
+                    try:
+                        runs[mode].append(
+                            drive(f"metrics {mode}", "SQLite", pids, load, args.client_procs)
+                        )
+                    finally:
+                        stop.set()
+                        if scraper.is_alive():
+                            scraper.join(5)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    off = sum(r.rps for r in runs["off"]) / len(runs["off"])
+    on = sum(r.rps for r in runs["on"]) / len(runs["on"])
+    cpu_off = sum(r.server_cpu / r.requests for r in runs["off"]) / len(runs["off"]) * 1e6
+    cpu_on = sum(r.server_cpu / r.requests for r in runs["on"]) / len(runs["on"]) * 1e6
+    cost = 1 - on / off
+    print(
+        f"metrics off {off:.0f} rpc/s, on {on:.0f} rpc/s; server CPU per call"
+        f" off {cpu_off:.0f} us, on {cpu_on:.0f} us"
+    )
+    verdict = "MET" if cost <= 0.05 else "NOT MET"
+    print(f"goal: metrics cost <= 5% of throughput: {cost:.1%} -> {verdict}")
+    errors = sum(r.errors for rs in runs.values() for r in rs)
+    print(f"RPC errors: {errors}")
+    return 1 if errors else 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="measured RPCs per phase")
@@ -242,13 +364,21 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, help="warm-up RPCs per phase (default requests/10)")
     parser.add_argument("--quick", action="store_true", help="CI smoke size: 300 requests")
     parser.add_argument(
-        "--processes", type=int, default=2, help="also run `accrue serve --processes N` (1 = not)"
+        "--processes",
+        type=int,
+        default=2,
+        help="also run `accrue serve --processes N` (1 = not)",
+    )
+    parser.add_argument(
+        "--metrics-cost", action="store_true", help="only: GetCustomer with metrics off vs on"
     )
     args = parser.parse_args()
     args.requests = 300 if args.quick else args.requests
     if args.warmup is None:
         args.warmup = max(args.concurrency * 4, args.requests // 10)
     args.client_procs = max(1, min(args.client_procs, args.concurrency))
+    if args.metrics_cost:
+        return bench_metrics_cost(args)
     began = time.monotonic()
     print(
         f"setup: {os.cpu_count()} CPU cores shared by clients and servers (load average"

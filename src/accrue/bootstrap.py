@@ -53,6 +53,8 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.rate_limit import TokenBucketLimiter
 from accrue.domain.reconciliation import FeeSchedule
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.platform.metrics.registry import AppMetrics
+from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
 from accrue.services.collections import Collections
@@ -114,6 +116,7 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    metrics: AppMetrics
     shared_state: Any = None  # the Redis client, when ACCRUE_REDIS_URL is set
 
     sequencer: LedgerSequencer | None = None
@@ -140,8 +143,11 @@ class Application:
             self.shared_state.close()
 
 
-def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:
+def build_application(
+    settings: Settings, *, clock: Clock | None = None, process: str = "serve"
+) -> Application:
     clock = clock or SystemClock()
+    metrics = AppMetrics(process, enabled=settings.metrics_enabled)
     engine = build_engine(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
@@ -170,6 +176,10 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
     subscriptions = SubscriptionService(ids, billing)
+    breakers = CircuitBreakers(
+        failure_threshold=settings.psp_breaker_failures,
+        reset_after_seconds=settings.psp_breaker_reset_seconds,
+    )
     payment_engine = PaymentEngine(
         uow_factory=uow_factory,
         clock=clock,
@@ -177,11 +187,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         events=events,
         ledger=ledger,
         billing=billing,
-        gateways={SIMULATED_PSP: _gateway(settings, clock)},
-        breakers=CircuitBreakers(
-            failure_threshold=settings.psp_breaker_failures,
-            reset_after_seconds=settings.psp_breaker_reset_seconds,
-        ),
+        gateways={SIMULATED_PSP: metrics.meter_gateway(_gateway(settings, clock))},
+        breakers=breakers,
         policy=_payment_policy(settings),
         faults=_faults(settings),
     )
@@ -238,6 +245,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
             Authenticator(uow_factory),
             _rate_limits(settings, shared),
             page_tokens=_page_tokens(settings, engine, clock),
+            **_observer(metrics, routes),
         ),
         uow_factory=uow_factory,
         ledger=ledger,
@@ -255,6 +263,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ),
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
+        metrics=_watch(metrics, settings, engine, clock, breakers),
     )
 
 
@@ -400,3 +409,32 @@ def _webhooks(
         ),
     )
     return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+
+
+def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:
+    """The invoker's call observer: RED metrics per RPC, or none when metrics are off."""
+    if not metrics.enabled:
+        return {}
+    metrics.rpc.prepare((route.full_name for route in routes), ("grpc", "connect"))
+    return {"observer": metrics.rpc}
+
+
+def _watch(
+    metrics: AppMetrics,
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    breakers: CircuitBreakers,
+) -> AppMetrics:
+    """Scrape-time sources: pool use, breaker state, money-path gauges."""
+    if metrics.enabled:
+        from accrue.adapters.db.operational_state import SqlOperationalState
+
+        metrics.watch_pool(engine)
+        metrics.watch_breaker(SIMULATED_PSP, lambda: breakers.get(SIMULATED_PSP).state.value)
+        metrics.watch_state(
+            SqlOperationalState(engine),
+            clock.now,
+            refresh_seconds=settings.metrics_state_refresh_seconds,
+        )
+    return metrics

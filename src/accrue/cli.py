@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
+from accrue.platform.health import Readiness
+from accrue.platform.metrics.endpoint import MetricsEndpoint, serve_metrics
 from accrue.telemetry import configure_logging
 
 
@@ -54,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     ports = server.start()
+    endpoint = serve_metrics(app, server.readiness.check, port_offset=settings.process_index)
     webhooks = None
     if settings.webhook_dispatcher_embedded:
         webhooks = _start_webhook_dispatcher(app, stop)
@@ -68,11 +71,13 @@ def _serve(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
-    print(f"READY grpc={ports.grpc} connect={ports.connect}", flush=True)
+    print(f"READY grpc={ports.grpc} connect={ports.connect}{_metrics_port(endpoint)}", flush=True)
     stop.wait()
     if webhooks is not None:
         webhooks.join(settings.shutdown_grace_seconds + settings.webhook_timeout_seconds)
     server.stop()
+    if endpoint is not None:
+        endpoint.close()
     return 0
 
 
@@ -138,14 +143,15 @@ def _worker(args: argparse.Namespace) -> int:
     batches go to the (JSON) log only."""
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
-    app = build_application(settings)
+    app = build_application(settings, process="worker")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = logging.getLogger("accrue.worker")
     app.start_background(listen=False)
     progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
-    print("READY worker", flush=True)
+    endpoint = serve_metrics(app, Readiness(app.engine).check)
+    print(f"READY worker{_metrics_port(endpoint)}", flush=True)
     total = collected = resolved = failed = 0
     webhooks = _start_webhook_dispatcher(app, stop)
     try:
@@ -184,6 +190,8 @@ def _worker(args: argparse.Namespace) -> int:
                 app.sequencer.drain(timeout=10)
             except Exception:
                 log.exception("final sequencing pass failed")
+        if endpoint is not None:
+            endpoint.close()
         app.close()
     print(
         f"DONE steps={total} collections={collected} resolved={resolved} failed={failed}",
@@ -371,6 +379,10 @@ def _add_tenant_parser(commands: Any, database: Callable[[argparse.ArgumentParse
     revoke.add_argument("key_id", help="the key id shown by `accrue tenant keys`")
     database(revoke)
     revoke.set_defaults(run=_tenant_revoke_key)
+
+
+def _metrics_port(endpoint: MetricsEndpoint | None) -> str:
+    return "" if endpoint is None else f" metrics={endpoint.port}"
 
 
 def parser() -> argparse.ArgumentParser:

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     processes: int = Field(
         1, ge=1, le=256, description="Server processes `accrue serve` runs on this machine"
     )
+    process_index: int = Field(
+        0,
+        ge=0,
+        description="This server's index among `serve --processes N` (set by the supervisor); "
+        "its metrics port is ACCRUE_METRICS_PORT + index",
+    )
     reuse_port: bool = Field(
         False,
         description="Bind both ports with SO_REUSEPORT, so several processes share them "
@@ -178,3 +184,28 @@ class Settings(BaseSettings):
     )
     relay_batch: int = Field(1000, ge=1, description="Events published per tenant per round")
     relay_poll_seconds: float = Field(0.1, gt=0, description="Relay idle wait")
+    metrics_enabled: bool = Field(
+        True, description="Record Prometheus metrics and serve them (false: neither)"
+    )
+    metrics_host: str = Field(
+        "", description="Address the metrics endpoint binds; empty = the Connect host"
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz and /readyz; 0 picks a free one "
+        "(printed in the READY line)",
+    )
+    metrics_state_refresh_seconds: float = Field(
+        5.0, ge=0, description="How long the money-path gauges (database queries) are cached"
+    )
+    readiness_check_seconds: float = Field(
+        2.0, gt=0, description="How often gRPC health re-checks readiness (database, migrations)"
+    )
+    trace_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of traces exported; spans that end in error are exported always",
+    )

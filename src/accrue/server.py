@@ -27,6 +27,7 @@ from accrue.api.connect_transport import connect_app
 from accrue.api.grpc_transport import generic_handlers
 from accrue.api.psp_webhook_endpoint import PspWebhookEndpoint
 from accrue.bootstrap import SERVICES, SIMULATED_PSP, Application
+from accrue.platform.health import Readiness, ReadinessWatcher
 from accrue.telemetry import configure_tracing
 
 log = logging.getLogger("accrue.server")
@@ -42,11 +43,15 @@ class Server:
     def __init__(self, app: Application) -> None:
         self._app = app
         settings = app.settings
-        configure_tracing(settings.trace_exporter)
+        configure_tracing(settings.trace_exporter, settings.trace_sample_ratio)
         self._grpc_executor = ThreadPoolExecutor(settings.grpc_workers, thread_name_prefix="grpc")
         self._connect_executor = ThreadPoolExecutor(
             settings.connect_workers, thread_name_prefix="connect"
         )
+        app.metrics.watch_executor("grpc", self._grpc_executor, settings.grpc_workers)
+        app.metrics.watch_executor("connect", self._connect_executor, settings.connect_workers)
+        self.readiness = Readiness(app.engine)
+        self._readiness_watcher: ReadinessWatcher | None = None
         # The transport makes its own server span per call; the contrib
         # interceptor does the same at about twice the CPU cost per call.
         interceptors = (
@@ -101,6 +106,9 @@ class Server:
         for service in SERVICES:
             self._health.set(service.full_name, health_pb2.HealthCheckResponse.SERVING)
         self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self._readiness_watcher = ReadinessWatcher(
+            self.readiness.check, self._serving, interval=settings.readiness_check_seconds
+        ).start()
 
         family = socket.AF_INET6 if ":" in settings.connect_host else socket.AF_INET
         # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only for
@@ -150,9 +158,24 @@ class Server:
         self._app.start_background()
         return Ports(grpc=grpc_port, connect=connect_port)
 
+    def _serving(self, ready: bool) -> None:
+        """gRPC health follows readiness: NOT_SERVING while the database is not usable."""
+        if self._app.shutting_down.is_set():
+            return
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ready
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in SERVICES:
+            self._health.set(service.full_name, status)
+        self._health.set("", status)
+
     def stop(self) -> None:
         """Stop taking calls, let in-flight calls finish, release the database."""
         grace = self._app.settings.shutdown_grace_seconds
+        if self._readiness_watcher is not None:
+            self._readiness_watcher.stop()
         self._app.shutting_down.set()  # streams end now; unary calls get the grace period
         self._app.event_bell.wake_all()
         self._health.enter_graceful_shutdown()

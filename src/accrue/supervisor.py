@@ -71,7 +71,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _child_environment(options: ChildOptions) -> dict[str, str]:
+def _child_environment(options: ChildOptions, index: int) -> dict[str, str]:
     settings = options.settings
     return {
         **os.environ,
@@ -81,10 +81,12 @@ def _child_environment(options: ChildOptions) -> dict[str, str]:
         "ACCRUE_PROCESSES": str(settings.processes),
         "ACCRUE_REUSE_PORT": "true",
         "ACCRUE_AUTO_MIGRATE": "false",  # done once, by the supervisor
+        # Each child serves its metrics on ACCRUE_METRICS_PORT + its index.
+        "ACCRUE_PROCESS_INDEX": str(index),
     }
 
 
-def _start_child(options: ChildOptions) -> subprocess.Popen[str]:
+def _start_child(options: ChildOptions, index: int) -> subprocess.Popen[str]:
     # Our own interpreter and module, with arguments we made: nothing untrusted.
     return subprocess.Popen(  # noqa: S603
         [
@@ -98,7 +100,7 @@ def _start_child(options: ChildOptions) -> subprocess.Popen[str]:
             "--connect-port",
             str(options.connect_port),
         ],
-        env=_child_environment(options),
+        env=_child_environment(options, index),
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, no locks taken
@@ -156,8 +158,8 @@ class Supervisor:
         options = ChildOptions(settings, grpc_port, connect_port, self._database_url)
         try:
             deadline = time.monotonic() + 120
-            for _ in range(settings.processes):
-                self._children.append(_start_child(options))
+            for index in range(settings.processes):
+                self._children.append(_start_child(options, index))
             for child in self._children:
                 if not _wait_ready(child, deadline):
                     log.error("server process did not start", extra={"pid": child.pid})

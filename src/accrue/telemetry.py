@@ -50,12 +50,20 @@ def configure_logging(level: str, fmt: str) -> None:
 _provider: TracerProvider | None = None
 
 
-def configure_tracing(exporter: str) -> TracerProvider:
-    """Install a tracer provider once per process (OpenTelemetry allows one)."""
+def configure_tracing(exporter: str, sample_ratio: float = 1.0) -> TracerProvider:
+    """Install a tracer provider once per process (OpenTelemetry allows one).
+
+    Every span is recorded; `sample_ratio` of traces are exported, and every
+    span that ends in error (see accrue.platform.sampling).
+    """
     global _provider  # noqa: PLW0603 - the SDK's provider is process-global by design
     if _provider is None:
-        _provider = TracerProvider()
+        from accrue.platform.sampling import KeepErrorsProcessor, RecordAllSampler
+
+        _provider = TracerProvider(sampler=RecordAllSampler(sample_ratio))
         if exporter == "console":
-            _provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            _provider.add_span_processor(
+                KeepErrorsProcessor(BatchSpanProcessor(ConsoleSpanExporter()))
+            )
         trace.set_tracer_provider(_provider)
     return _provider

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import protovalidate
 from google.protobuf.message import Message
@@ -50,6 +51,27 @@ def _always_active() -> bool:
     return True
 
 
+class CallProbe(Protocol):
+    def end(self, outcome: str, trace_id: str, seconds: float) -> None: ...
+
+
+class CallObserver(Protocol):
+    """Sees every call once: `begin` as it enters, `end` on the probe as it leaves."""
+
+    def begin(self, rpc: str, transport: str) -> CallProbe: ...
+
+
+class _Unobserved:
+    def begin(self, rpc: str, transport: str) -> CallProbe:
+        return self
+
+    def end(self, outcome: str, trace_id: str, seconds: float) -> None:
+        pass
+
+
+NO_OBSERVER: CallObserver = _Unobserved()
+
+
 class Invoker:
     def __init__(
         self,
@@ -57,9 +79,11 @@ class Invoker:
         limits: RateLimits = NO_LIMITS,
         *,
         page_tokens: PageTokenSeal | None = None,
+        observer: CallObserver = NO_OBSERVER,
     ) -> None:
         self._authenticator = authenticator
         self._limits = limits
+        self._observer = observer
         self._validator = protovalidate.Validator()
         # None only where no list RPC is served (tests of the pipeline itself).
         self._page_tokens = page_tokens
@@ -163,6 +187,7 @@ class Invoker:
     def _guard(self, route: Route, transport: str) -> Iterator[_CallState]:
         """Map unexpected failures to INTERNAL and log every call once."""
         state = _CallState(trace_id=current_trace_id())
+        probe = self._observer.begin(route.full_name, transport)
         started = time.perf_counter()
         try:
             yield state
@@ -192,6 +217,8 @@ class Invoker:
                 metadata={"correlation_id": correlation_id},
             ) from exc
         finally:
+            elapsed = time.perf_counter() - started
+            probe.end(state.outcome, state.trace_id, elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "rpc",
@@ -201,7 +228,7 @@ class Invoker:
                         "tenant_id": state.tenant_id,
                         "trace_id": state.trace_id,
                         "outcome": state.outcome,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(elapsed * 1000, 3),
                     },
                 )
 

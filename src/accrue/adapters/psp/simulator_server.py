@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from accrue.adapters.clock import SystemClock
@@ -57,6 +57,9 @@ from accrue.adapters.psp.simulator import (
 from accrue.adapters.psp.webhook_signing import SIGNATURE_HEADER, sign, webhook_event_json
 from accrue.domain.clock import Clock
 from accrue.services.psp import PspRefund, PspRejected, PspStatus
+
+if TYPE_CHECKING:
+    from accrue.platform.metrics.endpoint import MetricsEndpoint
 
 log = logging.getLogger("accrue.psp_sim")
 _T = TypeVar("_T")
@@ -508,6 +511,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--webhook-url", default=_env("WEBHOOK_URL", "") or None)
     p.add_argument("--webhook-secret", default=_env("WEBHOOK_SECRET", "") or None)
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(_env("METRICS_PORT", "-1")),
+        help="serve /metrics, /healthz, /readyz on this port (0 = any free; -1 = off)",
+    )
     return p
 
 
@@ -541,10 +550,34 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     port = server.start()
-    print(f"READY psp-sim port={port}", flush=True)
+    endpoint = _serve_metrics(sim, args.host, args.metrics_port)
+    metrics = "" if endpoint is None else f" metrics={endpoint.port}"
+    print(f"READY psp-sim port={port}{metrics}", flush=True)
     stop.wait()
     server.stop()
+    if endpoint is not None:
+        endpoint.close()
     return 0
+
+
+def _serve_metrics(sim: SimulatedPsp, host: str, port: int) -> MetricsEndpoint | None:
+    """The simulator's own metrics: what it recorded (charges, refunds by outcome)."""
+    if port < 0:
+        return None
+    from prometheus_client import Counter
+
+    from accrue.platform.metrics.endpoint import start_metrics_endpoint
+    from accrue.platform.metrics.process import new_registry
+
+    registry = new_registry("psp-sim")
+    recorded = Counter(
+        "accrue_psp_sim_records",
+        "Charges and refunds the simulator recorded, by event type",
+        ["type"],
+        registry=registry,
+    )
+    sim.add_listener(lambda event_type, _record: recorded.labels(event_type).inc())
+    return start_metrics_endpoint(registry, host, port)
 
 
 if __name__ == "__main__":

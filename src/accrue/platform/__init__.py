@@ -1,0 +1,1 @@
+"""Shared machinery every entry point uses: metrics, health, trace sampling."""
