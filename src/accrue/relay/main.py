@@ -22,10 +22,16 @@ def event_bytes(event: StoredEvent) -> bytes:
 
 
 def run_relay(settings: Settings, *, once: bool = False) -> int:
+    from accrue.platform.health import Readiness
+    from accrue.platform.metrics.endpoint import serve_metrics
+
     app = build_application(settings)
+    endpoint = serve_metrics(app, Readiness(app.engine).check)
     try:
         return asyncio.run(_main(app, settings, once=once))
     finally:
+        if endpoint is not None:
+            endpoint.close()
         app.close()
 
 
