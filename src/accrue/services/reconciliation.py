@@ -10,6 +10,10 @@ ones settled, stores its breaks and posts its settlement (debit bank for the
 net, debit PSP fees, credit PSP clearing for the gross) - all in the one
 transaction of the run, so the ledger, the settlement marks and the breaks
 agree whatever happens.
+
+Both passes work on tuples (`parse_settlement_rows`, `Reconciler.feed_rows`):
+a batch is parsed, its records fetched and its matches marked settled with
+one statement each, and objects are built only for lines that break.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import islice
 from typing import IO
 
 from accrue.domain.clock import Clock
@@ -26,7 +29,7 @@ from accrue.domain.errors import NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.payment_postings import settlement_posting
-from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Match, Reconciler
+from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Reconciler
 from accrue.domain.reconciliation_runs import (
     CurrencyTotals,
     ReconciliationRun,
@@ -35,10 +38,10 @@ from accrue.domain.reconciliation_runs import (
     resolve,
 )
 from accrue.domain.settlement import (
+    LineKind,
     ReportDigest,
     SettlementFormat,
-    SettlementLine,
-    parse_settlement,
+    parse_settlement_rows,
 )
 from accrue.services.events import EventRecorder
 from accrue.services.ledger import LedgerService
@@ -162,19 +165,26 @@ class ReconciliationService:
             payout_rows=header.format.lists_payouts,
         )
         spool.seek(0)
-        lines = parse_settlement(_read(spool), header.format)
+        repository = uow.reconciliation
         seq = postings = 0
-        for batch in _batches(lines, self._batch_size):
-            references = sorted(reconciler.references(batch))
-            records = uow.reconciliation.records(tenant_id, header.psp, references)
-            result = reconciler.feed(batch, records)
-            uow.reconciliation.mark_settled(tenant_id, run.id, [m.record for m in result.matches])
-            postings += self._post_settlement(uow, run, result.matches)
+        for batch in parse_settlement_rows(_read(spool), header.format, self._batch_size):
+            references = list(reconciler.row_references(batch))
+            records = repository.record_rows(tenant_id, header.psp, references)
+            result = reconciler.feed_rows(batch, records)
+            settled: dict[LineKind, list[str]] = {LineKind.CHARGE: [], LineKind.REFUND: []}
+            for i in result.matched:
+                record = records[batch[i][3]]
+                settled[record[0]].append(record[1])
+            repository.mark_settled_ids(
+                tenant_id, run.id, settled[LineKind.CHARGE], settled[LineKind.REFUND]
+            )
+            first = batch[result.matched[0]][0] if result.matched else 0
+            postings += self._post_settlement(uow, run, result.matched_sums, first)
             seq = self._store_breaks(uow, run, result.breaks, seq)
-        unseen = uow.reconciliation.unsettled_records(
+        unseen = repository.unsettled_record_rows(
             tenant_id, header.psp, cut_off=header.cut_off_time
         )
-        seq = self._store_breaks(uow, run, reconciler.finish(unseen), seq)
+        seq = self._store_breaks(uow, run, reconciler.finish_rows(unseen), seq)
         done = _with_totals(run, reconciler, breaks=seq, postings=postings)
         uow.reconciliation.update_run(done)
         self._events.record(
@@ -183,18 +193,12 @@ class ReconciliationService:
         return done
 
     def _post_settlement(
-        self, uow: UnitOfWork, run: ReconciliationRun, matches: Sequence[Match]
+        self, uow: UnitOfWork, run: ReconciliationRun, sums: dict[str, list[int]], first: int
     ) -> int:
-        """One posting per currency per batch: the lines' sums, exact."""
-        by_currency: dict[str, list[int]] = {}
-        for match in matches:
-            sums = by_currency.setdefault(match.line.currency_code, [0, 0, 0])
-            sums[0] += match.line.gross_minor
-            sums[1] += match.line.fee_minor
-            sums[2] += match.line.net_minor
+        """One posting per currency per batch: the matched lines' sums (gross, fee,
+        net), exact; labelled with the batch's first matched line."""
         posted = 0
-        first = matches[0].line.line_number if matches else 0
-        for currency, (gross, fee, net) in sorted(by_currency.items()):
+        for currency, (gross, fee, net) in sorted(sums.items()):
             request = settlement_posting(
                 run_id=run.id,
                 currency_code=currency,
@@ -230,7 +234,7 @@ def _spool_and_check(chunks: Iterable[bytes], spool: IO[bytes], fmt: SettlementF
             spool.write(chunk)
             yield chunk
 
-    for _ in parse_settlement(tee(), fmt):
+    for _ in parse_settlement_rows(tee(), fmt):
         pass
     return digest.hexdigest()
 
@@ -238,11 +242,6 @@ def _spool_and_check(chunks: Iterable[bytes], spool: IO[bytes], fmt: SettlementF
 def _read(spool: IO[bytes]) -> Iterator[bytes]:
     while chunk := spool.read(READ_SIZE):
         yield chunk
-
-
-def _batches(lines: Iterator[SettlementLine], size: int) -> Iterator[list[SettlementLine]]:
-    while batch := list(islice(lines, size)):
-        yield batch
 
 
 def _with_totals(

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, insert, select, text, update
 
 from accrue.adapters.db import tables as t
 from accrue.domain.paging import PageRequest
-from accrue.domain.reconciliation import Break, BreakCategory, InternalRecord
+from accrue.domain.reconciliation import Break, BreakCategory, InternalRecord, RecordRow
 from accrue.domain.reconciliation_runs import CurrencyTotals, ReconciliationRun, StoredBreak
 from accrue.domain.settlement import LineKind, SettlementFormat
 
@@ -27,6 +27,8 @@ _IN_SLICE = 1000
 # unit of work's shared connection in place, making every later statement on it
 # (the inserts too) use a server-side cursor.
 _STREAM = {"yield_per": 5000}
+# Rows per round trip when streaming records as tuples on PostgreSQL.
+_ITER_SIZE = 20_000
 
 
 class SqlReconciliationRepository:
@@ -204,6 +206,102 @@ class SqlReconciliationRepository:
             yield _record_of(row, LineKind.CHARGE)
         for row in self._conn.execute(refunds, execution_options=_STREAM):
             yield _record_of(row, LineKind.REFUND)
+
+    # -- the same, as tuples in bulk (the import's hot path) -------------------
+    #
+    # On PostgreSQL these go through the driver's own cursor on the unit of work's
+    # connection (so inside its transaction): one statement per batch with the
+    # references or ids as one array parameter, rows as plain tuples. SQLite takes
+    # the statements above, converted.
+
+    def record_rows(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, RecordRow]:
+        """`records` as `RecordRow` tuples."""
+        if self._conn.dialect.name != "postgresql":
+            found = self.records(tenant_id, psp, sorted(references))
+            return {reference: record.row() for reference, record in found.items()}
+        params = (tenant_id, psp, list(references))
+        rows: dict[str, RecordRow] = {}
+        with self._driver().cursor() as cursor:
+            for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
+                cursor.execute(_PG_BY_REFERENCE[kind], params)
+                rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
+        return rows
+
+    def mark_settled_ids(
+        self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
+    ) -> None:
+        """`mark_settled` by the payments' and refunds' ids."""
+        if self._conn.dialect.name != "postgresql":
+            for ids, table in ((payment_ids, t.payments), (refund_ids, t.refunds)):
+                for start in range(0, len(ids), _IN_SLICE):
+                    self._conn.execute(
+                        update(table)
+                        .where(
+                            table.c.tenant_id == tenant_id,
+                            table.c.id.in_(ids[start : start + _IN_SLICE]),
+                        )
+                        .values(settlement_run_id=run_id)
+                    )
+            return
+        with self._driver().cursor() as cursor:
+            for ids, name in ((payment_ids, "payments"), (refund_ids, "refunds")):
+                if ids:
+                    cursor.execute(
+                        f"UPDATE {name} SET settlement_run_id = %s"  # noqa: S608 - a fixed name
+                        " WHERE tenant_id = %s AND id = ANY(%s)",
+                        (run_id, tenant_id, list(ids)),
+                    )
+
+    def unsettled_record_rows(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[RecordRow]:
+        """`unsettled_records` as `RecordRow` tuples, in no particular order."""
+        if self._conn.dialect.name != "postgresql":
+            for record in self.unsettled_records(tenant_id, psp, cut_off=cut_off):
+                yield record.row()
+            return
+        params = (tenant_id, psp, cut_off, list(_OPEN))
+        for kind in (LineKind.CHARGE, LineKind.REFUND):
+            # A server-side cursor: the rows come _ITER_SIZE at a time, never all at once.
+            cursor = self._driver().cursor(name=f"unsettled_{kind.value}")
+            try:
+                cursor.itersize = _ITER_SIZE
+                cursor.execute(_PG_UNSETTLED[kind], params)
+                for row in cursor:
+                    yield (kind, *row)
+            finally:
+                cursor.close()
+
+    def _driver(self) -> Any:
+        """The DB-API connection under the unit of work's, in its transaction."""
+        return self._conn.connection.driver_connection
+
+
+_PG_CHARGES = (
+    "SELECT p.id, p.psp_idempotency_key, p.amount_minor, p.currency_code, p.status,"
+    " p.create_time, p.settlement_run_id IS NOT NULL FROM payments p"
+    " WHERE p.tenant_id = %s AND p.psp = %s"
+)
+_PG_REFUNDS = (
+    "SELECT r.id, r.psp_idempotency_key, r.amount_minor, r.currency_code, r.status,"
+    " r.create_time, r.settlement_run_id IS NOT NULL"
+    " FROM refunds r JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id"
+    " WHERE r.tenant_id = %s AND p.psp = %s"
+)
+_PG_BY_REFERENCE = {
+    LineKind.CHARGE: _PG_CHARGES + " AND p.psp_idempotency_key = ANY(%s)",
+    LineKind.REFUND: _PG_REFUNDS + " AND r.psp_idempotency_key = ANY(%s)",
+}
+_PG_UNSETTLED = {
+    kind: query + f" AND {alias}.settlement_run_id IS NULL AND {alias}.create_time <= %s"
+    f" AND {alias}.status = ANY(%s)"
+    for kind, query, alias in (
+        (LineKind.CHARGE, _PG_CHARGES, "p"),
+        (LineKind.REFUND, _PG_REFUNDS, "r"),
+    )
+}
 
 
 _CHARGE_COLUMNS = (
