@@ -244,36 +244,25 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
 
 
 def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
-    """Matching and classification alone: parse, load the referenced records, classify."""
+    """Matching and classification alone, as the import does them: parse, load the
+    referenced records, classify, then the records the report never mentioned."""
     from accrue.domain.reconciliation import FeeSchedule, Reconciler
-    from accrue.domain.settlement import parse_settlement
+    from accrue.domain.settlement import parse_settlement_rows
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
     started = time.perf_counter()
     breaks = 0
     with app.uow_factory(write=False) as uow:
-        lines = parse_settlement(_chunks(path), SettlementFormat.SIMULATED)
-        while batch := _take(lines, SEED_BATCH):
-            refs = sorted(reconciler.references(batch))
-            breaks += len(
-                reconciler.feed(batch, uow.reconciliation.records(tenant_id, PSP, refs)).breaks
-            )
-        breaks += len(
-            reconciler.finish(uow.reconciliation.unsettled_records(tenant_id, PSP, cut_off=cut_off))
-        )
+        repository = uow.reconciliation
+        for batch in parse_settlement_rows(_chunks(path), SettlementFormat.SIMULATED, SEED_BATCH):
+            records = repository.record_rows(tenant_id, PSP, list(reconciler.row_references(batch)))
+            breaks += len(reconciler.feed_rows(batch, records).breaks)
+        unseen = repository.unsettled_record_rows(tenant_id, PSP, cut_off=cut_off)
+        breaks += len(reconciler.finish_rows(unseen))
     seconds = time.perf_counter() - started
     app.close()
     return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
-
-
-def _take(lines: Iterator[Any], size: int) -> list[Any]:
-    batch = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            break
-    return batch
 
 
 def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:

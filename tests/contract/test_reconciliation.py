@@ -242,7 +242,8 @@ def seeded(server: RunningServer, report: GeneratedReport, transport: str) -> Re
 
 
 def settlement_marks(server: RunningServer, tenant_id: str) -> dict[str, str | None]:
-    """`settlement_run_id` of every payment and refund of the tenant, by id."""
+    """The run that settled every payment and refund of the tenant, by id: its
+    `settlement_marks` row, or (settled before marks existed) `settlement_run_id`."""
     marks: dict[str, str | None] = {}
     with server.app.engine.connect() as conn:
         for table in (t.payments, t.refunds):
@@ -250,6 +251,12 @@ def settlement_marks(server: RunningServer, tenant_id: str) -> dict[str, str | N
                 table.c.tenant_id == tenant_id
             )
             marks.update({row.id: row.settlement_run_id for row in conn.execute(query)})
+        query = select(t.settlement_marks.c.record_id, t.settlement_marks.c.run_id).where(
+            t.settlement_marks.c.tenant_id == tenant_id
+        )
+        for row in conn.execute(query):
+            assert marks[row.record_id] is None, f"{row.record_id} was settled twice"
+            marks[row.record_id] = row.run_id
     return marks
 
 
@@ -264,6 +271,7 @@ def row_counts(server: RunningServer, tenant_id: str) -> dict[str, int]:
             t.events,
             t.payments,
             t.refunds,
+            t.settlement_marks,
         ):
             query = select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
             counts[table.name] = conn.execute(query).scalar_one()

@@ -209,8 +209,8 @@ def parse_settlement_rows(  # noqa: PLR0912 - one loop over every line, kept fla
     width = len(layout.header)
     header = False
     blank = 0
+    batch: list[SettlementRow] = []
     for first, texts, error in _text_blocks(chunks):
-        batch: list[SettlementRow] = []
         number = first - 1
         for text in texts:
             number += 1
@@ -237,12 +237,14 @@ def parse_settlement_rows(  # noqa: PLR0912 - one loop over every line, kept fla
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
-        if batch:
-            yield batch
         if not header and number >= first:
             break  # line 1 was read and is empty
         if error is not None:
+            if batch:
+                yield batch
             raise error
+    if batch:
+        yield batch
     if not header:
         raise ValidationFailed.on(
             "lines[1]", f"the report is empty; expected the header {','.join(layout.header)}"

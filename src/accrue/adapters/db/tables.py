@@ -632,3 +632,16 @@ reconciliation_breaks = Table(
     ),
     Index("ix_reconciliation_breaks_tenant_id_run_id_category", "tenant_id", "run_id", "category"),
 )
+
+# The reconciliation run that settled a payment or refund (ids are unique across
+# both): written once per record by an import, never updated, so settling a
+# million records is a bulk insert rather than a million row rewrites. A record
+# is settled when it has a mark or (settled before marks existed) a
+# `settlement_run_id`.
+settlement_marks = Table(
+    "settlement_marks",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Column("run_id", ID, nullable=False),
+)
