@@ -237,6 +237,8 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
         "matched": run.matched_count,
         "breaks": run.break_count,
         "postings": run.ledger_transaction_count,
+        "payouts": run.payout_count,
+        "payouts_tied_out": run.payouts_tied_out,
         "reimport_same_run": rerun.id == run.id,
         "reimport_seconds": reimport,
         "rss_mib": _peak_rss_mib(),
@@ -388,7 +390,8 @@ def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str)
     )
     print(
         f"  {name}: re-import {full['reimport_seconds']:.1f} s, same run:"
-        f" {full['reimport_same_run']}"
+        f" {full['reimport_same_run']}; payouts tied out {full['payouts_tied_out']}"
+        f" of {full['payouts']}"
     )
     ratio = matching["seconds"] / baseline["seconds"]
     print(
@@ -402,8 +405,13 @@ def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str)
             f"  goal (<= {GOAL_SECONDS:.0f} s, <= {GOAL_RSS_MIB} MiB, matching <= pandas):"
             f" {'MET' if met else 'NOT MET'}"
         )
+    print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if full["breaks"] != expected or not full["reimport_same_run"]:
         raise SystemExit("reconciliation did not find exactly the injected breaks")
+    payouts = len(set(report.payouts) | report.broken_payouts)
+    tied_out = payouts - len(report.broken_payouts)
+    if (full["payouts"], full["payouts_tied_out"]) != (payouts, tied_out):
+        raise SystemExit(f"payouts: expected {tied_out} of {payouts} tied out")
 
 
 if __name__ == "__main__":
