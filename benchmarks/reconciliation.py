@@ -217,6 +217,49 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _machine_jiffies() -> tuple[int, int, int]:
+    """(busy, idle, iowait) CPU time of the whole machine, all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq + steal, idle, iowait
+
+
+class CpuMeter:
+    """Where the wall time went: this process's CPU, and how busy the machine was
+    (every process, PostgreSQL and the other users of the machine included)."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._own = _own_cpu()
+        self._machine = _machine_jiffies()
+
+    def read(self) -> dict[str, float]:
+        wall = time.perf_counter() - self._wall
+        busy, idle, iowait = (b - a for a, b in zip(self._machine, _machine_jiffies(), strict=True))
+        total = max(busy + idle + iowait, 1)
+        return {
+            "own_cpu_seconds": _own_cpu() - self._own,
+            "wall_seconds": wall,
+            "machine_busy": busy / total,
+            "machine_iowait": iowait / total,
+            "cores": float(os.cpu_count() or 1),
+        }
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_line(cpu: dict[str, float]) -> str:
+    share = cpu["own_cpu_seconds"] / max(cpu["wall_seconds"], 1e-9)
+    return (
+        f"this process {cpu['own_cpu_seconds']:.1f} s CPU in {cpu['wall_seconds']:.1f} s"
+        f" ({share:.0%} of one core); machine {cpu['machine_busy']:.0%} busy over"
+        f" {cpu['cores']:.0f} cores, {cpu['machine_iowait']:.0%} iowait"
+    )
+
+
 def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
     """The real thing: ReconciliationService.import_report, postings and breaks included."""
     from accrue.services.reconciliation import ReportHeader
@@ -224,9 +267,11 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     service = app.reconciliation
     header = ReportHeader(SettlementFormat.SIMULATED, PSP, cut_off, Path(path).name)
+    meter = CpuMeter()
     started = time.perf_counter()
     run = service.import_report(tenant_id, header, _chunks(path))
     seconds = time.perf_counter() - started
+    cpu = meter.read()
     again = time.perf_counter()
     rerun = service.import_report(tenant_id, header, _chunks(path))
     reimport = time.perf_counter() - again
@@ -242,6 +287,7 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
         "reimport_same_run": rerun.id == run.id,
         "reimport_seconds": reimport,
         "rss_mib": _peak_rss_mib(),
+        "cpu": cpu,
     }
 
 
@@ -253,6 +299,7 @@ def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
+    meter = CpuMeter()
     started = time.perf_counter()
     breaks = 0
     with app.uow_factory(write=False) as uow:
@@ -263,8 +310,9 @@ def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime
         unseen = repository.unsettled_record_rows(tenant_id, PSP, cut_off=cut_off)
         breaks += len(reconciler.finish_rows(unseen))
     seconds = time.perf_counter() - started
+    cpu = meter.read()
     app.close()
-    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib(), "cpu": cpu}
 
 
 def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
@@ -275,6 +323,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
 
     from accrue.domain.money import CURRENCY_EXPONENTS
 
+    meter = CpuMeter()
     started = time.perf_counter()
     report = pd.read_csv(path, dtype={"psp_id": str, "reference": str, "payout_id": str})
     engine = create_engine(database_url)
@@ -331,7 +380,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     category[both & merged["settlement_run_id"].notna()] = "DUPLICATE"
     breaks = int((category != "").sum())
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib(), "cpu": meter.read()}
 
 
 # --- main -------------------------------------------------------------------------------
@@ -405,6 +454,8 @@ def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str)
             f"  goal (<= {GOAL_SECONDS:.0f} s, <= {GOAL_RSS_MIB} MiB, matching <= pandas):"
             f" {'MET' if met else 'NOT MET'}"
         )
+    for phase, measured in (("import", full), ("matching", matching), ("pandas", baseline)):
+        print(f"  {name}: {phase} CPU: {_cpu_line(measured['cpu'])}")
     print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if full["breaks"] != expected or not full["reimport_same_run"]:
         raise SystemExit("reconciliation did not find exactly the injected breaks")
