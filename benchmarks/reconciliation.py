@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the reports
 
 from harness import postgres_database  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 
 from accrue.adapters.db import tables as t  # noqa: E402
 from accrue.adapters.db.mapping import customer_row  # noqa: E402
@@ -225,13 +225,27 @@ def _machine_jiffies() -> tuple[int, int, int]:
 
 
 class CpuMeter:
-    """Where the wall time went: this process's CPU, and how busy the machine was
-    (every process, PostgreSQL and the other users of the machine included)."""
+    """Where the wall time went: this process's CPU, that of the PostgreSQL backends
+    serving `engine` (same machine: /proc), and how busy the machine was (every
+    process, the other users of the machine included)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Any = None) -> None:
+        self._backends: dict[int, float] = {}
+        if engine is not None:
+            self.watch(engine)
         self._wall = time.perf_counter()
         self._own = _own_cpu()
         self._machine = _machine_jiffies()
+
+    def watch(self, engine: Any) -> None:
+        """Count the CPU of the backends of the connections `engine` checks out."""
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "checkout", self._checkout)
+
+    def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        pid = dbapi_connection.info.backend_pid
+        if pid not in self._backends:
+            self._backends[pid] = _process_cpu(pid)
 
     def read(self) -> dict[str, float]:
         wall = time.perf_counter() - self._wall
@@ -239,11 +253,24 @@ class CpuMeter:
         total = max(busy + idle + iowait, 1)
         return {
             "own_cpu_seconds": _own_cpu() - self._own,
+            "database_cpu_seconds": sum(
+                _process_cpu(pid) - start for pid, start in self._backends.items()
+            ),
             "wall_seconds": wall,
             "machine_busy": busy / total,
             "machine_iowait": iowait / total,
             "cores": float(os.cpu_count() or 1),
         }
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process of this machine (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu() -> float:
@@ -253,10 +280,12 @@ def _own_cpu() -> float:
 
 def _cpu_line(cpu: dict[str, float]) -> str:
     share = cpu["own_cpu_seconds"] / max(cpu["wall_seconds"], 1e-9)
+    database = cpu.get("database_cpu_seconds", 0.0)
     return (
         f"this process {cpu['own_cpu_seconds']:.1f} s CPU in {cpu['wall_seconds']:.1f} s"
-        f" ({share:.0%} of one core); machine {cpu['machine_busy']:.0%} busy over"
-        f" {cpu['cores']:.0f} cores, {cpu['machine_iowait']:.0%} iowait"
+        f" ({share:.0%} of one core), its PostgreSQL backends {database:.1f} s CPU;"
+        f" machine {cpu['machine_busy']:.0%} busy over {cpu['cores']:.0f} cores,"
+        f" {cpu['machine_iowait']:.0%} iowait"
     )
 
 
@@ -267,7 +296,7 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     service = app.reconciliation
     header = ReportHeader(SettlementFormat.SIMULATED, PSP, cut_off, Path(path).name)
-    meter = CpuMeter()
+    meter = CpuMeter(app.engine)
     started = time.perf_counter()
     run = service.import_report(tenant_id, header, _chunks(path))
     seconds = time.perf_counter() - started
@@ -299,7 +328,7 @@ def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
-    meter = CpuMeter()
+    meter = CpuMeter(app.engine)
     started = time.perf_counter()
     breaks = 0
     with app.uow_factory(write=False) as uow:
@@ -327,6 +356,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     started = time.perf_counter()
     report = pd.read_csv(path, dtype={"psp_id": str, "reference": str, "payout_id": str})
     engine = create_engine(database_url)
+    meter.watch(engine)
     with engine.connect() as conn:
         ours = pd.concat(
             [
