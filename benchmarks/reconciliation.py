@@ -231,6 +231,7 @@ class CpuMeter:
 
     def __init__(self, engine: Any = None) -> None:
         self._backends: dict[int, float] = {}
+        self._frozen: float | None = None
         if engine is not None:
             self.watch(engine)
         self._wall = time.perf_counter()
@@ -247,15 +248,22 @@ class CpuMeter:
         if pid not in self._backends:
             self._backends[pid] = _process_cpu(pid)
 
+    def freeze_database(self) -> None:
+        """Take the backends' CPU now (before their connections are closed)."""
+        self._frozen = self._database_cpu()
+
+    def _database_cpu(self) -> float:
+        return sum(_process_cpu(pid) - start for pid, start in self._backends.items())
+
     def read(self) -> dict[str, float]:
         wall = time.perf_counter() - self._wall
         busy, idle, iowait = (b - a for a, b in zip(self._machine, _machine_jiffies(), strict=True))
         total = max(busy + idle + iowait, 1)
         return {
             "own_cpu_seconds": _own_cpu() - self._own,
-            "database_cpu_seconds": sum(
-                _process_cpu(pid) - start for pid, start in self._backends.items()
-            ),
+            "database_cpu_seconds": self._frozen
+            if self._frozen is not None
+            else self._database_cpu(),
             "wall_seconds": wall,
             "machine_busy": busy / total,
             "machine_iowait": iowait / total,
@@ -380,6 +388,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
                 ).assign(kind="refund"),
             ]
         )
+    meter.freeze_database()
     engine.dispose()
     scale = report["currency"].map(lambda c: 10 ** CURRENCY_EXPONENTS[c])
     report["gross_minor"] = (report["gross"] * scale).round().astype("int64")
