@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the reports
 
 from harness import postgres_database  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 
 from accrue.adapters.db import tables as t  # noqa: E402
 from accrue.adapters.db.mapping import customer_row  # noqa: E402
@@ -217,6 +217,86 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _machine_jiffies() -> tuple[int, int, int]:
+    """(busy, idle, iowait) CPU time of the whole machine, all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq + steal, idle, iowait
+
+
+class CpuMeter:
+    """Where the wall time went: this process's CPU, that of the PostgreSQL backends
+    serving `engine` (same machine: /proc), and how busy the machine was (every
+    process, the other users of the machine included)."""
+
+    def __init__(self, engine: Any = None) -> None:
+        self._backends: dict[int, float] = {}
+        self._frozen: float | None = None
+        if engine is not None:
+            self.watch(engine)
+        self._wall = time.perf_counter()
+        self._own = _own_cpu()
+        self._machine = _machine_jiffies()
+
+    def watch(self, engine: Any) -> None:
+        """Count the CPU of the backends of the connections `engine` checks out."""
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "checkout", self._checkout)
+
+    def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        pid = dbapi_connection.info.backend_pid
+        if pid not in self._backends:
+            self._backends[pid] = _process_cpu(pid)
+
+    def freeze_database(self) -> None:
+        """Take the backends' CPU now (before their connections are closed)."""
+        self._frozen = self._database_cpu()
+
+    def _database_cpu(self) -> float:
+        return sum(_process_cpu(pid) - start for pid, start in self._backends.items())
+
+    def read(self) -> dict[str, float]:
+        wall = time.perf_counter() - self._wall
+        busy, idle, iowait = (b - a for a, b in zip(self._machine, _machine_jiffies(), strict=True))
+        total = max(busy + idle + iowait, 1)
+        return {
+            "own_cpu_seconds": _own_cpu() - self._own,
+            "database_cpu_seconds": self._frozen
+            if self._frozen is not None
+            else self._database_cpu(),
+            "wall_seconds": wall,
+            "machine_busy": busy / total,
+            "machine_iowait": iowait / total,
+            "cores": float(os.cpu_count() or 1),
+        }
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process of this machine (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_line(cpu: dict[str, float]) -> str:
+    share = cpu["own_cpu_seconds"] / max(cpu["wall_seconds"], 1e-9)
+    database = cpu.get("database_cpu_seconds", 0.0)
+    return (
+        f"this process {cpu['own_cpu_seconds']:.1f} s CPU in {cpu['wall_seconds']:.1f} s"
+        f" ({share:.0%} of one core), its PostgreSQL backends {database:.1f} s CPU;"
+        f" machine {cpu['machine_busy']:.0%} busy over {cpu['cores']:.0f} cores,"
+        f" {cpu['machine_iowait']:.0%} iowait"
+    )
+
+
 def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
     """The real thing: ReconciliationService.import_report, postings and breaks included."""
     from accrue.services.reconciliation import ReportHeader
@@ -224,9 +304,11 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     service = app.reconciliation
     header = ReportHeader(SettlementFormat.SIMULATED, PSP, cut_off, Path(path).name)
+    meter = CpuMeter(app.engine)
     started = time.perf_counter()
     run = service.import_report(tenant_id, header, _chunks(path))
     seconds = time.perf_counter() - started
+    cpu = meter.read()
     again = time.perf_counter()
     rerun = service.import_report(tenant_id, header, _chunks(path))
     reimport = time.perf_counter() - again
@@ -237,43 +319,37 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
         "matched": run.matched_count,
         "breaks": run.break_count,
         "postings": run.ledger_transaction_count,
+        "payouts": run.payout_count,
+        "payouts_tied_out": run.payouts_tied_out,
         "reimport_same_run": rerun.id == run.id,
         "reimport_seconds": reimport,
         "rss_mib": _peak_rss_mib(),
+        "cpu": cpu,
     }
 
 
 def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
-    """Matching and classification alone: parse, load the referenced records, classify."""
+    """Matching and classification alone, as the import does them: parse, load the
+    referenced records, classify, then the records the report never mentioned."""
     from accrue.domain.reconciliation import FeeSchedule, Reconciler
-    from accrue.domain.settlement import parse_settlement
+    from accrue.domain.settlement import parse_settlement_rows
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
+    meter = CpuMeter(app.engine)
     started = time.perf_counter()
     breaks = 0
     with app.uow_factory(write=False) as uow:
-        lines = parse_settlement(_chunks(path), SettlementFormat.SIMULATED)
-        while batch := _take(lines, SEED_BATCH):
-            refs = sorted(reconciler.references(batch))
-            breaks += len(
-                reconciler.feed(batch, uow.reconciliation.records(tenant_id, PSP, refs)).breaks
-            )
-        breaks += len(
-            reconciler.finish(uow.reconciliation.unsettled_records(tenant_id, PSP, cut_off=cut_off))
-        )
+        repository = uow.reconciliation
+        for batch in parse_settlement_rows(_chunks(path), SettlementFormat.SIMULATED, SEED_BATCH):
+            records = repository.record_rows(tenant_id, PSP, list(reconciler.row_references(batch)))
+            breaks += len(reconciler.feed_rows(batch, records).breaks)
+        unseen = repository.unsettled_record_rows(tenant_id, PSP, cut_off=cut_off)
+        breaks += len(reconciler.finish_rows(unseen))
     seconds = time.perf_counter() - started
+    cpu = meter.read()
     app.close()
-    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
-
-
-def _take(lines: Iterator[Any], size: int) -> list[Any]:
-    batch = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            break
-    return batch
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib(), "cpu": cpu}
 
 
 def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
@@ -284,9 +360,11 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
 
     from accrue.domain.money import CURRENCY_EXPONENTS
 
+    meter = CpuMeter()
     started = time.perf_counter()
     report = pd.read_csv(path, dtype={"psp_id": str, "reference": str, "payout_id": str})
     engine = create_engine(database_url)
+    meter.watch(engine)
     with engine.connect() as conn:
         ours = pd.concat(
             [
@@ -310,6 +388,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
                 ).assign(kind="refund"),
             ]
         )
+    meter.freeze_database()
     engine.dispose()
     scale = report["currency"].map(lambda c: 10 ** CURRENCY_EXPONENTS[c])
     report["gross_minor"] = (report["gross"] * scale).round().astype("int64")
@@ -340,7 +419,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     category[both & merged["settlement_run_id"].notna()] = "DUPLICATE"
     breaks = int((category != "").sum())
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib()}
+    return {"seconds": seconds, "breaks": breaks, "rss_mib": _peak_rss_mib(), "cpu": meter.read()}
 
 
 # --- main -------------------------------------------------------------------------------
@@ -399,7 +478,8 @@ def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str)
     )
     print(
         f"  {name}: re-import {full['reimport_seconds']:.1f} s, same run:"
-        f" {full['reimport_same_run']}"
+        f" {full['reimport_same_run']}; payouts tied out {full['payouts_tied_out']}"
+        f" of {full['payouts']}"
     )
     ratio = matching["seconds"] / baseline["seconds"]
     print(
@@ -413,8 +493,15 @@ def _measure(database_url: str, report: Any, path: str, cut_off: str, name: str)
             f"  goal (<= {GOAL_SECONDS:.0f} s, <= {GOAL_RSS_MIB} MiB, matching <= pandas):"
             f" {'MET' if met else 'NOT MET'}"
         )
+    for phase, measured in (("import", full), ("matching", matching), ("pandas", baseline)):
+        print(f"  {name}: {phase} CPU: {_cpu_line(measured['cpu'])}")
+    print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if full["breaks"] != expected or not full["reimport_same_run"]:
         raise SystemExit("reconciliation did not find exactly the injected breaks")
+    payouts = len(set(report.payouts) | report.broken_payouts)
+    tied_out = payouts - len(report.broken_payouts)
+    if (full["payouts"], full["payouts_tied_out"]) != (payouts, tied_out):
+        raise SystemExit(f"payouts: expected {tied_out} of {payouts} tied out")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ class GeneratedReport:
     expected: set[Expected]
     cut_off: datetime = CUT_OFF
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
-    # Amount paid per payout row (-net), for every payout row in the file.
+    # Amount paid per payout row (-net), for every payout row in the file; in a
+    # layout without payout rows, what the lines naming each payout net to.
     payouts: dict[str, int] = field(default_factory=dict)
     broken_payouts: set[str] = field(default_factory=set)
     line_count: int = 0
@@ -359,13 +360,23 @@ class _Builder:
         payouts: dict[str, int] = {}
         for row in self.payout_rows:
             payouts.setdefault(row.reference, -row.net)
+        broken_payouts = self.broken_payouts
+        if not self.fmt.lists_payouts:
+            # No payout rows: a payout pays what its lines net to, and ties out
+            # when every one of its lines matches.
+            for row in rows:
+                if row.payout_id:
+                    payouts[row.payout_id] = payouts.get(row.payout_id, 0) + row.net
+            broken_payouts = {
+                row.payout_id for _, row, _ in self.expected if row is not None and row.payout_id
+            }
         return GeneratedReport(
             fmt=self.fmt,
             data=text.encode(),
             records=self.records,
             expected=expected,
             payouts=payouts,
-            broken_payouts=self.broken_payouts,
+            broken_payouts=broken_payouts,
             line_count=len(rows),
         )
 

@@ -32,11 +32,11 @@ from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1 import reconciliation_pb2 as rpb
 from accrue.domain.reconciliation import BreakCategory
-from accrue.domain.settlement import SettlementFormat
+from accrue.domain.settlement import LineKind, SettlementFormat, parse_settlement
 from accrue.domain.tenancy import hash_api_key
 from accrue.events.v1 import events_pb2
 from tests.recon_seeding import SETTLED_EARLIER, Expectation, Payer, expectation, seed
-from tests.reconciliation_files import Expected, GeneratedReport, build_report
+from tests.reconciliation_files import Expected, GeneratedReport, build_report, major
 from tests.support import (
     ConnectClients,
     Failure,
@@ -246,7 +246,8 @@ def seeded(server: RunningServer, report: GeneratedReport, transport: str) -> Re
 
 
 def settlement_marks(server: RunningServer, tenant_id: str) -> dict[str, str | None]:
-    """`settlement_run_id` of every payment and refund of the tenant, by id."""
+    """The run that settled every payment and refund of the tenant, by id: its
+    `settlement_marks` row, or (settled before marks existed) `settlement_run_id`."""
     marks: dict[str, str | None] = {}
     with server.app.engine.connect() as conn:
         for table in (t.payments, t.refunds):
@@ -254,6 +255,12 @@ def settlement_marks(server: RunningServer, tenant_id: str) -> dict[str, str | N
                 table.c.tenant_id == tenant_id
             )
             marks.update({row.id: row.settlement_run_id for row in conn.execute(query)})
+        query = select(t.settlement_marks.c.record_id, t.settlement_marks.c.run_id).where(
+            t.settlement_marks.c.tenant_id == tenant_id
+        )
+        for row in conn.execute(query):
+            assert marks[row.record_id] is None, f"{row.record_id} was settled twice"
+            marks[row.record_id] = row.run_id
     return marks
 
 
@@ -268,6 +275,7 @@ def row_counts(server: RunningServer, tenant_id: str) -> dict[str, int]:
             t.events,
             t.payments,
             t.refunds,
+            t.settlement_marks,
         ):
             query = select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
             counts[table.name] = conn.execute(query).scalar_one()
@@ -359,11 +367,10 @@ def test_import_finds_exactly_the_injected_breaks_and_posts_the_matches(
                     x.matched_fees.currency_code,
                     x.matched_net.currency_code,
                 } == {x.currency_code}
-            if fmt is BAL:
-                assert run.payout_count == len(set(report.payouts) | report.broken_payouts)
-                assert run.payouts_tied_out == run.payout_count - len(report.broken_payouts)
-            else:
-                assert (run.payout_count, run.payouts_tied_out) == (0, 0)
+            # Every payout the report names is counted, in either layout (the
+            # simulator's lists no payout rows but names each line's payout).
+            assert run.payout_count == len(set(report.payouts) | report.broken_payouts) > 0
+            assert run.payouts_tied_out == run.payout_count - len(report.broken_payouts) > 0
 
             # The settlement postings balance and add up to the matched lines.
             _check_settlement_postings(recon, run, want)
@@ -487,6 +494,48 @@ def test_reimporting_the_same_bytes_returns_the_first_run_and_changes_nothing(
                 assert again == first
                 assert _snapshot(recon, tenant_id, first.id) == before
             assert recon.get_run(first.id) == first
+        finally:
+            recon.close()
+
+
+def test_a_settled_line_reimported_with_another_amount_reports_both_facts(
+    database_url: str,
+) -> None:
+    """A clean report settles every line and ties out every payout it names; the
+    same report again with one charge's amount changed (other bytes, so a new
+    run) finds every line settled already, and that charge's amount changed."""
+    report = build_report(seed=31, n=200, fmt=SIM, inject=False)
+    lines = list(parse_settlement([report.data], SIM))
+    changed = next(x for x in lines if x.kind is LineKind.CHARGE)
+    fields = report.data.decode().split("\n")[changed.line_number - 1].split(",")
+    currency = changed.currency_code
+    fields[4] = major(changed.gross_minor + 100, currency)
+    fields[6] = major(changed.net_minor + 100, currency)
+    rows = report.data.decode().split("\n")
+    rows[changed.line_number - 1] = ",".join(fields)
+    altered = "\n".join(rows).encode()
+    with running_server(database_url) as server:
+        recon = seeded(server, report, "grpc")
+        try:
+            first = recon.upload(report.chunks(ODD_CHUNK), SIM, cut_off=report.cut_off)
+            assert (first.break_count, first.matched_count) == (0, len(lines))
+            assert first.payout_count == len(report.payouts) > 1
+            assert first.payouts_tied_out == first.payout_count  # "tied out N of N", not 0 of 0
+
+            second = recon.upload([altered], SIM, cut_off=report.cut_off)
+            assert second.id != first.id and second.matched_count == 0
+            found = [(category_of(b), b.line_number) for b in recon.breaks(second.id)]
+            want = [(BreakCategory.DUPLICATE, x.line_number) for x in lines]
+            at = want.index((BreakCategory.DUPLICATE, changed.line_number)) + 1
+            want.insert(at, (BreakCategory.AMOUNT_MISMATCH, changed.line_number))
+            assert found == want
+            (difference,) = recon.breaks(second.id, category=rpb.BREAK_CATEGORY_AMOUNT_MISMATCH)
+            assert (difference.expected.amount_minor, difference.actual.amount_minor) == (
+                changed.gross_minor,
+                changed.gross_minor + 100,
+            )
+            assert second.break_count == len(lines) + 1
+            assert (second.payout_count, second.payouts_tied_out) == (first.payout_count, 0)
         finally:
             recon.close()
 

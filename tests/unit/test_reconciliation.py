@@ -245,9 +245,9 @@ def test_a_line_that_ties_out_is_a_match_and_counts_in_the_totals() -> None:
 @pytest.mark.parametrize(
     ("the_line", "the_record", "category", "expected", "actual"),
     [
-        # Precedence: a duplicate is reported as such even if its amount is also wrong.
-        (line(2, LineKind.CHARGE, "accrue_pay_a", 999, fee=59),
-         record("accrue_pay_a", 1000, settled=True), BreakCategory.DUPLICATE, 1000, 999),
+        # Precedence: a duplicate is reported as such even if its fee is also wrong.
+        (line(2, LineKind.CHARGE, "accrue_pay_a", 1000, fee=60),
+         record("accrue_pay_a", 1000, settled=True), BreakCategory.DUPLICATE, 1000, 1000),
         (line(2, LineKind.CHARGE, "accrue_pay_a", 1000, fee=59, status="pending"),
          record("accrue_pay_a", 1000), BreakCategory.PENDING_AT_CUTOFF, 1000, 1000),
         (line(2, LineKind.CHARGE, "accrue_pay_a", 1000, fee=59), None,
@@ -292,6 +292,88 @@ def test_each_line_gets_the_first_break_that_applies(
     assert (found.expected_minor, found.actual_minor) == (expected, actual)
     assert found.record_id == ("" if the_record is None else the_record.record_id)
     assert found.detail.startswith("Line 2 (")
+
+
+@pytest.mark.parametrize(
+    ("the_line", "changed", "expected", "actual", "detail"),
+    [
+        (line(2, LineKind.CHARGE, "accrue_pay_a", 1250, fee=66), BreakCategory.AMOUNT_MISMATCH,
+         1000, 1250, "Line 2 (charge accrue_pay_a) settled 12.50 USD but pay_a is 10.00 USD."),
+        (line(2, LineKind.CHARGE, "accrue_pay_a", 1000, fee=59, currency="EUR"),
+         BreakCategory.CURRENCY_MISMATCH, 1000, 1000,
+         "Line 2 (charge accrue_pay_a) is in EUR but pay_a is 10.00 USD."),
+    ],
+)  # fmt: skip
+def test_a_settled_line_imported_again_with_another_amount_reports_both_facts(
+    the_line: SettlementLine,
+    changed: BreakCategory,
+    expected: int,
+    actual: int,
+    detail: str,
+) -> None:
+    settled = record("accrue_pay_a", 1000, settled=True)
+    reconciler = Reconciler(fee_schedule=FEES, cut_off=CUT_OFF)
+    result = reconciler.feed([the_line], {settled.reference: settled})
+    assert result.matches == []
+    duplicate, difference = result.breaks
+    assert (duplicate.category, duplicate.line_number) == (BreakCategory.DUPLICATE, 2)
+    assert duplicate.detail == (
+        "Line 2 (charge accrue_pay_a) settles pay_a, which an earlier report settled already."
+    )
+    assert (difference.category, difference.line_number, difference.record_id) == (
+        changed,
+        2,
+        "pay_a",
+    )
+    assert (difference.expected_minor, difference.actual_minor) == (expected, actual)
+    assert difference.detail == detail
+    totals = reconciler.totals()
+    assert (totals.break_count, totals.breaks_by_category) == (
+        2,
+        {BreakCategory.DUPLICATE: 1, changed: 1},
+    )
+
+
+def test_a_line_repeated_in_the_report_with_another_amount_reports_both_facts() -> None:
+    paid = record("accrue_pay_a", 1000)
+    reconciler = Reconciler(fee_schedule=FEES, cut_off=CUT_OFF)
+    lines = [
+        line(2, LineKind.CHARGE, paid.reference, 1000, fee=59),
+        line(3, LineKind.CHARGE, paid.reference, 1000, fee=59),  # a plain repeat
+        line(4, LineKind.CHARGE, paid.reference, 900, fee=56),
+    ]
+    result = reconciler.feed(lines, {paid.reference: paid})
+    assert [m.line.line_number for m in result.matches] == [2]
+    assert [(b.category, b.line_number) for b in result.breaks] == [
+        (BreakCategory.DUPLICATE, 3),
+        (BreakCategory.DUPLICATE, 4),
+        (BreakCategory.AMOUNT_MISMATCH, 4),
+    ]
+
+
+def test_payouts_of_a_layout_without_payout_rows_are_counted_and_tied_out() -> None:
+    """The simulator's layout names each line's payout but lists no payout rows:
+    every payout named is counted, and ties out when all its lines match."""
+    paid = {r.reference: r for r in (record("accrue_pay_a", 1000), record("accrue_pay_b", 2000))}
+    lines = [
+        line(2, LineKind.CHARGE, "accrue_pay_a", 1000, fee=59, payout="po_clean"),
+        line(3, LineKind.CHARGE, "accrue_pay_b", 2000, fee=88, payout="po_clean"),
+        line(4, LineKind.CHARGE, "accrue_pay_c", 500, fee=45, payout="po_broken"),
+        line(5, LineKind.CHARGE, "accrue_pay_d", 100, fee=33, payout="po_mixed"),
+        line(6, LineKind.CHARGE, "accrue_pay_e", 100, fee=3, payout="po_mixed", currency="JPY"),
+    ]
+    reconciler = Reconciler(fee_schedule=FEES, cut_off=CUT_OFF, payout_rows=False)
+    fed = reconciler.feed(lines, paid)
+    assert [b.line_number for b in fed.breaks] == [4, 5, 6]  # no records for c, d, e
+    (mixed,) = reconciler.finish([])
+    assert (mixed.category, mixed.payout_id, mixed.currency_code) == (
+        BreakCategory.PAYOUT_MISMATCH,
+        "po_mixed",
+        "JPY",
+    )
+    assert mixed.detail == "Payout po_mixed: its 2 lines are in JPY, USD."
+    totals = reconciler.totals()
+    assert (totals.payout_count, totals.payouts_tied_out) == (3, 1)
 
 
 def test_failed_on_both_sides_is_neither_a_break_nor_a_match() -> None:

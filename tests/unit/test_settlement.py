@@ -11,6 +11,7 @@ import pytest
 
 from accrue.adapters.clock import FixedClock
 from accrue.adapters.psp.simulator import SETTLEMENT_HEADER, SimulatedPsp
+from accrue.domain import settlement
 from accrue.domain.errors import ValidationFailed
 from accrue.domain.settlement import (
     MAX_LINE_BYTES,
@@ -19,6 +20,7 @@ from accrue.domain.settlement import (
     SettlementFormat,
     SettlementLine,
     parse_settlement,
+    parse_settlement_rows,
 )
 from tests.reconciliation_files import build_report
 
@@ -316,3 +318,67 @@ def test_report_digest_is_the_sha256_of_the_bytes_whatever_the_chunking() -> Non
     other = ReportDigest()
     other.update(data + b"\n")
     assert other.hexdigest() != expected
+
+
+# -- the fast path reads exactly what the column-by-column path reads -----------
+
+EDGE_SIMULATED = (
+    SIM_HEADER
+    + "charge,txn_1,accrue_pay_1,USD,12.3,0.66,11.64,po_1,2026-11-24T10:00:00Z\n"
+    + "charge,txn_2,accrue_pay_2,usd,12,0.66,11.34,po_1,2026-11-24T10:00:00.123Z\n"
+    + "charge,txn_3,accrue_pay_3,KWD,1.2,0.001,1.199,,2026-11-24t10:00:00z\n"
+    + "refund,txn_4,accrue_re_1,JPY,-0,0,-0,po_2,2026-11-24T23:59:59+01:00\n"
+    + 'charge,"txn_5",accrue_pay_5,EUR,10000000000000.00,0,10000000000000.00,po_3,'
+    + "2026-11-24T00:00:00Z\n"
+    + "charge,txn_6,accrue_pay_6,EUR,-0.01,0,-0.01,po_3,2026-11-24T00:00:00Z\r\n"
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (EDGE_SIMULATED, SIM),
+        (BALANCE_FILE, BAL),
+        (build_report(seed=3, n=3_000, fmt=SIM).data, SIM),
+        (build_report(seed=3, n=3_000, fmt=BAL).data, BAL),
+    ],
+)
+def test_the_fast_path_reads_what_the_general_path_reads(
+    data: bytes, fmt: SettlementFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = [row for batch in parse_settlement_rows(chunked(data, 4096), fmt, 97) for row in batch]
+    assert all(len(batch) == 97 for batch in list(parse_settlement_rows([data], fmt, 97))[:-1])
+    monkeypatch.setattr(settlement, "_fast_simulated", lambda number, text: None)
+    monkeypatch.setattr(settlement, "_fast_balance", lambda number, text: None)
+    general = [row for batch in parse_settlement_rows([data], fmt) for row in batch]
+    assert fast == general
+    assert [SettlementLine(*row) for row in fast] == parse(data, fmt)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("charge,txn_1,accrue_pay_1,USD,12.345,0.66,11.685,po_1,2026-11-24T10:00:00Z", "gross"),
+        ("charge,txn_1,accrue_pay_1,JPY,12.0,0,12.0,po_1,2026-11-24T10:00:00Z", "gross"),
+        ("charge,txn_1,accrue_pay_1,USD,12.34,0.66,11.67,po_1,2026-11-24T10:00:00Z", "net"),
+        ("charge,txn_1,accrue_pay_1,USD,12.34,0.66,11.68,po_1,2026-11-24T24:00:00Z", "created"),
+        ("charge,txn_1,accrue_pay_1,USD,12.34,0.66,11.68,po_1,2026-02-30T10:00:00Z", "created"),
+        ("charge,txn_1,accrue_pay_1,XXX,12.34,0.66,11.68,po_1,2026-11-24T10:00:00Z", "currency"),
+        ("charge,txn_1,accrue_pay_1,USD,١٢.34,0.66,11.68,po_1,2026-11-24T10:00:00Z", "gross"),
+        ("charge,,accrue_pay_1,USD,12.34,0.66,11.68,po_1,2026-11-24T10:00:00Z", "psp_id"),
+        (
+            "charge,txn_1,accrue_pay_1,USD,10000000000000.01,0,10000000000000.01,po_1,"
+            "2026-11-24T10:00:00Z",
+            "gross",
+        ),
+    ],
+)
+def test_what_the_fast_path_refuses_is_refused_naming_line_and_column(
+    line: str, field: str
+) -> None:
+    data = (SIM_HEADER + "charge,txn_0,accrue_pay_0,USD,1.00,0.33,0.67,po_1,2026-11-24T10:00:00Z\n"
+            + line + "\n").encode()  # fmt: skip
+    with pytest.raises(ValidationFailed) as caught:
+        list(parse_settlement_rows([data], SIM))
+    (item,) = caught.value.field_violations
+    assert item.field == f"lines[3].{field}"

@@ -5,7 +5,8 @@ only the records the batch references), so a report of a million lines runs
 in memory that grows with the number of payouts and of distinct references
 (a set of short strings), never with the lines themselves.
 
-Each line gets at most one break, the first of these that applies:
+Each line gets the first of these breaks that applies (and a DUPLICATE line a
+second one, see below):
 
 1. DUPLICATE - its reference appeared earlier in this report (charges,
    refunds and payouts), or its record was settled by an earlier import.
@@ -23,9 +24,20 @@ Each line gets at most one break, the first of these that applies:
 A charge or refund line with none of these is a `Match`. A `failed` payout
 row is a PAYOUT_MISMATCH on its line.
 
+A DUPLICATE charge or refund line whose record it names differs from it in
+currency or amount gets that CURRENCY_MISMATCH or AMOUNT_MISMATCH too, on
+the same line: a settled payment reported again with another amount is both
+a repeat and a difference, and an operator must see both facts.
+
 `finish` adds what only the whole report can tell: records created by the
 cut-off that it never mentioned (MISSING_AT_PSP if SUCCEEDED, PENDING_AT_CUTOFF
 if still in flight) and each payout's check.
+
+Matching runs on tuples: `feed_rows` takes `SettlementRow`s and `RecordRow`s
+(the fields of `SettlementLine` and `InternalRecord` in order) and decides the
+common case - a line that ties out - without building an object; every other
+line goes through the same rules as `feed`, on the objects, so both give the
+same breaks, sentences and totals.
 
 Payout sign convention: a payout row's `net` is negative (money leaving the
 PSP balance). A payout ties out when the sum of `net` over the lines naming
@@ -33,6 +45,14 @@ it (charges, refunds, disputes, adjustments, fees) equals the amount paid,
 `-net` of its payout row. A PAYOUT_MISMATCH break carries that sum as
 `expected_minor` and the amount paid as `actual_minor` (None when the
 report has no payout row for it).
+
+A layout without payout rows (the simulator's) still names each line's
+payout: the PSP pays out what those lines net to, so there is no second
+amount to compare, and such a payout ties out when its lines are in one
+currency and every one of them matched - the books account for all of it.
+Each payout named is counted; one whose lines do not all match needs no
+break of its own (its lines carry theirs), one mixing currencies is a
+PAYOUT_MISMATCH.
 """
 
 from __future__ import annotations
@@ -51,7 +71,7 @@ from accrue.domain.reconciliation_breaks import (
     describe,
     money,
 )
-from accrue.domain.settlement import LineKind, SettlementLine
+from accrue.domain.settlement import LineKind, SettlementLine, SettlementRow
 
 __all__ = [
     "BatchResult",
@@ -62,6 +82,8 @@ __all__ = [
     "InternalRecord",
     "Match",
     "Reconciler",
+    "RecordRow",
+    "RowBatchResult",
     "Totals",
 ]
 
@@ -87,6 +109,16 @@ class InternalRecord:
     def signed_minor(self) -> int:
         """The gross a report should show: positive for a charge, negative for a refund."""
         return self.amount_minor if self.kind is LineKind.CHARGE else -self.amount_minor
+
+    def row(self) -> RecordRow:
+        return (
+            *(self.kind, self.record_id, self.reference, self.amount_minor),
+            *(self.currency_code, self.status, self.create_time, self.settled),
+        )
+
+
+# An `InternalRecord` as a plain tuple of its fields in order (`InternalRecord(*row)`).
+RecordRow = tuple[LineKind, str, str, int, str, str, datetime, bool]
 
 
 @dataclass(frozen=True)
@@ -132,12 +164,23 @@ class BatchResult:
 
 
 @dataclass(slots=True)
+class RowBatchResult:
+    """`matched` holds the positions in the batch of the lines that tied out;
+    `matched_sums` their gross, fee and net by currency."""
+
+    matched: list[int]
+    breaks: list[Break]
+    matched_sums: dict[str, list[int]]
+
+
+@dataclass(slots=True)
 class _Payout:
     """Running sums for one payout id; the lines themselves are not kept."""
 
     currencies: set[str] = field(default_factory=set)
     members_net: int = 0
     member_count: int = 0
+    matched_count: int = 0
     row: SettlementLine | None = None
 
 
@@ -162,32 +205,134 @@ class Reconciler:
         self._payouts: dict[str, _Payout] = {}
         self._totals = Totals()
         self._finished = False
+        # The fee schedule's fixed part by currency, for matching on tuples.
+        self._fixed_fees = {
+            code: fee_schedule.fixed_minor_by_exponent.get(exponent, 0)
+            for code, exponent in CURRENCY_EXPONENTS.items()
+        }
+        self._plain_fees = type(fee_schedule) is FeeSchedule
 
     def references(self, lines: Sequence[SettlementLine]) -> set[str]:
         """The references of the charges and refunds in `lines`: the records to load."""
         return {line.reference for line in lines if line.kind in _RECORD_KINDS}
+
+    def row_references(self, rows: Sequence[SettlementRow]) -> set[str]:
+        """`references` of a batch of rows."""
+        return {row[3] for row in rows if row[1] in _RECORD_KINDS}
 
     def feed(
         self, lines: Sequence[SettlementLine], records: Mapping[str, InternalRecord]
     ) -> BatchResult:
         """Match one batch. `records` maps references to records; missing keys
         mean Accrue has no such payment or refund."""
+        rows = [_line_row(line) for line in lines]
+        result = self.feed_rows(rows, {ref: record.row() for ref, record in records.items()})
+        matches = [Match(lines[i], records[lines[i].reference]) for i in result.matched]
+        return BatchResult(matches=matches, breaks=result.breaks)
+
+    def feed_rows(  # noqa: PLR0912, PLR0915 - the hot loop, kept in one frame on purpose
+        self, rows: Sequence[SettlementRow], records: Mapping[str, RecordRow]
+    ) -> RowBatchResult:
+        """`feed` on tuples: the same breaks and totals, and the positions of
+        the lines that tied out instead of `Match` objects."""
         if self._finished:
             raise RuntimeError("the reconciler has finished; start a new one")
-        result = BatchResult(matches=[], breaks=[])
-        for line in lines:
-            self._totals.add_line(line)
-            self._track_payout(line)
-            record = records.get(line.reference) if line.kind in _RECORD_KINDS else None
-            found = self._check(line, record)
+        charge, refund, payout_kind = LineKind.CHARGE, LineKind.REFUND, LineKind.PAYOUT
+        seen, payouts = self._seen, self._payouts
+        fixed_fees, plain_fees = self._fixed_fees, self._plain_fees
+        basis_points = self._fees.percent_basis_points
+        # Per currency: lines, gross, fee, net, refunds, refunds' gross, matched,
+        # matched gross, fee and net.
+        sums: dict[str, list[int]] = {}
+        matched: list[int] = []
+        breaks: list[Break] = []
+        for i, row in enumerate(rows):
+            _, kind, _, reference, currency, gross, fee, net, payout_id, status, _ = row
+            summed = sums.get(currency)
+            if summed is None:
+                summed = sums[currency] = [0] * 10
+            summed[0] += 1
+            summed[1] += gross
+            summed[2] += fee
+            summed[3] += net
+            if kind is refund:
+                summed[4] += 1
+                summed[5] += gross
+            member = None
+            if payout_id:
+                if kind is payout_kind:
+                    self._track_payout(SettlementLine(*row))
+                else:
+                    member = payouts.get(payout_id)
+                    if member is None:
+                        member = payouts[payout_id] = _Payout()
+                    member.currencies.add(currency)
+                    member.members_net += net
+                    member.member_count += 1
+            record = records.get(reference) if kind is charge or kind is refund else None
+            if (
+                record is not None
+                and status == "available"
+                and record[0] is kind
+                and not record[7]
+                and record[5] == "succeeded"
+                and record[4] == currency
+                and reference not in seen
+            ):
+                amount = record[3]
+                if kind is charge:
+                    ties = gross == amount and (
+                        fee == (amount * basis_points + 5000) // 10000 + fixed_fees[currency]
+                        if plain_fees
+                        else fee == self._fees.fee_for(amount, currency)
+                    )
+                else:
+                    ties = gross == -amount and fee == 0
+                if ties:
+                    seen.add(reference)
+                    matched.append(i)
+                    summed[6] += 1
+                    summed[7] += gross
+                    summed[8] += fee
+                    summed[9] += net
+                    if member is not None:
+                        member.matched_count += 1
+                    continue
+            line = SettlementLine(*row)
+            found = self._check(line, None if record is None else InternalRecord(*record))
             if isinstance(found, Match):
-                self._totals.add_match(line)
-                result.matches.append(found)
-            elif found is not None:
-                self._totals.add_break(found)
-                result.breaks.append(found)
-        result.breaks.sort(key=Break.sort_key)
-        return result
+                matched.append(i)
+                summed[6] += 1
+                summed[7] += gross
+                summed[8] += fee
+                summed[9] += net
+                if member is not None:
+                    member.matched_count += 1
+            else:
+                for item in found:
+                    self._totals.add_break(item)
+                breaks.extend(found)
+        totals = self._totals
+        for currency, summed in sums.items():
+            summary = totals.currency(currency)
+            totals.line_count += summed[0]
+            totals.matched_count += summed[6]
+            summary.line_count += summed[0]
+            summary.gross_minor += summed[1]
+            summary.fee_minor += summed[2]
+            summary.net_minor += summed[3]
+            summary.refund_count += summed[4]
+            summary.refunds_minor += summed[5]
+            summary.matched_count += summed[6]
+            summary.matched_gross_minor += summed[7]
+            summary.matched_fees_minor += summed[8]
+            summary.matched_net_minor += summed[9]
+        breaks.sort(key=Break.sort_key)
+        return RowBatchResult(
+            matched=matched,
+            breaks=breaks,
+            matched_sums={currency: summed[7:10] for currency, summed in sums.items() if summed[6]},
+        )
 
     def finish(self, unseen: Iterable[InternalRecord]) -> list[Break]:
         """Breaks about records the report never mentioned, and about payouts.
@@ -196,10 +341,21 @@ class Reconciler:
         the cut-off, FAILED, or whose reference did appear in the report are
         skipped, so a caller can pass every record not settled by this run.
         """
+        return self.finish_rows(record.row() for record in unseen)
+
+    def finish_rows(self, unseen: Iterable[RecordRow]) -> list[Break]:
+        """`finish` on tuples."""
         if self._finished:
             raise RuntimeError("finish() was called already")
         self._finished = True
-        found = [b for r in unseen if (b := self._unseen_break(r)) is not None]
+        seen, cut_off = self._seen, self._cut_off
+        found: list[Break] = []
+        for row in unseen:
+            if row[7] or row[6] > cut_off or row[2] in seen:
+                continue  # settled earlier, after the cut-off, or in the report
+            item = self._unseen_break(InternalRecord(*row))
+            if item is not None:
+                found.append(item)
         found += self._payout_breaks()
         for item in found:
             self._totals.add_break(item)
@@ -212,12 +368,19 @@ class Reconciler:
 
     # -- one line ---------------------------------------------------------
 
-    def _check(self, line: SettlementLine, record: InternalRecord | None) -> Match | Break | None:
+    def _check(self, line: SettlementLine, record: InternalRecord | None) -> Match | list[Break]:
+        """The line's match, or its breaks (none: nothing moved)."""
         category = self._classify(line, record)
         if category is not None:
-            return self._break(category, line, record)
+            found = [self._break(category, line, record)]
+            changed = None
+            if category is BreakCategory.DUPLICATE:
+                changed = _changed_since(line, record)
+            if changed is not None:
+                found.append(self._break(changed, line, record))
+            return found
         if record is None or line.kind is LineKind.PAYOUT or line.status != "available":
-            return None  # a payout row, or failed on both sides: nothing moved
+            return []  # a payout row, or failed on both sides: nothing moved
         return Match(line, record)
 
     def _classify(  # noqa: PLR0911 - one return per rule, in the documented precedence
@@ -319,6 +482,7 @@ class Reconciler:
             payout = self._payouts[payout_id]
             row = payout.row
             if row is None and not rows_required:
+                found += self._rowless_payout(payout_id, payout)
                 continue
             self._totals.payout_count += 1
             if row is not None and row.status == "failed":
@@ -342,6 +506,48 @@ class Reconciler:
                 )
             )
         return found
+
+    def _rowless_payout(self, payout_id: str, payout: _Payout) -> list[Break]:
+        """A payout of a layout without payout rows: paid what its lines net to,
+        so it ties out when they are in one currency and every one matched."""
+        self._totals.payout_count += 1
+        if len(payout.currencies) > 1:
+            return [
+                Break(
+                    category=BreakCategory.PAYOUT_MISMATCH,
+                    line_number=0,
+                    reference=payout_id,
+                    record_id="",
+                    payout_id=payout_id,
+                    currency_code=min(payout.currencies),
+                    expected_minor=payout.members_net,
+                    actual_minor=None,
+                    detail=f"Payout {payout_id}: its {payout.member_count} lines are in"
+                    f" {', '.join(sorted(payout.currencies))}.",
+                )
+            ]
+        if payout.matched_count == payout.member_count:
+            self._totals.payouts_tied_out += 1
+        return []
+
+
+def _line_row(line: SettlementLine) -> SettlementRow:
+    return (
+        *(line.line_number, line.kind, line.psp_id, line.reference, line.currency_code),
+        *(line.gross_minor, line.fee_minor, line.net_minor, line.payout_id, line.status),
+        line.occurred_on,
+    )
+
+
+def _changed_since(line: SettlementLine, record: InternalRecord | None) -> BreakCategory | None:
+    """What else a DUPLICATE line contradicts in its record: currency, then amount."""
+    if record is None or record.kind is not line.kind or line.status != "available":
+        return None
+    if line.currency_code != record.currency_code:
+        return BreakCategory.CURRENCY_MISMATCH
+    if line.gross_minor != record.signed_minor:
+        return BreakCategory.AMOUNT_MISMATCH
+    return None
 
 
 def _payout_problem(payout: _Payout) -> str | None:

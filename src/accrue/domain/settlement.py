@@ -175,54 +175,152 @@ class ReportDigest:
         return self._hash.hexdigest()
 
 
+# One data row as a plain tuple, the fields of `SettlementLine` in its order
+# (`SettlementLine(*row)` builds the object): millions of rows are parsed,
+# matched and summed without building an object per row.
+SettlementRow = tuple[int, LineKind, str, str, str, int, int, int, str, str, date | None]
+ROW_BATCH = 20_000
+
+
 def parse_settlement(chunks: Iterable[bytes], fmt: SettlementFormat) -> Iterator[SettlementLine]:
     """The data rows of a report in file order; raises ValidationFailed on the
     first malformed line (nothing after it is read)."""
+    for batch in parse_settlement_rows(chunks, fmt):
+        for row in batch:
+            yield SettlementLine(*row)
+
+
+def parse_settlement_rows(  # noqa: PLR0912 - one loop over every line, kept flat
+    chunks: Iterable[bytes], fmt: SettlementFormat, batch_size: int = ROW_BATCH
+) -> Iterator[list[SettlementRow]]:
+    """`parse_settlement` as batches of `SettlementRow` tuples, at most `batch_size`
+    each: the same rows, checks and errors (every row before a malformed line is
+    yielded, then its error raised), an order of magnitude faster.
+
+    Bytes are decoded a block of whole lines at a time and every row is first
+    tried against one strict pattern per layout (a single C call checks every
+    column's shape). A row the pattern does not accept exactly - quotes, a
+    lower-case currency in the simulator's layout, an overlong line, anything
+    malformed - takes the general column-by-column path, which either reads it
+    or raises the error naming its line and column."""
     layout = _LAYOUTS[fmt]
+    fast = _fast_simulated if fmt is SettlementFormat.SIMULATED else _fast_balance
     parse_row = _simulated_row if fmt is SettlementFormat.SIMULATED else _balance_row
-    lines = _physical_lines(chunks)
-    first = next(lines, None)
-    if first is None or not first[1]:
+    width = len(layout.header)
+    header = False
+    blank = 0
+    batch: list[SettlementRow] = []
+    for first, texts, error in _text_blocks(chunks):
+        number = first - 1
+        for text in texts:
+            number += 1
+            if not header:
+                if not text:
+                    break  # the report is empty (error below)
+                _check_header(text, layout.header)
+                header = True
+                continue
+            if not text:
+                blank = blank or number
+                continue
+            if blank:
+                raise ValidationFailed.on(f"lines[{blank}]", "empty line inside the report")
+            row = fast(number, text)
+            if row is None:
+                fields = _fields(number, text)
+                if len(fields) != width:
+                    raise ValidationFailed.on(
+                        f"lines[{number}]", f"has {len(fields)} columns, the header has {width}"
+                    )
+                row = _row_of(parse_row(number, fields, layout))
+            batch.append(row)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if not header and number >= first:
+            break  # line 1 was read and is empty
+        if error is not None:
+            if batch:
+                yield batch
+            raise error
+    if batch:
+        yield batch
+    if not header:
         raise ValidationFailed.on(
             "lines[1]", f"the report is empty; expected the header {','.join(layout.header)}"
         )
-    _check_header(first[1], layout.header)
-    blank = 0
-    for number, text in lines:
-        if not text:
-            blank = blank or number
-            continue
-        if blank:
-            raise ValidationFailed.on(f"lines[{blank}]", "empty line inside the report")
-        fields = _fields(number, text)
-        if len(fields) != len(layout.header):
-            raise ValidationFailed.on(
-                f"lines[{number}]",
-                f"has {len(fields)} columns, the header has {len(layout.header)}",
-            )
-        yield parse_row(number, fields, layout)
 
 
-def _physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, str]]:
-    """(line number, text without its line end), decoded one line at a time."""
-    pending = bytearray()
+def _row_of(line: SettlementLine) -> SettlementRow:
+    return (
+        line.line_number,
+        line.kind,
+        line.psp_id,
+        line.reference,
+        line.currency_code,
+        line.gross_minor,
+        line.fee_minor,
+        line.net_minor,
+        line.payout_id,
+        line.status,
+        line.occurred_on,
+    )
+
+
+_TextBlock = tuple[int, list[str], ValidationFailed | None]
+
+
+def _text_blocks(chunks: Iterable[bytes]) -> Iterator[_TextBlock]:
+    """(number of the first line, the lines' text without line ends, the error
+    to raise after them): the whole lines of each chunk, decoded at once."""
+    pending = b""
     number = 0
     for chunk in chunks:
-        parts = chunk.split(b"\n")
-        for part in parts[:-1]:
-            number += 1
-            if pending:
-                pending += part
-                raw = bytes(pending)
-                pending.clear()
-            else:
-                raw = part
-            yield number, _decode(raw, number)
-        pending += parts[-1]
+        data = pending + chunk if pending else bytes(chunk)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+        else:
+            pending = data[cut + 1 :]
+            texts, error = _decode_block(data[:cut], number + 1)
+            yield number + 1, texts, error
+            if error is not None:
+                return
+            number += len(texts)
         if len(pending) > MAX_LINE_BYTES:
-            raise _too_long(number + 1)
+            yield number + 1, [], _too_long(number + 1)
+            return
     if pending:
-        yield number + 1, _decode(bytes(pending), number + 1)
+        yield number + 1, *_decode_block(pending, number + 1)
+
+
+def _decode_block(raw: bytes, first: int) -> tuple[list[str], ValidationFailed | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_lines(raw, first)
+    if first == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:  # one CR before each line end belongs to the line end
+        text = text.replace("\r\n", "\n")
+        if text.endswith("\r"):
+            text = text[:-1]
+    texts = text.split("\n")
+    # A character is at most 4 bytes: shorter lines are certainly within the bound.
+    if len(raw) > MAX_LINE_BYTES // 4 and max(map(len, texts)) > MAX_LINE_BYTES // 4:
+        return _decode_lines(raw, first)
+    return texts, None
+
+
+def _decode_lines(raw: bytes, first: int) -> tuple[list[str], ValidationFailed | None]:
+    """Line by line, up to the first line that is too long or not UTF-8."""
+    texts: list[str] = []
+    for number, part in enumerate(raw.split(b"\n"), start=first):
+        try:
+            texts.append(_decode(part, number))
+        except ValidationFailed as exc:
+            return texts, exc
+    return texts, None
 
 
 def _decode(raw: bytes, number: int) -> str:
@@ -381,6 +479,112 @@ def _balance_row(number: int, fields: Sequence[str], layout: _Layout) -> Settlem
 
 _REFERENCED = frozenset({LineKind.CHARGE, LineKind.REFUND, LineKind.PAYOUT})
 
+# -- the fast path: rows exactly as the simulator and most PSPs write them -----
+
+# An amount as two groups, the whole part with its sign and the decimals with their
+# point (or nothing): `-12`, `.34`.
+_AMOUNT_TEXT = r"(-?\d{1,24})((?:\.\d{1,24})?)"
+_FAST_SIMULATED = re.compile(
+    rf"(charge|refund),([^,\"]+),([^,\"]+),([A-Z]{{3}}),{_AMOUNT_TEXT},{_AMOUNT_TEXT},"
+    rf"{_AMOUNT_TEXT},([^,\"]*),(\d{{4}}-\d{{2}}-\d{{2}})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\.\d{1,9})?Z",
+    re.ASCII,
+)
+_FAST_BALANCE = re.compile(
+    r"([^,\"]+),(charge|refund|dispute|adjustment|fee|payout),(available|pending|failed),"
+    rf"{_AMOUNT_TEXT},{_AMOUNT_TEXT},{_AMOUNT_TEXT},([A-Za-z]{{3}}),([^,\"]*),([^,\"]*),"
+    r"(\d{4}-\d{2}-\d{2})?",
+    re.ASCII,
+)
+_KINDS: Mapping[str, LineKind] = MappingProxyType({kind.value: kind for kind in LineKind})
+
+
+def _scales(exponent: int) -> tuple[int, ...]:
+    """By the length of the decimals text (point included): what the digits are
+    multiplied by to make minor units, 0 where there are too many decimals."""
+    return (10**exponent, 0, *(10 ** (exponent - n) if n <= exponent else 0 for n in range(1, 25)))
+
+
+# The currency texts read without a second look (each code and its lower case):
+# the code, and the scales of its amounts.
+_CURRENCY_TEXTS: Mapping[str, tuple[str, tuple[int, ...]]] = MappingProxyType(
+    {
+        text: (code, _scales(exponent))
+        for code, exponent in CURRENCY_EXPONENTS.items()
+        for text in (code, code.lower())
+    }
+)
+_MAX = MAX_AMOUNT_MINOR
+
+
+def _fast_simulated(number: int, text: str) -> SettlementRow | None:
+    match = _FAST_SIMULATED.fullmatch(text)
+    if match is None:
+        return None
+    kind, psp_id, reference, currency, gw, gd, fw, fd, nw, nd, payout_id, day = match.groups()
+    known = _CURRENCY_TEXTS.get(currency)
+    occurred_on = _DAYS.get(day) or _date_of(day)
+    if known is None or occurred_on is None:
+        return None
+    code, scales = known
+    gross = int(gw + gd[1:]) * scales[len(gd)]
+    fee = int(fw + fd[1:]) * scales[len(fd)]
+    net = int(nw + nd[1:]) * scales[len(nd)]
+    if (
+        net != gross - fee
+        or not (scales[len(gd)] and scales[len(fd)] and scales[len(nd)])
+        or not (-_MAX <= gross <= _MAX and -_MAX <= fee <= _MAX and -_MAX <= net <= _MAX)
+    ):
+        return None
+    return (
+        number,
+        _KINDS[kind],
+        psp_id,
+        reference,
+        code,
+        gross,
+        fee,
+        net,
+        payout_id,
+        "available",
+        occurred_on,
+    )
+
+
+def _fast_balance(number: int, text: str) -> SettlementRow | None:
+    match = _FAST_BALANCE.fullmatch(text)
+    if match is None:
+        return None
+    psp_id, kind_text, status, gw, gd, fw, fd, nw, nd, currency, reference, payout_id, on = (
+        match.groups()
+    )
+    known = _CURRENCY_TEXTS.get(currency)
+    occurred_on = None if on is None else (_DAYS.get(on) or _date_of(on))
+    if known is None or (on is not None and occurred_on is None):
+        return None
+    kind = _KINDS[kind_text]
+    if not reference and kind in _REFERENCED:
+        return None
+    if kind is LineKind.PAYOUT:
+        if payout_id not in ("", reference):
+            return None
+        payout_id = reference
+    code, scales = known
+    gross = int(gw + gd[1:]) * scales[len(gd)]
+    fee = int(fw + fd[1:]) * scales[len(fd)]
+    net = int(nw + nd[1:]) * scales[len(nd)]
+    if (
+        net != gross - fee
+        or not (scales[len(gd)] and scales[len(fd)] and scales[len(nd)])
+        or not (-_MAX <= gross <= _MAX and -_MAX <= fee <= _MAX and -_MAX <= net <= _MAX)
+    ):
+        return None
+    return (number, kind, psp_id, reference, code, gross, fee, net, payout_id, status, occurred_on)
+
+
+# Valid dates seen so far (a report spans few days), filled by `_date_of`.
+_DAYS: dict[str, date] = {}
+
 
 @functools.lru_cache(maxsize=1024)
 def _date_of(text: str) -> date | None:
@@ -388,9 +592,12 @@ def _date_of(text: str) -> date | None:
     if _ISO_DATE.fullmatch(text) is None:
         return None
     try:
-        return date.fromisoformat(text)
+        parsed = date.fromisoformat(text)
     except ValueError:
         return None
+    if len(_DAYS) < 4096:
+        _DAYS[text] = parsed
+    return parsed
 
 
 def _iso_date(number: int, text: str) -> date:

@@ -19,7 +19,7 @@ from accrue.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from accrue.domain.ledger import AccountRef, Transaction
 from accrue.domain.paging import PageRequest
 from accrue.domain.payments import Payment, PaymentStatus, Refund
-from accrue.domain.reconciliation import BreakCategory, InternalRecord
+from accrue.domain.reconciliation import BreakCategory, InternalRecord, RecordRow
 from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import ApiKey, Tenant
@@ -452,6 +452,21 @@ class ReconciliationRepository(Protocol):
         self, tenant_id: str, psp: str, *, cut_off: datetime
     ) -> Iterator[InternalRecord]:
         """Unsettled succeeded or in-progress records created by `cut_off`, streamed."""
+        ...
+
+    def record_rows(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, RecordRow]:
+        """`records` as tuples, fetched in bulk."""
+        ...
+
+    def mark_settled_ids(
+        self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
+    ) -> None: ...
+    def unsettled_record_rows(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[RecordRow]:
+        """`unsettled_records` as tuples, streamed in bulk, in no particular order."""
         ...
 
 

@@ -1,24 +1,30 @@
 """Importing PSP settlement reports and matching them to the books.
 
 Two passes over the upload, neither holding the file in memory: the first
-spools the bytes to a temporary file while hashing and fully parsing them
-(a malformed report is refused before anything is recorded; a report
-already imported is recognised by its digest and returned as it was); the
-second streams the spooled report through the `Reconciler` in batches.
-Each batch loads only the records its lines reference, marks the matched
-ones settled, stores its breaks and posts its settlement (debit bank for the
-net, debit PSP fees, credit PSP clearing for the gross) - all in the one
+hashes and fully parses the bytes, spooling the parsed rows batch by batch
+to a temporary file (a malformed report is refused before anything is
+recorded; a report already imported is recognised by its digest and
+returned as it was); the second reads the spooled batches back - the report
+is parsed once - and streams them through the `Reconciler`. Each batch
+loads only the records its lines reference, marks the matched ones settled
+and stores its breaks; every `POSTING_LINES` lines and at the end the
+matched sums are posted (debit bank for the net, debit PSP fees, credit PSP
+clearing for the gross), one posting per currency - all in the one
 transaction of the run, so the ledger, the settlement marks and the breaks
 agree whatever happens.
+
+Both passes work on tuples (`parse_settlement_rows`, `Reconciler.feed_rows`):
+a batch's records are fetched and its matches marked settled with one
+statement each, and objects are built only for lines that break.
 """
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from itertools import islice
 from typing import IO
 
 from accrue.domain.clock import Clock
@@ -26,7 +32,7 @@ from accrue.domain.errors import NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.payment_postings import settlement_posting
-from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Match, Reconciler
+from accrue.domain.reconciliation import Break, BreakCategory, FeeSchedule, Reconciler
 from accrue.domain.reconciliation_runs import (
     CurrencyTotals,
     ReconciliationRun,
@@ -35,16 +41,18 @@ from accrue.domain.reconciliation_runs import (
     resolve,
 )
 from accrue.domain.settlement import (
+    LineKind,
     ReportDigest,
     SettlementFormat,
-    SettlementLine,
-    parse_settlement,
+    SettlementRow,
+    parse_settlement_rows,
 )
 from accrue.services.events import EventRecorder
 from accrue.services.ledger import LedgerService
 from accrue.services.ports import UnitOfWork, UnitOfWorkFactory
 
-READ_SIZE = 1 << 20
+# Matched lines summed into one settlement posting per currency.
+POSTING_LINES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ class ReconciliationService:
         self, tenant_id: str, header: ReportHeader, chunks: Iterable[bytes]
     ) -> ReconciliationRun:
         with tempfile.TemporaryFile() as spool:
-            digest = _spool_and_check(chunks, spool, header.format)
+            digest = _spool_and_check(chunks, spool, header.format, self._batch_size)
             with self._uow(write=True) as uow:
                 existing = uow.reconciliation.find_run(tenant_id, header.psp, digest)
                 if existing is not None:
@@ -162,19 +170,31 @@ class ReconciliationService:
             payout_rows=header.format.lists_payouts,
         )
         spool.seek(0)
-        lines = parse_settlement(_read(spool), header.format)
+        repository = uow.reconciliation
         seq = postings = 0
-        for batch in _batches(lines, self._batch_size):
-            references = sorted(reconciler.references(batch))
-            records = uow.reconciliation.records(tenant_id, header.psp, references)
-            result = reconciler.feed(batch, records)
-            uow.reconciliation.mark_settled(tenant_id, run.id, [m.record for m in result.matches])
-            postings += self._post_settlement(uow, run, result.matches)
+        window = _PostingWindow()
+        for batch in _spooled(spool):
+            references = list(reconciler.row_references(batch))
+            records = repository.record_rows(tenant_id, header.psp, references)
+            result = reconciler.feed_rows(batch, records)
+            settled: dict[LineKind, list[str]] = {LineKind.CHARGE: [], LineKind.REFUND: []}
+            for i in result.matched:
+                record = records[batch[i][3]]
+                settled[record[0]].append(record[1])
+            repository.mark_settled_ids(
+                tenant_id, run.id, settled[LineKind.CHARGE], settled[LineKind.REFUND]
+            )
+            if result.matched:
+                window.add(batch[result.matched[0]][0], len(batch), result.matched_sums)
+            if window.lines >= POSTING_LINES:
+                postings += self._post_settlement(uow, run, window)
+                window = _PostingWindow()
             seq = self._store_breaks(uow, run, result.breaks, seq)
-        unseen = uow.reconciliation.unsettled_records(
+        postings += self._post_settlement(uow, run, window)
+        unseen = repository.unsettled_record_rows(
             tenant_id, header.psp, cut_off=header.cut_off_time
         )
-        seq = self._store_breaks(uow, run, reconciler.finish(unseen), seq)
+        seq = self._store_breaks(uow, run, reconciler.finish_rows(unseen), seq)
         done = _with_totals(run, reconciler, breaks=seq, postings=postings)
         uow.reconciliation.update_run(done)
         self._events.record(
@@ -183,25 +203,19 @@ class ReconciliationService:
         return done
 
     def _post_settlement(
-        self, uow: UnitOfWork, run: ReconciliationRun, matches: Sequence[Match]
+        self, uow: UnitOfWork, run: ReconciliationRun, window: _PostingWindow
     ) -> int:
-        """One posting per currency per batch: the lines' sums, exact."""
-        by_currency: dict[str, list[int]] = {}
-        for match in matches:
-            sums = by_currency.setdefault(match.line.currency_code, [0, 0, 0])
-            sums[0] += match.line.gross_minor
-            sums[1] += match.line.fee_minor
-            sums[2] += match.line.net_minor
+        """One posting per currency for the window's matched lines: their sums,
+        exact; labelled with the window's first matched line."""
         posted = 0
-        first = matches[0].line.line_number if matches else 0
-        for currency, (gross, fee, net) in sorted(by_currency.items()):
+        for currency, (gross, fee, net) in sorted(window.sums.items()):
             request = settlement_posting(
                 run_id=run.id,
                 currency_code=currency,
                 gross_minor=gross,
                 fee_minor=fee,
                 net_minor=net,
-                label=str(first),
+                label=str(window.first),
             )
             if request is not None:
                 self._ledger.post(uow, run.tenant_id, request)
@@ -220,29 +234,43 @@ class ReconciliationService:
         return seq + len(stored)
 
 
-def _spool_and_check(chunks: Iterable[bytes], spool: IO[bytes], fmt: SettlementFormat) -> str:
-    """Copy the upload to `spool` while hashing it and parsing every line."""
+def _spool_and_check(
+    chunks: Iterable[bytes], spool: IO[bytes], fmt: SettlementFormat, batch_size: int
+) -> str:
+    """Hash and parse every line of the upload, spooling the parsed rows to `spool`
+    a batch at a time, so the matching pass does not parse the report again."""
     digest = ReportDigest()
-
-    def tee() -> Iterator[bytes]:
-        for chunk in chunks:
-            digest.update(chunk)
-            spool.write(chunk)
-            yield chunk
-
-    for _ in parse_settlement(tee(), fmt):
-        pass
+    for batch in parse_settlement_rows(digest.tee(chunks), fmt, batch_size):
+        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
     return digest.hexdigest()
 
 
-def _read(spool: IO[bytes]) -> Iterator[bytes]:
-    while chunk := spool.read(READ_SIZE):
-        yield chunk
-
-
-def _batches(lines: Iterator[SettlementLine], size: int) -> Iterator[list[SettlementLine]]:
-    while batch := list(islice(lines, size)):
+def _spooled(spool: IO[bytes]) -> Iterator[list[SettlementRow]]:
+    """The batches `_spool_and_check` wrote (this process's own temporary file)."""
+    while True:
+        try:
+            batch: list[SettlementRow] = pickle.load(spool)  # noqa: S301 - written just now, by us
+        except EOFError:
+            return
         yield batch
+
+
+@dataclass(slots=True)
+class _PostingWindow:
+    """Matched sums (gross, fee, net) by currency, since the last posting."""
+
+    first: int = 0
+    lines: int = 0
+    sums: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, first: int, lines: int, sums: dict[str, list[int]]) -> None:
+        self.first = self.first or first
+        self.lines += lines
+        for currency, (gross, fee, net) in sums.items():
+            total = self.sums.setdefault(currency, [0, 0, 0])
+            total[0] += gross
+            total[1] += fee
+            total[2] += net
 
 
 def _with_totals(

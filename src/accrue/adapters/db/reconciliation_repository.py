@@ -1,5 +1,9 @@
 """SQL persistence of reconciliation runs, their breaks, and the payment and refund
-records a settlement report is matched against."""
+records a settlement report is matched against.
+
+A record is settled when it has a row in `settlement_marks` (what imports write,
+insert-only: a bulk COPY on PostgreSQL) or, settled before marks existed, a
+`settlement_run_id` of its own."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy import Connection, and_, insert, select, text, update
 
 from accrue.adapters.db import tables as t
 from accrue.domain.paging import PageRequest
-from accrue.domain.reconciliation import Break, BreakCategory, InternalRecord
+from accrue.domain.reconciliation import Break, BreakCategory, InternalRecord, RecordRow
 from accrue.domain.reconciliation_runs import CurrencyTotals, ReconciliationRun, StoredBreak
 from accrue.domain.settlement import LineKind, SettlementFormat
 
@@ -20,6 +24,7 @@ _run = t.reconciliation_runs.c
 _brk = t.reconciliation_breaks.c
 _p = t.payments.c
 _r = t.refunds.c
+_m = t.settlement_marks.c
 _OPEN = ("succeeded", "processing", "unknown", "pending")
 # Lookups by reference go in slices this long (bound parameters per statement).
 _IN_SLICE = 1000
@@ -27,6 +32,8 @@ _IN_SLICE = 1000
 # unit of work's shared connection in place, making every later statement on it
 # (the inserts too) use a server-side cursor.
 _STREAM = {"yield_per": 5000}
+# Rows per round trip when streaming records as tuples on PostgreSQL.
+_ITER_SIZE = 20_000
 
 
 class SqlReconciliationRepository:
@@ -146,14 +153,16 @@ class SqlReconciliationRepository:
         found: dict[str, InternalRecord] = {}
         for start in range(0, len(references), _IN_SLICE):
             part = list(references[start : start + _IN_SLICE])
-            charges = select(*_CHARGE_COLUMNS).where(
-                _p.tenant_id == tenant_id, _p.psp == psp, _p.psp_idempotency_key.in_(part)
+            charges = (
+                select(*_CHARGE_COLUMNS)
+                .select_from(_CHARGES_WITH_MARK)
+                .where(_p.tenant_id == tenant_id, _p.psp == psp, _p.psp_idempotency_key.in_(part))
             )
             for row in self._conn.execute(charges):
                 found[row.reference] = _record_of(row, LineKind.CHARGE)
             refunds = (
                 select(*_REFUND_COLUMNS)
-                .select_from(_REFUNDS_WITH_PAYMENT)
+                .select_from(_REFUNDS_WITH_MARK)
                 .where(_r.tenant_id == tenant_id, _p.psp == psp, _r.psp_idempotency_key.in_(part))
             )
             for row in self._conn.execute(refunds):
@@ -161,17 +170,8 @@ class SqlReconciliationRepository:
         return found
 
     def mark_settled(self, tenant_id: str, run_id: str, records: Sequence[InternalRecord]) -> None:
-        for kind, table in ((LineKind.CHARGE, t.payments), (LineKind.REFUND, t.refunds)):
-            ids = [r.record_id for r in records if r.kind is kind]
-            for start in range(0, len(ids), _IN_SLICE):
-                self._conn.execute(
-                    update(table)
-                    .where(
-                        table.c.tenant_id == tenant_id,
-                        table.c.id.in_(ids[start : start + _IN_SLICE]),
-                    )
-                    .values(settlement_run_id=run_id)
-                )
+        ids = [r.record_id for r in records]
+        self.mark_settled_ids(tenant_id, run_id, ids, [])
 
     def unsettled_records(
         self, tenant_id: str, psp: str, *, cut_off: datetime
@@ -179,10 +179,12 @@ class SqlReconciliationRepository:
         """Records a report up to `cut_off` should have settled, streamed in id order."""
         charges = (
             select(*_CHARGE_COLUMNS)
+            .select_from(_CHARGES_WITH_MARK)
             .where(
                 _p.tenant_id == tenant_id,
                 _p.psp == psp,
                 _p.settlement_run_id.is_(None),
+                _m.run_id.is_(None),
                 _p.create_time <= cut_off,
                 _p.status.in_(_OPEN),
             )
@@ -190,11 +192,12 @@ class SqlReconciliationRepository:
         )
         refunds = (
             select(*_REFUND_COLUMNS)
-            .select_from(_REFUNDS_WITH_PAYMENT)
+            .select_from(_REFUNDS_WITH_MARK)
             .where(
                 _r.tenant_id == tenant_id,
                 _p.psp == psp,
                 _r.settlement_run_id.is_(None),
+                _m.run_id.is_(None),
                 _r.create_time <= cut_off,
                 _r.status.in_(_OPEN),
             )
@@ -205,6 +208,102 @@ class SqlReconciliationRepository:
         for row in self._conn.execute(refunds, execution_options=_STREAM):
             yield _record_of(row, LineKind.REFUND)
 
+    # -- the same, as tuples in bulk (the import's hot path) -------------------
+    #
+    # On PostgreSQL these go through the driver's own cursor on the unit of work's
+    # connection (so inside its transaction): one statement per batch with the
+    # references or ids as one array parameter, rows as plain tuples. SQLite takes
+    # the statements above, converted.
+
+    def record_rows(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, RecordRow]:
+        """`records` as `RecordRow` tuples."""
+        if self._conn.dialect.name != "postgresql":
+            found = self.records(tenant_id, psp, sorted(references))
+            return {reference: record.row() for reference, record in found.items()}
+        # One text parameter, split by the server: references never hold a line end.
+        params = (tenant_id, psp, "\n".join(references))
+        rows: dict[str, RecordRow] = {}
+        with self._driver().cursor() as cursor:
+            for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
+                cursor.execute(_PG_BY_REFERENCE[kind], params)
+                rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
+        return rows
+
+    def mark_settled_ids(
+        self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
+    ) -> None:
+        """Record that `run_id` settled these payments and refunds (a record is marked
+        once: marking one twice fails, so a settlement is never counted twice)."""
+        ids = [*payment_ids, *refund_ids]
+        if not ids:
+            return
+        if self._conn.dialect.name != "postgresql":
+            rows = [{"tenant_id": tenant_id, "record_id": i, "run_id": run_id} for i in ids]
+            self._conn.execute(insert(t.settlement_marks), rows)
+            return
+        with (
+            self._driver().cursor() as cursor,
+            cursor.copy("COPY settlement_marks (tenant_id, record_id, run_id) FROM STDIN") as copy,
+        ):
+            for record_id in ids:
+                copy.write_row((tenant_id, record_id, run_id))
+
+    def unsettled_record_rows(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[RecordRow]:
+        """`unsettled_records` as `RecordRow` tuples, in no particular order."""
+        if self._conn.dialect.name != "postgresql":
+            for record in self.unsettled_records(tenant_id, psp, cut_off=cut_off):
+                yield record.row()
+            return
+        params = (tenant_id, psp, cut_off, list(_OPEN))
+        for kind in (LineKind.CHARGE, LineKind.REFUND):
+            # A server-side cursor: the rows come _ITER_SIZE at a time, never all at once.
+            cursor = self._driver().cursor(name=f"unsettled_{kind.value}")
+            try:
+                cursor.itersize = _ITER_SIZE
+                cursor.execute(_PG_UNSETTLED[kind], params)
+                for row in cursor:
+                    yield (kind, *row)
+            finally:
+                cursor.close()
+
+    def _driver(self) -> Any:
+        """The DB-API connection under the unit of work's, in its transaction."""
+        return self._conn.connection.driver_connection
+
+
+_PG_CHARGES = (
+    "SELECT p.id, p.psp_idempotency_key, p.amount_minor, p.currency_code, p.status,"
+    " p.create_time, p.settlement_run_id IS NOT NULL OR m.run_id IS NOT NULL FROM payments p"
+    " LEFT JOIN settlement_marks m ON m.tenant_id = p.tenant_id AND m.record_id = p.id"
+    " WHERE p.tenant_id = %s AND p.psp = %s"
+)
+_PG_REFUNDS = (
+    "SELECT r.id, r.psp_idempotency_key, r.amount_minor, r.currency_code, r.status,"
+    " r.create_time, r.settlement_run_id IS NOT NULL OR m.run_id IS NOT NULL"
+    " FROM refunds r JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id"
+    " LEFT JOIN settlement_marks m ON m.tenant_id = r.tenant_id AND m.record_id = r.id"
+    " WHERE r.tenant_id = %s AND p.psp = %s"
+)
+_PG_BY_REFERENCE = {
+    kind: query + f" AND {alias}.psp_idempotency_key = ANY(string_to_array(%s, chr(10)))"
+    for kind, query, alias in (
+        (LineKind.CHARGE, _PG_CHARGES, "p"),
+        (LineKind.REFUND, _PG_REFUNDS, "r"),
+    )
+}
+_PG_UNSETTLED = {
+    kind: query + f" AND {alias}.settlement_run_id IS NULL AND m.run_id IS NULL"
+    f" AND {alias}.create_time <= %s AND {alias}.status = ANY(%s)"
+    for kind, query, alias in (
+        (LineKind.CHARGE, _PG_CHARGES, "p"),
+        (LineKind.REFUND, _PG_REFUNDS, "r"),
+    )
+}
+
 
 _CHARGE_COLUMNS = (
     _p.id.label("record_id"),
@@ -214,11 +313,15 @@ _CHARGE_COLUMNS = (
     _p.status,
     _p.create_time,
     _p.settlement_run_id,
+    _m.run_id.label("mark_run_id"),
+)
+_CHARGES_WITH_MARK = t.payments.outerjoin(
+    t.settlement_marks, and_(_m.tenant_id == _p.tenant_id, _m.record_id == _p.id)
 )
 # A refund goes through its payment's PSP.
-_REFUNDS_WITH_PAYMENT = t.refunds.join(
+_REFUNDS_WITH_MARK = t.refunds.join(
     t.payments, and_(_p.tenant_id == _r.tenant_id, _p.id == _r.payment_id)
-)
+).outerjoin(t.settlement_marks, and_(_m.tenant_id == _r.tenant_id, _m.record_id == _r.id))
 _REFUND_COLUMNS = (
     _r.id.label("record_id"),
     _r.psp_idempotency_key.label("reference"),
@@ -227,6 +330,7 @@ _REFUND_COLUMNS = (
     _r.status,
     _r.create_time,
     _r.settlement_run_id,
+    _m.run_id.label("mark_run_id"),
 )
 
 
@@ -239,7 +343,7 @@ def _record_of(row: Any, kind: LineKind) -> InternalRecord:
         currency_code=row.currency_code,
         status=row.status,
         create_time=row.create_time,
-        settled=row.settlement_run_id is not None,
+        settled=row.settlement_run_id is not None or row.mark_run_id is not None,
     )
 
 

@@ -693,6 +693,19 @@ ledger_checkpoints = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
 )
 
+# The reconciliation run that settled a payment or refund (ids are unique across
+# both): written once per record by an import, never updated, so settling a
+# million records is a bulk insert rather than a million row rewrites. A record
+# is settled when it has a mark or (settled before marks existed) a
+# `settlement_run_id`.
+settlement_marks = Table(
+    "settlement_marks",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("record_id", ID, primary_key=True),
+    Column("run_id", ID, nullable=False),
+)
+
 # Business-area packages keep their tables next to their SQL; importing them
 # here puts them on the one metadata that migrations are checked against.
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401

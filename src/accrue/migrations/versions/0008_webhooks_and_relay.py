@@ -1,6 +1,6 @@
 """Webhook endpoints, deliveries and fan-out cursors; relay cursors.
 
-Revision ID: 0011
+Revision ID: 0008
 Revises: 0005
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 from accrue.adapters.db.tables import UtcDateTime
 
-revision = "0011"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
