@@ -1,7 +1,7 @@
 """Sequencing after commit: unsequenced ledger transactions, the event queue, checkpoints.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Webhook endpoints, deliveries and fan-out cursors; relay cursors.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ every settled payment's and refund's row (`settlement_run_id` stays for records
 settled before this table existed, and is still read).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 """
 
 from __future__ import annotations
