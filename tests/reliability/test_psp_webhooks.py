@@ -48,7 +48,7 @@ from accrue.billing.v1 import ledger_pb2 as led
 from accrue.domain import payments as pay
 from accrue.domain.identifiers import IdGenerator
 from accrue.services.psp import PspCharge, PspStatus
-from tests.support import GrpcClients, RunningServer, running_server
+from tests.support import GrpcClients, RunningServer, running_server, settle
 
 # 2,000 payments take about a minute per database (8 senders and the server share one
 # process); 10,000 take four to five minutes.
@@ -330,7 +330,8 @@ def _captures(srv: RunningServer) -> Counter[str]:
 
 
 def _payment_events(srv: RunningServer) -> Counter[tuple[str, str]]:
-    """(type, payment id) of every `payment.*` event in the outbox."""
+    """(type, payment id) of every `payment.*` event in the outbox, once numbered."""
+    settle(srv.app)
     e = t.events.c
     query = select(e.type, e.resource_id).where(e.type.like("payment.%"))
     with srv.app.engine.connect() as conn:
