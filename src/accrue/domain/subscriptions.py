@@ -134,6 +134,8 @@ class SubscriptionItem:
     price_id: str
     terms: PriceTerms
     quantity: int = 1
+    # What invoices call the item (`Product (nickname)`), frozen in with the terms.
+    label: str = ""
 
     def __post_init__(self) -> None:
         if self.quantity < 1:

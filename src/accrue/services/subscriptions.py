@@ -31,6 +31,7 @@ from accrue.domain.invoices import (
     InvoiceLine,
     LineCharge,
 )
+from accrue.domain.line_text import item_label
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.subscriptions import (
     ProrationBehavior,
@@ -252,6 +253,8 @@ class SubscriptionService:
                 price_id=p.item.price_id,
                 subscription_id=sub.id,
                 behavior=p.item.terms.tax_behavior,
+                label=p.item.label,
+                time_zone=sub.anchor.time_zone,
             )
             for p in transition.prorations
         ]
@@ -365,7 +368,11 @@ class SubscriptionService:
                     f" billed in {customer.currency_code}",
                     metadata={"left": customer.currency_code, "right": price.terms.currency_code},
                 )
-            items.append(SubscriptionItem(price.id, price.terms, request.quantity or 1))
+            product = uow.products.get(tenant_id, price.product_id)
+            label = item_label(product.display_name if product else "", price.nickname)
+            items.append(
+                SubscriptionItem(price.id, price.terms, request.quantity or 1, label=label)
+            )
         return items
 
     @staticmethod
