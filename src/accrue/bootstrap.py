@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from accrue.adapters.clock import SystemClock
 from accrue.adapters.db import migrate
 from accrue.adapters.db.engine import build_engine
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from accrue.adapters.documents.renderer import DocumentRenderer
 from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
 from accrue.api.handlers.customers import CustomerHandler
@@ -51,6 +53,7 @@ from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
 from accrue.services.collections import Collections
 from accrue.services.customers import CustomerService
+from accrue.services.documents import DocumentService
 from accrue.services.events import EventBell, EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
 from accrue.services.invoices import InvoiceService
@@ -105,6 +108,8 @@ class Application:
     resolver: PaymentResolver
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
+    documents: DocumentService
+    public_url: PublicUrl
 
     def close(self) -> None:
         self.engine.dispose()
@@ -155,6 +160,14 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ledger=ledger,
         fee_schedule=FeeSchedule(),
     )
+    public_url = PublicUrl(settings)
+    documents = DocumentService(
+        uow_factory=uow_factory,
+        clock=clock,
+        renderer=DocumentRenderer(),
+        link_key=_link_key(settings, engine, clock),
+        base_url=public_url.get,
+    )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -168,7 +181,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         ),
         "accrue.billing.v1.SubscriptionService": SubscriptionHandler(support, subscriptions),
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
-            support, InvoiceService(invoicing), subscriptions
+            support, InvoiceService(invoicing), subscriptions, documents
         ),
         "accrue.billing.v1.TestClockService": TestClockHandler(
             support,
@@ -204,6 +217,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         resolver=PaymentResolver(uow_factory, clock, payment_engine),
         psp_webhooks=PspWebhookService(uow_factory, clock, payment_engine),
         reconciliation=reconciliation,
+        documents=documents,
+        public_url=public_url,
     )
 
 
@@ -247,3 +262,41 @@ def _rate_limits(settings: Settings) -> RateLimits:
         rate_per_second=settings.payment_rate_per_second, burst=settings.payment_rate_burst
     )
     return RateLimits(limiter, RATE_LIMITED_METHODS)
+
+
+class PublicUrl:
+    """Where customers reach the Connect port; the server fills in the bound port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._configured = settings.public_url
+        self._value = settings.public_url or (
+            f"http://{settings.connect_host}:{settings.connect_port}"
+        )
+
+    def bound(self, host: str, port: int) -> None:
+        if not self._configured:
+            self._value = f"http://{host}:{port}"
+
+    def get(self) -> str:
+        return self._value
+
+
+def _link_key(settings: Settings, engine: Engine, clock: Clock) -> Callable[[], bytes]:
+    """The page-link signing key: configured, else generated once and kept in the database."""
+    if settings.invoice_link_secret:
+        key = settings.invoice_link_secret.encode()
+        if len(key) < 32:
+            raise ValueError("ACCRUE_INVOICE_LINK_SECRET must be at least 32 characters")
+        return lambda: key
+    from accrue.adapters.db.document_repository import load_or_create_link_key
+
+    loaded: list[bytes] = []
+    lock = threading.Lock()
+
+    def get() -> bytes:
+        with lock:
+            if not loaded:
+                loaded.append(load_or_create_link_key(engine, now=clock.now()))
+            return loaded[0]
+
+    return get

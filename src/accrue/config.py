@@ -91,3 +91,13 @@ class Settings(BaseSettings):
         description="Testing only: kill the process when a payment reaches this point "
         "(before_psp_call, after_psp_call, after_commit)",
     )
+    invoice_link_secret: str = Field(
+        "",
+        description="Key that signs hosted invoice page links (at least 32 characters); "
+        "empty: a random key generated once and kept in the database",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL of the Connect port as customers reach it, used in invoice "
+        "links; empty: http://<connect host>:<connect port>",
+    )

@@ -41,6 +41,11 @@ def civil_date(instant: datetime, time_zone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M}"
 
 
+def calendar_date(instant: datetime, time_zone: str) -> str:
+    """`2027-04-01`: the day `instant` falls on in `time_zone`."""
+    return f"{instant.astimezone(ZoneInfo(time_zone or 'UTC')):%Y-%m-%d}"
+
+
 def period_text(start: datetime, end: datetime, time_zone: str) -> str:
     return f"{civil_date(start, time_zone)} {DASH} {civil_date(end, time_zone)}"
 

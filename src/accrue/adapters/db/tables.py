@@ -632,3 +632,28 @@ reconciliation_breaks = Table(
     ),
     Index("ix_reconciliation_breaks_tenant_id_run_id_category", "tenant_id", "run_id", "category"),
 )
+
+# The SHA-256 of each state (version) of an invoice's or credit note's PDF,
+# recorded when that state is first rendered: a later rendering must match.
+document_renders = Table(
+    "document_renders",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("document_id", ID, primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("sha256", CHAR(64), nullable=False),
+    Column("byte_size", BigInteger, nullable=False),
+    Column("first_render_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+# The key that signs hosted invoice page links when none is configured:
+# generated once by the first server and shared by every later one.
+invoice_link_keys = Table(
+    "invoice_link_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+)

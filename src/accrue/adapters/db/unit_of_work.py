@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from accrue.adapters.db.document_repository import SqlDocumentRepository
 from accrue.adapters.db.event_repository import PayloadEncoder, SqlEventRepository
 from accrue.adapters.db.invoice_repository import SqlInvoiceRepository
 from accrue.adapters.db.key_locks import KeyLocks
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     invoices: SqlInvoiceRepository
     payments: SqlPaymentRepository
     reconciliation: SqlReconciliationRepository
+    documents: SqlDocumentRepository
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(conn)
         self.payments = SqlPaymentRepository(conn)
         self.reconciliation = SqlReconciliationRepository(conn)
+        self.documents = SqlDocumentRepository(conn)
         return self
 
     def commit(self) -> None:

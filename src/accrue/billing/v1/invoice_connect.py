@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .invoice_pb2 import CreateCreditNoteRequest, CreateInvoiceRequest, CreditNote, FinalizeInvoiceRequest, GetInvoiceRequest, GetUpcomingInvoiceRequest, Invoice, ListCreditNotesRequest, ListCreditNotesResponse, ListInvoicesRequest, ListInvoicesResponse, MarkInvoiceUncollectibleRequest, VoidInvoiceRequest
+from .invoice_pb2 import CreateCreditNoteRequest, CreateInvoiceLinkRequest, CreateInvoiceRequest, CreditNote, FinalizeInvoiceRequest, GetInvoiceDocumentRequest, GetInvoiceRequest, GetUpcomingInvoiceRequest, Invoice, InvoiceDocument, InvoiceLink, ListCreditNotesRequest, ListCreditNotesResponse, ListInvoicesRequest, ListInvoicesResponse, MarkInvoiceUncollectibleRequest, VoidInvoiceRequest
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -131,6 +131,29 @@ class InvoiceService(Protocol):
     async def list_credit_notes(self, request: ListCreditNotesRequest, ctx: RequestContext[ListCreditNotesRequest, ListCreditNotesResponse], /) -> ListCreditNotesResponse:
         """
         Lists credit notes, oldest first. INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_invoice_document(self, request: GetInvoiceDocumentRequest, ctx: RequestContext[GetInvoiceDocumentRequest, InvoiceDocument], /) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def create_invoice_link(self, request: CreateInvoiceLinkRequest, ctx: RequestContext[CreateInvoiceLinkRequest, InvoiceLink], /) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -246,6 +269,28 @@ class InvoiceServiceASGIApplication(ConnectASGIApplication[InvoiceService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.list_credit_notes,
+                ),
+                "/accrue.billing.v1.InvoiceService/GetInvoiceDocument": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetInvoiceDocument",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=GetInvoiceDocumentRequest,
+                        output=InvoiceDocument,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_invoice_document,
+                ),
+                "/accrue.billing.v1.InvoiceService/CreateInvoiceLink": Endpoint.unary(
+                    method=MethodInfo(
+                        name="CreateInvoiceLink",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=CreateInvoiceLinkRequest,
+                        output=InvoiceLink,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.create_invoice_link,
                 ),
             },
             interceptors=interceptors,
@@ -534,6 +579,63 @@ class InvoiceServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def get_invoice_document(
+        self,
+        request: GetInvoiceDocumentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetInvoiceDocument",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=GetInvoiceDocumentRequest,
+                output=InvoiceDocument,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def create_invoice_link(
+        self,
+        request: CreateInvoiceLinkRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvoiceLink",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=CreateInvoiceLinkRequest,
+                output=InvoiceLink,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
 
 class InvoiceServiceSync(Protocol):
     """
@@ -629,6 +731,29 @@ class InvoiceServiceSync(Protocol):
     def list_credit_notes(self, request: ListCreditNotesRequest, ctx: RequestContext[ListCreditNotesRequest, ListCreditNotesResponse], /) -> ListCreditNotesResponse:
         """
         Lists credit notes, oldest first. INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_invoice_document(self, request: GetInvoiceDocumentRequest, ctx: RequestContext[GetInvoiceDocumentRequest, InvoiceDocument], /) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def create_invoice_link(self, request: CreateInvoiceLinkRequest, ctx: RequestContext[CreateInvoiceLinkRequest, InvoiceLink], /) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -742,6 +867,28 @@ class InvoiceServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.list_credit_notes,
+                ),
+                "/accrue.billing.v1.InvoiceService/GetInvoiceDocument": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetInvoiceDocument",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=GetInvoiceDocumentRequest,
+                        output=InvoiceDocument,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_invoice_document,
+                ),
+                "/accrue.billing.v1.InvoiceService/CreateInvoiceLink": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="CreateInvoiceLink",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=CreateInvoiceLinkRequest,
+                        output=InvoiceLink,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.create_invoice_link,
                 ),
             },
             interceptors=interceptors,
@@ -1024,6 +1171,63 @@ class InvoiceServiceClientSync(ConnectClientSync):
                 service_name="accrue.billing.v1.InvoiceService",
                 input=ListCreditNotesRequest,
                 output=ListCreditNotesResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def get_invoice_document(
+        self,
+        request: GetInvoiceDocumentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetInvoiceDocument",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=GetInvoiceDocumentRequest,
+                output=InvoiceDocument,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def create_invoice_link(
+        self,
+        request: CreateInvoiceLinkRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvoiceLink",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=CreateInvoiceLinkRequest,
+                output=InvoiceLink,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),
