@@ -121,7 +121,8 @@ def test_invoice_pdf_matches_golden_text_and_rerenders_to_the_same_bytes() -> No
     check_golden("invoice.pdf.txt", pdf_text(first))
     check_golden("invoice.pdf.sha256", hashlib.sha256(first).hexdigest() + "\n")
     text = pdf_text(first)
-    assert "Pro (Monthly), 2 × 15.00 USD, 2027-04-01 – 2027-05-01" in re.sub(r"\s+", " ", text)
+    line = "Pro (Monthly), 2 \u00d7 15.00 USD, 2027-04-01 \u2013 2027-05-01"
+    assert line in re.sub(r"\s+", " ", text)
     assert "Amount due 16.64 USD" in text
     assert "Tax Sales tax 4% 0.64 USD" in text
 
