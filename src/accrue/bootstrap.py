@@ -179,7 +179,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> Appl
         "accrue.billing.v1.EventService": EventHandler(
             support, EventReader(), shutting_down=shutting_down, bell=bell
         ),
-        "accrue.billing.v1.SubscriptionService": SubscriptionHandler(support, subscriptions),
+        "accrue.billing.v1.SubscriptionService": SubscriptionHandler(
+            support, subscriptions, collections
+        ),
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
             support, InvoiceService(invoicing), subscriptions, documents
         ),

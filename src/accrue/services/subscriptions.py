@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from accrue.domain import subscriptions as subs
 from accrue.domain.billing import unused_time_credits
-from accrue.domain.calendar import BillingInterval, anchor_from, boundary
+from accrue.domain.calendar import BillingInterval, anchor_from, boundary, utc_text
 from accrue.domain.catalog import UsageType
 from accrue.domain.customers import Customer
 from accrue.domain.errors import (
@@ -113,10 +113,17 @@ class SubscriptionService:
         customer = self._customer(uow, sub.tenant_id, sub.customer_id)
         work = subs.scheduled_work(sub)
         draft = None
-        if work is not None and work.action is not subs.DueAction.PERIOD_END_CANCELLATION:
+        if work is not None and work.action is subs.DueAction.PERIOD_END_CANCELLATION:
+            subs.refuse(
+                sub,
+                "preview the next renewal",
+                f"it is scheduled to cancel at the end of its period, {utc_text(work.at)},"
+                " so nothing will renew (ReactivateSubscription undoes the cancellation)",
+            )
+        if work is not None:
             _, draft = self._billing.plan_step(customer, sub, work, preview=True)
         if draft is None:
-            subs.refuse(sub, "preview the next renewal", "nothing will renew")
+            subs.refuse(sub, "preview the next renewal", _why_nothing_renews(sub))
         return replace(draft, credit_applied_minor=self._preview_credit(uow, customer, draft))
 
     # -- creation ------------------------------------------------------------
@@ -169,13 +176,25 @@ class SubscriptionService:
             update_time=start,
             collection_method=new.collection_method,
         )
-        started = subs.start(sub, start, trial_end=trial_end)
+        # Charged automatically: INCOMPLETE until the first invoice is paid. The
+        # charge is attempted after this commits (see Collections.collect_first).
+        charge = new.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
+        started = subs.start(sub, start, trial_end=trial_end, await_payment=charge)
         sub = started.subscription
-        if sub.status is SubscriptionStatus.ACTIVE:
+        if sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.INCOMPLETE):
             draft = self._billing.period_invoice(
                 customer, sub, reason=BillingReason.SUBSCRIPTION_CREATE, now=start
             )
             sub = self._billing.issue(uow, sub, draft, now=start)
+            first = uow.invoices.get(tenant_id, sub.latest_invoice_id)
+            if (
+                sub.status is SubscriptionStatus.INCOMPLETE
+                and first
+                and first.amount_due_minor <= 0
+            ):
+                sub = subs.mark_paid(
+                    sub, start
+                ).subscription  # covered by credit: nothing to charge
         self._billing.record_change(uow, "created", sub)
         # A backdated start catches up on every period since, as the worker would have.
         sub, _ = self._billing.run_due(uow, customer, sub, until=now)
@@ -238,7 +257,7 @@ class SubscriptionService:
             if at < since:
                 raise ValidationFailed.on(
                     "proration_time",
-                    f"must not be before {since.isoformat()}, the current period's start"
+                    f"must not be before {utc_text(since)}, the current period's start"
                     " or the subscription's last change",
                 )
         items = self._items(uow, sub.tenant_id, customer, change.items, "items")
@@ -398,3 +417,13 @@ class SubscriptionService:
         if end <= start:
             raise ValidationFailed.on("trial_end", "must be after the start")
         return end
+
+
+def _why_nothing_renews(sub: Subscription) -> str:
+    if sub.status is SubscriptionStatus.CANCELED:
+        return "it is canceled, so nothing will renew"
+    if sub.status is SubscriptionStatus.PAUSED:
+        return "it is paused without a resume time, so nothing will renew until it is resumed"
+    if sub.status is SubscriptionStatus.INCOMPLETE:
+        return "its first invoice is not paid yet, so nothing renews until it is"
+    return "nothing will renew"
