@@ -27,8 +27,10 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.invoices import (
     BillingReason,
     CollectionMethod,
+    CreditNoteReason,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     LineCharge,
 )
 from accrue.domain.line_text import item_label
@@ -219,6 +221,11 @@ class SubscriptionService:
                 now=at,
                 preview=True,
             )
+            if invoice is not None:
+                # Unsaved, so DRAFT (no id, no number); its amounts are what the
+                # commit finalises, including the customer credit it would use.
+                credit = self._preview_credit(uow, customer, invoice)
+                invoice = replace(invoice, credit_applied_minor=credit)
         preview = transition.subscription
         if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
@@ -320,15 +327,61 @@ class SubscriptionService:
             elif prorate and sub.status is SubscriptionStatus.PAUSED and sub.pause is not None:
                 # Paused time is never billed: the prepaid rest from the pause on is unused.
                 credits = unused_time_credits(sub, sub.pause.started_at, sub.current_period)
+            lines = self._invoicing.lines(customer, credits)
+            if self._net_against_open_invoice(uow, sub, lines, now=now):
+                lines = []
+            if sub.status is SubscriptionStatus.INCOMPLETE:
+                self._void_unpaid_first_invoice(uow, sub, now=now)
             new = self._billing.issue_lines(
                 uow,
                 customer,
                 transition.subscription,
-                self._invoicing.lines(customer, credits),
+                lines,
                 reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
                 now=now,
             )
         return self._save(uow, sub, replace(new, update_time=now), transition)
+
+    def _void_unpaid_first_invoice(
+        self, uow: UnitOfWork, sub: Subscription, *, now: datetime
+    ) -> None:
+        """A subscription canceled before it started owes nothing: its first invoice is voided."""
+        invoice = uow.invoices.get(sub.tenant_id, sub.latest_invoice_id, for_update=True)
+        untouched = invoice is not None and not (
+            invoice.amount_paid_minor or invoice.credited_minor
+        )
+        if invoice is not None and invoice.status is InvoiceStatus.OPEN and untouched:
+            self._invoicing.void(uow, invoice, now=now)
+
+    def _net_against_open_invoice(
+        self, uow: UnitOfWork, sub: Subscription, lines: Sequence[InvoiceLine], *, now: datetime
+    ) -> bool:
+        """Credit the unused time on the subscription's unpaid invoice; whether it was.
+
+        A canceled subscription bills nothing more, so a credit balance would
+        sit beside the unpaid receivable forever. When the latest invoice is
+        still OPEN and can take the whole credit, a credit note for it (reason
+        ORDER_CHANGE, the credit lines as its memo) reduces what is due instead
+        - any part beyond the amount due goes to the customer's credit balance,
+        as every credit note does. Otherwise the credit is invoiced as before.
+        """
+        owed = -sum(line.net_minor + line.tax_minor for line in lines)
+        invoice = uow.invoices.get(sub.tenant_id, sub.latest_invoice_id, for_update=True)
+        if owed <= 0 or invoice is None or invoice.status is not InvoiceStatus.OPEN:
+            return False
+        if invoice.amount_due_minor <= 0 or owed > invoice.creditable_minor:
+            return False
+        memo = "Canceled: " + "; ".join(line.charge.description for line in lines)
+        self._invoicing.credit(
+            uow,
+            invoice,
+            amount_minor=owed,
+            currency_code=invoice.currency_code,
+            reason=CreditNoteReason.ORDER_CHANGE,
+            memo=memo[:500],
+            now=now,
+        )
+        return True
 
     def reactivate(self, uow: UnitOfWork, tenant_id: str, subscription_id: str) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)

@@ -110,10 +110,13 @@ class InvoiceService(Protocol):
     async def get_upcoming_invoice(self, request: GetUpcomingInvoiceRequest, ctx: RequestContext[GetUpcomingInvoiceRequest, Invoice], /) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -510,10 +513,13 @@ class InvoiceServiceClient(ConnectClient):
     ) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         return await self.execute_unary(
             request=request,
@@ -710,10 +716,13 @@ class InvoiceServiceSync(Protocol):
     def get_upcoming_invoice(self, request: GetUpcomingInvoiceRequest, ctx: RequestContext[GetUpcomingInvoiceRequest, Invoice], /) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -1108,10 +1117,13 @@ class InvoiceServiceClientSync(ConnectClientSync):
     ) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         return self.execute_unary(
             request=request,

@@ -193,10 +193,13 @@ class InvoiceServiceServicer:
 
     def GetUpcomingInvoice(self, request, context):
         """The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
