@@ -33,6 +33,7 @@ from tests.contract.billing_steps import (
     utc,
     when,
 )
+from tests.contract.test_billing_pause_cancel import pay_by_card
 from tests.contract.test_dunning import CHARGE_AUTOMATICALLY, Dunning, next_attempt
 from tests.support import RunningServer
 
@@ -185,6 +186,10 @@ def test_always_invoice_preview_is_a_draft_with_the_amounts_the_commit_finalises
     s = Dunning(rpc, utc(2026, 4, 1))
     customer = s.customer()
     created = s.subscribe(customer.id, s.price(1000).id)
+    # A credit balance of 600: paid, then credited beyond what was due.
+    pay_by_card(s, customer.id, created.latest_invoice_id)
+    s.credit_note(s.invoice(created.latest_invoice_id), 600)
+    assert s.credit_balance(customer.id) == 600
     s.advance(utc(2026, 4, 16))
     bigger = s.price(3000).id
 
@@ -193,6 +198,7 @@ def test_always_invoice_preview_is_a_draft_with_the_amounts_the_commit_finalises
 
     assert (preview.status, preview.id, preview.number) == (inv.INVOICE_STATUS_DRAFT, "", "")
     assert committed.status in (OPEN, PAID) and committed.number
+    assert preview.credit_applied.amount_minor == 600
     for field in ("subtotal", "tax", "total", "credit_applied", "amount_due"):
         assert getattr(preview, field) == getattr(committed, field), field
     assert [line.description for line in preview.lines] == [
