@@ -150,3 +150,20 @@ def test_hosted_page_shows_the_invoice_and_refuses_every_wrong_link_alike(
     assert len(bodies) == 1, {name: r.status_code for name, r in answers.items()}
     [(status, body, _)] = bodies
     assert status == 404 and bill.number not in body
+
+
+def test_one_off_price_line_names_the_product_and_unit_price(rpc: Transport) -> None:
+    s = Scenario(rpc, APRIL, name="Setup fee")
+    customer = s.customer(currency="KWD")
+    price = s.price(1234, currency="KWD", recurring=False)
+    draft = s.call(
+        INVOICES,
+        "CreateInvoice",
+        inv.CreateInvoiceRequest(
+            customer_id=customer.id,
+            lines=[inv.InvoiceLineInput(price_id=price.id, quantity=3)],
+        ),
+    )
+    [line] = draft.lines
+    assert line.description == "Setup fee, 3 \u00d7 1.234 KWD"
+    assert line.amount.amount_minor == 3702
