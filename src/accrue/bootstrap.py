@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from accrue.adapters.db.key_locks import KeyLocks
 from accrue.adapters.db.ledger_sequencer import LedgerSequencer
 from accrue.adapters.db.notifications import SequencedListener
 from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+from accrue.adapters.documents.renderer import DocumentRenderer
 from accrue.api.convert.events import encode_payload
 from accrue.api.handlers.catalog import CatalogHandler
 from accrue.api.handlers.customers import CustomerHandler
@@ -59,6 +61,7 @@ from accrue.services.bill_run import BillRun
 from accrue.services.catalog import CatalogService
 from accrue.services.collections import Collections
 from accrue.services.customers import CustomerService
+from accrue.services.documents import DocumentService
 from accrue.services.events import EventBell, EventReader, EventRecorder
 from accrue.services.idempotency import MutationRunner
 from accrue.services.invoices import InvoiceService
@@ -117,6 +120,8 @@ class Application:
     psp_webhooks: PspWebhookService
     reconciliation: ReconciliationService
     metrics: AppMetrics
+    documents: DocumentService
+    public_url: PublicUrl
     shared_state: Any = None  # the Redis client, when ACCRUE_REDIS_URL is set
 
     sequencer: LedgerSequencer | None = None
@@ -201,6 +206,14 @@ def build_application(
         ledger=ledger,
         fee_schedule=FeeSchedule(),
     )
+    public_url = PublicUrl(settings)
+    documents = DocumentService(
+        uow_factory=uow_factory,
+        clock=clock,
+        renderer=DocumentRenderer(),
+        link_key=_link_key(settings, engine, clock),
+        base_url=public_url.get,
+    )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -212,9 +225,11 @@ def build_application(
         "accrue.billing.v1.EventService": EventHandler(
             support, EventReader(), shutting_down=shutting_down, bell=bell
         ),
-        "accrue.billing.v1.SubscriptionService": SubscriptionHandler(support, subscriptions),
+        "accrue.billing.v1.SubscriptionService": SubscriptionHandler(
+            support, subscriptions, collections
+        ),
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
-            support, InvoiceService(invoicing), subscriptions
+            support, InvoiceService(invoicing), subscriptions, documents
         ),
         "accrue.billing.v1.TestClockService": TestClockHandler(
             support,
@@ -264,6 +279,8 @@ def build_application(
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
         metrics=_watch(metrics, settings, engine, clock, breakers),
+        documents=documents,
+        public_url=public_url,
     )
 
 
@@ -438,3 +455,41 @@ def _watch(
             refresh_seconds=settings.metrics_state_refresh_seconds,
         )
     return metrics
+
+
+class PublicUrl:
+    """Where customers reach the Connect port; the server fills in the bound port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._configured = settings.public_url
+        self._value = settings.public_url or (
+            f"http://{settings.connect_host}:{settings.connect_port}"
+        )
+
+    def bound(self, host: str, port: int) -> None:
+        if not self._configured:
+            self._value = f"http://{host}:{port}"
+
+    def get(self) -> str:
+        return self._value
+
+
+def _link_key(settings: Settings, engine: Engine, clock: Clock) -> Callable[[], bytes]:
+    """The page-link signing key: configured, else generated once and kept in the database."""
+    if settings.invoice_link_secret:
+        key = settings.invoice_link_secret.encode()
+        if len(key) < 32:
+            raise ValueError("ACCRUE_INVOICE_LINK_SECRET must be at least 32 characters")
+        return lambda: key
+    from accrue.adapters.db.server_secrets import shared_secret
+
+    loaded: list[bytes] = []
+    lock = threading.Lock()
+
+    def get() -> bytes:
+        with lock:
+            if not loaded:
+                loaded.append(shared_secret(engine, "invoice_link", clock=clock))
+            return loaded[0]
+
+    return get

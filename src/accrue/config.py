@@ -209,3 +209,13 @@ class Settings(BaseSettings):
         le=1,
         description="Share of traces exported; spans that end in error are exported always",
     )
+    invoice_link_secret: str = Field(
+        "",
+        description="Key that signs hosted invoice page links (at least 32 characters); "
+        "empty: a random key generated once and kept in the database",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL of the Connect port as customers reach it, used in invoice "
+        "links; empty: http://<connect host>:<connect port>",
+    )

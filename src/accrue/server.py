@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.grpc import server_interceptor
 from accrue.api import reflection_v1
 from accrue.api.connect_transport import connect_app
 from accrue.api.grpc_transport import generic_handlers
+from accrue.api.invoice_page_endpoint import InvoicePageEndpoint
 from accrue.api.psp_webhook_endpoint import PspWebhookEndpoint
 from accrue.bootstrap import SERVICES, SIMULATED_PSP, Application
 from accrue.platform.health import Readiness, ReadinessWatcher
@@ -78,7 +79,7 @@ class Server:
             app.invoker,
             interceptors=[OpenTelemetryInterceptor()],
             executor=self._connect_executor,
-            extra_apps=self._webhook_apps(),
+            extra_apps={**self._webhook_apps(), **self._page_apps()},
         )
         self._uvicorn: uvicorn.Server | None = None
         self._uvicorn_thread: threading.Thread | None = None
@@ -96,6 +97,10 @@ class Server:
             executor=self._connect_executor,
         )
         return {"webhooks": endpoint}
+
+    def _page_apps(self) -> dict[str, Any]:
+        """Hosted invoice pages at `/i/<token>`."""
+        return {"i": InvoicePageEndpoint(self._app.documents, executor=self._connect_executor)}
 
     def start(self) -> Ports:
         settings = self._app.settings
@@ -120,6 +125,7 @@ class Server:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((settings.connect_host, settings.connect_port))
         connect_port = sock.getsockname()[1]
+        self._app.public_url.bound(settings.connect_host, connect_port)
         config = uvicorn.Config(
             self._asgi,
             log_config=None,

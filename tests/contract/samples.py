@@ -240,6 +240,12 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
         request_id=_rid(),
     ),
     "accrue.billing.v1.InvoiceService/ListCreditNotes": lambda ids: inv.ListCreditNotesRequest(),
+    "accrue.billing.v1.InvoiceService/GetInvoiceDocument": lambda ids: (
+        inv.GetInvoiceDocumentRequest(invoice_id=ids.invoice)
+    ),
+    "accrue.billing.v1.InvoiceService/CreateInvoiceLink": lambda ids: inv.CreateInvoiceLinkRequest(
+        invoice_id=ids.invoice
+    ),
     "accrue.billing.v1.TestClockService/CreateTestClock": lambda ids: clk.CreateTestClockRequest(
         test_clock=clk.TestClock(display_name="Sample", frozen_time=_stamp(CLOCK_START)),
         request_id=_rid(),

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import invoice_pb2 as inv
+from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1 import subscription_pb2 as sub
 from tests.conftest import Transport
 from tests.contract.billing_steps import (
@@ -191,10 +193,60 @@ def test_cancel_at_trial_end_ends_the_subscription_without_an_invoice(grpc: Tran
     assert s.invoices(customer_id=customer.id) == []
 
 
-def test_cancel_now_with_prorate_credits_unused_time_to_the_balance(grpc: Transport) -> None:
+def pay_by_card(s: Scenario, customer_id: str, invoice_id: str) -> None:
+    s.call(
+        "accrue.billing.v1.CustomerService",
+        "AttachPaymentMethod",
+        cus.AttachPaymentMethodRequest(
+            customer_id=customer_id,
+            payment_method=cus.PaymentMethod(
+                psp="simulated", token="tok_visa", type=cus.PAYMENT_METHOD_TYPE_CARD
+            ),
+            make_default=True,
+            request_id=rid(),
+        ),
+    )
+    s.call(
+        "accrue.billing.v1.PaymentService",
+        "CreatePayment",
+        pay.CreatePaymentRequest(customer_id=customer_id, invoice_id=invoice_id, request_id=rid()),
+    )
+
+
+def test_cancel_now_with_prorate_nets_the_credit_against_the_unpaid_invoice(
+    rpc: Transport,
+) -> None:
+    """Nothing is left stranded: no credit balance beside a receivable on a canceled customer."""
+    s = Scenario(rpc, utc(2026, 4, 1), name="Pro")
+    customer = s.customer()
+    created = s.subscribe(customer.id, s.price(1000).id)
+    s.advance(utc(2026, 4, 16))
+
+    canceled = s.cancel(created.id, prorate=True)
+
+    assert canceled.status == CANCELED
+    # No credit invoice: the unused half is a credit note on the unpaid first invoice.
+    assert canceled.latest_invoice_id == created.latest_invoice_id
+    first = s.invoice(created.latest_invoice_id)
+    assert (first.status, first.amount_due.amount_minor) == (OPEN, 500)
+    page = s.call(INVOICES, "ListCreditNotes", inv.ListCreditNotesRequest(invoice_id=first.id))
+    [note] = page.credit_notes
+    assert note.amount.amount_minor == 500
+    assert note.reason == inv.CREDIT_NOTE_REASON_ORDER_CHANGE
+    assert note.memo.startswith("Canceled: Unused time on Pro, 1 \u00d7 10.00 USD, 15 of 30 days")
+    assert s.credit_balance(customer.id) == 0
+    assert s.receivable(customer.id) == 500  # exactly the used half
+    assert s.verify_ledger().intact
+
+    s.advance(utc(2026, 6, 1))  # a canceled subscription never bills again
+    assert len(s.invoices(subscription_id=created.id)) == 1
+
+
+def test_cancel_now_with_prorate_after_payment_credits_the_balance(grpc: Transport) -> None:
     s = Scenario(grpc, utc(2026, 4, 1))
     customer = s.customer()
     created = s.subscribe(customer.id, s.price(1000).id)
+    pay_by_card(s, customer.id, created.latest_invoice_id)
     s.advance(utc(2026, 4, 16))
 
     canceled = s.cancel(created.id, prorate=True)
@@ -207,7 +259,7 @@ def test_cancel_now_with_prorate_credits_unused_time_to_the_balance(grpc: Transp
     assert periods(credit.lines) == [(utc(2026, 4, 16), utc(2026, 5, 1))]
     assert (credit.total.amount_minor, credit.amount_due.amount_minor) == (-500, 0)
     assert s.credit_balance(customer.id) == 500
-    assert s.receivable(customer.id) == 1000  # the first invoice is still owed
+    assert s.receivable(customer.id) == 0
 
     s.advance(utc(2026, 6, 1))  # a canceled subscription never bills again
     assert len(s.invoices(subscription_id=created.id)) == 2
@@ -217,7 +269,7 @@ def test_cancel_now_with_prorate_credits_unused_time_to_the_balance(grpc: Transp
     assert (later.number, later.status) == ("INV-000003", OPEN)
     assert (later.credit_applied.amount_minor, later.amount_due.amount_minor) == (500, 300)
     assert s.credit_balance(customer.id) == 0
-    assert s.receivable(customer.id) == 1300
+    assert s.receivable(customer.id) == 300
     assert s.verify_ledger().intact
 
 
@@ -232,8 +284,10 @@ def test_cancel_now_with_prorate_while_paused_credits_the_unused_time(grpc: Tran
     canceled = s.cancel(created.id, prorate=True)
 
     assert canceled.status == CANCELED
-    # Paused time is never billed: [Apr 16, May 1) is credited, as a resume would.
-    assert s.credit_balance(customer.id) == 500
+    # Paused time is never billed: [Apr 16, May 1) is credited, as a resume
+    # would, against the still unpaid first invoice.
+    assert s.invoice(created.latest_invoice_id).amount_due.amount_minor == 500
+    assert (s.credit_balance(customer.id), s.receivable(customer.id)) == (0, 500)
 
 
 def test_pausing_with_a_scheduled_cancellation_is_refused(grpc: Transport) -> None:

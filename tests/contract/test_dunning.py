@@ -1,11 +1,14 @@
 """Automatic collection and dunning on test clocks, through the public API.
 
 A CHARGE_AUTOMATICALLY subscription's invoices are charged to the customer's
-default payment method when they are finalised; a failed charge makes the
-subscription PAST_DUE and is retried 3, 5 and 7 days after each failure (the
-default schedule), and after the last failure the subscription is CANCELED
-(or UNPAID, by setting). Every step is driven by AdvanceTestClock, one
-instant at a time, with the simulated PSP's test tokens deciding each charge.
+default payment method when they are finalised. The first invoice is charged
+at creation (see test_first_charge.py); these tests dun a renewal: the
+subscription starts paid with a good card, the card is then swapped for one
+that declines, and the renewal's failed charge makes the subscription
+PAST_DUE and is retried 3, 5 and 7 days after each failure (the default
+schedule); after the last failure the subscription is CANCELED (or UNPAID, by
+setting). Every step is driven by AdvanceTestClock, one instant at a time,
+with the simulated PSP's test tokens deciding each charge.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ SEND_INVOICE = inv.COLLECTION_METHOD_SEND_INVOICE
 SUCCEEDED, FAILED = pay.PAYMENT_STATUS_SUCCEEDED, pay.PAYMENT_STATUS_FAILED
 
 START = utc(2025, 1, 1)
+RENEWAL = utc(2025, 2, 1)  # the first renewal: the invoice these tests dun
 PRICE = 2000
 # The default schedule: the first attempt, then retries 3, 5 and 7 days after each failure.
 ATTEMPT_DAYS = (0, 3, 8, 15)
@@ -64,7 +68,7 @@ DUNNING_EVENTS = (
 
 
 def day(n: float) -> datetime:
-    return START + timedelta(days=n)
+    return RENEWAL + timedelta(days=n)
 
 
 class Dunning(Scenario):
@@ -131,38 +135,44 @@ def grpc(server: RunningServer, api_key: str) -> Iterator[Transport]:
 
 
 def _failing_subscription(s: Dunning) -> tuple[cus.Customer, sub.Subscription]:
-    customer = s.payer("tok_insufficient_funds")
+    """Paid at creation with a good card, which is then replaced by one that declines."""
+    customer = s.payer("tok_visa")
     created = s.subscribe_with(customer.id, s.price(PRICE).id, CHARGE_AUTOMATICALLY)
     assert created.collection_method == CHARGE_AUTOMATICALLY
     assert created.status == ACTIVE
+    [first] = s.invoices(subscription_id=created.id)
+    assert (first.billing_reason, first.status) == (CREATE, PAID)
+    s.attach(customer.id, "tok_insufficient_funds", make_default=True)
     return customer, created
 
 
 def _first_invoice(s: Dunning, subscription_id: str) -> inv.Invoice:
-    [invoice] = s.invoices(subscription_id=subscription_id)
-    assert invoice.billing_reason == CREATE
-    return invoice
+    """The first renewal's invoice (the one dunned)."""
+    first, renewal, *_ = s.invoices(subscription_id=subscription_id)
+    assert (first.billing_reason, renewal.billing_reason) == (CREATE, CYCLE)
+    assert when(renewal.period_start) == RENEWAL
+    return renewal
 
 
 def _walk_failures(
     s: Dunning, subscription_id: str, *, final_status: int
 ) -> tuple[inv.Invoice, list[pay.Payment]]:
     """Advance through every attempt of the first invoice, each declined; check each step."""
-    invoice = _first_invoice(s, subscription_id)
-    assert invoice.collection_method == CHARGE_AUTOMATICALLY
-    assert (invoice.status, invoice.attempt_count) == (OPEN, 0)
-    # Finalised at the start, so its first attempt is due then.
-    assert next_attempt(invoice) == START
-
+    s.advance(day(0) - timedelta(seconds=1))
+    assert len(s.invoices(subscription_id=subscription_id)) == 1  # not renewed yet
     retries = [*ATTEMPT_DAYS[1:], None]
+    invoice: inv.Invoice | None = None
     for attempt, (at, retry) in enumerate(zip(ATTEMPT_DAYS, retries, strict=True), start=1):
         if at > 0:
             # Nothing happens the moment before a retry is due.
+            assert invoice is not None
             s.advance(day(at) - timedelta(seconds=1))
             assert s.invoice(invoice.id).attempt_count == attempt - 1
         s.advance(day(at))
+        # Finalised at the renewal, its first attempt is made at once.
+        invoice = s.invoice(invoice.id if invoice else _first_invoice(s, subscription_id).id)
+        assert invoice.collection_method == CHARGE_AUTOMATICALLY
 
-        invoice = s.invoice(invoice.id)
         assert invoice.status == OPEN
         assert invoice.attempt_count == attempt
         assert invoice.amount_due.amount_minor == PRICE
@@ -175,7 +185,7 @@ def _walk_failures(
         assert (latest.status, latest.failure_code) == (FAILED, "insufficient_funds")
         assert latest.amount.amount_minor == PRICE
 
-    assert not invoice.HasField("next_payment_attempt_time")
+    assert invoice is not None and not invoice.HasField("next_payment_attempt_time")
     return invoice, payments
 
 
@@ -194,14 +204,16 @@ def test_failed_collection_is_retried_on_schedule_then_cancels_the_subscription(
     assert when(canceled.canceled_time) == day(15)
     # Nothing more happens: no retry, no renewal of a canceled subscription.
     s.advance(day(70))
-    assert s.invoices(subscription_id=created.id) == [s.invoice(invoice.id)]
-    assert len(s.payments()) == 4
+    assert s.invoices(subscription_id=created.id)[1:] == [s.invoice(invoice.id)]
+    assert len(s.payments()) == 5  # the first invoice's charge, then the four attempts
     assert s.invoice(invoice.id).status == OPEN
     assert s.receivable(customer.id) == PRICE
     assert s.verify_ledger().intact
 
     types = [e.type for e in s.events(*DUNNING_EVENTS)]
     assert types == [
+        "invoice.paid",  # the first invoice, charged at creation
+        "subscription.activated",
         "invoice.payment_failed",
         "subscription.past_due",
         "invoice.payment_failed",
@@ -216,8 +228,8 @@ def test_a_new_default_method_lets_the_next_retry_pay_and_renewals_charge_it(
 ) -> None:
     s = Dunning(grpc, START)
     customer, created = _failing_subscription(s)
-    invoice = _first_invoice(s, created.id)
     s.advance(day(0))
+    invoice = _first_invoice(s, created.id)
     s.advance(day(3))
     assert s.invoice(invoice.id).attempt_count == 2
     assert s.status(created.id) == PAST_DUE
@@ -239,13 +251,13 @@ def test_a_new_default_method_lets_the_next_retry_pay_and_renewals_charge_it(
     assert s.verify_ledger().intact
     # The later retry days pass without another charge.
     s.advance(day(20))
-    assert len(s.payments()) == 3
+    assert len(s.payments()) == 4  # with the first invoice's
 
     # The next renewal is charged at once, to the new default, and paid.
-    s.advance(utc(2025, 2, 1, 12))
+    s.advance(utc(2025, 3, 1, 12))
     renewal = s.invoices(subscription_id=created.id)[-1]
     assert renewal.billing_reason == CYCLE
-    assert when(renewal.period_start) == utc(2025, 2, 1)
+    assert when(renewal.period_start) == utc(2025, 3, 1)
     assert renewal.collection_method == CHARGE_AUTOMATICALLY
     assert (renewal.status, renewal.attempt_count) == (PAID, 1)
     [charged] = s.payments(invoice_id=renewal.id)
@@ -257,6 +269,8 @@ def test_a_new_default_method_lets_the_next_retry_pay_and_renewals_charge_it(
 
     types = [e.type for e in s.events(*DUNNING_EVENTS)]
     assert types == [
+        "invoice.paid",
+        "subscription.activated",
         "invoice.payment_failed",
         "subscription.past_due",
         "invoice.payment_failed",

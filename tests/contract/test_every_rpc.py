@@ -171,6 +171,8 @@ def _normalised(message: Message, ids: Ids) -> dict[str, Any]:
             return "<secret>" if value else value
         if key == "resolvedBy":  # names the caller's API key, which differs per run
             return "<api key>"
+        if key in {"url", "path", "content", "sha256"}:  # signed links, PDFs naming new ids
+            return f"<{key}>" if value else value
         if key in {"id", "nextPageToken"} or key.endswith(("Id", "IdempotencyKey")):
             return "<new id>" if value else value
         return value

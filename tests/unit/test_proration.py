@@ -172,7 +172,10 @@ def test_partial_first_period_and_cancellation_credit() -> None:
         credit=True,
     )
     assert refund.amount.amount_minor == -200
-    assert refund.description.startswith("Credit for quantity 2 at 62.00 USD per period")
+    # The unit price (not the line's full-period total) and the share in days.
+    assert refund.description == (
+        "Unused time, 2 \u00d7 31.00 USD, 1 of 31 days, 2026-01-31 \u2013 2026-02-01"
+    )
     with pytest.raises(ValidationFailed):
         prorate_partial_period(per_unit(1), 1, period=period, used_from=END, used_to=END)
     with pytest.raises(ValidationFailed):

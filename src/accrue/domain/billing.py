@@ -19,12 +19,11 @@ from fractions import Fraction
 
 from accrue.domain.calendar import Period, period_containing
 from accrue.domain.invoices import InvoiceLine, LineCharge, taxed
+from accrue.domain.line_text import whole_period_line
 from accrue.domain.proration import prorate_partial_period
 from accrue.domain.rounding import DEFAULT_RULE
 from accrue.domain.subscriptions import Subscription, SubscriptionItem
 from accrue.domain.tax import TaxRate
-
-_STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def period_charges(sub: Subscription, period: Period) -> list[LineCharge]:
@@ -54,6 +53,8 @@ def unused_time_credits(sub: Subscription, at: datetime, period: Period) -> list
             price_id=item.price_id,
             subscription_id=sub.id,
             behavior=item.terms.tax_behavior,
+            label=item.label,
+            time_zone=sub.anchor.time_zone,
         )
         for item in sub.items
     ]
@@ -68,9 +69,14 @@ def with_tax(
 def _whole(sub: Subscription, item: SubscriptionItem, period: Period) -> LineCharge:
     amount = item.terms.amount_for(item.quantity).amount_minor
     return LineCharge(
-        description=(
-            f"{item.quantity} x {item.price_id} from {period.start:{_STAMP}}"
-            f" to {period.end:{_STAMP}}"
+        description=whole_period_line(
+            label=item.label or item.price_id,
+            quantity=item.quantity,
+            unit_amount_minor=item.terms.unit_amount_minor,
+            currency_code=item.terms.currency_code,
+            start=period.start,
+            end=period.end,
+            time_zone=sub.anchor.time_zone,
         ),
         price_id=item.price_id,
         subscription_id=sub.id,
@@ -98,5 +104,10 @@ def _partial(sub: Subscription, item: SubscriptionItem, full: Period, period: Pe
         used_to=min(period.end, full.end),
     )
     return LineCharge.from_proration(
-        line, price_id=item.price_id, subscription_id=sub.id, behavior=item.terms.tax_behavior
+        line,
+        price_id=item.price_id,
+        subscription_id=sub.id,
+        behavior=item.terms.tax_behavior,
+        label=item.label,
+        time_zone=sub.anchor.time_zone,
     )

@@ -260,3 +260,8 @@ def _aware(value: datetime, name: str) -> datetime:
 
 def _civil_at(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None, fold=0)
+
+
+def utc_text(instant: datetime) -> str:
+    """`2026-04-01T05:00:00Z`: an instant as the API writes it (RFC 3339, UTC, `Z`)."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -83,10 +83,18 @@ class LineCharge:
 
     @classmethod
     def from_proration(
-        cls, line: ProrationLine, *, price_id: str, subscription_id: str, behavior: TaxBehavior
+        cls,
+        line: ProrationLine,
+        *,
+        price_id: str,
+        subscription_id: str,
+        behavior: TaxBehavior,
+        label: str = "",
+        time_zone: str = "",
     ) -> LineCharge:
+        """The line of a prorated item; `label` names the item, dates are in `time_zone`."""
         return cls(
-            description=line.description,
+            description=line.text(label=label or price_id, time_zone=time_zone),
             price_id=price_id,
             subscription_id=subscription_id,
             quantity=line.quantity,

@@ -19,6 +19,7 @@ from fractions import Fraction
 from accrue.domain.calendar import Period
 from accrue.domain.catalog import PriceTerms
 from accrue.domain.errors import CurrencyMismatch, ValidationFailed
+from accrue.domain.line_text import partial_period_line
 from accrue.domain.money import Currency, Money, check_amount
 from accrue.domain.rounding import DEFAULT_RULE, RoundingRule, round_minor
 
@@ -49,6 +50,26 @@ class ProrationLine:
     full_period_amount_minor: int
     seconds: int
     period_seconds: int
+    # The whole period the fraction is of (its calendar days name the share in words).
+    full_start: datetime | None = None
+    full_end: datetime | None = None
+    credit: bool = False
+
+    def text(self, *, label: str = "", time_zone: str = "") -> str:
+        """The line in words, e.g. `Unused time on Pro, 2 x 15.00 USD, 14 of 30 days, ...`."""
+        return partial_period_line(
+            label=label,
+            credit=self.credit,
+            quantity=self.quantity,
+            unit_amount_minor=self.unit_amount_minor,
+            currency_code=self.amount.currency_code,
+            used_from=self.period_start,
+            used_to=self.period_end,
+            fraction=self.fraction,
+            full_start=self.full_start or self.period_start,
+            full_end=self.full_end or self.period_end,
+            time_zone=time_zone,
+        )
 
     @property
     def derivation(self) -> str:
@@ -134,9 +155,18 @@ def prorate_partial_period(
     amount = round_minor(unrounded, rule=rule)
     first, last = _instant(begin), _instant(finish)
     return ProrationLine(
-        description=(
-            f"{'Credit' if credit else 'Charge'} for quantity {quantity} at {full.format()}"
-            f" per period from {first:%Y-%m-%dT%H:%M:%SZ} to {last:%Y-%m-%dT%H:%M:%SZ}"
+        description=partial_period_line(
+            label="",
+            credit=credit,
+            quantity=quantity,
+            unit_amount_minor=terms.unit_amount_minor,
+            currency_code=terms.currency_code,
+            used_from=first,
+            used_to=last,
+            fraction=fraction,
+            full_start=_instant(start),
+            full_end=_instant(end),
+            time_zone="UTC",
         ),
         amount=Money(check_amount(amount, field="amount"), terms.currency_code),
         quantity=quantity,
@@ -149,6 +179,9 @@ def prorate_partial_period(
         full_period_amount_minor=full.amount_minor,
         seconds=finish - begin,
         period_seconds=end - start,
+        full_start=_instant(start),
+        full_end=_instant(end),
+        credit=credit,
     )
 
 

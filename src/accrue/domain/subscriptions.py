@@ -31,6 +31,7 @@ from accrue.domain.calendar import (
     Period,
     anchor_from,
     next_boundary,
+    utc_text,
 )
 from accrue.domain.catalog import PriceTerms
 from accrue.domain.errors import InvalidState, PreconditionViolation, ValidationFailed
@@ -92,7 +93,8 @@ _FACTS = {
 # status -> action allowed in it -> statuses the action may lead to.
 TRANSITIONS: dict[SubscriptionStatus, dict[Action, frozenset[SubscriptionStatus]]] = {
     _S.INCOMPLETE: {
-        _A.START: frozenset({_S.TRIALING, _S.ACTIVE}),
+        # INCOMPLETE -> INCOMPLETE: started, but its first invoice is charged first.
+        _A.START: frozenset({_S.TRIALING, _S.ACTIVE, _S.INCOMPLETE}),
         _A.MARK_PAID: frozenset({_S.ACTIVE}),
         _A.CHANGE_ITEMS: frozenset({_S.INCOMPLETE}),
         **_CANCEL,
@@ -134,6 +136,8 @@ class SubscriptionItem:
     price_id: str
     terms: PriceTerms
     quantity: int = 1
+    # What invoices call the item (`Product (nickname)`), frozen in with the terms.
+    label: str = ""
 
     def __post_init__(self) -> None:
         if self.quantity < 1:
@@ -238,12 +242,15 @@ def start(
     *,
     trial_days: int | None = None,
     trial_end: datetime | None = None,
+    await_payment: bool = False,
 ) -> Transition:
     """Begin without upfront payment: TRIALING until the trial ends, else ACTIVE.
 
     A trial is a duration (whole days of 24 hours), not a billing period; its
     period is [now, trial_end). Without a trial the first period runs to the
-    next anchor boundary.
+    next anchor boundary. With `await_payment` (automatic collection) a
+    subscription without a trial stays INCOMPLETE, its first period set,
+    until its first invoice is paid (`mark_paid`).
     """
     _guard(sub, _A.START)
     at = _instant(now, "now")
@@ -254,7 +261,8 @@ def start(
             raise ValidationFailed.on("trial_days", "must be at least 1")
         trial_end = at + timedelta(days=trial_days)
     if trial_end is None:
-        return _commit(sub, _A.START, at, _S.ACTIVE, current_period=_from(sub, at))
+        status = _S.INCOMPLETE if await_payment else _S.ACTIVE
+        return _commit(sub, _A.START, at, status, current_period=_from(sub, at))
     end = _instant(trial_end, "trial_end")
     if end <= at:
         raise ValidationFailed.on("trial_end", "must be after now")
@@ -283,7 +291,7 @@ def renew(sub: Subscription, now: datetime) -> Transition:
     _guard(sub, _A.RENEW)
     end = sub.current_period.end
     if _instant(now, "now") < end:
-        refuse(sub, _A.RENEW, f"the current period runs until {end.isoformat()}")
+        refuse(sub, _A.RENEW, f"the current period runs until {utc_text(end)}")
     if sub.cancel_at_period_end:
         return _cancel(sub, _A.RENEW, end)
     return _commit(sub, _A.RENEW, end, sub.status, current_period=_from(sub, end))

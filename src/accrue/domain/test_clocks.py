@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from accrue.domain.calendar import utc_text
 from accrue.domain.errors import InvalidState, PreconditionViolation, ValidationFailed
 
 
@@ -32,10 +33,10 @@ def target_of(clock: TestClock, to: datetime) -> datetime:
     """`to` as the clock's next time (whole seconds, UTC), refused if it is in its past."""
     target = whole_second(to, "frozen_time")
     if target < clock.frozen_time:
-        why = f"the clock is at {clock.frozen_time.isoformat()} and only moves forward"
+        why = f"the clock is at {utc_text(clock.frozen_time)} and only moves forward"
         raise InvalidState(
             f"cannot move test clock {clock.id!r} back: {why}",
-            metadata={"frozen_time": clock.frozen_time.isoformat()},
+            metadata={"frozen_time": utc_text(clock.frozen_time)},
             precondition_violations=[PreconditionViolation("TIME", f"test_clocks/{clock.id}", why)],
         )
     return target

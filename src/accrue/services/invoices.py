@@ -18,6 +18,7 @@ from accrue.domain.invoices import (
     InvoiceStatus,
     LineCharge,
 )
+from accrue.domain.line_text import item_label, one_off_line
 from accrue.domain.money import check_amount
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.rounding import DEFAULT_RULE
@@ -156,7 +157,14 @@ class InvoiceService:
                 )
             amount = terms.amount_for(quantity).amount_minor
             unit, behavior = terms.unit_amount_minor, terms.tax_behavior
-            description = price.nickname
+            product = uow.products.get(customer.tenant_id, price.product_id)
+            description = one_off_line(
+                label=item_label(product.display_name if product else "", price.nickname)
+                or price.id,
+                quantity=quantity,
+                unit_amount_minor=unit,
+                currency_code=terms.currency_code,
+            )
         else:
             if line.currency_code != customer.currency_code:
                 raise CurrencyMismatch(

@@ -356,6 +356,7 @@ class PaymentEngine:
         if sub is None or sub.status not in (
             SubscriptionStatus.PAST_DUE,
             SubscriptionStatus.UNPAID,
+            SubscriptionStatus.INCOMPLETE,  # its first invoice is paid: it starts
         ):
             return
         self._store(uow, sub.version, subs.mark_paid(sub, now), now)
@@ -396,6 +397,12 @@ class PaymentEngine:
         if next_at is None and sub.status is SubscriptionStatus.PAST_DUE:
             final = self._policy.dunning.final_action
             self._store(uow, sub.version, subs.exhaust_dunning(sub, now, final), now)
+        if next_at is None and sub.status is SubscriptionStatus.INCOMPLETE:
+            # Never started: it is canceled and its unpaid first invoice voided,
+            # so no receivable is left on a subscription that never ran.
+            self._store(uow, sub.version, subs.cancel_now(sub, now), now)
+            if not failed.amount_paid_minor and not failed.credited_minor:
+                self._billing.invoicing.void(uow, failed, now=now)
 
     def _store(
         self,

@@ -502,6 +502,8 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookStore: ...
     @property
     def relay_cursors(self) -> RelayCursorStore: ...
+    @property
+    def documents(self) -> DocumentRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -517,3 +519,22 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> UnitOfWork:
         """A new unit of work; `write=True` takes the write lock up front on SQLite."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRecord:
+    """The fingerprint of one state (version) of a document, from its first rendering."""
+
+    tenant_id: str
+    document_id: str
+    version: int
+    kind: str
+    sha256: str
+    byte_size: int
+    first_render_time: datetime
+
+
+class DocumentRepository(Protocol):
+    def get_credit_note(self, tenant_id: str, credit_note_id: str) -> CreditNote | None: ...
+    def get_render(self, tenant_id: str, document_id: str, version: int) -> RenderRecord | None: ...
+    def add_render(self, record: RenderRecord) -> None: ...

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from accrue.domain import subscriptions as subs
 from accrue.domain.billing import unused_time_credits
-from accrue.domain.calendar import BillingInterval, anchor_from, boundary
+from accrue.domain.calendar import BillingInterval, anchor_from, boundary, utc_text
 from accrue.domain.catalog import UsageType
 from accrue.domain.customers import Customer
 from accrue.domain.errors import (
@@ -27,10 +27,13 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.invoices import (
     BillingReason,
     CollectionMethod,
+    CreditNoteReason,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     LineCharge,
 )
+from accrue.domain.line_text import item_label
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.domain.subscriptions import (
     ProrationBehavior,
@@ -112,10 +115,17 @@ class SubscriptionService:
         customer = self._customer(uow, sub.tenant_id, sub.customer_id)
         work = subs.scheduled_work(sub)
         draft = None
-        if work is not None and work.action is not subs.DueAction.PERIOD_END_CANCELLATION:
+        if work is not None and work.action is subs.DueAction.PERIOD_END_CANCELLATION:
+            subs.refuse(
+                sub,
+                "preview the next renewal",
+                f"it is scheduled to cancel at the end of its period, {utc_text(work.at)},"
+                " so nothing will renew (ReactivateSubscription undoes the cancellation)",
+            )
+        if work is not None:
             _, draft = self._billing.plan_step(customer, sub, work, preview=True)
         if draft is None:
-            subs.refuse(sub, "preview the next renewal", "nothing will renew")
+            subs.refuse(sub, "preview the next renewal", _why_nothing_renews(sub))
         return replace(draft, credit_applied_minor=self._preview_credit(uow, customer, draft))
 
     # -- creation ------------------------------------------------------------
@@ -168,13 +178,25 @@ class SubscriptionService:
             update_time=start,
             collection_method=new.collection_method,
         )
-        started = subs.start(sub, start, trial_end=trial_end)
+        # Charged automatically: INCOMPLETE until the first invoice is paid. The
+        # charge is attempted after this commits (see Collections.collect_first).
+        charge = new.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
+        started = subs.start(sub, start, trial_end=trial_end, await_payment=charge)
         sub = started.subscription
-        if sub.status is SubscriptionStatus.ACTIVE:
+        if sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.INCOMPLETE):
             draft = self._billing.period_invoice(
                 customer, sub, reason=BillingReason.SUBSCRIPTION_CREATE, now=start
             )
             sub = self._billing.issue(uow, sub, draft, now=start)
+            first = uow.invoices.get(tenant_id, sub.latest_invoice_id)
+            if (
+                sub.status is SubscriptionStatus.INCOMPLETE
+                and first
+                and first.amount_due_minor <= 0
+            ):
+                sub = subs.mark_paid(
+                    sub, start
+                ).subscription  # covered by credit: nothing to charge
         self._billing.record_change(uow, "created", sub)
         # A backdated start catches up on every period since, as the worker would have.
         sub, _ = self._billing.run_due(uow, customer, sub, until=now)
@@ -199,6 +221,11 @@ class SubscriptionService:
                 now=at,
                 preview=True,
             )
+            if invoice is not None:
+                # Unsaved, so DRAFT (no id, no number); its amounts are what the
+                # commit finalises, including the customer credit it would use.
+                credit = self._preview_credit(uow, customer, invoice)
+                invoice = replace(invoice, credit_applied_minor=credit)
         preview = transition.subscription
         if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
@@ -237,7 +264,7 @@ class SubscriptionService:
             if at < since:
                 raise ValidationFailed.on(
                     "proration_time",
-                    f"must not be before {since.isoformat()}, the current period's start"
+                    f"must not be before {utc_text(since)}, the current period's start"
                     " or the subscription's last change",
                 )
         items = self._items(uow, sub.tenant_id, customer, change.items, "items")
@@ -252,6 +279,8 @@ class SubscriptionService:
                 price_id=p.item.price_id,
                 subscription_id=sub.id,
                 behavior=p.item.terms.tax_behavior,
+                label=p.item.label,
+                time_zone=sub.anchor.time_zone,
             )
             for p in transition.prorations
         ]
@@ -298,15 +327,61 @@ class SubscriptionService:
             elif prorate and sub.status is SubscriptionStatus.PAUSED and sub.pause is not None:
                 # Paused time is never billed: the prepaid rest from the pause on is unused.
                 credits = unused_time_credits(sub, sub.pause.started_at, sub.current_period)
+            lines = self._invoicing.lines(customer, credits)
+            if self._net_against_open_invoice(uow, sub, lines, now=now):
+                lines = []
+            if sub.status is SubscriptionStatus.INCOMPLETE:
+                self._void_unpaid_first_invoice(uow, sub, now=now)
             new = self._billing.issue_lines(
                 uow,
                 customer,
                 transition.subscription,
-                self._invoicing.lines(customer, credits),
+                lines,
                 reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
                 now=now,
             )
         return self._save(uow, sub, replace(new, update_time=now), transition)
+
+    def _void_unpaid_first_invoice(
+        self, uow: UnitOfWork, sub: Subscription, *, now: datetime
+    ) -> None:
+        """A subscription canceled before it started owes nothing: its first invoice is voided."""
+        invoice = uow.invoices.get(sub.tenant_id, sub.latest_invoice_id, for_update=True)
+        untouched = invoice is not None and not (
+            invoice.amount_paid_minor or invoice.credited_minor
+        )
+        if invoice is not None and invoice.status is InvoiceStatus.OPEN and untouched:
+            self._invoicing.void(uow, invoice, now=now)
+
+    def _net_against_open_invoice(
+        self, uow: UnitOfWork, sub: Subscription, lines: Sequence[InvoiceLine], *, now: datetime
+    ) -> bool:
+        """Credit the unused time on the subscription's unpaid invoice; whether it was.
+
+        A canceled subscription bills nothing more, so a credit balance would
+        sit beside the unpaid receivable forever. When the latest invoice is
+        still OPEN and can take the whole credit, a credit note for it (reason
+        ORDER_CHANGE, the credit lines as its memo) reduces what is due instead
+        - any part beyond the amount due goes to the customer's credit balance,
+        as every credit note does. Otherwise the credit is invoiced as before.
+        """
+        owed = -sum(line.net_minor + line.tax_minor for line in lines)
+        invoice = uow.invoices.get(sub.tenant_id, sub.latest_invoice_id, for_update=True)
+        if owed <= 0 or invoice is None or invoice.status is not InvoiceStatus.OPEN:
+            return False
+        if invoice.amount_due_minor <= 0 or owed > invoice.creditable_minor:
+            return False
+        memo = "Canceled: " + "; ".join(line.charge.description for line in lines)
+        self._invoicing.credit(
+            uow,
+            invoice,
+            amount_minor=owed,
+            currency_code=invoice.currency_code,
+            reason=CreditNoteReason.ORDER_CHANGE,
+            memo=memo[:500],
+            now=now,
+        )
+        return True
 
     def reactivate(self, uow: UnitOfWork, tenant_id: str, subscription_id: str) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)
@@ -365,7 +440,11 @@ class SubscriptionService:
                     f" billed in {customer.currency_code}",
                     metadata={"left": customer.currency_code, "right": price.terms.currency_code},
                 )
-            items.append(SubscriptionItem(price.id, price.terms, request.quantity or 1))
+            product = uow.products.get(tenant_id, price.product_id)
+            label = item_label(product.display_name if product else "", price.nickname)
+            items.append(
+                SubscriptionItem(price.id, price.terms, request.quantity or 1, label=label)
+            )
         return items
 
     @staticmethod
@@ -391,3 +470,13 @@ class SubscriptionService:
         if end <= start:
             raise ValidationFailed.on("trial_end", "must be after the start")
         return end
+
+
+def _why_nothing_renews(sub: Subscription) -> str:
+    if sub.status is SubscriptionStatus.CANCELED:
+        return "it is canceled, so nothing will renew"
+    if sub.status is SubscriptionStatus.PAUSED:
+        return "it is paused without a resume time, so nothing will renew until it is resumed"
+    if sub.status is SubscriptionStatus.INCOMPLETE:
+        return "its first invoice is not paid yet, so nothing renews until it is"
+    return "nothing will renew"

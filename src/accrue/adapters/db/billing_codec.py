@@ -93,7 +93,12 @@ def terms_of(data: Mapping[str, Any]) -> PriceTerms:
 
 def items_json(items: Iterable[SubscriptionItem]) -> list[dict[str, Any]]:
     return [
-        {"price_id": item.price_id, "quantity": item.quantity, "terms": terms_json(item.terms)}
+        {
+            "price_id": item.price_id,
+            "quantity": item.quantity,
+            "terms": terms_json(item.terms),
+            "label": item.label,
+        }
         for item in items
     ]
 
@@ -101,7 +106,10 @@ def items_json(items: Iterable[SubscriptionItem]) -> list[dict[str, Any]]:
 def items_of(data: Iterable[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
     return tuple(
         SubscriptionItem(
-            price_id=item["price_id"], terms=terms_of(item["terms"]), quantity=item["quantity"]
+            price_id=item["price_id"],
+            terms=terms_of(item["terms"]),
+            quantity=item["quantity"],
+            label=item.get("label", ""),
         )
         for item in data
     )

@@ -706,6 +706,22 @@ settlement_marks = Table(
     Column("run_id", ID, nullable=False),
 )
 
+# The SHA-256 of each state (version) of an invoice's or credit note's PDF,
+# recorded when that state is first rendered: a later rendering must match.
+document_renders = Table(
+    "document_renders",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("document_id", ID, primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("sha256", CHAR(64), nullable=False),
+    Column("byte_size", BigInteger, nullable=False),
+    Column("first_render_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
+
 # Business-area packages keep their tables next to their SQL; importing them
 # here puts them on the one metadata that migrations are checked against.
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401

@@ -9,6 +9,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from accrue.adapters.db.document_repository import SqlDocumentRepository
 from accrue.adapters.db.event_repository import PayloadEncoder, SqlEventRepository
 from accrue.adapters.db.invoice_repository import SqlInvoiceRepository
 from accrue.adapters.db.key_locks import KeyLocks
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     reconciliation: SqlReconciliationRepository
     webhooks: SqlWebhookStore
     relay_cursors: SqlRelayCursors
+    documents: SqlDocumentRepository
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.reconciliation = SqlReconciliationRepository(conn)
         self.webhooks = SqlWebhookStore(conn)
         self.relay_cursors = SqlRelayCursors(conn)
+        self.documents = SqlDocumentRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -9,9 +9,11 @@ from accrue.api.convert.billing import (
     credit_note_to_pb,
     invoice_to_pb,
 )
+from accrue.api.convert.common import timestamp
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import invoice_pb2 as pb
 from accrue.domain.paging import PageRequest
+from accrue.services.documents import DocumentService
 from accrue.services.invoices import InvoiceService, LineRequest
 from accrue.services.ports import UnitOfWork
 from accrue.services.subscriptions import SubscriptionService
@@ -23,10 +25,12 @@ class InvoiceHandler:
         support: HandlerSupport,
         invoices: InvoiceService,
         subscriptions: SubscriptionService,
+        documents: DocumentService | None = None,
     ) -> None:
         self._support = support
         self._invoices = invoices
         self._subs = subscriptions
+        self._documents = documents
 
     def create_invoice(self, request: pb.CreateInvoiceRequest, call: CallContext) -> pb.Invoice:
         lines = [
@@ -165,3 +169,30 @@ class InvoiceHandler:
             )
 
         return self._support.read(work)
+
+    def get_invoice_document(
+        self, request: pb.GetInvoiceDocumentRequest, call: CallContext
+    ) -> pb.InvoiceDocument:
+        assert self._documents is not None, "documents are wired in bootstrap"
+        which = request.WhichOneof("document")
+        document = self._documents.document(
+            call.tenant_id,
+            invoice_id=request.invoice_id if which == "invoice_id" else "",
+            credit_note_id=request.credit_note_id if which == "credit_note_id" else "",
+        )
+        return pb.InvoiceDocument(
+            content=document.content,
+            content_type=document.content_type,
+            sha256=document.sha256,
+            file_name=document.file_name,
+            version=document.version,
+        )
+
+    def create_invoice_link(
+        self, request: pb.CreateInvoiceLinkRequest, call: CallContext
+    ) -> pb.InvoiceLink:
+        assert self._documents is not None, "documents are wired in bootstrap"
+        link = self._documents.create_link(
+            call.tenant_id, request.invoice_id, ttl_seconds=request.ttl_seconds
+        )
+        return pb.InvoiceLink(url=link.url, path=link.path, expire_time=timestamp(link.expire_time))

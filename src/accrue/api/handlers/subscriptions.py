@@ -17,6 +17,7 @@ from accrue.api.convert.common import timestamp
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import subscription_pb2 as pb
 from accrue.domain.paging import PageRequest
+from accrue.services.collections import Collections
 from accrue.services.ports import UnitOfWork
 from accrue.services.subscriptions import (
     ChangeResult,
@@ -39,9 +40,15 @@ def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
 
 
 class SubscriptionHandler:
-    def __init__(self, support: HandlerSupport, subscriptions: SubscriptionService) -> None:
+    def __init__(
+        self,
+        support: HandlerSupport,
+        subscriptions: SubscriptionService,
+        collections: Collections | None = None,
+    ) -> None:
         self._support = support
         self._subs = subscriptions
+        self._collections = collections
 
     def create_subscription(
         self, request: pb.CreateSubscriptionRequest, call: CallContext
@@ -56,11 +63,19 @@ class SubscriptionHandler:
             metadata=dict(request.metadata),
             collection_method=COLLECTION_FROM_PB[request.collection_method],
         )
-        return self._support.mutate(
+        created = self._support.mutate(
             call,
             request,
             pb.Subscription,
             lambda uow: subscription_to_pb(self._subs.create(uow, call.tenant_id, new)),
+        )
+        if created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE or self._collections is None:
+            return created
+        # The first charge, after the subscription and its invoice committed; a
+        # retry of the request finds the attempt made and answers the outcome.
+        self._collections.collect_first(call.tenant_id, created.id)
+        return self._support.read(
+            lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, created.id))
         )
 
     def get_subscription(

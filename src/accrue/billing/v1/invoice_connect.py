@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .invoice_pb2 import CreateCreditNoteRequest, CreateInvoiceRequest, CreditNote, FinalizeInvoiceRequest, GetInvoiceRequest, GetUpcomingInvoiceRequest, Invoice, ListCreditNotesRequest, ListCreditNotesResponse, ListInvoicesRequest, ListInvoicesResponse, MarkInvoiceUncollectibleRequest, VoidInvoiceRequest
+from .invoice_pb2 import CreateCreditNoteRequest, CreateInvoiceLinkRequest, CreateInvoiceRequest, CreditNote, FinalizeInvoiceRequest, GetInvoiceDocumentRequest, GetInvoiceRequest, GetUpcomingInvoiceRequest, Invoice, InvoiceDocument, InvoiceLink, ListCreditNotesRequest, ListCreditNotesResponse, ListInvoicesRequest, ListInvoicesResponse, MarkInvoiceUncollectibleRequest, VoidInvoiceRequest
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -110,10 +110,13 @@ class InvoiceService(Protocol):
     async def get_upcoming_invoice(self, request: GetUpcomingInvoiceRequest, ctx: RequestContext[GetUpcomingInvoiceRequest, Invoice], /) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -131,6 +134,29 @@ class InvoiceService(Protocol):
     async def list_credit_notes(self, request: ListCreditNotesRequest, ctx: RequestContext[ListCreditNotesRequest, ListCreditNotesResponse], /) -> ListCreditNotesResponse:
         """
         Lists credit notes, oldest first. INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_invoice_document(self, request: GetInvoiceDocumentRequest, ctx: RequestContext[GetInvoiceDocumentRequest, InvoiceDocument], /) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def create_invoice_link(self, request: CreateInvoiceLinkRequest, ctx: RequestContext[CreateInvoiceLinkRequest, InvoiceLink], /) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -246,6 +272,28 @@ class InvoiceServiceASGIApplication(ConnectASGIApplication[InvoiceService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.list_credit_notes,
+                ),
+                "/accrue.billing.v1.InvoiceService/GetInvoiceDocument": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetInvoiceDocument",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=GetInvoiceDocumentRequest,
+                        output=InvoiceDocument,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_invoice_document,
+                ),
+                "/accrue.billing.v1.InvoiceService/CreateInvoiceLink": Endpoint.unary(
+                    method=MethodInfo(
+                        name="CreateInvoiceLink",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=CreateInvoiceLinkRequest,
+                        output=InvoiceLink,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.create_invoice_link,
                 ),
             },
             interceptors=interceptors,
@@ -465,10 +513,13 @@ class InvoiceServiceClient(ConnectClient):
     ) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         return await self.execute_unary(
             request=request,
@@ -528,6 +579,63 @@ class InvoiceServiceClient(ConnectClient):
                 service_name="accrue.billing.v1.InvoiceService",
                 input=ListCreditNotesRequest,
                 output=ListCreditNotesResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def get_invoice_document(
+        self,
+        request: GetInvoiceDocumentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetInvoiceDocument",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=GetInvoiceDocumentRequest,
+                output=InvoiceDocument,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def create_invoice_link(
+        self,
+        request: CreateInvoiceLinkRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvoiceLink",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=CreateInvoiceLinkRequest,
+                output=InvoiceLink,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),
@@ -608,10 +716,13 @@ class InvoiceServiceSync(Protocol):
     def get_upcoming_invoice(self, request: GetUpcomingInvoiceRequest, ctx: RequestContext[GetUpcomingInvoiceRequest, Invoice], /) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -629,6 +740,29 @@ class InvoiceServiceSync(Protocol):
     def list_credit_notes(self, request: ListCreditNotesRequest, ctx: RequestContext[ListCreditNotesRequest, ListCreditNotesResponse], /) -> ListCreditNotesResponse:
         """
         Lists credit notes, oldest first. INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_invoice_document(self, request: GetInvoiceDocumentRequest, ctx: RequestContext[GetInvoiceDocumentRequest, InvoiceDocument], /) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def create_invoice_link(self, request: CreateInvoiceLinkRequest, ctx: RequestContext[CreateInvoiceLinkRequest, InvoiceLink], /) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -742,6 +876,28 @@ class InvoiceServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.list_credit_notes,
+                ),
+                "/accrue.billing.v1.InvoiceService/GetInvoiceDocument": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetInvoiceDocument",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=GetInvoiceDocumentRequest,
+                        output=InvoiceDocument,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_invoice_document,
+                ),
+                "/accrue.billing.v1.InvoiceService/CreateInvoiceLink": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="CreateInvoiceLink",
+                        service_name="accrue.billing.v1.InvoiceService",
+                        input=CreateInvoiceLinkRequest,
+                        output=InvoiceLink,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.create_invoice_link,
                 ),
             },
             interceptors=interceptors,
@@ -961,10 +1117,13 @@ class InvoiceServiceClientSync(ConnectClientSync):
     ) -> Invoice:
         """
         The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         return self.execute_unary(
             request=request,
@@ -1024,6 +1183,63 @@ class InvoiceServiceClientSync(ConnectClientSync):
                 service_name="accrue.billing.v1.InvoiceService",
                 input=ListCreditNotesRequest,
                 output=ListCreditNotesResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def get_invoice_document(
+        self,
+        request: GetInvoiceDocumentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceDocument:
+        """
+        The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetInvoiceDocument",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=GetInvoiceDocumentRequest,
+                output=InvoiceDocument,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def create_invoice_link(
+        self,
+        request: CreateInvoiceLinkRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> InvoiceLink:
+        """
+        A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateInvoiceLink",
+                service_name="accrue.billing.v1.InvoiceService",
+                input=CreateInvoiceLinkRequest,
+                output=InvoiceLink,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

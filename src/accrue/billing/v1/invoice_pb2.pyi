@@ -321,3 +321,43 @@ class ListCreditNotesResponse(_message.Message):
     credit_notes: _containers.RepeatedCompositeFieldContainer[CreditNote]
     next_page_token: str
     def __init__(self, credit_notes: _Optional[_Iterable[_Union[CreditNote, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetInvoiceDocumentRequest(_message.Message):
+    __slots__ = ("invoice_id", "credit_note_id")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_NOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    credit_note_id: str
+    def __init__(self, invoice_id: _Optional[str] = ..., credit_note_id: _Optional[str] = ...) -> None: ...
+
+class InvoiceDocument(_message.Message):
+    __slots__ = ("content", "content_type", "sha256", "file_name", "version")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    content_type: str
+    sha256: str
+    file_name: str
+    version: int
+    def __init__(self, content: _Optional[bytes] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., file_name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class CreateInvoiceLinkRequest(_message.Message):
+    __slots__ = ("invoice_id", "ttl_seconds")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    ttl_seconds: int
+    def __init__(self, invoice_id: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class InvoiceLink(_message.Message):
+    __slots__ = ("url", "path", "expire_time")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    path: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, url: _Optional[str] = ..., path: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

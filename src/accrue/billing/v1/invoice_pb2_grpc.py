@@ -103,6 +103,16 @@ class InvoiceServiceStub:
                 request_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesRequest.SerializeToString,
                 response_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesResponse.FromString,
                 _registered_method=True)
+        self.GetInvoiceDocument = channel.unary_unary(
+                '/accrue.billing.v1.InvoiceService/GetInvoiceDocument',
+                request_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.GetInvoiceDocumentRequest.SerializeToString,
+                response_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceDocument.FromString,
+                _registered_method=True)
+        self.CreateInvoiceLink = channel.unary_unary(
+                '/accrue.billing.v1.InvoiceService/CreateInvoiceLink',
+                request_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.CreateInvoiceLinkRequest.SerializeToString,
+                response_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceLink.FromString,
+                _registered_method=True)
 
 
 class InvoiceServiceServicer:
@@ -183,10 +193,13 @@ class InvoiceServiceServicer:
 
     def GetUpcomingInvoice(self, request, context):
         """The invoice the subscription's next renewal will create, computed by the
-        same code the renewal runs; nothing is stored. NOT_FOUND
-        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when nothing
-        will renew (canceled, paused without a resume time, or cancelling at
-        the period end).
+        same code the renewal runs; nothing is stored. Like every preview it is
+        not finalised: status DRAFT, no id, no number (the renewal's invoice is
+        finalised: OPEN or PAID). NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) when nothing will renew (canceled,
+        INCOMPLETE, paused without a resume time, or cancelling at the period
+        end); the message says which, with times written as in the API
+        (`2026-05-01T00:00:00Z`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +219,31 @@ class InvoiceServiceServicer:
 
     def ListCreditNotes(self, request, context):
         """Lists credit notes, oldest first. INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvoiceDocument(self, request, context):
+        """The PDF of a finalised invoice or of a credit note: seller and buyer,
+        number, dates, lines, tax per rate, totals, amount due and payment
+        status. The same state of the invoice always gives the same bytes; the
+        SHA-256 of each state's document is recorded when it is first rendered
+        and every later rendering must match it. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (INVALID_STATE) for a DRAFT invoice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateInvoiceLink(self, request, context):
+        """A signed, expiring link to a read-only web page of a finalised invoice
+        (the document's content and its payment status, usable on a phone),
+        served on the Connect port at `/i/<token>`. The token is unguessable and
+        names only this tenant's invoice; a tampered, expired or unknown link
+        answers the same 404 page. Nothing is stored. NOT_FOUND
+        (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) for a DRAFT
+        invoice.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -258,6 +296,16 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.ListCreditNotes,
                     request_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesRequest.FromString,
                     response_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesResponse.SerializeToString,
+            ),
+            'GetInvoiceDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvoiceDocument,
+                    request_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.GetInvoiceDocumentRequest.FromString,
+                    response_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceDocument.SerializeToString,
+            ),
+            'CreateInvoiceLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvoiceLink,
+                    request_deserializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.CreateInvoiceLinkRequest.FromString,
+                    response_serializer=accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceLink.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +575,60 @@ class InvoiceService:
             '/accrue.billing.v1.InvoiceService/ListCreditNotes',
             accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesRequest.SerializeToString,
             accrue_dot_billing_dot_v1_dot_invoice__pb2.ListCreditNotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvoiceDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accrue.billing.v1.InvoiceService/GetInvoiceDocument',
+            accrue_dot_billing_dot_v1_dot_invoice__pb2.GetInvoiceDocumentRequest.SerializeToString,
+            accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInvoiceLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accrue.billing.v1.InvoiceService/CreateInvoiceLink',
+            accrue_dot_billing_dot_v1_dot_invoice__pb2.CreateInvoiceLinkRequest.SerializeToString,
+            accrue_dot_billing_dot_v1_dot_invoice__pb2.InvoiceLink.FromString,
             options,
             channel_credentials,
             insecure,

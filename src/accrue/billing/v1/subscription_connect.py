@@ -62,10 +62,22 @@ class SubscriptionService(Protocol):
     async def create_subscription(self, request: CreateSubscriptionRequest, ctx: RequestContext[CreateSubscriptionRequest, Subscription], /) -> Subscription:
         """
         Creates a subscription and, unless it starts with a trial, its first
-        invoice (finalised). NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
-        customer or price; FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an
-        archived customer or price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a
-        price's currency is not the customer's.
+        invoice (finalised). With COLLECTION_METHOD_CHARGE_AUTOMATICALLY (and no
+        trial) the subscription and its OPEN first invoice are committed first,
+        as INCOMPLETE; then, outside that transaction, the first invoice is
+        charged to the default payment method (a running `accrue worker` may
+        make that same attempt; only one is ever made), and the response is the
+        subscription after the attempt: ACTIVE when the charge succeeded (or the
+        customer's credit balance covered the invoice), still INCOMPLETE with the
+        invoice OPEN when it was declined or its outcome is not known yet. An
+        INCOMPLETE subscription does not renew; its first invoice is retried on
+        the dunning schedule and a success makes it ACTIVE; after the last failed
+        retry it is CANCELED and that invoice VOID (nothing was ever paid for).
+        A retry of the request answers the subscription as it then stands.
+        NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer or price;
+        FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an archived customer or
+        price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a price's currency is
+        not the customer's.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -93,7 +105,11 @@ class SubscriptionService(Protocol):
         """
         Computes what ChangeSubscription with the same arguments would do at the
         same `proration_time`, and changes nothing. Both run the same planning
-        code, so the lines are identical. Errors as ChangeSubscription.
+        code, so the lines are identical. With ALWAYS_INVOICE the previewed
+        `invoice` is never finalised: its status is DRAFT and it has no id or
+        number, while the commit's invoice is finalised (OPEN, or PAID when
+        nothing is left to pay); every amount, including the customer credit it
+        would use, is the same. Errors as ChangeSubscription.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -120,7 +136,14 @@ class SubscriptionService(Protocol):
         """
         Cancels now (optionally crediting the unused time of the current
         period) or schedules cancellation for the end of the period or trial.
-        NOT_FOUND (RESOURCE_NOT_FOUND).
+        With `prorate` the unused time is credited by a credit note on the
+        subscription's latest invoice when that invoice is still OPEN (unpaid or
+        partly paid) and can take the whole credit: the note reduces the amount
+        due (reason ORDER_CHANGE, its memo lists the credit lines), and only what
+        exceeds the amount due goes to the customer's credit balance. Otherwise
+        the credit lines are invoiced and the credit goes to the customer's
+        credit balance. An INCOMPLETE subscription (never paid) is canceled with
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -313,10 +336,22 @@ class SubscriptionServiceClient(ConnectClient):
     ) -> Subscription:
         """
         Creates a subscription and, unless it starts with a trial, its first
-        invoice (finalised). NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
-        customer or price; FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an
-        archived customer or price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a
-        price's currency is not the customer's.
+        invoice (finalised). With COLLECTION_METHOD_CHARGE_AUTOMATICALLY (and no
+        trial) the subscription and its OPEN first invoice are committed first,
+        as INCOMPLETE; then, outside that transaction, the first invoice is
+        charged to the default payment method (a running `accrue worker` may
+        make that same attempt; only one is ever made), and the response is the
+        subscription after the attempt: ACTIVE when the charge succeeded (or the
+        customer's credit balance covered the invoice), still INCOMPLETE with the
+        invoice OPEN when it was declined or its outcome is not known yet. An
+        INCOMPLETE subscription does not renew; its first invoice is retried on
+        the dunning schedule and a success makes it ACTIVE; after the last failed
+        retry it is CANCELED and that invoice VOID (nothing was ever paid for).
+        A retry of the request answers the subscription as it then stands.
+        NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer or price;
+        FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an archived customer or
+        price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a price's currency is
+        not the customer's.
         """
         return await self.execute_unary(
             request=request,
@@ -412,7 +447,11 @@ class SubscriptionServiceClient(ConnectClient):
         """
         Computes what ChangeSubscription with the same arguments would do at the
         same `proration_time`, and changes nothing. Both run the same planning
-        code, so the lines are identical. Errors as ChangeSubscription.
+        code, so the lines are identical. With ALWAYS_INVOICE the previewed
+        `invoice` is never finalised: its status is DRAFT and it has no id or
+        number, while the commit's invoice is finalised (OPEN, or PAID when
+        nothing is left to pay); every amount, including the customer credit it
+        would use, is the same. Errors as ChangeSubscription.
         """
         return await self.execute_unary(
             request=request,
@@ -490,7 +529,14 @@ class SubscriptionServiceClient(ConnectClient):
         """
         Cancels now (optionally crediting the unused time of the current
         period) or schedules cancellation for the end of the period or trial.
-        NOT_FOUND (RESOURCE_NOT_FOUND).
+        With `prorate` the unused time is credited by a credit note on the
+        subscription's latest invoice when that invoice is still OPEN (unpaid or
+        partly paid) and can take the whole credit: the note reduces the amount
+        due (reason ORDER_CHANGE, its memo lists the credit lines), and only what
+        exceeds the amount due goes to the customer's credit balance. Otherwise
+        the credit lines are invoiced and the credit goes to the customer's
+        credit balance. An INCOMPLETE subscription (never paid) is canceled with
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
         """
         return await self.execute_unary(
             request=request,
@@ -556,10 +602,22 @@ class SubscriptionServiceSync(Protocol):
     def create_subscription(self, request: CreateSubscriptionRequest, ctx: RequestContext[CreateSubscriptionRequest, Subscription], /) -> Subscription:
         """
         Creates a subscription and, unless it starts with a trial, its first
-        invoice (finalised). NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
-        customer or price; FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an
-        archived customer or price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a
-        price's currency is not the customer's.
+        invoice (finalised). With COLLECTION_METHOD_CHARGE_AUTOMATICALLY (and no
+        trial) the subscription and its OPEN first invoice are committed first,
+        as INCOMPLETE; then, outside that transaction, the first invoice is
+        charged to the default payment method (a running `accrue worker` may
+        make that same attempt; only one is ever made), and the response is the
+        subscription after the attempt: ACTIVE when the charge succeeded (or the
+        customer's credit balance covered the invoice), still INCOMPLETE with the
+        invoice OPEN when it was declined or its outcome is not known yet. An
+        INCOMPLETE subscription does not renew; its first invoice is retried on
+        the dunning schedule and a success makes it ACTIVE; after the last failed
+        retry it is CANCELED and that invoice VOID (nothing was ever paid for).
+        A retry of the request answers the subscription as it then stands.
+        NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer or price;
+        FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an archived customer or
+        price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a price's currency is
+        not the customer's.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -587,7 +645,11 @@ class SubscriptionServiceSync(Protocol):
         """
         Computes what ChangeSubscription with the same arguments would do at the
         same `proration_time`, and changes nothing. Both run the same planning
-        code, so the lines are identical. Errors as ChangeSubscription.
+        code, so the lines are identical. With ALWAYS_INVOICE the previewed
+        `invoice` is never finalised: its status is DRAFT and it has no id or
+        number, while the commit's invoice is finalised (OPEN, or PAID when
+        nothing is left to pay); every amount, including the customer credit it
+        would use, is the same. Errors as ChangeSubscription.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -614,7 +676,14 @@ class SubscriptionServiceSync(Protocol):
         """
         Cancels now (optionally crediting the unused time of the current
         period) or schedules cancellation for the end of the period or trial.
-        NOT_FOUND (RESOURCE_NOT_FOUND).
+        With `prorate` the unused time is credited by a credit note on the
+        subscription's latest invoice when that invoice is still OPEN (unpaid or
+        partly paid) and can take the whole credit: the note reduces the amount
+        due (reason ORDER_CHANGE, its memo lists the credit lines), and only what
+        exceeds the amount due goes to the customer's credit balance. Otherwise
+        the credit lines are invoiced and the credit goes to the customer's
+        credit balance. An INCOMPLETE subscription (never paid) is canceled with
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -805,10 +874,22 @@ class SubscriptionServiceClientSync(ConnectClientSync):
     ) -> Subscription:
         """
         Creates a subscription and, unless it starts with a trial, its first
-        invoice (finalised). NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
-        customer or price; FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an
-        archived customer or price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a
-        price's currency is not the customer's.
+        invoice (finalised). With COLLECTION_METHOD_CHARGE_AUTOMATICALLY (and no
+        trial) the subscription and its OPEN first invoice are committed first,
+        as INCOMPLETE; then, outside that transaction, the first invoice is
+        charged to the default payment method (a running `accrue worker` may
+        make that same attempt; only one is ever made), and the response is the
+        subscription after the attempt: ACTIVE when the charge succeeded (or the
+        customer's credit balance covered the invoice), still INCOMPLETE with the
+        invoice OPEN when it was declined or its outcome is not known yet. An
+        INCOMPLETE subscription does not renew; its first invoice is retried on
+        the dunning schedule and a success makes it ACTIVE; after the last failed
+        retry it is CANCELED and that invoice VOID (nothing was ever paid for).
+        A retry of the request answers the subscription as it then stands.
+        NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer or price;
+        FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an archived customer or
+        price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a price's currency is
+        not the customer's.
         """
         return self.execute_unary(
             request=request,
@@ -904,7 +985,11 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         """
         Computes what ChangeSubscription with the same arguments would do at the
         same `proration_time`, and changes nothing. Both run the same planning
-        code, so the lines are identical. Errors as ChangeSubscription.
+        code, so the lines are identical. With ALWAYS_INVOICE the previewed
+        `invoice` is never finalised: its status is DRAFT and it has no id or
+        number, while the commit's invoice is finalised (OPEN, or PAID when
+        nothing is left to pay); every amount, including the customer credit it
+        would use, is the same. Errors as ChangeSubscription.
         """
         return self.execute_unary(
             request=request,
@@ -982,7 +1067,14 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         """
         Cancels now (optionally crediting the unused time of the current
         period) or schedules cancellation for the end of the period or trial.
-        NOT_FOUND (RESOURCE_NOT_FOUND).
+        With `prorate` the unused time is credited by a credit note on the
+        subscription's latest invoice when that invoice is still OPEN (unpaid or
+        partly paid) and can take the whole credit: the note reduces the amount
+        due (reason ORDER_CHANGE, its memo lists the credit lines), and only what
+        exceeds the amount due goes to the customer's credit balance. Otherwise
+        the credit lines are invoiced and the credit goes to the customer's
+        credit balance. An INCOMPLETE subscription (never paid) is canceled with
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
         """
         return self.execute_unary(
             request=request,

@@ -124,10 +124,22 @@ class SubscriptionServiceServicer:
 
     def CreateSubscription(self, request, context):
         """Creates a subscription and, unless it starts with a trial, its first
-        invoice (finalised). NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown
-        customer or price; FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an
-        archived customer or price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a
-        price's currency is not the customer's.
+        invoice (finalised). With COLLECTION_METHOD_CHARGE_AUTOMATICALLY (and no
+        trial) the subscription and its OPEN first invoice are committed first,
+        as INCOMPLETE; then, outside that transaction, the first invoice is
+        charged to the default payment method (a running `accrue worker` may
+        make that same attempt; only one is ever made), and the response is the
+        subscription after the attempt: ACTIVE when the charge succeeded (or the
+        customer's credit balance covered the invoice), still INCOMPLETE with the
+        invoice OPEN when it was declined or its outcome is not known yet. An
+        INCOMPLETE subscription does not renew; its first invoice is retried on
+        the dunning schedule and a success makes it ACTIVE; after the last failed
+        retry it is CANCELED and that invoice VOID (nothing was ever paid for).
+        A retry of the request answers the subscription as it then stands.
+        NOT_FOUND (RESOURCE_NOT_FOUND) for an unknown customer or price;
+        FAILED_PRECONDITION (RESOURCE_ARCHIVED) for an archived customer or
+        price; INVALID_ARGUMENT (CURRENCY_MISMATCH) when a price's currency is
+        not the customer's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,7 +171,11 @@ class SubscriptionServiceServicer:
     def PreviewSubscriptionChange(self, request, context):
         """Computes what ChangeSubscription with the same arguments would do at the
         same `proration_time`, and changes nothing. Both run the same planning
-        code, so the lines are identical. Errors as ChangeSubscription.
+        code, so the lines are identical. With ALWAYS_INVOICE the previewed
+        `invoice` is never finalised: its status is DRAFT and it has no id or
+        number, while the commit's invoice is finalised (OPEN, or PAID when
+        nothing is left to pay); every amount, including the customer credit it
+        would use, is the same. Errors as ChangeSubscription.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,7 +205,14 @@ class SubscriptionServiceServicer:
     def CancelSubscription(self, request, context):
         """Cancels now (optionally crediting the unused time of the current
         period) or schedules cancellation for the end of the period or trial.
-        NOT_FOUND (RESOURCE_NOT_FOUND).
+        With `prorate` the unused time is credited by a credit note on the
+        subscription's latest invoice when that invoice is still OPEN (unpaid or
+        partly paid) and can take the whole credit: the note reduces the amount
+        due (reason ORDER_CHANGE, its memo lists the credit lines), and only what
+        exceeds the amount due goes to the customer's credit balance. Otherwise
+        the credit lines are invoiced and the credit goes to the customer's
+        credit balance. An INCOMPLETE subscription (never paid) is canceled with
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
