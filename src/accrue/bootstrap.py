@@ -445,7 +445,7 @@ def _watch(
 ) -> AppMetrics:
     """Scrape-time sources: pool use, breaker state, money-path gauges."""
     if metrics.enabled:
-        from accrue.adapters.db.operational_state import SqlOperationalState
+        from accrue.adapters.db.operational_state import SqlOperationalState, SqlWebhookBacklog
 
         metrics.watch_pool(engine)
         metrics.watch_breaker(SIMULATED_PSP, lambda: breakers.get(SIMULATED_PSP).state.value)
@@ -454,6 +454,7 @@ def _watch(
             clock.now,
             refresh_seconds=settings.metrics_state_refresh_seconds,
         )
+        metrics.add_backlog("webhooks", SqlWebhookBacklog(engine))
     return metrics
 
 

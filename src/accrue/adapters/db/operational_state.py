@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, false, func, inspect, select
+from sqlalchemy import Connection, Engine, false, func, inspect, select, true
 from sqlalchemy.sql import ColumnElement
 
 from accrue.adapters.db import tables as t
@@ -58,11 +58,11 @@ class SqlOperationalState:
                 unsequenced["ledger"] = self._backlog(
                     connection, now, lt.post_time, lt.sequence.is_(None)
                 )
-            if self._nullable_sequence.get("events"):
-                ev = t.events.c
-                unsequenced["events"] = self._backlog(
-                    connection, now, ev.occur_time, ev.sequence.is_(None)
-                )
+            # Events wait in event_queue until the sequencer numbers them
+            # (PostgreSQL); SQLite numbers at commit and leaves it empty.
+            unsequenced["events"] = self._backlog(
+                connection, now, t.event_queue.c.occur_time, true()
+            )
             rb = t.reconciliation_breaks.c
             breaks = {
                 row.category: int(row.n)
@@ -109,3 +109,20 @@ def _nullable_sequence_columns(connection: Connection) -> dict[str, bool]:
         }
         found[table] = nullable.get("sequence", False)
     return found
+
+
+class SqlWebhookBacklog:
+    """Webhook deliveries still to be made (pending), and how long the oldest
+    has waited: the `webhooks` queue of `accrue_backlog`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __call__(self, now: datetime) -> Backlog:
+        from accrue.webhooks.tables import webhook_deliveries
+
+        deliveries = webhook_deliveries.c
+        with self._engine.connect() as connection:
+            return SqlOperationalState._backlog(
+                connection, now, deliveries.create_time, deliveries.status == "pending"
+            )
