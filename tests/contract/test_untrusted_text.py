@@ -27,6 +27,7 @@ from tests.support import (
     failure_of_grpc,
     fresh_postgres_database,
     running_server,
+    settle,
 )
 
 NUL = "a\x00b"
@@ -62,6 +63,9 @@ def tenant(db_server: RunningServer) -> tuple[str, str, Ids]:
 
 def row_counts(server: RunningServer, tenant_id: str) -> dict[str, int]:
     """Rows per table the tenant owns, to prove a refused call wrote nothing."""
+    # PostgreSQL moves events from the queue into `events` after commit: count
+    # once the sequencer has caught up, so its moves are not mistaken for writes.
+    settle(server.app)
     counts = {}
     with server.app.engine.connect() as conn:
         for table in tables.metadata.sorted_tables:
