@@ -168,7 +168,11 @@ class TestClockService:
                 self._notify()
                 return False
             if bill and (not sub or bill[0].due_time <= sub[0].next_action_time):
-                collect = (bill[0].id, max(bill[0].due_time, clock.frozen_time))
+                at = max(bill[0].due_time, clock.frozen_time)
+                collect = (bill[0].id, at)
+                # The clock is at the attempt's instant before it runs: it is its "now".
+                uow.test_clocks.update(progressed(clock, reached=at, work_items=1))
+                uow.commit()
             else:
                 bound = target if not bill else bill[0].due_time - _SECOND
                 try:
@@ -197,12 +201,6 @@ class TestClockService:
                 return True
             self._fail(tenant_id, clock_id, error, at)
             return False
-        with self._uow(write=True) as uow:
-            clock = uow.test_clocks.get(tenant_id, clock_id, for_update=True)
-            if clock is None or clock.state is not ClockState.ADVANCING:
-                return False
-            uow.test_clocks.update(progressed(clock, reached=at, work_items=1))
-            uow.commit()
         self._notify()
         return True
 
