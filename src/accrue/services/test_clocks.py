@@ -336,6 +336,10 @@ class TestClockRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def clocks(self) -> TestClockService:
+        return self._clocks
+
     def run_once(self, *, limit: int = 10) -> int:
         """One turn over the advancing clocks; the number of batches run."""
         batches = 0
