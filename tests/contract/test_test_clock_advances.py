@@ -7,14 +7,15 @@ failed step's typed error and the time reached). GetTestClock shows progress.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import test_clock_pb2 as clk
 from accrue.domain.errors import AmountOutOfRange
 from accrue.services import test_clocks as clock_service
@@ -54,6 +55,15 @@ def settled(s: Scenario, timeout: float = 30.0) -> clk.TestClock:
         time.sleep(0.05)
 
 
+def clock_events(s: Scenario) -> list[str]:
+    page = s.call(
+        "accrue.billing.v1.EventService",
+        "ListEvents",
+        evt.ListEventsRequest(page_size=1000, types=["test_clock.ready", "test_clock.failed"]),
+    )
+    return [e.type for e in page.events if e.resource_id == s.clock.id]
+
+
 def monthly(s: Scenario, subscriptions: int, amount: int = 1000) -> list[str]:
     customer = s.customer()
     price = s.price(amount)
@@ -85,6 +95,7 @@ def test_advance_answers_at_once_then_becomes_ready_with_progress(rpc: Transport
     assert done.advance_work_items_run == 3 * 12  # twelve renewals each
     assert done.work_items_run == 36
     assert len(s.invoices()) == 3 * 13  # the first invoices and twelve renewals each
+    assert clock_events(s) == ["test_clock.ready"]
 
 
 def test_wait_answers_when_done_and_a_retry_replays_without_running_twice(
@@ -140,6 +151,7 @@ def test_a_failing_step_stops_the_clock_with_its_error_and_the_time_reached(
     assert stopped.advance_work_items_run == 3
     assert when(stopped.target_time) == utc(2026, 12, 1)
     assert len(s.invoices()) == 4
+    assert clock_events(s) == ["test_clock.failed"]
 
     # Fixed, the clock advances again from where it stopped.
     monkeypatch.setattr(SubscriptionBilling, "plan_step", plan_step)
@@ -147,6 +159,7 @@ def test_a_failing_step_stops_the_clock_with_its_error_and_the_time_reached(
     assert (done.state, when(done.frozen_time)) == (READY, utc(2026, 12, 1))
     assert not done.HasField("failure")
     assert len(s.invoices()) == 12
+    assert clock_events(s) == ["test_clock.failed", "test_clock.ready"]
 
 
 # -- a server whose runner is held, so an advance stays ADVANCING -------------------
@@ -203,10 +216,10 @@ def test_a_second_advance_while_one_runs_is_refused(held: RunningServer, name: s
 @pytest.mark.parametrize("name", TRANSPORTS)
 @pytest.mark.parametrize("stop_after", [1, 4])
 def test_a_restart_mid_advance_resumes_to_the_same_invoices(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, stop_after: int
+    database_url: str, monkeypatch: pytest.MonkeyPatch, name: str, stop_after: int
 ) -> None:
     monkeypatch.setattr(clock_service, "BATCH_STEPS", 7)  # many small batches
-    url = f"sqlite:///{tmp_path / 'accrue.db'}"
+    url = database_url
     to = utc(2027, 7, 1)
     with running_server(url) as first:
         assert first.app.test_clock_runner is not None
@@ -239,3 +252,29 @@ def test_a_restart_mid_advance_resumes_to_the_same_invoices(
         assert done.advance_work_items_run == 4 * 18
         assert invoice_facts(interrupted) == reference_facts
         interrupted.rpc.clients.close()
+
+
+def test_runners_side_by_side_share_one_advance_and_bill_each_period_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three runners (as three processes would) on one advancing clock: each batch
+    locks the clock, so they take turns and every period is billed exactly once."""
+    monkeypatch.setattr(clock_service, "BATCH_STEPS", 5)
+    with running_server(database_url) as server:
+        assert server.app.test_clock_runner is not None
+        server.app.test_clock_runner.stop()
+        s = Scenario(transport(server, "grpc"), START)
+        ids = monthly(s, 3)
+        advance(s, utc(2027, 1, 1))
+        runners = [runner_of(server) for _ in range(3)]
+        threads = [threading.Thread(target=r.run_until_idle) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        done = get(s)
+        assert (done.state, done.advance_work_items_run) == (READY, 36)
+        for sub_id in ids:
+            periods = [i.period_start.seconds for i in s.invoices(subscription_id=sub_id)]
+            assert len(periods) == 13 == len(set(periods))
+        s.rpc.clients.close()
