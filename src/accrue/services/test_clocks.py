@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timedelta
 
 from accrue.domain.clock import Clock
+from accrue.domain.customers import Customer
 from accrue.domain.errors import AccrueError, ConcurrentModification, NotFound
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.invoices import CollectionMethod
@@ -254,7 +255,7 @@ class TestClockService:
         for item in due:
             sub = subscriptions[item.subscription_id]
             pairs.append((customers[sub.customer_id], sub))
-        plan = self._billing.plan_due_many(pairs, until=bound)
+        plan, bound = self._plan_window(pairs, due[0].next_action_time, bound)
         cut = _cut(plan)
         if cut is not None and cut < bound:
             bound = cut
@@ -269,6 +270,21 @@ class TestClockService:
         )
         self._billing.issue_planned(uow, plan)
         return sum(ran for _, ran in results), max(bound, clock.frozen_time)
+
+    def _plan_window(
+        self, pairs: list[tuple[Customer, Subscription]], start: datetime, bound: datetime
+    ) -> tuple[DuePlan, datetime]:
+        """The steps from `start` up to `bound`, planned over a window that grows (x4)
+        until it holds about half a batch: planning years ahead only to cut the plan
+        down to one batch would cost more than the batch itself. The plan and where
+        its window ends."""
+        span = timedelta(days=max(1, BATCH_STEPS // max(1, len(pairs))))
+        while True:
+            until = min(bound, start + span)
+            plan = self._billing.plan_due_many(pairs, until=until)
+            if until >= bound or sum(len(steps) for _, steps in plan.planned) >= BATCH_STEPS // 2:
+                return plan, until
+            span *= 4
 
     def _fail(self, tenant_id: str, clock_id: str, error: AccrueError, at: datetime) -> None:
         log.warning(
