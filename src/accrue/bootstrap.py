@@ -214,6 +214,7 @@ def build_application(
         events=events,
         billing=billing,
         collections=collections,
+        batch_steps=settings.test_clock_batch_steps,
     )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(

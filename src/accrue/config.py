@@ -209,3 +209,9 @@ class Settings(BaseSettings):
         le=1,
         description="Share of traces exported; spans that end in error are exported always",
     )
+    test_clock_batch_steps: int = Field(
+        2000,
+        ge=1,
+        le=100_000,
+        description="Most subscription steps a test-clock advance commits in one batch",
+    )

@@ -18,7 +18,6 @@ import pytest
 from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import test_clock_pb2 as clk
 from accrue.domain.errors import AmountOutOfRange
-from accrue.services import test_clocks as clock_service
 from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.test_clocks import TestClockRunner
 from tests.conftest import Transport
@@ -216,12 +215,11 @@ def test_a_second_advance_while_one_runs_is_refused(held: RunningServer, name: s
 @pytest.mark.parametrize("name", TRANSPORTS)
 @pytest.mark.parametrize("stop_after", [1, 4])
 def test_a_restart_mid_advance_resumes_to_the_same_invoices(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, name: str, stop_after: int
+    database_url: str, name: str, stop_after: int
 ) -> None:
-    monkeypatch.setattr(clock_service, "BATCH_STEPS", 7)  # many small batches
     url = database_url
     to = utc(2027, 7, 1)
-    with running_server(url) as first:
+    with running_server(url, test_clock_batch_steps=7) as first:  # many small batches
         assert first.app.test_clock_runner is not None
         first.app.test_clock_runner.stop()
         key = first.new_tenant()
@@ -245,7 +243,7 @@ def test_a_restart_mid_advance_resumes_to_the_same_invoices(
         assert 0 < part.advance_work_items_run < 4 * 18
         reference.rpc.clients.close()
         interrupted.rpc.clients.close()
-    with running_server(url) as second:  # its runner picks the advance up
+    with running_server(url, test_clock_batch_steps=7) as second:  # its runner picks the advance up
         interrupted.rpc = transport(second, name, key)
         done = settled(interrupted)
         assert (done.state, when(done.frozen_time)) == (READY, to)
@@ -255,12 +253,11 @@ def test_a_restart_mid_advance_resumes_to_the_same_invoices(
 
 
 def test_runners_side_by_side_share_one_advance_and_bill_each_period_once(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
 ) -> None:
     """Three runners (as three processes would) on one advancing clock: each batch
     locks the clock, so they take turns and every period is billed exactly once."""
-    monkeypatch.setattr(clock_service, "BATCH_STEPS", 5)
-    with running_server(database_url) as server:
+    with running_server(database_url, test_clock_batch_steps=5) as server:
         assert server.app.test_clock_runner is not None
         server.app.test_clock_runner.stop()
         s = Scenario(transport(server, "grpc"), START)

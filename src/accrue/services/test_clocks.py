@@ -73,8 +73,10 @@ class TestClockService:
         events: EventRecorder,
         billing: SubscriptionBilling,
         collections: Collections,
+        batch_steps: int | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._batch_steps = batch_steps
         self._clock = clock
         self._ids = ids
         self._events = events
@@ -256,7 +258,7 @@ class TestClockService:
             sub = subscriptions[item.subscription_id]
             pairs.append((customers[sub.customer_id], sub))
         plan, bound = self._plan_window(pairs, due[0].next_action_time, bound)
-        cut = _cut(plan)
+        cut = _cut(plan, self._batch_steps or BATCH_STEPS)
         if cut is not None and cut < bound:
             bound = cut
             plan = self._billing.plan_due_many(pairs, until=bound)
@@ -278,11 +280,12 @@ class TestClockService:
         until it holds about half a batch: planning years ahead only to cut the plan
         down to one batch would cost more than the batch itself. The plan and where
         its window ends."""
-        span = timedelta(days=max(1, BATCH_STEPS // max(1, len(pairs))))
+        batch = self._batch_steps or BATCH_STEPS
+        span = timedelta(days=max(1, batch // max(1, len(pairs))))
         while True:
             until = min(bound, start + span)
             plan = self._billing.plan_due_many(pairs, until=until)
-            if until >= bound or sum(len(steps) for _, steps in plan.planned) >= BATCH_STEPS // 2:
+            if until >= bound or sum(len(steps) for _, steps in plan.planned) >= batch // 2:
                 return plan, until
             span *= 4
 
@@ -399,9 +402,9 @@ class TestClockRunner:
                 self._clocks.wakeup.wait(backoff)
 
 
-def _cut(plan: DuePlan) -> datetime | None:
+def _cut(plan: DuePlan, batch_steps: int) -> datetime | None:
     """Where a planned window must end: at its first automatically collected invoice
-    (collections run before later steps) or after `BATCH_STEPS` steps."""
+    (collections run before later steps) or after `batch_steps` steps."""
     cut: datetime | None = None
     for draft, at in plan.drafts:
         if draft.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY:
@@ -413,8 +416,8 @@ def _cut(plan: DuePlan) -> datetime | None:
             assert moment is not None, "a planned step stamps its time"
             times.append(moment)
     times.sort()
-    if len(times) > BATCH_STEPS:
-        capped = times[BATCH_STEPS - 1]
+    if len(times) > batch_steps:
+        capped = times[batch_steps - 1]
         cut = capped if cut is None else min(cut, capped)
     return cut
 
