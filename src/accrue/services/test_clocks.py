@@ -127,6 +127,9 @@ class TestClockService:
 
     def claim_advancing(self, *, limit: int) -> list[tuple[str, str]]:
         """Clocks with an advance to run that no other runner holds right now."""
+        with self._uow(write=False) as uow:  # idle runners take no write lock
+            if not uow.test_clocks.claim_advancing(limit=1, lock=False):
+                return []
         with self._uow(write=True) as uow:
             claimed = list(uow.test_clocks.claim_advancing(limit=limit))
             uow.commit()

@@ -168,10 +168,10 @@ class SqlTestClockRepository:
         params = {"key_tenant_id": clock.tenant_id, "key_id": clock.id, **values}
         self._conn.execute(_UPDATE_CLOCK, params)
 
-    def claim_advancing(self, *, limit: int) -> Sequence[tuple[str, str]]:
-        """(tenant id, clock id) of clocks with an advance to run, none locked by
-        another transaction (SKIP LOCKED on PostgreSQL)."""
-        query = _locking(self._conn, _ADVANCING, _CLAIM_ADVANCING, True)
+    def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]:
+        """(tenant id, clock id) of clocks with an advance to run; with `lock`, none
+        locked by another transaction (SKIP LOCKED on PostgreSQL)."""
+        query = _locking(self._conn, _ADVANCING, _CLAIM_ADVANCING, lock)
         return [(row.tenant_id, row.id) for row in self._conn.execute(query, {"limit": limit})]
 
     def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]:
