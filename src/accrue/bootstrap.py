@@ -76,7 +76,7 @@ from accrue.services.reconciliation import ReconciliationService
 from accrue.services.subscription_billing import SubscriptionBilling
 from accrue.services.subscriptions import SubscriptionService
 from accrue.services.tenants import Authenticator, TenantService
-from accrue.services.test_clocks import TestClockService
+from accrue.services.test_clocks import TestClockRunner, TestClockService
 from accrue.webhooks.dispatcher import WebhookDispatcher
 from accrue.webhooks.handlers import WebhookHandler
 
@@ -128,6 +128,8 @@ class Application:
     # Wakes event streams when another process's sequencer numbers events.
     listener: SequencedListener | None = None
     webhook_dispatcher: WebhookDispatcher | None = None
+    # Runs test-clock advances in the background (serve and worker).
+    test_clock_runner: TestClockRunner | None = None
 
     def start_background(self, *, listen: bool = True) -> None:
         """Start the sequencer (and, for servers, the NOTIFY listener)."""
@@ -135,8 +137,12 @@ class Application:
             self.sequencer.start()
         if listen and self.listener is not None:
             self.listener.start()
+        if self.test_clock_runner is not None:
+            self.test_clock_runner.start()
 
     def close(self) -> None:
+        if self.test_clock_runner is not None:
+            self.test_clock_runner.stop()
         if self.webhook_dispatcher is not None:
             self.webhook_dispatcher.close()
         if self.listener is not None:
@@ -214,6 +220,15 @@ def build_application(
         link_key=_link_key(settings, engine, clock),
         base_url=public_url.get,
     )
+    test_clocks = TestClockService(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        events=events,
+        billing=billing,
+        collections=collections,
+        batch_steps=settings.test_clock_batch_steps,
+    )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
             support, CatalogService(clock, ids, events)
@@ -231,17 +246,7 @@ def build_application(
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
             support, InvoiceService(invoicing), subscriptions, documents
         ),
-        "accrue.billing.v1.TestClockService": TestClockHandler(
-            support,
-            TestClockService(
-                uow_factory=uow_factory,
-                clock=clock,
-                ids=ids,
-                events=events,
-                billing=billing,
-                collections=collections,
-            ),
-        ),
+        "accrue.billing.v1.TestClockService": TestClockHandler(support, test_clocks),
         "accrue.billing.v1.PaymentService": PaymentHandler(
             support, PaymentService(uow_factory, payment_engine)
         ),
@@ -278,6 +283,7 @@ def build_application(
         ),
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
+        test_clock_runner=TestClockRunner(test_clocks, poll_seconds=1.0),
         metrics=_watch(metrics, settings, engine, clock, breakers),
         documents=documents,
         public_url=public_url,

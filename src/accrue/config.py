@@ -219,3 +219,9 @@ class Settings(BaseSettings):
         description="Base URL of the Connect port as customers reach it, used in invoice "
         "links; empty: http://<connect host>:<connect port>",
     )
+    test_clock_batch_steps: int = Field(
+        2000,
+        ge=1,
+        le=100_000,
+        description="Most subscription steps a test-clock advance commits in one batch",
+    )

@@ -194,7 +194,7 @@ class Scenario:
 
     def advance_request(self, to: datetime) -> clk.AdvanceTestClockRequest:
         return clk.AdvanceTestClockRequest(
-            id=self.clock.id, frozen_time=stamp(to), request_id=rid()
+            id=self.clock.id, frozen_time=stamp(to), request_id=rid(), wait=True
         )
 
     def advance(self, to: datetime) -> clk.TestClock:

@@ -46,7 +46,7 @@ from accrue.domain.subscriptions import (
     SubscriptionStatus,
     scheduled_work,
 )
-from accrue.domain.test_clocks import TestClock
+from accrue.domain.test_clocks import ClockFailure, ClockState, TestClock
 from accrue.services.ports import DueSubscription
 
 _c = t.test_clocks.c
@@ -54,6 +54,13 @@ _GET_CLOCK = select(t.test_clocks).where(
     _c.tenant_id == bindparam("tenant_id"), _c.id == bindparam("id")
 )
 _LOCK_CLOCK = _GET_CLOCK.with_for_update()
+_ADVANCING = (
+    select(_c.tenant_id, _c.id)
+    .where(_c.state == ClockState.ADVANCING.value)
+    .order_by(_c.update_time, _c.tenant_id, _c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_ADVANCING = _ADVANCING.with_for_update(skip_locked=True)
 _INSERT_CLOCK = insert(t.test_clocks)
 # The SET clause comes from the parameters; the key's names differ from the
 # columns' because SQLAlchemy reserves column names for SET values.
@@ -160,6 +167,12 @@ class SqlTestClockRepository:
         values = {k: v for k, v in _clock_row(clock).items() if k not in _FIXED}
         params = {"key_tenant_id": clock.tenant_id, "key_id": clock.id, **values}
         self._conn.execute(_UPDATE_CLOCK, params)
+
+    def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]:
+        """(tenant id, clock id) of clocks with an advance to run; with `lock`, none
+        locked by another transaction (SKIP LOCKED on PostgreSQL)."""
+        query = _locking(self._conn, _ADVANCING, _CLAIM_ADVANCING, lock)
+        return [(row.tenant_id, row.id) for row in self._conn.execute(query, {"limit": limit})]
 
     def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]:
         query = select(t.test_clocks).where(_c.tenant_id == tenant_id, _c.id > page.after_id)
@@ -286,10 +299,19 @@ def _clock_row(clock: TestClock) -> dict[str, Any]:
         "work_items_run": clock.work_items_run,
         "create_time": clock.create_time,
         "update_time": clock.update_time,
+        "state": clock.state.value,
+        "target_time": clock.target_time,
+        "advance_work_items_run": clock.advance_work_items_run,
+        "failure_reason": clock.failure.reason if clock.failure else None,
+        "failure_message": clock.failure.message if clock.failure else None,
+        "failure_time": clock.failure.step_time if clock.failure else None,
     }
 
 
 def _clock_from_row(row: Any) -> TestClock:
+    failure = None
+    if row.failure_reason is not None:
+        failure = ClockFailure(row.failure_reason, row.failure_message or "", row.failure_time)
     return TestClock(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -298,6 +320,10 @@ def _clock_from_row(row: Any) -> TestClock:
         work_items_run=row.work_items_run,
         create_time=row.create_time,
         update_time=row.update_time,
+        state=ClockState(row.state),
+        target_time=row.target_time,
+        advance_work_items_run=row.advance_work_items_run,
+        failure=failure,
     )
 
 

@@ -308,6 +308,15 @@ test_clocks = Table(
     Column("create_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+    # Asynchronous advances (migration 0011): READY, ADVANCING or FAILED, where
+    # it is going, its progress, and the failed step's typed error.
+    Column("state", String(16), nullable=False, server_default="READY"),
+    Column("target_time", UtcDateTime(), nullable=True),
+    Column("advance_work_items_run", BigInteger, nullable=False, server_default="0"),
+    Column("failure_reason", String(64), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("failure_time", UtcDateTime(), nullable=True),
+    Index("ix_test_clocks_state", "state"),
 )
 
 # Items, anchor and pending lines are stored whole as JSON: they are only ever

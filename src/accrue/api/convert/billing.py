@@ -23,7 +23,7 @@ from accrue.domain.invoices import (
     InvoiceStatus,
 )
 from accrue.domain.subscriptions import ProrationBehavior, Subscription, SubscriptionStatus
-from accrue.domain.test_clocks import TestClock
+from accrue.domain.test_clocks import ClockState, TestClock
 from accrue.services.subscriptions import ItemRequest
 
 SUBSCRIPTION_STATUS_TO_PB = {
@@ -225,11 +225,31 @@ def subscription_to_pb(sub: Subscription) -> subscription_pb2.Subscription:
 
 
 def clock_to_pb(clock: TestClock) -> test_clock_pb2.TestClock:
-    return test_clock_pb2.TestClock(
+    message = test_clock_pb2.TestClock(
         id=clock.id,
         display_name=clock.display_name,
         frozen_time=timestamp(clock.frozen_time),
         work_items_run=clock.work_items_run,
         create_time=timestamp(clock.create_time),
         update_time=timestamp(clock.update_time),
+        state=_CLOCK_STATES[clock.state],
+        advance_work_items_run=clock.advance_work_items_run,
     )
+    if clock.target_time is not None:
+        message.target_time.CopyFrom(timestamp(clock.target_time))
+    if clock.failure is not None:
+        message.failure.CopyFrom(
+            test_clock_pb2.TestClockFailure(
+                reason=clock.failure.reason,
+                message=clock.failure.message,
+                step_time=timestamp(clock.failure.step_time),
+            )
+        )
+    return message
+
+
+_CLOCK_STATES = {
+    ClockState.READY: test_clock_pb2.TestClock.STATE_READY,
+    ClockState.ADVANCING: test_clock_pb2.TestClock.STATE_ADVANCING,
+    ClockState.FAILED: test_clock_pb2.TestClock.STATE_FAILED,
+}

@@ -10,7 +10,7 @@ from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import test_clock_pb2 as pb
 from accrue.domain.paging import PageRequest
 from accrue.services.ports import UnitOfWork
-from accrue.services.test_clocks import TestClockService
+from accrue.services.test_clocks import WAIT_LIMIT_SECONDS, TestClockService
 
 
 class TestClockHandler:
@@ -59,15 +59,21 @@ class TestClockHandler:
         self, request: pb.AdvanceTestClockRequest, call: CallContext
     ) -> pb.TestClock:
         to = request.frozen_time.ToDatetime(tzinfo=UTC)
-        replayed = self._support.stored_response(call, request)
-        if replayed is not None:
-            return pb.TestClock.FromString(replayed)
-        self._clocks.run_until(call.tenant_id, request.id, to)
-        return self._support.mutate(
+        # `wait` is how to answer, not what to do: a retry may differ in it.
+        identity = pb.AdvanceTestClockRequest()
+        identity.CopyFrom(request)
+        identity.ClearField("wait")
+        started = self._support.mutate(
             call,
-            request,
+            identity,
             pb.TestClock,
             lambda uow: clock_to_pb(
-                self._clocks.finish_advance(uow, call.tenant_id, request.id, to)
+                self._clocks.start_advance(uow, call.tenant_id, request.id, to)
             ),
+        )
+        self._clocks.poke()
+        if not request.wait:
+            return started
+        return clock_to_pb(
+            self._clocks.wait(call.tenant_id, request.id, timeout=WAIT_LIMIT_SECONDS)
         )

@@ -76,15 +76,23 @@ class TestClockService(Protocol):
 
     async def advance_test_clock(self, request: AdvanceTestClockRequest, ctx: RequestContext[AdvanceTestClockRequest, TestClock], /) -> TestClock:
         """
-        Moves the clock forward to `frozen_time` and runs all work that came
-        due on it - subscription steps and automatic collection attempts
-        (charges and dunning retries, which call the PSP) - ordered by due time,
-        collections first at the same instant, then by id. Each step commits on
-        its own and moves the clock to its instant; if the call fails part-way
-        the clock stays at the last step done, and repeating the request
-        continues from there. There is no limit on how far one advance may go.
-        NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when
-        `frozen_time` is before the clock's current time.
+        Starts moving the clock forward to `frozen_time` and answers at once
+        with the clock in state ADVANCING and `target_time` set (or, with
+        `wait`, once it has finished or after at most 60 s, in whatever state it
+        is then). The work that came due on the way - subscription steps and
+        automatic collection attempts (charges and dunning retries, which call
+        the PSP) - runs in the background, in `accrue serve` or `accrue worker`,
+        ordered by due time, collections first at the same instant; steps that
+        call no PSP run in batches. Progress is committed per batch, so a
+        restart resumes where it stopped and nothing runs twice. The clock then
+        becomes READY at `frozen_time` (event `test_clock.ready`), or FAILED
+        (event `test_clock.failed`) with `failure` naming the error of the step
+        that failed and `frozen_time` at the last step done; advancing a FAILED
+        clock again continues from there. There is no limit on how far one
+        advance may go. NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) when `frozen_time` is before the clock's current time;
+        FAILED_PRECONDITION (TEST_CLOCK_ADVANCING) while another advance of the
+        clock is still running.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -279,15 +287,23 @@ class TestClockServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> TestClock:
         """
-        Moves the clock forward to `frozen_time` and runs all work that came
-        due on it - subscription steps and automatic collection attempts
-        (charges and dunning retries, which call the PSP) - ordered by due time,
-        collections first at the same instant, then by id. Each step commits on
-        its own and moves the clock to its instant; if the call fails part-way
-        the clock stays at the last step done, and repeating the request
-        continues from there. There is no limit on how far one advance may go.
-        NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when
-        `frozen_time` is before the clock's current time.
+        Starts moving the clock forward to `frozen_time` and answers at once
+        with the clock in state ADVANCING and `target_time` set (or, with
+        `wait`, once it has finished or after at most 60 s, in whatever state it
+        is then). The work that came due on the way - subscription steps and
+        automatic collection attempts (charges and dunning retries, which call
+        the PSP) - runs in the background, in `accrue serve` or `accrue worker`,
+        ordered by due time, collections first at the same instant; steps that
+        call no PSP run in batches. Progress is committed per batch, so a
+        restart resumes where it stopped and nothing runs twice. The clock then
+        becomes READY at `frozen_time` (event `test_clock.ready`), or FAILED
+        (event `test_clock.failed`) with `failure` naming the error of the step
+        that failed and `frozen_time` at the last step done; advancing a FAILED
+        clock again continues from there. There is no limit on how far one
+        advance may go. NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) when `frozen_time` is before the clock's current time;
+        FAILED_PRECONDITION (TEST_CLOCK_ADVANCING) while another advance of the
+        clock is still running.
         """
         return await self.execute_unary(
             request=request,
@@ -342,15 +358,23 @@ class TestClockServiceSync(Protocol):
 
     def advance_test_clock(self, request: AdvanceTestClockRequest, ctx: RequestContext[AdvanceTestClockRequest, TestClock], /) -> TestClock:
         """
-        Moves the clock forward to `frozen_time` and runs all work that came
-        due on it - subscription steps and automatic collection attempts
-        (charges and dunning retries, which call the PSP) - ordered by due time,
-        collections first at the same instant, then by id. Each step commits on
-        its own and moves the clock to its instant; if the call fails part-way
-        the clock stays at the last step done, and repeating the request
-        continues from there. There is no limit on how far one advance may go.
-        NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when
-        `frozen_time` is before the clock's current time.
+        Starts moving the clock forward to `frozen_time` and answers at once
+        with the clock in state ADVANCING and `target_time` set (or, with
+        `wait`, once it has finished or after at most 60 s, in whatever state it
+        is then). The work that came due on the way - subscription steps and
+        automatic collection attempts (charges and dunning retries, which call
+        the PSP) - runs in the background, in `accrue serve` or `accrue worker`,
+        ordered by due time, collections first at the same instant; steps that
+        call no PSP run in batches. Progress is committed per batch, so a
+        restart resumes where it stopped and nothing runs twice. The clock then
+        becomes READY at `frozen_time` (event `test_clock.ready`), or FAILED
+        (event `test_clock.failed`) with `failure` naming the error of the step
+        that failed and `frozen_time` at the last step done; advancing a FAILED
+        clock again continues from there. There is no limit on how far one
+        advance may go. NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) when `frozen_time` is before the clock's current time;
+        FAILED_PRECONDITION (TEST_CLOCK_ADVANCING) while another advance of the
+        clock is still running.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -543,15 +567,23 @@ class TestClockServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> TestClock:
         """
-        Moves the clock forward to `frozen_time` and runs all work that came
-        due on it - subscription steps and automatic collection attempts
-        (charges and dunning retries, which call the PSP) - ordered by due time,
-        collections first at the same instant, then by id. Each step commits on
-        its own and moves the clock to its instant; if the call fails part-way
-        the clock stays at the last step done, and repeating the request
-        continues from there. There is no limit on how far one advance may go.
-        NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (INVALID_STATE) when
-        `frozen_time` is before the clock's current time.
+        Starts moving the clock forward to `frozen_time` and answers at once
+        with the clock in state ADVANCING and `target_time` set (or, with
+        `wait`, once it has finished or after at most 60 s, in whatever state it
+        is then). The work that came due on the way - subscription steps and
+        automatic collection attempts (charges and dunning retries, which call
+        the PSP) - runs in the background, in `accrue serve` or `accrue worker`,
+        ordered by due time, collections first at the same instant; steps that
+        call no PSP run in batches. Progress is committed per batch, so a
+        restart resumes where it stopped and nothing runs twice. The clock then
+        becomes READY at `frozen_time` (event `test_clock.ready`), or FAILED
+        (event `test_clock.failed`) with `failure` naming the error of the step
+        that failed and `frozen_time` at the last step done; advancing a FAILED
+        clock again continues from there. There is no limit on how far one
+        advance may go. NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION
+        (INVALID_STATE) when `frozen_time` is before the clock's current time;
+        FAILED_PRECONDITION (TEST_CLOCK_ADVANCING) while another advance of the
+        clock is still running.
         """
         return self.execute_unary(
             request=request,

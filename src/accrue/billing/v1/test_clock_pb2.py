@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"accrue/billing/v1/test_clock.proto\x12\x11\x61\x63\x63rue.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\tTestClock\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12+\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02R\x0b\x64isplayName\x12\x41\n\x0b\x66rozen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\nfrozenTime\x12*\n\x0ework_items_run\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0cworkItemsRun\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\"\xe8\x01\n\x16\x43reateTestClockRequest\x12\x97\x01\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockBZ\xbaHW\xba\x01Q\n\x1ftest_clock.frozen_time.required\x12\x17\x66rozen_time is required\x1a\x15has(this.frozen_time)\xc8\x01\x01R\ttestClock\x12\x34\n\nrequest_id\x18\x02 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[!-~]{0,128}$R\trequestId\"0\n\x13GetTestClockRequest\x12\x19\n\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"i\n\x15ListTestClocksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x7f\n\x16ListTestClocksResponse\x12=\n\x0btest_clocks\x18\x01 \x03(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ntestClocks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaf\x01\n\x17\x41\x64vanceTestClockRequest\x12\x19\n\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\x12\x43\n\x0b\x66rozen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\nfrozenTime\x12\x34\n\nrequest_id\x18\x03 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[!-~]{0,128}$R\trequestId2\x89\x03\n\x10TestClockService\x12Z\n\x0f\x43reateTestClock\x12).accrue.billing.v1.CreateTestClockRequest\x1a\x1c.accrue.billing.v1.TestClock\x12T\n\x0cGetTestClock\x12&.accrue.billing.v1.GetTestClockRequest\x1a\x1c.accrue.billing.v1.TestClock\x12\x65\n\x0eListTestClocks\x12(.accrue.billing.v1.ListTestClocksRequest\x1a).accrue.billing.v1.ListTestClocksResponse\x12\\\n\x10\x41\x64vanceTestClock\x12*.accrue.billing.v1.AdvanceTestClockRequest\x1a\x1c.accrue.billing.v1.TestClockb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"accrue/billing/v1/test_clock.proto\x12\x11\x61\x63\x63rue.billing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x05\n\tTestClock\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12+\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02R\x0b\x64isplayName\x12\x41\n\x0b\x66rozen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\nfrozenTime\x12*\n\x0ework_items_run\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0cworkItemsRun\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12>\n\x05state\x18\x07 \x01(\x0e\x32\".accrue.billing.v1.TestClock.StateB\x04\xe2\x41\x01\x03R\x05state\x12\x41\n\x0btarget_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ntargetTime\x12\x39\n\x16\x61\x64vance_work_items_run\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03R\x13\x61\x64vanceWorkItemsRun\x12\x43\n\x07\x66\x61ilure\x18\n \x01(\x0b\x32#.accrue.billing.v1.TestClockFailureB\x04\xe2\x41\x01\x03R\x07\x66\x61ilure\"V\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSTATE_READY\x10\x01\x12\x13\n\x0fSTATE_ADVANCING\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\"\x8f\x01\n\x10TestClockFailure\x12\x1c\n\x06reason\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x06reason\x12\x1e\n\x07message\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x07message\x12=\n\tstep_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x08stepTime\"\xe8\x01\n\x16\x43reateTestClockRequest\x12\x97\x01\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockBZ\xbaHW\xba\x01Q\n\x1ftest_clock.frozen_time.required\x12\x17\x66rozen_time is required\x1a\x15has(this.frozen_time)\xc8\x01\x01R\ttestClock\x12\x34\n\nrequest_id\x18\x02 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[!-~]{0,128}$R\trequestId\"0\n\x13GetTestClockRequest\x12\x19\n\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"i\n\x15ListTestClocksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x7f\n\x16ListTestClocksResponse\x12=\n\x0btest_clocks\x18\x01 \x03(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ntestClocks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x01\n\x17\x41\x64vanceTestClockRequest\x12\x19\n\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\x12\x43\n\x0b\x66rozen_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\nfrozenTime\x12\x34\n\nrequest_id\x18\x03 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[!-~]{0,128}$R\trequestId\x12\x12\n\x04wait\x18\x04 \x01(\x08R\x04wait2\x89\x03\n\x10TestClockService\x12Z\n\x0f\x43reateTestClock\x12).accrue.billing.v1.CreateTestClockRequest\x1a\x1c.accrue.billing.v1.TestClock\x12T\n\x0cGetTestClock\x12&.accrue.billing.v1.GetTestClockRequest\x1a\x1c.accrue.billing.v1.TestClock\x12\x65\n\x0eListTestClocks\x12(.accrue.billing.v1.ListTestClocksRequest\x1a).accrue.billing.v1.ListTestClocksResponse\x12\\\n\x10\x41\x64vanceTestClock\x12*.accrue.billing.v1.AdvanceTestClockRequest\x1a\x1c.accrue.billing.v1.TestClockb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TESTCLOCK'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_TESTCLOCK'].fields_by_name['update_time']._loaded_options = None
   _globals['_TESTCLOCK'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCK'].fields_by_name['state']._loaded_options = None
+  _globals['_TESTCLOCK'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCK'].fields_by_name['target_time']._loaded_options = None
+  _globals['_TESTCLOCK'].fields_by_name['target_time']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCK'].fields_by_name['advance_work_items_run']._loaded_options = None
+  _globals['_TESTCLOCK'].fields_by_name['advance_work_items_run']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCK'].fields_by_name['failure']._loaded_options = None
+  _globals['_TESTCLOCK'].fields_by_name['failure']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['reason']._loaded_options = None
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['reason']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['message']._loaded_options = None
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['step_time']._loaded_options = None
+  _globals['_TESTCLOCKFAILURE'].fields_by_name['step_time']._serialized_options = b'\342A\001\003'
   _globals['_CREATETESTCLOCKREQUEST'].fields_by_name['test_clock']._loaded_options = None
   _globals['_CREATETESTCLOCKREQUEST'].fields_by_name['test_clock']._serialized_options = b'\272HW\272\001Q\n\037test_clock.frozen_time.required\022\027frozen_time is required\032\025has(this.frozen_time)\310\001\001'
   _globals['_CREATETESTCLOCKREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -63,17 +77,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADVANCETESTCLOCKREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_ADVANCETESTCLOCKREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\022r\0202\016^[!-~]{0,128}$'
   _globals['_TESTCLOCK']._serialized_start=153
-  _globals['_TESTCLOCK']._serialized_end=476
-  _globals['_CREATETESTCLOCKREQUEST']._serialized_start=479
-  _globals['_CREATETESTCLOCKREQUEST']._serialized_end=711
-  _globals['_GETTESTCLOCKREQUEST']._serialized_start=713
-  _globals['_GETTESTCLOCKREQUEST']._serialized_end=761
-  _globals['_LISTTESTCLOCKSREQUEST']._serialized_start=763
-  _globals['_LISTTESTCLOCKSREQUEST']._serialized_end=868
-  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_start=870
-  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_end=997
-  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_start=1000
-  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_end=1175
-  _globals['_TESTCLOCKSERVICE']._serialized_start=1178
-  _globals['_TESTCLOCKSERVICE']._serialized_end=1571
+  _globals['_TESTCLOCK']._serialized_end=823
+  _globals['_TESTCLOCK_STATE']._serialized_start=737
+  _globals['_TESTCLOCK_STATE']._serialized_end=823
+  _globals['_TESTCLOCKFAILURE']._serialized_start=826
+  _globals['_TESTCLOCKFAILURE']._serialized_end=969
+  _globals['_CREATETESTCLOCKREQUEST']._serialized_start=972
+  _globals['_CREATETESTCLOCKREQUEST']._serialized_end=1204
+  _globals['_GETTESTCLOCKREQUEST']._serialized_start=1206
+  _globals['_GETTESTCLOCKREQUEST']._serialized_end=1254
+  _globals['_LISTTESTCLOCKSREQUEST']._serialized_start=1256
+  _globals['_LISTTESTCLOCKSREQUEST']._serialized_end=1361
+  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_start=1363
+  _globals['_LISTTESTCLOCKSRESPONSE']._serialized_end=1490
+  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_start=1493
+  _globals['_ADVANCETESTCLOCKREQUEST']._serialized_end=1688
+  _globals['_TESTCLOCKSERVICE']._serialized_start=1691
+  _globals['_TESTCLOCKSERVICE']._serialized_end=2084
 # @@protoc_insertion_point(module_scope)
