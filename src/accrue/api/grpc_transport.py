@@ -79,7 +79,7 @@ def _client_stream(
             requests = (_parse(route, raw) for raw in raws)
             try:
                 return invoker.invoke_client_stream(
-                    route, requests, metadata, transport="grpc", is_active=context.is_active
+                    route, requests, metadata, transport="grpc", is_active=lambda: _alive(context)
                 )
             except AccrueError as error:
                 _abort(context, span, error)
@@ -142,3 +142,12 @@ def generic_handlers(routes: list[Route], invoker: Invoker) -> list[grpc.Generic
         grpc.method_handlers_generic_handler(service, methods)
         for service, methods in by_service.items()
     ]
+
+
+def _alive(context: grpc.ServicerContext) -> bool:
+    """The call is still wanted: not cancelled, and its deadline (if any) not passed.
+
+    The deadline is read too because grpcio may report the end of a cut-off
+    request stream before it marks the call cancelled."""
+    remaining = context.time_remaining()
+    return context.is_active() and (remaining is None or remaining > 0)

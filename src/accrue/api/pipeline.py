@@ -139,7 +139,7 @@ class Invoker:
         """
         with self._guard(route, transport) as state:
             call = self._admit(route, metadata, state, is_active=is_active)
-            stream = _ValidatedStream(requests, self._validate)
+            stream = _ValidatedStream(requests, self._validate, is_active)
             try:
                 response: Message = route.handler(stream, call)
             except Exception as exc:
@@ -271,9 +271,15 @@ class _ValidatedStream(Iterator[Message]):
     on every later pull, and checked by the Invoker after the handler is done.
     """
 
-    def __init__(self, source: Iterator[Message], validate: Callable[[Message], None]) -> None:
+    def __init__(
+        self,
+        source: Iterator[Message],
+        validate: Callable[[Message], None],
+        is_active: Callable[[], bool] = _always_active,
+    ) -> None:
         self._source = source
         self._validate = validate
+        self._is_active = is_active
         self._ended = False
         self.failure: Exception | None = None
 
@@ -288,6 +294,13 @@ class _ValidatedStream(Iterator[Message]):
         try:
             request = next(self._source)
         except StopIteration:
+            if not self._is_active():
+                # A transport may end the stream quietly when the call was cancelled
+                # or its deadline passed (grpcio races the two): that is a cut-off
+                # upload, never a complete one a handler may commit.
+                broken = RequestStreamBroken(ConnectionAbortedError("the call ended mid-stream"))
+                self.failure = broken
+                raise broken from None
             self._ended = True
             raise
         except AccrueError as error:  # e.g. a message the transport could not parse
