@@ -152,15 +152,4 @@ class BillRun:
             sub = subscriptions[(item.tenant_id, item.subscription_id)]
             pairs.append((customers[(item.tenant_id, sub.customer_id)], sub))
         plan = self._billing.plan_due_many(pairs, until=now)
-        results = plan.results
-        # The subscriptions are ours (claimed), so they are advanced before the tenant's
-        # invoice counter is taken: it is then held only while the invoices are written.
-        uow.subscriptions.update_many(
-            [
-                (after, before.version)
-                for (_, before), (after, ran) in zip(pairs, results, strict=True)
-                if ran
-            ]
-        )
-        self._billing.issue_planned(uow, plan)
-        return sum(ran for _, ran in results)
+        return self._billing.store_planned(uow, pairs, plan)

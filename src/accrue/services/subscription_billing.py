@@ -227,6 +227,26 @@ class SubscriptionBilling:
             planned.append((sub, steps))
         return DuePlan(planned, drafts)
 
+    def store_planned(
+        self, uow: UnitOfWork, due: Sequence[tuple[Customer, Subscription]], plan: DuePlan
+    ) -> int:
+        """Store a plan of `due` (claimed or locked by the caller); the steps it ran.
+
+        The subscriptions that moved are advanced first, in one statement checked
+        against the versions they were planned from, so the tenant's invoice counter
+        (taken when the invoices are issued) is held only while they are written.
+        """
+        results = plan.results
+        uow.subscriptions.update_many(
+            [
+                (after, before.version)
+                for (_, before), (after, ran) in zip(due, results, strict=True)
+                if ran
+            ]
+        )
+        self.issue_planned(uow, plan)
+        return sum(ran for _, ran in results)
+
     def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
         """The second half of `run_due_many`: the drafts issued, the events recorded."""
         self._invoicing.issue_many(uow, plan.drafts)

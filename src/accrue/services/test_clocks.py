@@ -265,16 +265,8 @@ class TestClockService:
         if cut is not None and cut < bound:
             bound = cut
             plan = self._billing.plan_due_many(pairs, until=bound)
-        results = plan.results
-        uow.subscriptions.update_many(
-            [
-                (after, before.version)
-                for (_, before), (after, ran) in zip(pairs, results, strict=True)
-                if ran
-            ]
-        )
-        self._billing.issue_planned(uow, plan)
-        return sum(ran for _, ran in results), max(bound, clock.frozen_time)
+        steps = self._billing.store_planned(uow, pairs, plan)
+        return steps, max(bound, clock.frozen_time)
 
     def _plan_window(
         self, pairs: list[tuple[Customer, Subscription]], start: datetime, bound: datetime
