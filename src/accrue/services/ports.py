@@ -155,10 +155,6 @@ class TransactionQuery:
 
 class LedgerRepository(Protocol):
     def create_head(self, tenant_id: str) -> None: ...
-    def lock_head(self, tenant_id: str) -> ChainHead:
-        """The tenant's chain head, locked until commit: postings queue here."""
-        ...
-
     def read_head(self, tenant_id: str) -> ChainHead:
         """The chain head without locking it (for readers such as verification)."""
         ...

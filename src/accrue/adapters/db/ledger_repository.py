@@ -96,11 +96,6 @@ class SqlLedgerRepository:
             )
         )
 
-    def lock_head(self, tenant_id: str) -> ChainHead:
-        query = _HEAD.with_for_update() if self._conn.dialect.name == "postgresql" else _HEAD
-        row = self._conn.execute(query, {"tenant_id": tenant_id}).one()
-        return ChainHead(row.last_sequence, row.last_hash)
-
     def inline_head(self, tenant_id: str) -> ChainHead | None:
         """The head to seal new postings against now, or None where a sequencer
         numbers them after commit (PostgreSQL). SQLite has one writer, whose
