@@ -27,27 +27,20 @@ from typing import Any
 from harness import postgres_database
 from sqlalchemy import Engine, func, insert, select
 
-from accrue.adapters.clock import SystemClock
-from accrue.adapters.db import tables as t
-from accrue.adapters.db.mapping import customer_row, price_row, product_row
+from accrue.bootstrap import Application, build_application
+from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue.config import Settings
+from accrue.customers.mapping import customer_row, price_row, product_row
+from accrue.customers.model import Customer
+from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.platform.clock import SystemClock
+from accrue.platform.db import tables as t
+from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 
 # Private, but it is the one place a Subscription becomes a row; see README (bill_run.py).
-from accrue.adapters.db.subscription_repository import _subscription_row
-from accrue.bootstrap import Application, build_application
-from accrue.config import Settings
-from accrue.domain.calendar import BillingInterval, anchor_from
-from accrue.domain.catalog import (
-    IntervalUnit,
-    Price,
-    PriceTerms,
-    PricingScheme,
-    Product,
-    Recurring,
-)
-from accrue.domain.customers import Customer
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.subscriptions import SubscriptionItem, create_subscription, start
+from accrue.subscriptions.repository import _subscription_row
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ACCRUE = str(Path(sys.executable).with_name("accrue"))

@@ -23,13 +23,13 @@ import grpc
 import httpx
 from harness import accrue_server, create_tenant, postgres_database
 
-from accrue.adapters.psp.http_gateway import HttpPaymentGateway
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import invoice_pb2_grpc, ledger_pb2, ledger_pb2_grpc, payment_pb2_grpc
 from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1.customer_pb2_grpc import CustomerServiceStub
 from accrue.billing.v1.money_pb2 import Money
+from accrue.payments.psp.http_gateway import HttpPaymentGateway
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ACCRUE = str(Path(sys.executable).with_name("accrue"))

@@ -25,13 +25,13 @@ sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the report
 from harness import postgres_database  # noqa: E402
 from sqlalchemy import event, insert  # noqa: E402
 
-from accrue.adapters.db import tables as t  # noqa: E402
-from accrue.adapters.db.mapping import customer_row  # noqa: E402
 from accrue.bootstrap import build_application  # noqa: E402
 from accrue.config import Settings  # noqa: E402
-from accrue.domain.customers import Customer  # noqa: E402
-from accrue.domain.lifecycle import LifecycleState  # noqa: E402
-from accrue.domain.settlement import LineKind, SettlementFormat  # noqa: E402
+from accrue.customers.mapping import customer_row  # noqa: E402
+from accrue.customers.model import Customer  # noqa: E402
+from accrue.kernel.lifecycle import LifecycleState  # noqa: E402
+from accrue.platform.db import tables as t  # noqa: E402
+from accrue.reconciliation.settlement import LineKind, SettlementFormat  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL_LINES, GOAL_SECONDS, GOAL_RSS_MIB = 1_000_000, 60.0, 1024
@@ -299,7 +299,7 @@ def _cpu_line(cpu: dict[str, float]) -> str:
 
 def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
     """The real thing: ReconciliationService.import_report, postings and breaks included."""
-    from accrue.services.reconciliation import ReportHeader
+    from accrue.reconciliation.service import ReportHeader
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     service = app.reconciliation
@@ -331,8 +331,8 @@ def run_import(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
 def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime) -> dict[str, Any]:
     """Matching and classification alone, as the import does them: parse, load the
     referenced records, classify, then the records the report never mentioned."""
-    from accrue.domain.reconciliation import FeeSchedule, Reconciler
-    from accrue.domain.settlement import parse_settlement_rows
+    from accrue.reconciliation.matching import FeeSchedule, Reconciler
+    from accrue.reconciliation.settlement import parse_settlement_rows
 
     app = build_application(Settings(database_url=database_url, log_level="WARNING"))
     reconciler = Reconciler(fee_schedule=FeeSchedule(), cut_off=cut_off, payout_rows=False)
@@ -358,7 +358,7 @@ def run_pandas(database_url: str, tenant_id: str, path: str, cut_off: datetime) 
     import pandas as pd
     from sqlalchemy import create_engine
 
-    from accrue.domain.money import CURRENCY_EXPONENTS
+    from accrue.kernel.money import CURRENCY_EXPONENTS
 
     meter = CpuMeter()
     started = time.perf_counter()

@@ -29,7 +29,7 @@ from webhooks import Writer
 
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.events import EventQuery
+from accrue.kernel.events import EventQuery
 from accrue.relay.jetstream import JetStreamBroker
 from accrue.relay.main import event_bytes
 from accrue.relay.relay import EventRelay, RelayTarget

@@ -11,11 +11,11 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from accrue.adapters.db.statements import StatementCount, count_statements
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import money_pb2, payment_pb2
 from accrue.bootstrap import build_application
 from accrue.config import Settings
+from accrue.platform.db.statements import StatementCount, count_statements
 
 
 def count_hot_paths(database_url: str) -> dict[str, StatementCount]:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.events import EventQuery
-from accrue.domain.identifiers import IdGenerator
-from accrue.services.customers import CustomerService, NewCustomer
-from accrue.services.events import EventRecorder
+from accrue.customers.service import CustomerService, NewCustomer
+from accrue.event_log.service import EventRecorder
+from accrue.kernel.events import EventQuery
+from accrue.kernel.ids import IdGenerator
 from accrue.webhooks.convert import event_json
 from accrue.webhooks.http import HttpSender
 from accrue.webhooks.model import new_secret, signed_headers

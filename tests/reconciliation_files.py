@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from accrue.adapters.clock import FixedClock
-from accrue.adapters.psp.simulator import SimulatedPsp, fee_minor
-from accrue.domain.money import CURRENCY_EXPONENTS
-from accrue.domain.payments import psp_key
-from accrue.domain.reconciliation import (
+from accrue.kernel.money import CURRENCY_EXPONENTS
+from accrue.payments.model import psp_key
+from accrue.payments.psp.simulator import SimulatedPsp, fee_minor
+from accrue.platform.clock import FixedClock
+from accrue.reconciliation.matching import (
     Break,
     BreakCategory,
     FeeSchedule,
@@ -38,7 +38,12 @@ from accrue.domain.reconciliation import (
     Reconciler,
     Totals,
 )
-from accrue.domain.settlement import LineKind, SettlementFormat, SettlementLine, parse_settlement
+from accrue.reconciliation.settlement import (
+    LineKind,
+    SettlementFormat,
+    SettlementLine,
+    parse_settlement,
+)
 
 CUT_OFF = datetime(2026, 11, 30, tzinfo=UTC)
 DAYS = 3

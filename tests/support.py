@@ -16,7 +16,6 @@ from grpc_status import rpc_status
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from accrue.adapters.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from accrue.billing.v1 import (
     catalog_connect,
     catalog_pb2_grpc,
@@ -43,8 +42,9 @@ from accrue.billing.v1 import (
 )
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.tenancy import hash_api_key
 from accrue.server import Ports, Server
+from accrue.tenancy.model import hash_api_key
+from accrue.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 POSTGRES_ENV = "ACCRUE_TEST_POSTGRES_URL"
 
@@ -243,7 +243,7 @@ class ConnectClients:
     def call(self, service: str, method: str, request: Any) -> Any:
         from connectrpc.code import Code
 
-        from accrue.api.routes import snake_case
+        from accrue.routes import snake_case
 
         client = self.clients[_full(service)]
         if method == "StreamEvents":

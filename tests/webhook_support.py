@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from accrue.bootstrap import Application
-from accrue.services.customers import CustomerService, NewCustomer
-from accrue.services.events import EventRecorder
+from accrue.customers.service import CustomerService, NewCustomer
+from accrue.event_log.service import EventRecorder
 
 
 class NearRealClock:
@@ -176,7 +176,7 @@ _IDS: dict[int, object] = {}
 
 
 def _ids(app: Application):  # type: ignore[no-untyped-def]
-    from accrue.domain.identifiers import IdGenerator
+    from accrue.kernel.ids import IdGenerator
 
     key = id(app)
     if key not in _IDS:

@@ -11,29 +11,6 @@ from typing import Any
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
 
-from accrue.adapters.clock import SystemClock
-from accrue.adapters.db import migrate
-from accrue.adapters.db.engine import build_engine
-from accrue.adapters.db.key_locks import KeyLocks
-from accrue.adapters.db.ledger_sequencer import LedgerSequencer
-from accrue.adapters.db.notifications import SequencedListener
-from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from accrue.adapters.documents.renderer import DocumentRenderer
-from accrue.api.convert.events import encode_payload
-from accrue.api.handlers.catalog import CatalogHandler
-from accrue.api.handlers.customers import CustomerHandler
-from accrue.api.handlers.events import EventHandler
-from accrue.api.handlers.invoices import InvoiceHandler
-from accrue.api.handlers.ledger import LedgerHandler
-from accrue.api.handlers.payments import PaymentHandler
-from accrue.api.handlers.reconciliation import ReconciliationHandler
-from accrue.api.handlers.subscriptions import SubscriptionHandler
-from accrue.api.handlers.support import HandlerSupport
-from accrue.api.handlers.test_clocks import TestClockHandler
-from accrue.api.page_tokens import PageTokenSeal
-from accrue.api.pipeline import Invoker, current_trace_id
-from accrue.api.rate_limits import RateLimits
-from accrue.api.routes import Route, build_routes
 from accrue.billing.v1 import (
     catalog_pb2,
     customer_pb2,
@@ -46,37 +23,60 @@ from accrue.billing.v1 import (
     test_clock_pb2,
     webhook_pb2,
 )
+from accrue.catalog.handlers import CatalogHandler
+from accrue.catalog.service import CatalogService
 from accrue.config import Settings
-from accrue.domain.backoff import Backoff
-from accrue.domain.circuit_breaker import CircuitBreakers
-from accrue.domain.clock import Clock
-from accrue.domain.dunning import DunningPolicy
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.rate_limit import TokenBucketLimiter
-from accrue.domain.reconciliation import FeeSchedule
-from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.customers.handlers import CustomerHandler
+from accrue.customers.service import CustomerService
+from accrue.event_log.convert import encode_payload
+from accrue.event_log.handlers import EventHandler
+from accrue.event_log.notifications import SequencedListener
+from accrue.event_log.service import EventBell, EventReader, EventRecorder
+from accrue.invoicing.documents.renderer import DocumentRenderer
+from accrue.invoicing.documents.service import DocumentService
+from accrue.invoicing.handlers import InvoiceHandler
+from accrue.invoicing.issuing import Invoicing
+from accrue.invoicing.service import InvoiceService
+from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.kernel.clock import Clock
+from accrue.kernel.ids import IdGenerator
+from accrue.ledger.handlers import LedgerHandler
+from accrue.ledger.sequencer import LedgerSequencer
+from accrue.ledger.service import LedgerService
+from accrue.payments.collections import Collections
+from accrue.payments.dunning import DunningPolicy
+from accrue.payments.engine import FaultPoints, PaymentEngine, PaymentPolicy
+from accrue.payments.handlers import PaymentHandler
+from accrue.payments.psp.port import PaymentGateway
+from accrue.payments.psp_webhooks import PspWebhookService
+from accrue.payments.resolver import PaymentResolver
+from accrue.payments.service import PaymentService
+from accrue.platform.clock import SystemClock
+from accrue.platform.db import migrate
+from accrue.platform.db.engine import build_engine
+from accrue.platform.db.key_locks import KeyLocks
+from accrue.platform.idempotency import MutationRunner
 from accrue.platform.metrics.registry import AppMetrics
 from accrue.platform.metrics.rpc import RpcMetrics
-from accrue.services.bill_run import BillRun
-from accrue.services.catalog import CatalogService
-from accrue.services.collections import Collections
-from accrue.services.customers import CustomerService
-from accrue.services.documents import DocumentService
-from accrue.services.events import EventBell, EventReader, EventRecorder
-from accrue.services.idempotency import MutationRunner
-from accrue.services.invoices import InvoiceService
-from accrue.services.invoicing import Invoicing
-from accrue.services.ledger import LedgerService
-from accrue.services.payment_engine import FaultPoints, PaymentEngine, PaymentPolicy
-from accrue.services.payment_resolver import PaymentResolver
-from accrue.services.payments import PaymentService
-from accrue.services.psp import PaymentGateway
-from accrue.services.psp_webhooks import PspWebhookService
-from accrue.services.reconciliation import ReconciliationService
-from accrue.services.subscription_billing import SubscriptionBilling
-from accrue.services.subscriptions import SubscriptionService
-from accrue.services.tenants import Authenticator, TenantService
-from accrue.services.test_clocks import TestClockRunner, TestClockService
+from accrue.platform.resilience.backoff import Backoff
+from accrue.platform.resilience.circuit_breaker import CircuitBreakers
+from accrue.platform.resilience.rate_limit import TokenBucketLimiter
+from accrue.platform.resilience.rpc_limits import RateLimits
+from accrue.platform.transport.handler_support import HandlerSupport
+from accrue.platform.transport.page_tokens import PageTokenSeal
+from accrue.platform.transport.pipeline import Invoker, current_trace_id
+from accrue.reconciliation.handlers import ReconciliationHandler
+from accrue.reconciliation.matching import FeeSchedule
+from accrue.reconciliation.service import ReconciliationService
+from accrue.routes import Route, build_routes
+from accrue.subscriptions.bill_run import BillRun
+from accrue.subscriptions.billing import SubscriptionBilling
+from accrue.subscriptions.handlers import SubscriptionHandler
+from accrue.subscriptions.service import SubscriptionService
+from accrue.tenancy.service import Authenticator, TenantService
+from accrue.test_clocks.handlers import TestClockHandler
+from accrue.test_clocks.service import TestClockRunner, TestClockService
+from accrue.unit_of_work import SqlUnitOfWorkFactory
 from accrue.webhooks.dispatcher import WebhookDispatcher
 from accrue.webhooks.handlers import WebhookHandler
 
@@ -293,13 +293,13 @@ def build_application(
 def _gateway(settings: Settings, clock: Clock) -> PaymentGateway:
     """The PSP: a remote one (such as `accrue psp-sim`) or the simulator in-process."""
     if settings.psp_url:
-        from accrue.adapters.psp.http_gateway import HttpPaymentGateway
+        from accrue.payments.psp.http_gateway import HttpPaymentGateway
 
         return HttpPaymentGateway(
             settings.psp_url, timeout_seconds=settings.psp_timeout_seconds, name=SIMULATED_PSP
         )
-    from accrue.adapters.psp.in_process import InProcessGateway
-    from accrue.adapters.psp.simulator import SimulatedPsp
+    from accrue.payments.psp.in_process import InProcessGateway
+    from accrue.payments.psp.simulator import SimulatedPsp
 
     return InProcessGateway(SimulatedPsp(clock), name=SIMULATED_PSP)
 
@@ -320,7 +320,7 @@ def _payment_policy(settings: Settings) -> PaymentPolicy:
 def _faults(settings: Settings) -> FaultPoints | None:
     if not settings.fault_crash_at:
         return None
-    from accrue.adapters.faults import CrashAt
+    from accrue.platform.faults import CrashAt
 
     return CrashAt(settings.fault_crash_at)
 
@@ -335,7 +335,7 @@ def _rate_limits(settings: Settings, shared: Any = None) -> RateLimits:
     )
     if shared is None:
         return RateLimits(local, RATE_LIMITED_METHODS)
-    from accrue.adapters.shared_state import RedisTokenBuckets
+    from accrue.platform.shared_state import RedisTokenBuckets
 
     limiter = RedisTokenBuckets(
         shared,
@@ -349,7 +349,7 @@ def _rate_limits(settings: Settings, shared: Any = None) -> RateLimits:
 
 def _page_tokens(settings: Settings, engine: Engine, clock: Clock) -> PageTokenSeal:
     """Page tokens sealed with the configured secret, or the deployment's own one."""
-    from accrue.adapters.db.server_secrets import shared_secret
+    from accrue.platform.db.server_secrets import shared_secret
 
     if settings.page_token_secret:
         secret = settings.page_token_secret.encode()
@@ -359,8 +359,8 @@ def _page_tokens(settings: Settings, engine: Engine, clock: Clock) -> PageTokenS
 
 
 def _sequencer(settings: Settings, engine: Engine, clock: Clock) -> LedgerSequencer:
-    from accrue.adapters.checkpoint_keys import load_keys
-    from accrue.adapters.db.ledger_sequencer import SequencerCrash
+    from accrue.ledger.checkpoint_keys import load_keys
+    from accrue.ledger.sequencer import SequencerCrash
 
     keys = load_keys(
         signing_key_file=settings.ledger_signing_key_file,
@@ -383,7 +383,7 @@ def _shared_state(settings: Settings) -> Any:
     """The Redis client for state shared between processes, or None (in-process)."""
     if not settings.redis_url:
         return None
-    from accrue.adapters.shared_state import connect
+    from accrue.platform.shared_state import connect
 
     return connect(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
 
@@ -391,7 +391,7 @@ def _shared_state(settings: Settings) -> Any:
 def _in_flight(settings: Settings, shared: Any) -> KeyLocks | None:
     if shared is None:
         return None
-    from accrue.adapters.shared_state import RedisKeyLocks
+    from accrue.platform.shared_state import RedisKeyLocks
 
     return RedisKeyLocks(shared, prefix=settings.redis_key_prefix)
 
@@ -451,7 +451,7 @@ def _watch(
 ) -> AppMetrics:
     """Scrape-time sources: pool use, breaker state, money-path gauges."""
     if metrics.enabled:
-        from accrue.adapters.db.operational_state import SqlOperationalState, SqlWebhookBacklog
+        from accrue.operational_state import SqlOperationalState, SqlWebhookBacklog
 
         metrics.watch_pool(engine)
         metrics.watch_breaker(SIMULATED_PSP, lambda: breakers.get(SIMULATED_PSP).state.value)
@@ -488,7 +488,7 @@ def _link_key(settings: Settings, engine: Engine, clock: Clock) -> Callable[[], 
         if len(key) < 32:
             raise ValueError("ACCRUE_INVOICE_LINK_SECRET must be at least 32 characters")
         return lambda: key
-    from accrue.adapters.db.server_secrets import shared_secret
+    from accrue.platform.db.server_secrets import shared_secret
 
     loaded: list[bytes] = []
     lock = threading.Lock()

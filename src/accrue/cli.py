@@ -83,9 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     """`serve --processes N`: migrate once, then run N children on shared ports."""
-    from accrue.adapters.db import migrate
-    from accrue.adapters.db.engine import build_engine
     from accrue.demo import ensure_demo_key, instructions
+    from accrue.platform.db import migrate
+    from accrue.platform.db.engine import build_engine
     from accrue.supervisor import Supervisor
 
     if settings.auto_migrate:
@@ -234,8 +234,8 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from accrue.adapters.db import migrate
-    from accrue.adapters.db.engine import build_engine
+    from accrue.platform.db import migrate
+    from accrue.platform.db.engine import build_engine
 
     settings = _settings(args)
     engine = build_engine(settings.database_url)
@@ -266,7 +266,7 @@ def _reports_not_found(command: Callable[[argparse.Namespace], int]) -> Callable
     """An unknown tenant or key is a one-line error and exit status 1, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        from accrue.domain.errors import NotFound
+        from accrue.kernel.errors import NotFound
 
         try:
             return command(args)
@@ -310,7 +310,7 @@ def _tenant_new_key(args: argparse.Namespace) -> int:
 
 @_reports_not_found
 def _tenant_revoke_key(args: argparse.Namespace) -> int:
-    from accrue.services.tenants import MAX_KEY_CACHE_SECONDS
+    from accrue.tenancy.service import MAX_KEY_CACHE_SECONDS
 
     app = build_application(_settings(args))
     try:
@@ -349,7 +349,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _psp_sim(args: argparse.Namespace) -> int:
-    from accrue.adapters.psp import simulator_server
+    from accrue.payments.psp import simulator_server
 
     return simulator_server.main(args.sim_args)
 
@@ -443,10 +443,10 @@ def parser() -> argparse.ArgumentParser:
     relay.add_argument("--once", action="store_true", help="exit when every event is relayed")
     relay.set_defaults(run=_relay)
 
-    from accrue import recon_cli
+    from accrue.reconciliation import cli as recon_cli
 
     recon_cli.add_parser(commands)
-    from accrue import ledger_cli
+    from accrue.ledger import cli as ledger_cli
 
     ledger_cli.add_parser(commands, _settings)
     return root

@@ -22,13 +22,13 @@ from connectrpc_otel import OpenTelemetryInterceptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.grpc import server_interceptor
 
-from accrue.api import reflection_v1
-from accrue.api.connect_transport import connect_app
-from accrue.api.grpc_transport import generic_handlers
-from accrue.api.invoice_page_endpoint import InvoicePageEndpoint
-from accrue.api.psp_webhook_endpoint import PspWebhookEndpoint
 from accrue.bootstrap import SERVICES, SIMULATED_PSP, Application
+from accrue.invoicing.documents.page_endpoint import InvoicePageEndpoint
+from accrue.payments.psp_webhook_endpoint import PspWebhookEndpoint
 from accrue.platform.health import Readiness, ReadinessWatcher
+from accrue.platform.transport import reflection_v1
+from accrue.platform.transport.connect_transport import connect_app
+from accrue.platform.transport.grpc_transport import generic_handlers
 from accrue.telemetry import configure_tracing
 
 log = logging.getLogger("accrue.server")

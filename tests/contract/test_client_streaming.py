@@ -30,15 +30,15 @@ import pytest
 import uvicorn
 from connectrpc.errors import ConnectError
 
-from accrue.api.call import CallContext
-from accrue.api.connect_transport import connect_app
-from accrue.api.grpc_transport import generic_handlers
-from accrue.api.pipeline import Invoker, RequestStreamBroken
-from accrue.api.routes import build_routes
 from accrue.billing.v1 import reconciliation_connect, reconciliation_pb2_grpc
 from accrue.billing.v1 import reconciliation_pb2 as pb
-from accrue.domain.errors import InvalidState, NotFound, Unauthenticated
-from accrue.services.tenants import Authenticator
+from accrue.kernel.errors import InvalidState, NotFound, Unauthenticated
+from accrue.platform.transport.call import CallContext
+from accrue.platform.transport.connect_transport import connect_app
+from accrue.platform.transport.grpc_transport import generic_handlers
+from accrue.platform.transport.pipeline import Invoker, RequestStreamBroken
+from accrue.routes import build_routes
+from accrue.tenancy.service import Authenticator
 from tests.support import Failure, failure_of_connect, failure_of_grpc
 
 pytestmark = pytest.mark.timeout(180)

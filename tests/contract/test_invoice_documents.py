@@ -17,7 +17,7 @@ import httpx
 from pypdf import PdfReader
 
 from accrue.billing.v1 import invoice_pb2 as inv
-from accrue.domain import page_links
+from accrue.invoicing.documents import page_links
 from tests.conftest import Transport
 from tests.contract.billing_steps import INVOICES, Scenario, utc
 from tests.support import RunningServer

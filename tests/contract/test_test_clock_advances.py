@@ -17,9 +17,9 @@ import pytest
 
 from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import test_clock_pb2 as clk
-from accrue.domain.errors import AmountOutOfRange
-from accrue.services.subscription_billing import SubscriptionBilling
-from accrue.services.test_clocks import TestClockRunner
+from accrue.kernel.errors import AmountOutOfRange
+from accrue.subscriptions.billing import SubscriptionBilling
+from accrue.test_clocks.service import TestClockRunner
 from tests.conftest import Transport
 from tests.contract.billing_steps import CLOCKS, Scenario, rid, stamp, utc, when
 from tests.support import ConnectClients, GrpcClients, RunningServer, running_server

@@ -17,7 +17,7 @@ from connectrpc.errors import ConnectError
 from google.protobuf.message import Message
 from sqlalchemy import func, select
 
-from accrue.adapters.db import tables
+from accrue.platform.db import tables
 from tests.contract.samples import SAMPLES, Ids, seed
 from tests.support import (
     ConnectClients,

@@ -10,7 +10,7 @@ import pytest
 
 from accrue.billing.v1 import customer_pb2
 from accrue.cli import main
-from accrue.services.tenants import MAX_KEY_CACHE_SECONDS
+from accrue.tenancy.service import MAX_KEY_CACHE_SECONDS
 from tests.support import GrpcClients, running_server
 
 

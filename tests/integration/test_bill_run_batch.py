@@ -31,35 +31,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from accrue.adapters.checkpoint_keys import load_keys
-from accrue.adapters.clock import FixedClock
-from accrue.adapters.db import migrate
-from accrue.adapters.db import tables as t
-from accrue.adapters.db.engine import build_engine
-from accrue.adapters.db.ledger_sequencer import LedgerSequencer
-from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from accrue.api.convert.events import encode_payload
-from accrue.domain.billing import unused_time_credits
-from accrue.domain.calendar import BillingInterval, anchor_from
-from accrue.domain.catalog import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
-from accrue.domain.customers import Customer, TaxLocation
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.ledger import AccountRef, Direction, Entry
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.subscriptions import (
+from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue.customers.model import Customer, TaxLocation
+from accrue.event_log.convert import encode_payload
+from accrue.event_log.service import EventRecorder
+from accrue.invoicing.issuing import Invoicing
+from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.ledger.checkpoint_keys import load_keys
+from accrue.ledger.model import AccountRef, Direction, Entry
+from accrue.ledger.sequencer import LedgerSequencer
+from accrue.ledger.service import LedgerService
+from accrue.platform.clock import FixedClock
+from accrue.platform.db import migrate
+from accrue.platform.db import tables as t
+from accrue.platform.db.engine import build_engine
+from accrue.subscriptions.bill_run import BillRun
+from accrue.subscriptions.billing import SubscriptionBilling
+from accrue.subscriptions.charges import unused_time_credits
+from accrue.subscriptions.model import (
     Subscription,
     SubscriptionItem,
     cancel_at_period_end,
     create_subscription,
     start,
 )
-from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
-from accrue.services.bill_run import BillRun
-from accrue.services.events import EventRecorder
-from accrue.services.invoicing import Invoicing
-from accrue.services.ledger import LedgerService
-from accrue.services.subscription_billing import SubscriptionBilling
-from accrue.services.tenants import TenantService
+from accrue.tenancy.service import TenantService
+from accrue.unit_of_work import SqlUnitOfWorkFactory
 from tests.support import fresh_postgres_database
 
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
@@ -259,7 +259,7 @@ def _one_by_one(stack: Stack, subs: list[Subscription]) -> int:
 
 
 def _due_at(sub: Subscription) -> datetime:
-    from accrue.domain.subscriptions import scheduled_work
+    from accrue.subscriptions.model import scheduled_work
 
     work = scheduled_work(sub)
     return NOW if work is None else work.at

@@ -12,13 +12,7 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import Engine, select, text
 
-from accrue.adapters.db import migrate
-from accrue.adapters.db import tables as t
-from accrue.adapters.db.engine import build_engine
-from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from accrue.domain import invoices as inv
-from accrue.domain.calendar import BillingInterval, Period, anchor_from
-from accrue.domain.catalog import (
+from accrue.catalog.model import (
     IntervalUnit,
     PriceTerms,
     PriceTier,
@@ -27,9 +21,9 @@ from accrue.domain.catalog import (
     TaxBehavior,
     UsageType,
 )
-from accrue.domain.customers import Customer
-from accrue.domain.errors import ConcurrentModification
-from accrue.domain.invoices import (
+from accrue.customers.model import Customer
+from accrue.invoicing import model as inv
+from accrue.invoicing.model import (
     BillingReason,
     CreditNote,
     CreditNoteReason,
@@ -38,19 +32,20 @@ from accrue.domain.invoices import (
     InvoiceStatus,
     LineCharge,
 )
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.paging import PageRequest
-from accrue.domain.proration import prorate_partial_period
-from accrue.domain.subscriptions import (
-    Pause,
-    Subscription,
-    SubscriptionItem,
-    SubscriptionStatus,
-)
-from accrue.domain.tax import TaxRate
-from accrue.domain.tenancy import Tenant
-from accrue.domain.test_clocks import TestClock
-from accrue.services.ports import DueSubscription
+from accrue.invoicing.tax import TaxRate
+from accrue.kernel.calendar import BillingInterval, Period, anchor_from
+from accrue.kernel.errors import ConcurrentModification
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.kernel.paging import PageRequest
+from accrue.platform.db import migrate
+from accrue.platform.db import tables as t
+from accrue.platform.db.engine import build_engine
+from accrue.ports import DueSubscription
+from accrue.subscriptions.model import Pause, Subscription, SubscriptionItem, SubscriptionStatus
+from accrue.subscriptions.proration import prorate_partial_period
+from accrue.tenancy.model import Tenant
+from accrue.test_clocks.model import TestClock
+from accrue.unit_of_work import SqlUnitOfWorkFactory
 
 CREATED = datetime(2024, 1, 31, 12, 0, 0, 654321, tzinfo=UTC)
 START = datetime(2024, 1, 31, 12, 0, 0, tzinfo=UTC)

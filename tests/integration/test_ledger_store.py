@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Table, delete, func, select, update
 
-from accrue.adapters.db import tables as t
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.errors import ConcurrentModification, InvalidState, ValidationFailed
-from accrue.domain.ledger import (
+from accrue.events.v1 import events_pb2
+from accrue.kernel.errors import ConcurrentModification, InvalidState, ValidationFailed
+from accrue.ledger.model import (
     GENESIS_HASH,
     AccountRef,
     Direction,
@@ -37,8 +37,8 @@ from accrue.domain.ledger import (
     net_balances,
     seal,
 )
-from accrue.events.v1 import events_pb2
-from accrue.services.ledger import Verification
+from accrue.ledger.service import Verification
+from accrue.platform.db import tables as t
 from tests.support import GrpcClients, RunningServer, running_server, settle
 
 DEBIT, CREDIT = Direction.DEBIT, Direction.CREDIT

@@ -15,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from accrue.adapters.db import migrate
-from accrue.adapters.db.engine import build_engine
-from accrue.adapters.db.tables import metadata
+from accrue.platform.db import migrate
+from accrue.platform.db.engine import build_engine
+from accrue.platform.db.tables import metadata
 from tests.support import fresh_postgres_database
 
 MODEL_TABLES = set(metadata.tables)

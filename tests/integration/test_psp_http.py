@@ -22,15 +22,15 @@ from typing import Any
 
 import pytest
 
-from accrue.adapters.psp.http_gateway import HttpPaymentGateway, charge_from_json
-from accrue.adapters.psp.webhook_signing import SIGNATURE_HEADER, verify
-from accrue.services.psp import (
+from accrue.payments.psp.http_gateway import HttpPaymentGateway, charge_from_json
+from accrue.payments.psp.port import (
     PspCharge,
     PspOutcomeUnknown,
     PspRejected,
     PspStatus,
     PspUnavailable,
 )
+from accrue.payments.psp.webhook_signing import SIGNATURE_HEADER, verify
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from accrue.adapters.db.engine import build_engine
 from accrue.billing.v1 import reconciliation_pb2 as rpb
-from accrue.domain.settlement import SettlementFormat
-from accrue.recon_cli import BREAK_COLUMNS
+from accrue.platform.db.engine import build_engine
+from accrue.reconciliation.cli import BREAK_COLUMNS
+from accrue.reconciliation.settlement import SettlementFormat
 from tests.recon_seeding import create_payers, expectation, insert_records
 from tests.reconciliation_files import build_report
 from tests.reliability.processes import start_server

@@ -9,21 +9,21 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, func, select
 
-from accrue.adapters.db import migrate
-from accrue.adapters.db import tables as t
-from accrue.adapters.db.engine import build_engine
-from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
-from accrue.domain.catalog import Product
-from accrue.domain.customers import (
+from accrue.catalog.model import Product
+from accrue.customers.model import (
     Customer,
     PaymentMethod,
     PaymentMethodType,
     PostalAddress,
     TaxLocation,
 )
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.paging import PageRequest
-from accrue.domain.tenancy import Tenant
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.kernel.paging import PageRequest
+from accrue.platform.db import migrate
+from accrue.platform.db import tables as t
+from accrue.platform.db.engine import build_engine
+from accrue.tenancy.model import Tenant
+from accrue.unit_of_work import SqlUnitOfWorkFactory
 
 CREATED = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
 UPDATED = datetime(2024, 3, 1, 0, 0, 0, 1, tzinfo=UTC)
@@ -286,7 +286,7 @@ def test_a_transient_database_conflict_becomes_a_retryable_error(database_url: s
 
     from sqlalchemy.exc import OperationalError
 
-    from accrue.domain.errors import ConcurrentModification
+    from accrue.kernel.errors import ConcurrentModification
 
     engine = build_engine(database_url)
     migrate.upgrade(engine)

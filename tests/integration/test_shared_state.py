@@ -11,11 +11,11 @@ from contextlib import ExitStack
 import pytest
 import redis
 
-from accrue.adapters.db.statements import count_statements
-from accrue.adapters.shared_state import RedisKeyLocks, RedisTokenBuckets, connect
 from accrue.config import Settings
-from accrue.domain.errors import RateLimited
-from accrue.domain.rate_limit import TokenBucketLimiter
+from accrue.kernel.errors import RateLimited
+from accrue.platform.db.statements import count_statements
+from accrue.platform.resilience.rate_limit import TokenBucketLimiter
+from accrue.platform.shared_state import RedisKeyLocks, RedisTokenBuckets, connect
 from tests.integration.test_idempotency import (
     assert_exactly_one_effect,
     call_together,

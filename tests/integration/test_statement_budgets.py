@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 
-from accrue.adapters.db.statements import StatementCount, count_statements
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import money_pb2, payment_pb2
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
+from accrue.platform.db.statements import StatementCount, count_statements
 from tests.redis_support import redis_prefix
 
 # Statements a payment's own work may take over its two transactions, the

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accrue.adapters.clock import FixedClock
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.paging import PageRequest
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.paging import PageRequest
+from accrue.platform.clock import FixedClock
 from accrue.webhooks.dispatcher import DispatchLimits, WebhookDispatcher
 from accrue.webhooks.model import (
     DISABLED_FAILING,
@@ -89,7 +89,7 @@ class World:
         return endpoint.id
 
     def event_ids(self) -> list[str]:
-        from accrue.domain.events import EventQuery
+        from accrue.kernel.events import EventQuery
 
         with self.app.uow_factory(write=False) as uow:
             return [e.id for e in uow.events.list(self.tenant, EventQuery(limit=10_000))]

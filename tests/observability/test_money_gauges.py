@@ -15,17 +15,17 @@ from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import create_engine
 
-from accrue.adapters.clock import FixedClock
-from accrue.adapters.psp.in_process import InProcessGateway
-from accrue.adapters.psp.simulator import SimulatedPsp
 from accrue.bootstrap import build_application
 from accrue.config import Settings
+from accrue.payments.psp.in_process import InProcessGateway
+from accrue.payments.psp.port import PspOutcomeUnknown, PspRejected
+from accrue.payments.psp.simulator import SimulatedPsp
+from accrue.platform.clock import FixedClock
 from accrue.platform.metrics.pool import PoolMetrics
 from accrue.platform.metrics.psp import PspMetrics
 from accrue.platform.metrics.rpc import RpcMetrics, code_and_reason
 from accrue.platform.metrics.state import Backlog, StateCollector, StateSnapshot
 from accrue.platform.sampling import KeepErrorsProcessor, RecordAllSampler
-from accrue.services.psp import PspOutcomeUnknown, PspRejected
 from tests.reliability.test_bill_run_workers import SUBSCRIPTIONS, _seed
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -25,22 +25,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from accrue.adapters.db import tables as t
 from accrue.bootstrap import Application, build_application
+from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
 from accrue.config import Settings
-from accrue.domain.calendar import BillingInterval, anchor_from
-from accrue.domain.catalog import (
-    IntervalUnit,
-    Price,
-    PriceTerms,
-    PricingScheme,
-    Product,
-    Recurring,
-)
-from accrue.domain.customers import Customer
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.subscriptions import (
+from accrue.customers.model import Customer
+from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.platform.db import tables as t
+from accrue.subscriptions.model import (
     Subscription,
     SubscriptionItem,
     create_subscription,

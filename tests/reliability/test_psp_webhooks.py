@@ -37,17 +37,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from accrue.adapters.clock import SystemClock
-from accrue.adapters.db import tables as t
-from accrue.adapters.psp.simulator import SimCharge
-from accrue.adapters.psp.simulator_server import charge_json
-from accrue.adapters.psp.webhook_signing import SIGNATURE_HEADER, sign, webhook_event_json
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import ledger_pb2 as led
-from accrue.domain import payments as pay
-from accrue.domain.identifiers import IdGenerator
-from accrue.services.psp import PspCharge, PspStatus
+from accrue.kernel.ids import IdGenerator
+from accrue.payments import model as pay
+from accrue.payments.psp.port import PspCharge, PspStatus
+from accrue.payments.psp.simulator import SimCharge
+from accrue.payments.psp.simulator_server import charge_json
+from accrue.payments.psp.webhook_signing import SIGNATURE_HEADER, sign, webhook_event_json
+from accrue.platform.clock import SystemClock
+from accrue.platform.db import tables as t
 from tests.support import GrpcClients, RunningServer, running_server, settle
 
 # 2,000 payments take about a minute per database (8 senders and the server share one

@@ -25,7 +25,7 @@ import pytest
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
-from accrue.domain.events import EventQuery
+from accrue.kernel.events import EventQuery
 from tests.webhook_support import write_customers
 
 NATS_URL = "nats://127.0.0.1:4222"

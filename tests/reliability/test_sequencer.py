@@ -26,14 +26,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
 
-from accrue.adapters.checkpoint_keys import load_keys
-from accrue.adapters.db import tables as t
-from accrue.adapters.db.ledger_sequencer import CRASH_EXIT_CODE, list_checkpoints
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.ledger import AccountRef, Direction, Entry, PostingRequest, Transaction
+from accrue.ledger.checkpoint_keys import load_keys
+from accrue.ledger.model import AccountRef, Direction, Entry, PostingRequest, Transaction
+from accrue.ledger.sequencer import CRASH_EXIT_CODE, list_checkpoints
+from accrue.platform.db import tables as t
 from tests.reliability.processes import start_server
 from tests.support import GrpcClients, settle
 

@@ -19,7 +19,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from accrue.billing.v1 import webhook_pb2 as pb
-from accrue.domain.events import EventQuery
+from accrue.kernel.events import EventQuery
 from tests.support import GrpcClients, running_server
 from tests.webhook_support import Faults, Receiver, write_customers
 

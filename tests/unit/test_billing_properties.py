@@ -16,8 +16,9 @@ from itertools import pairwise
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.billing import period_charges, unused_time_credits
-from accrue.domain.calendar import (
+from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme
+from accrue.invoicing.model import LineCharge
+from accrue.kernel.calendar import (
     BillingAnchor,
     BillingInterval,
     Period,
@@ -25,10 +26,9 @@ from accrue.domain.calendar import (
     days_in_month,
     period_containing,
 )
-from accrue.domain.catalog import IntervalUnit, PriceTerms, PricingScheme
-from accrue.domain.invoices import LineCharge
-from accrue.domain.rounding import MAX_ROUNDING_ERROR
-from accrue.domain.subscriptions import (
+from accrue.kernel.rounding import MAX_ROUNDING_ERROR
+from accrue.subscriptions.charges import period_charges, unused_time_credits
+from accrue.subscriptions.model import (
     DueAction,
     Subscription,
     SubscriptionItem,

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.calendar import (
+from accrue.catalog.model import IntervalUnit, Recurring, UsageType
+from accrue.kernel.calendar import (
     BillingAnchor,
     BillingInterval,
     Period,
@@ -24,8 +25,7 @@ from accrue.domain.calendar import (
     periods,
     resolve_civil,
 )
-from accrue.domain.catalog import IntervalUnit, Recurring, UsageType
-from accrue.domain.errors import ValidationFailed
+from accrue.kernel.errors import ValidationFailed
 
 MONTHLY = BillingInterval(IntervalUnit.MONTH)
 YEARLY = BillingInterval(IntervalUnit.YEAR)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.card_data import (
+from accrue.kernel.card_data import (
     MAX_PAN_DIGITS,
     MIN_PAN_DIGITS,
     looks_like_card_number,

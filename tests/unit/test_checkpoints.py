@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from accrue.adapters.checkpoint_keys import load_keys
-from accrue.domain.checkpoints import Checkpoint
-from accrue.domain.ledger import (
+from accrue.ledger.checkpoint_keys import load_keys
+from accrue.ledger.checkpoints import Checkpoint
+from accrue.ledger.model import (
     GENESIS_HASH,
     AccountRef,
     Direction,
@@ -19,7 +19,7 @@ from accrue.domain.ledger import (
     unsequenced,
     verify_chain,
 )
-from accrue.domain.ledger import seal_next as seal_after
+from accrue.ledger.model import seal_next as seal_after
 
 WHEN = datetime(2026, 12, 2, 12, 0, 0, 123456, tzinfo=UTC)
 

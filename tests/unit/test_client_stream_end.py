@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accrue.api.pipeline import RequestStreamBroken, _ValidatedStream
 from accrue.billing.v1 import reconciliation_pb2 as pb
+from accrue.platform.transport.pipeline import RequestStreamBroken, _ValidatedStream
 
 
 def _messages() -> list[pb.ImportSettlementReportRequest]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from accrue.api.errors import STATUS_BY_REASON
 from accrue.billing.v1 import errors_pb2
-from accrue.domain import errors
+from accrue.kernel import errors
+from accrue.platform.errors import STATUS_BY_REASON
 
 
 def _reasons_in_contract() -> set[str]:

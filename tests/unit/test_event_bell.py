@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from accrue.services.events import EventBell
+from accrue.event_log.service import EventBell
 
 
 def _wait_in_thread(

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accrue.adapters.clock import FixedClock
-from accrue.domain.errors import InvalidPageToken
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.paging import PageRequest, paginate
+from accrue.kernel.errors import InvalidPageToken
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.paging import PageRequest, paginate
+from accrue.platform.clock import FixedClock
 
 
 def test_ids_sort_in_creation_order_even_within_one_millisecond() -> None:

@@ -22,18 +22,18 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from accrue.adapters.documents.page import CSP, render_page
-from accrue.adapters.documents.pdf import render_pdf
-from accrue.domain import invoices as inv
-from accrue.domain.billing import period_charges, unused_time_credits, with_tax
-from accrue.domain.calendar import BillingInterval, anchor_from
-from accrue.domain.catalog import IntervalUnit, PriceTerms, PricingScheme, Recurring
-from accrue.domain.customers import Customer, LifecycleState, PostalAddress
-from accrue.domain.invoice_document import credit_note_content, invoice_content
-from accrue.domain.invoices import BillingReason, CreditNoteReason
-from accrue.domain.line_text import item_label
-from accrue.domain.subscriptions import SubscriptionItem, create_subscription, start
-from accrue.domain.tax import TaxRate
+from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme, Recurring
+from accrue.customers.model import Customer, LifecycleState, PostalAddress
+from accrue.invoicing import model as inv
+from accrue.invoicing.documents.model import credit_note_content, invoice_content
+from accrue.invoicing.documents.page import CSP, render_page
+from accrue.invoicing.documents.pdf import render_pdf
+from accrue.invoicing.line_text import item_label
+from accrue.invoicing.model import BillingReason, CreditNoteReason
+from accrue.invoicing.tax import TaxRate
+from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.subscriptions.charges import period_charges, unused_time_credits, with_tax
+from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("ACCRUE_UPDATE_GOLDEN") == "1"

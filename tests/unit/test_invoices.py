@@ -15,16 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.catalog import TaxBehavior
-from accrue.domain.errors import AmountOutOfRange, CurrencyMismatch, InvalidState, ValidationFailed
-from accrue.domain.invoice_postings import (
-    credit_note_posting,
-    customer_credit,
-    finalization_posting,
-    receivable,
-    write_off_posting,
-)
-from accrue.domain.invoices import (
+from accrue.catalog.model import TaxBehavior
+from accrue.invoicing.model import (
     BillingReason,
     CreditNote,
     CreditNoteReason,
@@ -39,9 +31,17 @@ from accrue.domain.invoices import (
     taxed,
     void,
 )
-from accrue.domain.ledger import AccountRef, PostingRequest, net_balances
-from accrue.domain.rounding import DEFAULT_RULE, MAX_ROUNDING_ERROR
-from accrue.domain.tax import TaxRate
+from accrue.invoicing.postings import (
+    credit_note_posting,
+    customer_credit,
+    finalization_posting,
+    receivable,
+    write_off_posting,
+)
+from accrue.invoicing.tax import TaxRate
+from accrue.kernel.errors import AmountOutOfRange, CurrencyMismatch, InvalidState, ValidationFailed
+from accrue.kernel.rounding import DEFAULT_RULE, MAX_ROUNDING_ERROR
+from accrue.ledger.model import AccountRef, PostingRequest, net_balances
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 EXCLUSIVE, INCLUSIVE = TaxBehavior.EXCLUSIVE, TaxBehavior.INCLUSIVE

@@ -1,4 +1,4 @@
-"""Imports point inwards: domain <- services <- api/adapters <- entry points."""
+"""Imports point inwards: kernel <- platform <- areas <- composition (bootstrap)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "accrue"
 FORBIDDEN = {
-    "domain": (
+    "kernel": (
         "grpc",
         "connectrpc",
         "sqlalchemy",
         "alembic",
         "google",
         "accrue.billing",
-        "accrue.services",
-        "accrue.api",
-        "accrue.adapters",
+        "accrue.events",
+        "accrue.platform",
         "opentelemetry",
     ),
-    "services": (
-        "grpc",
-        "connectrpc",
-        "sqlalchemy",
-        "alembic",
-        "google",
-        "accrue.billing",
-        "accrue.api",
-        "accrue.adapters",
-    ),
-    "adapters": ("grpc", "connectrpc", "accrue.api", "accrue.billing"),
 }
 
 

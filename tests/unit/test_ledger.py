@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.errors import ValidationFailed
-from accrue.domain.ledger import (
+from accrue.kernel.errors import ValidationFailed
+from accrue.kernel.money import MAX_AMOUNT_MINOR
+from accrue.ledger.model import (
     ACCOUNT_KINDS,
     GENESIS_HASH,
     AccountRef,
@@ -31,7 +32,6 @@ from accrue.domain.ledger import (
     side_totals,
     verify_chain,
 )
-from accrue.domain.money import MAX_AMOUNT_MINOR
 
 CURRENCIES = ["USD", "EUR", "JPY"]
 CUSTOMERS = ["", "cus_1", "cus_2"]

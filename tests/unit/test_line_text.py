@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
-from accrue.domain.billing import period_charges, unused_time_credits
-from accrue.domain.calendar import BillingInterval, Period, anchor_from
-from accrue.domain.catalog import IntervalUnit, PriceTerms, PricingScheme, Recurring
-from accrue.domain.line_text import civil_date, item_label, share_text
-from accrue.domain.subscriptions import SubscriptionItem, create_subscription, start
+from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme, Recurring
+from accrue.invoicing.line_text import civil_date, item_label, share_text
+from accrue.kernel.calendar import BillingInterval, Period, anchor_from
+from accrue.subscriptions.charges import period_charges, unused_time_credits
+from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 
 MONTHLY = Recurring(interval_unit=IntervalUnit.MONTH, interval_count=1)
 

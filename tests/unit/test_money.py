@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accrue.domain.errors import AmountOutOfRange, CurrencyMismatch, CurrencyUnsupported
-from accrue.domain.money import MAX_AMOUNT_MINOR, Currency, Money, check_amount
+from accrue.kernel.errors import AmountOutOfRange, CurrencyMismatch, CurrencyUnsupported
+from accrue.kernel.money import MAX_AMOUNT_MINOR, Currency, Money, check_amount
 
 amounts = st.integers(-MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.api.page_tokens import PageTokenSeal
-from accrue.domain.errors import InvalidPageToken
+from accrue.kernel.errors import InvalidPageToken
+from accrue.platform.transport.page_tokens import PageTokenSeal
 
 SECRET = b"s" * 32
 WHERE = {"tenant_id": "ten_a", "method": "accrue.billing.v1.CustomerService/ListCustomers"}

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain import payments as pay
-from accrue.domain.backoff import Backoff
-from accrue.domain.circuit_breaker import CircuitBreakers
-from accrue.domain.dunning import DunningPolicy
-from accrue.domain.errors import InvalidState, PspUnavailableError, RefundExceedsRefundable
-from accrue.domain.payment_postings import capture_posting, refund_posting
-from accrue.domain.payments import Cause, PaymentStatus, PspResult, RefundStatus
-from accrue.services.payment_engine import PaymentEngine, PaymentPolicy
-from accrue.services.psp import PspOutcomeUnknown, PspRejected, PspUnavailable
+from accrue.kernel.errors import InvalidState, PspUnavailableError, RefundExceedsRefundable
+from accrue.payments import model as pay
+from accrue.payments.dunning import DunningPolicy
+from accrue.payments.engine import PaymentEngine, PaymentPolicy
+from accrue.payments.model import Cause, PaymentStatus, PspResult, RefundStatus
+from accrue.payments.postings import capture_posting, refund_posting
+from accrue.payments.psp.port import PspOutcomeUnknown, PspRejected, PspUnavailable
+from accrue.platform.resilience.backoff import Backoff
+from accrue.platform.resilience.circuit_breaker import CircuitBreakers
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accrue.domain.catalog import (
+from accrue.catalog.model import (
     IntervalUnit,
     Price,
     PriceTerms,
@@ -16,9 +16,9 @@ from accrue.domain.catalog import (
     PricingScheme,
     Recurring,
 )
-from accrue.domain.errors import PriceInUse, ValidationFailed
-from accrue.domain.lifecycle import LifecycleState
-from accrue.domain.money import Money
+from accrue.kernel.errors import PriceInUse, ValidationFailed
+from accrue.kernel.lifecycle import LifecycleState
+from accrue.kernel.money import Money
 
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
 

@@ -15,11 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.catalog import PriceTerms, PriceTier, PricingScheme
-from accrue.domain.errors import CurrencyMismatch, ValidationFailed
-from accrue.domain.money import Money
-from accrue.domain.proration import Period, ProrationLine, prorate_change, prorate_partial_period
-from accrue.domain.rounding import MAX_ROUNDING_ERROR, RoundingRule, round_minor
+from accrue.catalog.model import PriceTerms, PriceTier, PricingScheme
+from accrue.kernel.errors import CurrencyMismatch, ValidationFailed
+from accrue.kernel.money import Money
+from accrue.kernel.rounding import MAX_ROUNDING_ERROR, RoundingRule, round_minor
+from accrue.subscriptions.proration import (
+    Period,
+    ProrationLine,
+    prorate_change,
+    prorate_partial_period,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)  # 31 days

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from accrue.adapters.clock import FixedClock
-from accrue.adapters.psp.in_process import InProcessGateway
-from accrue.adapters.psp.simulator import (
+from accrue.payments.psp.in_process import InProcessGateway
+from accrue.payments.psp.port import PspCharge, PspOutcomeUnknown, PspRefund, PspRejected, PspStatus
+from accrue.payments.psp.simulator import (
     SETTLEMENT_HEADER,
     ChargeOutcome,
     Disposition,
@@ -24,7 +24,7 @@ from accrue.adapters.psp.simulator import (
     SimCharge,
     SimulatedPsp,
 )
-from accrue.adapters.psp.webhook_signing import (
+from accrue.payments.psp.webhook_signing import (
     BAD_SIGNATURE,
     MALFORMED_HEADER,
     TIMESTAMP_OUTSIDE_TOLERANCE,
@@ -33,13 +33,7 @@ from accrue.adapters.psp.webhook_signing import (
     verify,
     webhook_event_json,
 )
-from accrue.services.psp import (
-    PspCharge,
-    PspOutcomeUnknown,
-    PspRefund,
-    PspRejected,
-    PspStatus,
-)
+from accrue.platform.clock import FixedClock
 
 pytestmark = pytest.mark.timeout(60)
 

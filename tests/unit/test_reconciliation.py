@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.adapters.psp.simulator import fee_minor
-from accrue.domain.money import CURRENCY_EXPONENTS
-from accrue.domain.reconciliation import (
+from accrue.kernel.money import CURRENCY_EXPONENTS
+from accrue.payments.psp.simulator import fee_minor
+from accrue.reconciliation.matching import (
     Break,
     BreakCategory,
     FeeSchedule,
     InternalRecord,
     Reconciler,
 )
-from accrue.domain.settlement import LineKind, SettlementFormat, SettlementLine
+from accrue.reconciliation.settlement import LineKind, SettlementFormat, SettlementLine
 from tests.reconciliation_files import (
     CURRENCIES,
     GeneratedReport,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accrue.domain.backoff import Backoff
-from accrue.domain.circuit_breaker import BreakerState, CircuitBreaker, CircuitBreakers
-from accrue.domain.rate_limit import TokenBucketLimiter
+from accrue.platform.resilience.backoff import Backoff
+from accrue.platform.resilience.circuit_breaker import BreakerState, CircuitBreaker, CircuitBreakers
+from accrue.platform.resilience.rate_limit import TokenBucketLimiter
 
 
 class FakeMonotonic:

@@ -8,10 +8,10 @@ from google.rpc import error_details_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.api.errors import to_status
-from accrue.api.rate_limits import RateLimits
-from accrue.domain.errors import RateLimited
-from accrue.domain.rate_limit import TokenBucketLimiter
+from accrue.kernel.errors import RateLimited
+from accrue.platform.errors import to_status
+from accrue.platform.resilience.rate_limit import TokenBucketLimiter
+from accrue.platform.resilience.rpc_limits import RateLimits
 
 
 class FakeMonotonic:

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from accrue.adapters.clock import FixedClock
-from accrue.adapters.psp.simulator import SETTLEMENT_HEADER, SimulatedPsp
-from accrue.domain import settlement
-from accrue.domain.errors import ValidationFailed
-from accrue.domain.settlement import (
+from accrue.kernel.errors import ValidationFailed
+from accrue.payments.psp.simulator import SETTLEMENT_HEADER, SimulatedPsp
+from accrue.platform.clock import FixedClock
+from accrue.reconciliation import settlement
+from accrue.reconciliation.settlement import (
     MAX_LINE_BYTES,
     LineKind,
     ReportDigest,

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.calendar import BillingAnchor, BillingInterval, Period, anchor_from
-from accrue.domain.catalog import IntervalUnit, PriceTerms, PricingScheme
-from accrue.domain.errors import InvalidState, ValidationFailed
-from accrue.domain.subscriptions import (
+from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme
+from accrue.kernel.calendar import BillingAnchor, BillingInterval, Period, anchor_from
+from accrue.kernel.errors import InvalidState, ValidationFailed
+from accrue.subscriptions.model import (
     TRANSITIONS,
     Action,
     DueAction,

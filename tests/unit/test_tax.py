@@ -15,18 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.domain.catalog import TaxBehavior
-from accrue.domain.customers import TaxLocation
-from accrue.domain.errors import AmountOutOfRange, CurrencyUnsupported, ValidationFailed
-from accrue.domain.money import MAX_AMOUNT_MINOR, Money
-from accrue.domain.rounding import MAX_ROUNDING_ERROR, RoundingRule, round_minor
-from accrue.domain.tax import (
-    DEFAULT_TABLE,
-    RateTableTaxProvider,
-    TaxProvider,
-    TaxRate,
-    tax_line,
-)
+from accrue.catalog.model import TaxBehavior
+from accrue.customers.model import TaxLocation
+from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider, TaxProvider, TaxRate, tax_line
+from accrue.kernel.errors import AmountOutOfRange, CurrencyUnsupported, ValidationFailed
+from accrue.kernel.money import MAX_AMOUNT_MINOR, Money
+from accrue.kernel.rounding import MAX_ROUNDING_ERROR, RoundingRule, round_minor
 
 VAT_DE = TaxRate("DE", Fraction(19, 100), "VAT")
 CT_JP = TaxRate("JP", Fraction(10, 100), "Consumption tax")

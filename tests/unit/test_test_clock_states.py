@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from accrue.domain.errors import InvalidState, TestClockAdvancing
-from accrue.domain.test_clocks import (
+from accrue.kernel.errors import InvalidState, TestClockAdvancing
+from accrue.test_clocks.model import (
     ClockFailure,
     ClockState,
     TestClock,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from accrue.domain.errors import ValidationFailed
+from accrue.kernel.errors import ValidationFailed
 from accrue.webhooks.model import (
     AddressPolicy,
     Endpoint,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from accrue.adapters.db.tables import metadata
+from accrue.platform.db.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through accrue.adapters.db.migrate")
+    raise RuntimeError("run migrations through accrue.platform.db.migrate")
 
 context.configure(
     connection=connection,

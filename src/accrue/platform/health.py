@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from accrue.adapters.db import migrate
+from accrue.platform.db import migrate
 
 log = logging.getLogger("accrue.health")
 

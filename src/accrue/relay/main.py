@@ -6,10 +6,10 @@ import asyncio
 import logging
 import signal
 
-from accrue.api.convert.events import event_to_pb
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.domain.events import StoredEvent
+from accrue.event_log.convert import event_to_pb
+from accrue.kernel.events import StoredEvent
 from accrue.relay.jetstream import JetStreamBroker
 from accrue.relay.relay import EventRelay, RelayTarget
 

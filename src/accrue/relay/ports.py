@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from accrue.domain.events import EventQuery, StoredEvent
+from accrue.kernel.events import EventQuery, StoredEvent
 
 
 class RelayCursorStore(Protocol):

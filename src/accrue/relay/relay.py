@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accrue.domain.clock import Clock
-from accrue.domain.events import EventQuery, StoredEvent
+from accrue.kernel.clock import Clock
+from accrue.kernel.events import EventQuery, StoredEvent
 from accrue.relay.ports import Broker, Message, RelayUnitOfWorkFactory
 
 log = logging.getLogger("accrue.relay")

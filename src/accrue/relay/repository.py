@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from accrue.adapters.db.tables import tenants
+from accrue.platform.db.tables import tenants
 from accrue.relay.tables import relay_cursors
 
 _r = relay_cursors.c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, String, Table
 
-from accrue.adapters.db.tables import ID, UtcDateTime, metadata
+from accrue.platform.db.tables import ID, UtcDateTime, metadata
 
 # Per stream and tenant: the last event sequence the stream acknowledged.
 relay_cursors = Table(

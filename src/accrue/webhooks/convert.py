@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from google.protobuf import json_format
 
-from accrue.api.convert.common import timestamp
-from accrue.api.convert.events import event_to_pb
 from accrue.billing.v1 import webhook_pb2 as pb
-from accrue.domain.events import StoredEvent
+from accrue.event_log.convert import event_to_pb
+from accrue.kernel.events import StoredEvent
+from accrue.platform.transport.convert import timestamp
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint, Ordering
 from accrue.webhooks.service import EndpointChanges, NewEndpoint
 

@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from accrue.domain.clock import Clock
-from accrue.domain.errors import AccrueError
-from accrue.domain.events import EventQuery, StoredEvent
-from accrue.domain.identifiers import IdGenerator
+from accrue.kernel.clock import Clock
+from accrue.kernel.errors import AccrueError
+from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.kernel.ids import IdGenerator
 from accrue.webhooks.model import (
     DISABLED_FAILING,
     AttemptResult,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from accrue.api.call import CallContext
-from accrue.api.convert.common import mask_fields
-from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import webhook_pb2 as pb
-from accrue.domain.paging import PageRequest
-from accrue.services.ports import UnitOfWork
+from accrue.kernel.paging import PageRequest
+from accrue.platform.transport.call import CallContext
+from accrue.platform.transport.convert import mask_fields
+from accrue.platform.transport.handler_support import HandlerSupport
+from accrue.ports import UnitOfWork
 from accrue.webhooks.convert import (
     ENDPOINT_UPDATABLE,
     STATUS_FROM_PB,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from accrue.domain.errors import ValidationFailed
+from accrue.kernel.errors import ValidationFailed
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 DEFAULT_OVERLAP = timedelta(hours=24)

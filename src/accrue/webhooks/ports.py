@@ -8,8 +8,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from accrue.domain.events import EventQuery, StoredEvent
-from accrue.domain.paging import PageRequest
+from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.kernel.paging import PageRequest
 from accrue.webhooks.model import AttemptResult, Delivery, DeliveryStatus, Endpoint
 
 

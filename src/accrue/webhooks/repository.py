@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
-from accrue.domain.paging import PageRequest
+from accrue.kernel.paging import PageRequest
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint, Ordering
 from accrue.webhooks.ports import DueEndpoint
 from accrue.webhooks.tables import webhook_cursors, webhook_deliveries, webhook_endpoints

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from accrue.domain.clock import Clock
-from accrue.domain.errors import NotFound, ValidationFailed
-from accrue.domain.events import EventQuery, StoredEvent
-from accrue.domain.identifiers import IdGenerator
-from accrue.domain.paging import Page, PageRequest, paginate
+from accrue.kernel.clock import Clock
+from accrue.kernel.errors import NotFound, ValidationFailed
+from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.kernel.ids import IdGenerator
+from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.webhooks.model import (
     DEFAULT_OVERLAP,
     DISABLED_BY_USER,

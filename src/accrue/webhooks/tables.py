@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
-from accrue.adapters.db.tables import ID, UtcDateTime, metadata
+from accrue.platform.db.tables import ID, UtcDateTime, metadata
 
 webhook_endpoints = Table(
     "webhook_endpoints",

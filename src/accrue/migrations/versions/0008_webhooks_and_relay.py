@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from accrue.adapters.db.tables import UtcDateTime
+from accrue.platform.db.tables import UtcDateTime
 
 revision = "0008"
 down_revision = "0007"

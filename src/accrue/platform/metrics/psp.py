@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from accrue.services.psp import (
+from accrue.payments.psp.port import (
     PaymentGateway,
     PspCharge,
     PspOutcomeUnknown,

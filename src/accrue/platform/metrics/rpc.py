@@ -34,7 +34,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 
-from accrue.api.errors import STATUS_BY_REASON
+from accrue.platform.errors import STATUS_BY_REASON
 
 # Seconds; the SLO threshold for CreatePayment p99 (0.5 s) is a bucket edge.
 DURATION_BUCKETS = (

@@ -20,7 +20,7 @@ from typing import Protocol
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from accrue.domain.reconciliation_breaks import BreakCategory
+from accrue.reconciliation.breaks import BreakCategory
 
 log = logging.getLogger("accrue.metrics")
 

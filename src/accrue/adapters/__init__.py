@@ -1,1 +1,0 @@
-"""Adapters: persistence, clocks and (later) PSP gateways and event publishers."""

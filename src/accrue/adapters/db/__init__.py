@@ -1,1 +1,0 @@
-"""SQLAlchemy persistence: tables, engine, unit of work and repositories."""

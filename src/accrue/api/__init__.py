@@ -1,1 +1,0 @@
-"""Transport: proto <-> domain conversion, the error table, gRPC and Connect adapters."""

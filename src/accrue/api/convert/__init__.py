@@ -1,1 +1,0 @@
-"""Conversions between generated messages and domain objects."""

@@ -1,0 +1,1 @@
+"""Catalog: products and prices, their use cases, tables and handlers."""

@@ -1,0 +1,1 @@
+"""Customers: customers and their payment methods (PSP tokens only)."""

@@ -1,1 +1,0 @@
-"""Pure billing rules. Imports nothing from grpc, connectrpc, SQLAlchemy or generated code."""

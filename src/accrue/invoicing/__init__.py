@@ -1,0 +1,1 @@
+"""Invoicing: invoices, credit notes, tax, line text, their ledger postings and documents."""

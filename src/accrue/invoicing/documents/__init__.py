@@ -1,0 +1,1 @@
+"""Invoice documents: the PDF, the hosted page and its signed links."""

@@ -1,0 +1,1 @@
+"""Ledger: the append-only double-entry ledger, its sequencer and signed checkpoints."""

@@ -1,0 +1,399 @@
+"""SQL persistence of the ledger: chain heads, transactions, entries, balances."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from accrue.kernel.paging import PageRequest
+from accrue.ledger.model import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
+from accrue.platform.db import tables as t
+from accrue.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
+
+_h = t.ledger_heads.c
+_HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))
+_SET_HEAD = (
+    update(t.ledger_heads)
+    .where(_h.tenant_id == bindparam("t_id"))
+    .values(last_sequence=bindparam("seq"), last_hash=bindparam("hash"))
+)
+_tx = t.ledger_transactions.c
+_e = t.ledger_entries.c
+_a = t.ledger_accounts.c
+
+
+def _upsert_account(dialect: Any) -> Any:
+    statement = dialect.insert(t.ledger_accounts)
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "id"],
+        set_={
+            "net_minor": _a.net_minor + statement.excluded.net_minor,
+            "debits_minor": _a.debits_minor + statement.excluded.debits_minor,
+            "credits_minor": _a.credits_minor + statement.excluded.credits_minor,
+            "update_time": statement.excluded.update_time,
+        },
+    )
+
+
+_UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
+# The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
+WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
+# Insert unless the source already posted (waiting for an in-flight poster of
+# the same source to finish first), reporting which rows went in.
+_INSERT_UNSEQUENCED = (
+    postgresql.insert(t.ledger_transactions)
+    .values(writer_xid=WRITER_XID)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "source_type", "source_id"])
+    .returning(t.ledger_transactions.c.id)
+)
+_NUMBER = (
+    update(t.ledger_transactions)
+    .where(_tx.tenant_id == bindparam("t_id"), _tx.id == bindparam("tx_id"))
+    .values(sequence=bindparam("seq"), previous_hash=bindparam("prev"), hash=bindparam("hash_"))
+)
+_LOCK_CREDIT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_BY_SOURCES = select(t.ledger_transactions).where(
+    _tx.tenant_id == bindparam("tenant_id"),
+    tuple_(_tx.source_type, _tx.source_id).in_(bindparam("sources", expanding=True)),
+)
+_BY_ID = select(t.ledger_transactions).where(
+    _tx.tenant_id == bindparam("tenant_id"), _tx.id == bindparam("id")
+)
+_ENTRIES_OF = (
+    select(_e.transaction_id, _e.account_id, _e.amount_minor)
+    .where(
+        _e.tenant_id == bindparam("tenant_id"),
+        _e.transaction_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_e.transaction_id, _e.position)
+)
+
+
+class SqlLedgerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        # Balance increments of this unit of work, applied as late as possible.
+        self._deferred: list[Transaction] = []
+
+    def create_head(self, tenant_id: str) -> None:
+        self._conn.execute(
+            insert(t.ledger_heads).values(
+                tenant_id=tenant_id, last_sequence=0, last_hash=GENESIS_HASH
+            )
+        )
+
+    def inline_head(self, tenant_id: str) -> ChainHead | None:
+        """The head to seal new postings against now, or None where a sequencer
+        numbers them after commit (PostgreSQL). SQLite has one writer, whose
+        write lock already orders postings by commit, so it seals inline."""
+        if self._conn.dialect.name == "postgresql":
+            return None
+        return self.read_head(tenant_id)
+
+    def lock_customer_credit(self, tenant_id: str, customer_id: str, currency_code: str) -> None:
+        """Serialise the use cases that *spend* a customer's credit balance (invoice
+        finalisation applies it, a prepayment refund returns it) with each other:
+        each reads the balance after taking this lock, so two cannot spend the
+        same credit. Increases need no lock: a reader that missed one is only
+        conservative. A transaction-scoped advisory lock on PostgreSQL (taken
+        before any balance row lock, so it cannot join a deadlock with postings,
+        which never wait for it); SQLite's write lock already serialises."""
+        if self._conn.dialect.name != "postgresql":
+            return
+        key = f"customer_credit:{tenant_id}:{customer_id}:{currency_code}"
+        self._conn.execute(_LOCK_CREDIT, {"key": key})
+
+    def read_head(self, tenant_id: str) -> ChainHead:
+        row = self._conn.execute(_HEAD, {"tenant_id": tenant_id}).one()
+        return ChainHead(row.last_sequence, row.last_hash)
+
+    def set_head(self, tenant_id: str, head: ChainHead) -> None:
+        self._conn.execute(
+            _SET_HEAD, {"t_id": tenant_id, "seq": head.last_sequence, "hash": head.last_hash}
+        )
+
+    def add_transactions(self, transactions: Sequence[Transaction]) -> None:
+        if not transactions:
+            return
+        self._conn.execute(insert(t.ledger_transactions), [_tx_row(tx) for tx in transactions])
+        self._conn.execute(insert(t.ledger_entries), _entry_rows(transactions))
+        self._deferred.extend(transactions)
+
+    def add_unsequenced(self, transactions: Sequence[Transaction]) -> set[str]:
+        """Insert unnumbered transactions, their entries and balance increments;
+        returns the ids inserted. One whose source already posted (committed, or
+        committing concurrently: the insert waits for it) is skipped, for the
+        caller to look up. Three statements, whatever the number of postings."""
+        if not transactions:
+            return set()
+        rows = [_tx_row(tx) | {"sequence": None} for tx in transactions]
+        inserted = set(self._conn.execute(_INSERT_UNSEQUENCED, rows).scalars())
+        fresh = [tx for tx in transactions if tx.id in inserted]
+        if fresh:
+            self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
+            self._deferred.extend(fresh)
+        return inserted
+
+    def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
+        """Up to `limit` committed, unnumbered transactions in sequencing order.
+
+        Every row this statement sees is committed (or it would be invisible),
+        so nothing here waits on a transaction still open; one that commits
+        later stays NULL and is picked up by a later batch.
+        """
+        query = (
+            select(t.ledger_transactions)
+            .where(_tx.tenant_id == tenant_id, _tx.sequence.is_(None))
+            .order_by(_tx.writer_xid, _tx.id)
+            .limit(limit)
+        )
+        return self._with_entries(tenant_id, list(self._conn.execute(query)))
+
+    def number(self, sealed: Sequence[Transaction]) -> None:
+        """Store the sequence and hashes the sequencer gave (one pipelined statement)."""
+        if sealed:
+            self._conn.execute(
+                _NUMBER,
+                [
+                    {"t_id": tx.tenant_id, "tx_id": tx.id, "seq": tx.sequence}
+                    | {"prev": tx.previous_hash, "hash_": tx.hash}
+                    for tx in sealed
+                ],
+            )
+
+    def unsequenced(self, tenant_id: str) -> Unsequenced:
+        """How many committed transactions wait for the sequencer, and since when."""
+        query = select(func.count(), func.min(_tx.post_time)).where(
+            _tx.tenant_id == tenant_id, _tx.sequence.is_(None)
+        )
+        count, oldest = self._conn.execute(query).one()
+        return Unsequenced(int(count), oldest)
+
+    def apply_balances(self) -> None:
+        """Apply the unit of work's balance increments now: one upsert, accounts
+        in sorted order.
+
+        Postings only queue their increments; the unit of work calls this as
+        the last statement before COMMIT, so a hot account's row lock is held
+        for that statement and the commit only, not through the rest of the use
+        case. Any balance read of this repository applies them first, so a
+        use case always reads its own postings.
+        """
+        if self._deferred:
+            pending, self._deferred = self._deferred, []
+            for tenant_transactions in _by_tenant(pending):
+                self._apply(tenant_transactions)
+
+    def _apply(self, transactions: Sequence[Transaction]) -> None:
+        # One UPDATE per account (sorted, so concurrent posters lock in the same
+        # order); the increment happens in the database, under its row lock.
+        totals: dict[AccountRef, list[int]] = defaultdict(lambda: [0, 0])
+        tenant_id = transactions[0].tenant_id
+        when = max(tx.post_time for tx in transactions)
+        for tx in transactions:
+            for entry in tx.entries:
+                side = 0 if entry.direction is Direction.DEBIT else 1
+                totals[entry.account][side] += entry.amount_minor
+        # Created on first use, incremented otherwise: one statement per account,
+        # sorted so concurrent posters take row locks in the same order.
+        accounts = sorted(totals, key=lambda ref: ref.id)
+        self._conn.execute(
+            _UPSERT_ACCOUNT[self._conn.dialect.name],
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "id": ref.id,
+                    "code": ref.code,
+                    "currency_code": ref.currency_code,
+                    "customer_id": ref.customer_id,
+                    "net_minor": totals[ref][0] - totals[ref][1],
+                    "debits_minor": totals[ref][0],
+                    "credits_minor": totals[ref][1],
+                    "create_time": when,
+                    "update_time": when,
+                }
+                for ref in accounts
+            ],
+        )
+
+    def find_by_sources(
+        self, tenant_id: str, sources: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Transaction]:
+        if not sources:
+            return {}
+        params = {"tenant_id": tenant_id, "sources": list(dict.fromkeys(sources))}
+        rows = list(self._conn.execute(_BY_SOURCES, params))
+        found = self._with_entries(tenant_id, rows)
+        return {(tx.source_type, tx.source_id): tx for tx in found}
+
+    def get_transaction(self, tenant_id: str, transaction_id: str) -> Transaction | None:
+        return self._one(_BY_ID, {"tenant_id": tenant_id, "id": transaction_id})
+
+    def list_transactions(self, tenant_id: str, query: TransactionQuery) -> Sequence[Transaction]:
+        statement = select(t.ledger_transactions).where(
+            _tx.tenant_id == tenant_id, _tx.sequence > query.after_sequence
+        )
+        if query.account_id:
+            touching = select(_e.transaction_id).where(
+                _e.tenant_id == tenant_id, _e.account_id == query.account_id
+            )
+            statement = statement.where(_tx.id.in_(touching))
+        if query.source_type:
+            statement = statement.where(_tx.source_type == query.source_type)
+        if query.source_id:
+            statement = statement.where(_tx.source_id == query.source_id)
+        if query.start_time is not None:
+            statement = statement.where(_tx.post_time >= query.start_time)
+        if query.end_time is not None:
+            statement = statement.where(_tx.post_time < query.end_time)
+        rows = list(self._conn.execute(statement.order_by(_tx.sequence).limit(query.limit)))
+        return self._with_entries(tenant_id, rows)
+
+    def _one(self, query: Any, params: dict[str, str]) -> Transaction | None:
+        row = self._conn.execute(query, params).first()
+        if row is None:
+            return None
+        return self._with_entries(row.tenant_id, [row])[0]
+
+    def _with_entries(self, tenant_id: str, rows: list[Any]) -> list[Transaction]:
+        if not rows:
+            return []
+        entries: dict[str, list[Entry]] = defaultdict(list)
+        params = {"tenant_id": tenant_id, "ids": [row.id for row in rows]}
+        for entry in self._conn.execute(_ENTRIES_OF, params):
+            direction = Direction.DEBIT if entry.amount_minor > 0 else Direction.CREDIT
+            entries[entry.transaction_id].append(
+                Entry(AccountRef.parse(entry.account_id), direction, abs(entry.amount_minor))
+            )
+        return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
+
+    def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+        self.apply_balances()
+        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id == account_id)
+        row = self._conn.execute(query).first()
+        return None if row is None else _balance(row)
+
+    def list_accounts(
+        self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
+    ) -> Sequence[AccountBalance]:
+        self.apply_balances()
+        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id > page.after_id)
+        if currency_code:
+            query = query.where(_a.currency_code == currency_code)
+        if customer_id:
+            query = query.where(_a.customer_id == customer_id)
+        if code:
+            query = query.where(_a.code == code)
+        rows = self._conn.execute(query.order_by(_a.id).limit(page.size + 1))
+        return [_balance(row) for row in rows]
+
+    def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
+        if not account_ids:
+            return {}
+        self.apply_balances()
+        query = select(_a.id, _a.net_minor).where(
+            _a.tenant_id == bindparam("tenant_id"), _a.id.in_(bindparam("ids", expanding=True))
+        )
+        params = {"tenant_id": tenant_id, "ids": list(account_ids)}
+        return {row.id: row.net_minor for row in self._conn.execute(query, params)}
+
+    def stored_nets(self, tenant_id: str) -> dict[str, int]:
+        self.apply_balances()
+        query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)
+        return {row.id: row.net_minor for row in self._conn.execute(query)}
+
+    def entry_nets(self, tenant_id: str) -> dict[str, int]:
+        query = (
+            select(_e.account_id, func.sum(_e.amount_minor).label("net"))
+            .where(_e.tenant_id == tenant_id)
+            .group_by(_e.account_id)
+        )
+        return {row.account_id: int(row.net) for row in self._conn.execute(query)}
+
+
+def _by_tenant(transactions: Sequence[Transaction]) -> list[list[Transaction]]:
+    grouped: dict[str, list[Transaction]] = defaultdict(list)
+    for tx in transactions:
+        grouped[tx.tenant_id].append(tx)
+    return [grouped[tenant_id] for tenant_id in sorted(grouped)]
+
+
+def _entry_rows(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tx.tenant_id,
+            "transaction_id": tx.id,
+            "position": position,
+            "account_id": entry.account.id,
+            "currency_code": entry.account.currency_code,
+            "amount_minor": entry.signed_minor,
+        }
+        for tx in transactions
+        for position, entry in enumerate(tx.entries)
+    ]
+
+
+def _tx_row(tx: Transaction) -> dict[str, Any]:
+    return {
+        "tenant_id": tx.tenant_id,
+        "id": tx.id,
+        "sequence": tx.sequence,
+        "source_type": tx.source_type,
+        "source_id": tx.source_id,
+        "description": tx.description,
+        "reason": tx.reason,
+        "resource_type": tx.resource_type,
+        "resource_id": tx.resource_id,
+        "reverses_transaction_id": tx.reverses_transaction_id,
+        "trace_id": tx.trace_id,
+        "post_time": tx.post_time,
+        "previous_hash": tx.previous_hash,
+        "hash": tx.hash,
+    }
+
+
+def _tx_from_row(row: Any, entries: tuple[Entry, ...]) -> Transaction:
+    """An unsequenced row (sequence NULL) reads as sequence 0 with empty hashes
+    (CHAR pads the stored empty string with blanks on PostgreSQL)."""
+    return Transaction(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        sequence=row.sequence or 0,
+        entries=entries,
+        source_type=row.source_type,
+        source_id=row.source_id,
+        post_time=row.post_time,
+        description=row.description,
+        reason=row.reason,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        reverses_transaction_id=row.reverses_transaction_id,
+        trace_id=row.trace_id,
+        previous_hash=row.previous_hash.strip(),
+        hash=row.hash.strip(),
+    )
+
+
+def _balance(row: Any) -> AccountBalance:
+    return AccountBalance(
+        account=AccountRef(row.code, row.currency_code, row.customer_id),
+        net_minor=row.net_minor,
+        debits_minor=row.debits_minor,
+        credits_minor=row.credits_minor,
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )

@@ -1,0 +1,1 @@
+"""Payments: charges and refunds through a PSP, collections and dunning, PSP webhooks."""

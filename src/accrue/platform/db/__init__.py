@@ -1,0 +1,1 @@
+"""The database machinery: engine, migrations, the shared table metadata, secrets."""

@@ -1,0 +1,1 @@
+"""Resilience mechanics: retry backoff, circuit breakers, per-tenant rate limits."""

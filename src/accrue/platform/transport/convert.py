@@ -1,0 +1,38 @@
+"""Conversions shared by every service: times, states, field masks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import field_mask_pb2, timestamp_pb2
+
+from accrue.billing.v1 import common_pb2
+from accrue.kernel.errors import ValidationFailed
+from accrue.kernel.lifecycle import LifecycleState
+
+LIFECYCLE_TO_PB = {
+    LifecycleState.ACTIVE: common_pb2.LIFECYCLE_STATE_ACTIVE,
+    LifecycleState.ARCHIVED: common_pb2.LIFECYCLE_STATE_ARCHIVED,
+}
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def mask_fields(
+    mask: field_mask_pb2.FieldMask, *, allowed: frozenset[str], field: str = "update_mask"
+) -> frozenset[str]:
+    """The top-level fields an update mask names, refusing unknown or empty masks."""
+    paths = frozenset(mask.paths)
+    if not paths:
+        raise ValidationFailed.on(f"{field}.paths", "must name at least one field")
+    unknown = sorted(paths - allowed)
+    if unknown:
+        raise ValidationFailed.on(
+            f"{field}.paths",
+            f"cannot update {', '.join(unknown)}; updatable: {', '.join(sorted(allowed))}",
+        )
+    return paths

@@ -1,0 +1,1 @@
+"""Reconciliation: PSP settlement reports matched against payments and refunds."""

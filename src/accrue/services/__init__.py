@@ -1,1 +1,0 @@
-"""Use cases: one unit of work per call, idempotency and orchestration."""

@@ -1,0 +1,1 @@
+"""Subscriptions: the aggregate, proration, what a period bills, and the bill run."""

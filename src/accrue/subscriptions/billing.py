@@ -1,0 +1,273 @@
+"""The billing side of subscription transitions, shared by every caller.
+
+An RPC, a test-clock advance and the bill-run worker all turn a domain
+`Transition` into invoices and events through this one class, so the same
+change bills the same way whoever triggers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from accrue.customers.model import Customer
+from accrue.event_log.service import EventRecorder
+from accrue.invoicing.issuing import Invoicing
+from accrue.invoicing.model import BillingReason, Invoice, InvoiceLine, LineCharge
+from accrue.ports import UnitOfWork
+from accrue.subscriptions import model as subs
+from accrue.subscriptions.charges import period_charges, unused_time_credits
+from accrue.subscriptions.model import (
+    DueAction,
+    DueWork,
+    Subscription,
+    SubscriptionStatus,
+    Transition,
+)
+
+_BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+
+
+@dataclass(frozen=True, slots=True)
+class DuePlan:
+    """Due work of many subscriptions planned in memory: each one's steps, and the drafts."""
+
+    planned: list[tuple[Subscription, list[Transition]]]
+    drafts: list[tuple[Invoice, datetime]]
+
+    @property
+    def results(self) -> list[tuple[Subscription, int]]:
+        """Each subscription as it ends up, and how many steps it took."""
+        return [(sub, len(steps)) for sub, steps in self.planned]
+
+
+class SubscriptionBilling:
+    def __init__(self, invoicing: Invoicing, events: EventRecorder) -> None:
+        self._invoicing = invoicing
+        self._events = events
+
+    @property
+    def invoicing(self) -> Invoicing:
+        return self._invoicing
+
+    def period_invoice(
+        self,
+        customer: Customer,
+        sub: Subscription,
+        *,
+        reason: BillingReason,
+        now: datetime,
+        extra: Sequence[LineCharge] = (),
+        preview: bool = False,
+    ) -> Invoice:
+        """The (unsaved) invoice for the current period, with pending lines first."""
+        charges = [*extra, *period_charges(sub, sub.current_period)]
+        lines = [*sub.pending_lines, *self._invoicing.lines(customer, charges)]
+        return self._invoicing.draft(
+            customer,
+            lines,
+            reason=reason,
+            subscription_id=sub.id,
+            period=sub.current_period,
+            now=now,
+            preview=preview,
+            collection_method=sub.collection_method,
+        )
+
+    def issue(
+        self, uow: UnitOfWork, sub: Subscription, draft: Invoice, *, now: datetime
+    ) -> Subscription:
+        """Issue `draft` for `sub`; its pending lines are now billed."""
+        invoice = self._invoicing.issue(uow, draft, now=now)
+        return _billed(sub, invoice)
+
+    def lines_invoice(
+        self,
+        customer: Customer,
+        sub: Subscription,
+        lines: Sequence[InvoiceLine],
+        *,
+        reason: BillingReason,
+        now: datetime,
+        preview: bool = False,
+    ) -> Invoice | None:
+        """The (unsaved) invoice of `lines` plus any pending ones; None without lines."""
+        everything = [*sub.pending_lines, *lines]
+        if not everything:
+            return None
+        return self._invoicing.draft(
+            customer,
+            everything,
+            reason=reason,
+            subscription_id=sub.id,
+            period=sub.current_period,
+            now=now,
+            preview=preview,
+            collection_method=sub.collection_method,
+        )
+
+    def issue_lines(
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        sub: Subscription,
+        lines: Sequence[InvoiceLine],
+        *,
+        reason: BillingReason,
+        now: datetime,
+    ) -> Subscription:
+        """Invoice `lines` at once (plus any pending ones); nothing to do without lines."""
+        draft = self.lines_invoice(customer, sub, lines, reason=reason, now=now)
+        return sub if draft is None else self.issue(uow, sub, draft, now=now)
+
+    def resume_invoice(
+        self, customer: Customer, paused: Subscription, resumed: Subscription, *, preview: bool
+    ) -> Invoice:
+        """The new period's invoice, crediting the paused rest of the period kept at pause."""
+        credits: list[LineCharge] = []
+        if paused.pause is not None:
+            credits = unused_time_credits(paused, paused.pause.started_at, paused.current_period)
+        return self.period_invoice(
+            customer,
+            resumed,
+            reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
+            now=resumed.current_period.start,
+            extra=credits,
+            preview=preview,
+        )
+
+    def plan_step(
+        self, customer: Customer, sub: Subscription, work: DueWork, *, preview: bool = False
+    ) -> tuple[Transition, Invoice | None]:
+        """What one piece of due work does and the invoice it makes, without storing anything.
+
+        The bill run and GetUpcomingInvoice both call this, so the preview of the
+        next renewal is the renewal's own computation.
+        """
+        transition = subs.run_due(sub, work)
+        new = transition.subscription
+        if work.action is DueAction.SCHEDULED_RESUME:
+            return transition, self.resume_invoice(customer, sub, new, preview=preview)
+        if new.status is SubscriptionStatus.CANCELED:
+            reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
+            draft = self.lines_invoice(
+                customer, new, [], reason=reason, now=work.at, preview=preview
+            )
+            return transition, draft
+        if new.status in _BILLED:
+            reason = (
+                BillingReason.SUBSCRIPTION_CREATE
+                if work.action is DueAction.TRIAL_END
+                else BillingReason.SUBSCRIPTION_CYCLE
+            )
+            draft = self.period_invoice(customer, new, reason=reason, now=work.at, preview=preview)
+            return transition, draft
+        return transition, None
+
+    def run_step(
+        self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork
+    ) -> Subscription:
+        """Carry out one piece of due work at its scheduled instant, with its invoice."""
+        transition, draft = self.plan_step(customer, sub, work)
+        new = transition.subscription
+        if draft is not None:
+            new = self.issue(uow, new, draft, now=work.at)
+        new = replace(new, update_time=work.at)
+        self.record(uow, replace(transition, subscription=new))
+        return new
+
+    def run_due(
+        self, uow: UnitOfWork, customer: Customer, sub: Subscription, *, until: datetime
+    ) -> tuple[Subscription, int]:
+        """Every step due at or before `until`, in order; the result and the step count."""
+        steps = 0
+        while (work := subs.due_work(sub, until)) is not None:
+            sub = self.run_step(uow, customer, sub, work)
+            steps += 1
+        return sub, steps
+
+    def run_due_many(
+        self,
+        uow: UnitOfWork,
+        due: Sequence[tuple[Customer, Subscription]],
+        *,
+        until: datetime,
+    ) -> list[tuple[Subscription, int]]:
+        """`run_due` of many subscriptions at once, in the order given.
+
+        Every step is planned in memory by `plan_step`, exactly as `run_step` does;
+        then all the drafts are issued together (`Invoicing.issue_many`) and the
+        transitions' events recorded. The invoices, numbers, postings and events are
+        those `run_due` would make for each subscription in turn; only the order of the
+        events in the stream differs (the batch's postings are recorded first).
+        """
+        plan = self.plan_due_many(due, until=until)
+        self.issue_planned(uow, plan)
+        return plan.results
+
+    def plan_due_many(
+        self, due: Sequence[tuple[Customer, Subscription]], *, until: datetime
+    ) -> DuePlan:
+        """The first half of `run_due_many`: every step planned, nothing stored or locked."""
+        planned: list[tuple[Subscription, list[Transition]]] = []
+        drafts: list[tuple[Invoice, datetime]] = []
+        for customer, stored in due:
+            sub = stored
+            steps: list[Transition] = []
+            while (work := subs.due_work(sub, until)) is not None:
+                transition, draft = self.plan_step(customer, sub, work)
+                new = transition.subscription
+                if draft is not None:
+                    drafts.append((draft, work.at))
+                    new = _billed(new, draft)
+                new = replace(new, update_time=work.at)
+                steps.append(replace(transition, subscription=new))
+                sub = new
+            planned.append((sub, steps))
+        return DuePlan(planned, drafts)
+
+    def store_planned(
+        self, uow: UnitOfWork, due: Sequence[tuple[Customer, Subscription]], plan: DuePlan
+    ) -> int:
+        """Store a plan of `due` (claimed or locked by the caller); the steps it ran.
+
+        The subscriptions that moved are advanced first, in one statement checked
+        against the versions they were planned from, so the tenant's invoice counter
+        (taken when the invoices are issued) is held only while they are written.
+        """
+        results = plan.results
+        uow.subscriptions.update_many(
+            [
+                (after, before.version)
+                for (_, before), (after, ran) in zip(due, results, strict=True)
+                if ran
+            ]
+        )
+        self.issue_planned(uow, plan)
+        return sum(ran for _, ran in results)
+
+    def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
+        """The second half of `run_due_many`: the drafts issued, the events recorded."""
+        self._invoicing.issue_many(uow, plan.drafts)
+        for _sub, steps in plan.planned:
+            for transition in steps:
+                self.record(uow, transition)
+
+    def record(self, uow: UnitOfWork, transition: Transition) -> None:
+        """One event per fact, each carrying the subscription as it ended up."""
+        sub = transition.subscription
+        for event in transition.events:
+            self._events.record(
+                uow, sub.tenant_id, type=event.type, resource_id=sub.id, subject=sub
+            )
+
+    def record_change(self, uow: UnitOfWork, change: str, sub: Subscription) -> None:
+        self._events.record(
+            uow, sub.tenant_id, type=f"subscription.{change}", resource_id=sub.id, subject=sub
+        )
+
+
+def _billed(sub: Subscription, invoice: Invoice) -> Subscription:
+    """`sub` once `invoice` (issued) has billed its pending lines."""
+    return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)

@@ -1,0 +1,113 @@
+"""What a subscription bills for a period, a change, a pause or a cancellation.
+
+These functions only compute charges; the billing engine decides when to
+call them and puts the results on invoices. Preview and commit both call
+the same function with the same arguments, so they cannot disagree.
+
+Licensed prices are billed in advance: a period's invoice is made when the
+period starts. A period that is a whole calendar period (anchor boundary to
+anchor boundary) is billed at the price's amount; a shorter one (a first
+period up to a chosen anchor) is prorated per second against the full
+calendar period that contains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from fractions import Fraction
+
+from accrue.invoicing.line_text import whole_period_line
+from accrue.invoicing.model import InvoiceLine, LineCharge, taxed
+from accrue.invoicing.tax import TaxRate
+from accrue.kernel.calendar import Period, period_containing
+from accrue.kernel.rounding import DEFAULT_RULE
+from accrue.subscriptions.model import Subscription, SubscriptionItem
+from accrue.subscriptions.proration import prorate_partial_period
+
+
+def period_charges(sub: Subscription, period: Period) -> list[LineCharge]:
+    """One line per item for `period`, prorated if it is shorter than its calendar period."""
+    full = period_containing(sub.anchor, sub.interval, period.start)
+    whole = full == period or (period.start == full.start and period.end >= full.end)
+    return [
+        _whole(sub, item, period) if whole else _partial(sub, item, full, period)
+        for item in sub.items
+    ]
+
+
+def unused_time_credits(sub: Subscription, at: datetime, period: Period) -> list[LineCharge]:
+    """Credits for [at, period.end) of every item, as prepaid time given back."""
+    if not period.start <= at < period.end:
+        return []
+    return [
+        LineCharge.from_proration(
+            prorate_partial_period(
+                item.terms,
+                item.quantity,
+                period=period,
+                used_from=at,
+                used_to=period.end,
+                credit=True,
+            ),
+            price_id=item.price_id,
+            subscription_id=sub.id,
+            behavior=item.terms.tax_behavior,
+            label=item.label,
+            time_zone=sub.anchor.time_zone,
+        )
+        for item in sub.items
+    ]
+
+
+def with_tax(
+    charges: Sequence[LineCharge], rate: TaxRate | None, currency_code: str
+) -> list[InvoiceLine]:
+    return [taxed(charge, rate, currency_code) for charge in charges]
+
+
+def _whole(sub: Subscription, item: SubscriptionItem, period: Period) -> LineCharge:
+    amount = item.terms.amount_for(item.quantity).amount_minor
+    return LineCharge(
+        description=whole_period_line(
+            label=item.label or item.price_id,
+            quantity=item.quantity,
+            unit_amount_minor=item.terms.unit_amount_minor,
+            currency_code=item.terms.currency_code,
+            start=period.start,
+            end=period.end,
+            time_zone=sub.anchor.time_zone,
+        ),
+        price_id=item.price_id,
+        subscription_id=sub.id,
+        quantity=item.quantity,
+        unit_amount_minor=item.terms.unit_amount_minor,
+        amount_minor=amount,
+        tax_behavior=item.terms.tax_behavior,
+        period_start=period.start,
+        period_end=period.end,
+        proration=False,
+        fraction=Fraction(1),
+        full_period_amount_minor=amount,
+        unrounded=Fraction(amount),
+        rounding=DEFAULT_RULE.value,
+        explanation=f"{amount} for one whole period",
+    )
+
+
+def _partial(sub: Subscription, item: SubscriptionItem, full: Period, period: Period) -> LineCharge:
+    line = prorate_partial_period(
+        item.terms,
+        item.quantity,
+        period=full,
+        used_from=period.start,
+        used_to=min(period.end, full.end),
+    )
+    return LineCharge.from_proration(
+        line,
+        price_id=item.price_id,
+        subscription_id=sub.id,
+        behavior=item.terms.tax_behavior,
+        label=item.label,
+        time_zone=sub.anchor.time_zone,
+    )

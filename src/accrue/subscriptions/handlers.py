@@ -1,0 +1,192 @@
+"""SubscriptionService handlers."""
+
+from __future__ import annotations
+
+from accrue.billing.v1 import subscription_pb2 as pb
+from accrue.invoicing.convert import (
+    COLLECTION_FROM_PB,
+    PRORATION_FROM_PB,
+    SUBSCRIPTION_STATUS_FROM_PB,
+    invoice_to_pb,
+    items_from_pb,
+    line_to_pb,
+    optional_time,
+    subscription_to_pb,
+)
+from accrue.kernel.paging import PageRequest
+from accrue.payments.collections import Collections
+from accrue.platform.transport.call import CallContext
+from accrue.platform.transport.convert import timestamp
+from accrue.platform.transport.handler_support import HandlerSupport
+from accrue.ports import UnitOfWork
+from accrue.subscriptions.service import (
+    ChangeResult,
+    ItemChange,
+    NewSubscription,
+    SubscriptionService,
+)
+
+
+def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
+    sub = result.subscription
+    message = pb.ChangeSubscriptionResponse(
+        subscription=subscription_to_pb(sub),
+        proration_lines=[line_to_pb(line, sub.currency_code) for line in result.proration_lines],
+        proration_time=timestamp(result.proration_time),
+    )
+    if result.invoice is not None:
+        message.invoice.CopyFrom(invoice_to_pb(result.invoice))
+    return message
+
+
+class SubscriptionHandler:
+    def __init__(
+        self,
+        support: HandlerSupport,
+        subscriptions: SubscriptionService,
+        collections: Collections | None = None,
+    ) -> None:
+        self._support = support
+        self._subs = subscriptions
+        self._collections = collections
+
+    def create_subscription(
+        self, request: pb.CreateSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        new = NewSubscription(
+            customer_id=request.customer_id,
+            items=items_from_pb(request.items),
+            trial_days=request.trial_days,
+            trial_end=optional_time(request, "trial_end"),
+            start_time=optional_time(request, "start_time"),
+            billing_anchor_time=optional_time(request, "billing_anchor_time"),
+            metadata=dict(request.metadata),
+            collection_method=COLLECTION_FROM_PB[request.collection_method],
+        )
+        created = self._support.mutate(
+            call,
+            request,
+            pb.Subscription,
+            lambda uow: subscription_to_pb(self._subs.create(uow, call.tenant_id, new)),
+        )
+        if created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE or self._collections is None:
+            return created
+        # The first charge, after the subscription and its invoice committed; a
+        # retry of the request finds the attempt made and answers the outcome.
+        self._collections.collect_first(call.tenant_id, created.id)
+        return self._support.read(
+            lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, created.id))
+        )
+
+    def get_subscription(
+        self, request: pb.GetSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        return self._support.read(
+            lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, request.id))
+        )
+
+    def list_subscriptions(
+        self, request: pb.ListSubscriptionsRequest, call: CallContext
+    ) -> pb.ListSubscriptionsResponse:
+        status = SUBSCRIPTION_STATUS_FROM_PB.get(request.status)
+        page = PageRequest.parse(
+            page_size=request.page_size,
+            page_token=request.page_token,
+            query={"customer_id": request.customer_id, "status": request.status},
+        )
+
+        def work(uow: UnitOfWork) -> pb.ListSubscriptionsResponse:
+            result = self._subs.list_subscriptions(
+                uow, call.tenant_id, page, customer_id=request.customer_id, status=status
+            )
+            return pb.ListSubscriptionsResponse(
+                subscriptions=[subscription_to_pb(s) for s in result.items],
+                next_page_token=result.next_page_token,
+            )
+
+        return self._support.read(work)
+
+    def change_subscription(
+        self, request: pb.ChangeSubscriptionRequest, call: CallContext
+    ) -> pb.ChangeSubscriptionResponse:
+        change = _item_change(request)
+        return self._support.mutate(
+            call,
+            request,
+            pb.ChangeSubscriptionResponse,
+            lambda uow: _change_to_pb(self._subs.change(uow, call.tenant_id, change)),
+        )
+
+    def preview_subscription_change(
+        self, request: pb.PreviewSubscriptionChangeRequest, call: CallContext
+    ) -> pb.ChangeSubscriptionResponse:
+        change = _item_change(request)
+        return self._support.read(
+            lambda uow: _change_to_pb(self._subs.preview_change(uow, call.tenant_id, change))
+        )
+
+    def pause_subscription(
+        self, request: pb.PauseSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        resume_at = optional_time(request, "resume_time")
+        return self._support.mutate(
+            call,
+            request,
+            pb.Subscription,
+            lambda uow: subscription_to_pb(
+                self._subs.pause(uow, call.tenant_id, request.subscription_id, resume_at)
+            ),
+        )
+
+    def resume_subscription(
+        self, request: pb.ResumeSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        return self._support.mutate(
+            call,
+            request,
+            pb.Subscription,
+            lambda uow: subscription_to_pb(
+                self._subs.resume(uow, call.tenant_id, request.subscription_id)
+            ),
+        )
+
+    def cancel_subscription(
+        self, request: pb.CancelSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        return self._support.mutate(
+            call,
+            request,
+            pb.Subscription,
+            lambda uow: subscription_to_pb(
+                self._subs.cancel(
+                    uow,
+                    call.tenant_id,
+                    request.subscription_id,
+                    at_period_end=request.at_period_end,
+                    prorate=request.prorate,
+                )
+            ),
+        )
+
+    def reactivate_subscription(
+        self, request: pb.ReactivateSubscriptionRequest, call: CallContext
+    ) -> pb.Subscription:
+        return self._support.mutate(
+            call,
+            request,
+            pb.Subscription,
+            lambda uow: subscription_to_pb(
+                self._subs.reactivate(uow, call.tenant_id, request.subscription_id)
+            ),
+        )
+
+
+def _item_change(
+    request: pb.ChangeSubscriptionRequest | pb.PreviewSubscriptionChangeRequest,
+) -> ItemChange:
+    return ItemChange(
+        subscription_id=request.subscription_id,
+        items=items_from_pb(request.items),
+        behavior=PRORATION_FROM_PB[request.proration_behavior],
+        proration_time=optional_time(request, "proration_time"),
+    )

@@ -1,0 +1,381 @@
+"""SQL persistence of test clocks and subscriptions, and the scheduler's queries.
+
+A subscription row carries `next_action_time`, derived from the aggregate by
+`scheduled_work` on every write, so finding due work is an index range scan
+rather than a decoding of every subscription's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Select,
+    TextClause,
+    bindparam,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+
+from accrue.catalog.model import IntervalUnit
+from accrue.invoicing.codec import (
+    anchor_json,
+    anchor_of,
+    items_json,
+    items_of,
+    lines_json,
+    lines_of,
+)
+from accrue.invoicing.model import CollectionMethod
+from accrue.kernel.calendar import BillingInterval, Period
+from accrue.kernel.errors import ConcurrentModification
+from accrue.kernel.paging import PageRequest
+from accrue.platform.db import tables as t
+from accrue.ports import DueSubscription
+from accrue.subscriptions.model import Pause, Subscription, SubscriptionStatus, scheduled_work
+from accrue.test_clocks.model import ClockFailure, ClockState, TestClock
+
+_c = t.test_clocks.c
+_GET_CLOCK = select(t.test_clocks).where(
+    _c.tenant_id == bindparam("tenant_id"), _c.id == bindparam("id")
+)
+_LOCK_CLOCK = _GET_CLOCK.with_for_update()
+_ADVANCING = (
+    select(_c.tenant_id, _c.id)
+    .where(_c.state == ClockState.ADVANCING.value)
+    .order_by(_c.update_time, _c.tenant_id, _c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_ADVANCING = _ADVANCING.with_for_update(skip_locked=True)
+_INSERT_CLOCK = insert(t.test_clocks)
+# The SET clause comes from the parameters; the key's names differ from the
+# columns' because SQLAlchemy reserves column names for SET values.
+_UPDATE_CLOCK = update(t.test_clocks).where(
+    _c.tenant_id == bindparam("key_tenant_id"), _c.id == bindparam("key_id")
+)
+
+_s = t.subscriptions.c
+_GET_SUBSCRIPTION = select(t.subscriptions).where(
+    _s.tenant_id == bindparam("tenant_id"), _s.id == bindparam("id")
+)
+_LOCK_SUBSCRIPTION = _GET_SUBSCRIPTION.with_for_update()
+_INSERT_SUBSCRIPTION = insert(t.subscriptions)
+_UPDATE_SUBSCRIPTION = update(t.subscriptions).where(
+    _s.tenant_id == bindparam("key_tenant_id"),
+    _s.id == bindparam("key_id"),
+    _s.version == bindparam("expected_version"),
+)
+# Never rewritten: the row's key, and what a subscription is attached to.
+_FIXED = frozenset({"tenant_id", "id", "customer_id", "test_clock_id", "create_time"})
+_DUE_ON_CLOCK = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(
+        _s.tenant_id == bindparam("tenant_id"),
+        _s.test_clock_id == bindparam("clock_id"),
+        _s.next_action_time <= bindparam("until"),
+    )
+    .order_by(_s.next_action_time, _s.id)
+    .limit(bindparam("limit"))
+)
+# Reads the head of the partial index ix_subscriptions_next_action_time_tenant_id_id.
+_DUE_ON_REAL_TIME = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(_s.test_clock_id.is_(None), _s.next_action_time <= bindparam("now"))
+    .order_by(_s.next_action_time, _s.tenant_id, _s.id)
+    .limit(bindparam("limit"))
+)
+# Workers skip each other's claimed rows instead of queueing behind them.
+_CLAIM_DUE = _DUE_ON_REAL_TIME.with_for_update(skip_locked=True)
+
+
+_BY_IDS = select(t.subscriptions).where(
+    _s.tenant_id == bindparam("tenant_id"), _s.id.in_(bindparam("ids", expanding=True))
+)
+# Re-claims named rows that are still due (a failed batch's halves); skips claimed ones.
+_CLAIM_LISTED = (
+    select(_s.tenant_id, _s.id, _s.next_action_time)
+    .where(
+        tuple_(_s.tenant_id, _s.id).in_(bindparam("keys", expanding=True)),
+        _s.test_clock_id.is_(None),
+        _s.next_action_time <= bindparam("now"),
+    )
+    .order_by(_s.next_action_time, _s.tenant_id, _s.id)
+)
+_CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
+_UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
+_KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
+
+
+def _update_many_statement() -> TextClause:
+    """One UPDATE of many rows on PostgreSQL, each guarded by its expected version.
+
+    The values travel as one array per column, unnested into rows: the statement
+    text is the same whatever the batch size, so it is parsed and planned once.
+    """
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    names = [key for key, _ in _KEYS] + _UPDATED
+    types = [_s[column].type for _, column in _KEYS] + [_s[name].type for name in _UPDATED]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {type_.compile(dialect=pg)}[])"
+        for name, type_ in zip(names, types, strict=True)
+    )
+    assignments = ", ".join(f"{name} = u.{name}" for name in _UPDATED)
+    return text(
+        f"UPDATE subscriptions AS s SET {assignments}"  # noqa: S608 - names from the table
+        f" FROM unnest({arrays}) AS u({', '.join(names)})"
+        " WHERE s.tenant_id = u.key_tenant_id AND s.id = u.key_id"
+        " AND s.version = u.expected_version"
+    )
+
+
+_UPDATE_MANY = _update_many_statement()
+_JSON_COLUMNS = frozenset(c.name for c in t.subscriptions.columns if isinstance(c.type, JSON))
+
+
+def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
+    # SQLite has no row locks; its writers already hold the database lock.
+    return locking if lock and conn.dialect.name == "postgresql" else plain
+
+
+class SqlTestClockRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, clock: TestClock) -> None:
+        self._conn.execute(_INSERT_CLOCK, _clock_row(clock))
+
+    def get(self, tenant_id: str, clock_id: str, *, for_update: bool = False) -> TestClock | None:
+        query = _locking(self._conn, _GET_CLOCK, _LOCK_CLOCK, for_update)
+        row = self._conn.execute(query, {"tenant_id": tenant_id, "id": clock_id}).first()
+        return None if row is None else _clock_from_row(row)
+
+    def update(self, clock: TestClock) -> None:
+        values = {k: v for k, v in _clock_row(clock).items() if k not in _FIXED}
+        params = {"key_tenant_id": clock.tenant_id, "key_id": clock.id, **values}
+        self._conn.execute(_UPDATE_CLOCK, params)
+
+    def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]:
+        """(tenant id, clock id) of clocks with an advance to run; with `lock`, none
+        locked by another transaction (SKIP LOCKED on PostgreSQL)."""
+        query = _locking(self._conn, _ADVANCING, _CLAIM_ADVANCING, lock)
+        return [(row.tenant_id, row.id) for row in self._conn.execute(query, {"limit": limit})]
+
+    def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]:
+        query = select(t.test_clocks).where(_c.tenant_id == tenant_id, _c.id > page.after_id)
+        rows = self._conn.execute(query.order_by(_c.id).limit(page.size + 1))
+        return [_clock_from_row(row) for row in rows]
+
+
+class SqlSubscriptionRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, subscription: Subscription) -> None:
+        self._conn.execute(_INSERT_SUBSCRIPTION, _subscription_row(subscription))
+
+    def get(
+        self, tenant_id: str, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None:
+        query = _locking(self._conn, _GET_SUBSCRIPTION, _LOCK_SUBSCRIPTION, for_update)
+        row = self._conn.execute(query, {"tenant_id": tenant_id, "id": subscription_id}).first()
+        return None if row is None else _subscription_from_row(row)
+
+    def update(self, subscription: Subscription, *, expected_version: int) -> None:
+        values = {k: v for k, v in _subscription_row(subscription).items() if k not in _FIXED}
+        params = {
+            "key_tenant_id": subscription.tenant_id,
+            "key_id": subscription.id,
+            "expected_version": expected_version,
+            **values,
+        }
+        if self._conn.execute(_UPDATE_SUBSCRIPTION, params).rowcount == 0:
+            raise ConcurrentModification(
+                f"subscription {subscription.id!r} changed since version {expected_version}"
+                " was read; retry with the current one",
+                metadata={
+                    "resource_type": "subscription",
+                    "resource_id": subscription.id,
+                    "expected_version": str(expected_version),
+                },
+                retry_after_seconds=0.1,
+            )
+
+    def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        customer_id: str,
+        status: SubscriptionStatus | None,
+    ) -> Sequence[Subscription]:
+        query = select(t.subscriptions).where(_s.tenant_id == tenant_id, _s.id > page.after_id)
+        if customer_id:
+            query = query.where(_s.customer_id == customer_id)
+        if status is not None:
+            query = query.where(_s.status == status.value)
+        rows = self._conn.execute(query.order_by(_s.id).limit(page.size + 1))
+        return [_subscription_from_row(row) for row in rows]
+
+    def due_on_clock(
+        self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
+    ) -> Sequence[DueSubscription]:
+        params = {"tenant_id": tenant_id, "clock_id": clock_id, "until": until, "limit": limit}
+        return [_due(row) for row in self._conn.execute(_DUE_ON_CLOCK, params)]
+
+    def claim_due(self, *, now: datetime, limit: int) -> Sequence[DueSubscription]:
+        query = _locking(self._conn, _DUE_ON_REAL_TIME, _CLAIM_DUE, True)
+        return [_due(row) for row in self._conn.execute(query, {"now": now, "limit": limit})]
+
+    def claim_listed(
+        self, items: Sequence[DueSubscription], *, now: datetime
+    ) -> Sequence[DueSubscription]:
+        if not items:
+            return []
+        query = _locking(self._conn, _CLAIM_LISTED, _CLAIM_LISTED_LOCKING, True)
+        keys = [(item.tenant_id, item.subscription_id) for item in items]
+        return [_due(row) for row in self._conn.execute(query, {"keys": keys, "now": now})]
+
+    def get_many(self, tenant_id: str, subscription_ids: Sequence[str]) -> dict[str, Subscription]:
+        if not subscription_ids:
+            return {}
+        params = {"tenant_id": tenant_id, "ids": list(subscription_ids)}
+        return {row.id: _subscription_from_row(row) for row in self._conn.execute(_BY_IDS, params)}
+
+    def update_many(self, changes: Sequence[tuple[Subscription, int]]) -> None:
+        if not changes:
+            return
+        if self._conn.dialect.name != "postgresql":
+            # SQLite runs in-process: a statement per row costs no round trip.
+            for subscription, expected_version in changes:
+                self.update(subscription, expected_version=expected_version)
+            return
+        params: dict[str, list[Any]] = {name: [] for name in (*(k for k, _ in _KEYS), *_UPDATED)}
+        for subscription, expected_version in changes:
+            row = _subscription_row(subscription)
+            params["key_tenant_id"].append(subscription.tenant_id)
+            params["key_id"].append(subscription.id)
+            params["expected_version"].append(expected_version)
+            for name in _UPDATED:
+                value = row[name]
+                if name in _JSON_COLUMNS:
+                    value = json.dumps(value)
+                elif isinstance(value, datetime):
+                    value = value.astimezone(UTC)
+                params[name].append(value)
+        updated = self._conn.execute(_UPDATE_MANY, params).rowcount
+        if updated != len(changes):
+            raise ConcurrentModification(
+                f"{len(changes) - updated} of {len(changes)} subscriptions changed since they"
+                " were read; retry with the current ones",
+                metadata={"resource_type": "subscription"},
+                retry_after_seconds=0.1,
+            )
+
+
+def _due(row: Any) -> DueSubscription:
+    return DueSubscription(row.tenant_id, row.id, row.next_action_time)
+
+
+def _clock_row(clock: TestClock) -> dict[str, Any]:
+    return {
+        "tenant_id": clock.tenant_id,
+        "id": clock.id,
+        "display_name": clock.display_name,
+        "frozen_time": clock.frozen_time,
+        "work_items_run": clock.work_items_run,
+        "create_time": clock.create_time,
+        "update_time": clock.update_time,
+        "state": clock.state.value,
+        "target_time": clock.target_time,
+        "advance_work_items_run": clock.advance_work_items_run,
+        "failure_reason": clock.failure.reason if clock.failure else None,
+        "failure_message": clock.failure.message if clock.failure else None,
+        "failure_time": clock.failure.step_time if clock.failure else None,
+    }
+
+
+def _clock_from_row(row: Any) -> TestClock:
+    failure = None
+    if row.failure_reason is not None:
+        failure = ClockFailure(row.failure_reason, row.failure_message or "", row.failure_time)
+    return TestClock(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        display_name=row.display_name,
+        frozen_time=row.frozen_time,
+        work_items_run=row.work_items_run,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        state=ClockState(row.state),
+        target_time=row.target_time,
+        advance_work_items_run=row.advance_work_items_run,
+        failure=failure,
+    )
+
+
+def _subscription_row(sub: Subscription) -> dict[str, Any]:
+    work = scheduled_work(sub)
+    return {
+        "tenant_id": sub.tenant_id,
+        "id": sub.id,
+        "customer_id": sub.customer_id,
+        "test_clock_id": sub.test_clock_id or None,
+        "status": sub.status.value,
+        "currency_code": sub.currency_code,
+        "items": items_json(sub.items),
+        "anchor": anchor_json(sub.anchor),
+        "interval_unit": sub.interval.unit.value,
+        "interval_count": sub.interval.count,
+        "period_start": sub.current_period.start,
+        "period_end": sub.current_period.end,
+        "trial_end": sub.trial_end,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "canceled_at": sub.canceled_at,
+        "pause_start": None if sub.pause is None else sub.pause.started_at,
+        "pause_resume_at": None if sub.pause is None else sub.pause.resume_at,
+        "pending_lines": lines_json(sub.pending_lines),
+        "latest_invoice_id": sub.latest_invoice_id or None,
+        "metadata": dict(sub.metadata),
+        "version": sub.version,
+        "create_time": sub.create_time,
+        "update_time": sub.update_time,
+        "next_action_time": None if work is None else work.at,
+        "collection_method": sub.collection_method.value,
+    }
+
+
+def _subscription_from_row(row: Any) -> Subscription:
+    pause = None
+    if row.pause_start is not None:
+        pause = Pause(started_at=row.pause_start, resume_at=row.pause_resume_at)
+    return Subscription(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        customer_id=row.customer_id,
+        status=SubscriptionStatus(row.status),
+        items=items_of(row.items),
+        anchor=anchor_of(row.anchor),
+        interval=BillingInterval(IntervalUnit(row.interval_unit), row.interval_count),
+        current_period=Period(row.period_start, row.period_end),
+        create_time=row.create_time,
+        trial_end=row.trial_end,
+        cancel_at_period_end=bool(row.cancel_at_period_end),
+        canceled_at=row.canceled_at,
+        pause=pause,
+        version=row.version,
+        test_clock_id=row.test_clock_id or "",
+        metadata=dict(row.metadata),
+        pending_lines=lines_of(row.pending_lines),
+        latest_invoice_id=row.latest_invoice_id or "",
+        update_time=row.update_time,
+        collection_method=CollectionMethod(row.collection_method),
+    )

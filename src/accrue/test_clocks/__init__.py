@@ -1,0 +1,1 @@
+"""Test clocks: simulated time and advancing it through every piece of work that comes due."""
