@@ -27,16 +27,17 @@ from typing import Any
 from harness import postgres_database
 from sqlalchemy import Engine, func, insert, select
 
+from accrue import schema as t
 from accrue.bootstrap import Application, build_application
-from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue.catalog.mapping import price_row, product_row
+from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring
 from accrue.config import Settings
-from accrue.customers.mapping import customer_row, price_row, product_row
+from accrue.customers.mapping import customer_row
 from accrue.customers.model import Customer
-from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, anchor_from
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.platform.clock import SystemClock
-from accrue.platform.db import tables as t
 from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 
 # Private, but it is the one place a Subscription becomes a row; see README (bill_run.py).

@@ -26,13 +26,13 @@ import grpc
 from harness import accrue_server, postgres_database
 from sqlalchemy import Engine, event, func, insert, select
 
+from accrue import schema as t
 from accrue.billing.v1 import ledger_pb2, ledger_pb2_grpc
 from accrue.billing.v1.money_pb2 import Money
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
 from accrue.kernel.errors import ConcurrentModification
 from accrue.ledger.model import AccountRef, Direction, Entry, PostingRequest
-from accrue.platform.db import tables as t
 from accrue.platform.db.engine import build_engine
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

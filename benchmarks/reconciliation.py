@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the report
 from harness import postgres_database  # noqa: E402
 from sqlalchemy import event, insert  # noqa: E402
 
+from accrue import schema as t  # noqa: E402
 from accrue.bootstrap import build_application  # noqa: E402
 from accrue.config import Settings  # noqa: E402
 from accrue.customers.mapping import customer_row  # noqa: E402
 from accrue.customers.model import Customer  # noqa: E402
 from accrue.kernel.lifecycle import LifecycleState  # noqa: E402
-from accrue.platform.db import tables as t  # noqa: E402
 from accrue.reconciliation.settlement import LineKind, SettlementFormat  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -238,7 +238,7 @@ def _observation_cost(calls: int = 200_000) -> float:
     """Microseconds one call's observation (begin + end, exemplar included) adds in-process."""
     from prometheus_client import CollectorRegistry
 
-    from accrue.platform.metrics.rpc import RpcMetrics
+    from accrue.metrics.rpc import RpcMetrics
 
     rpc = RpcMetrics(CollectorRegistry())
     method, trace_id = (

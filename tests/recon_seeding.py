@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from accrue import schema as t
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.payments.model import psp_key
-from accrue.platform.db import tables as t
 from accrue.reconciliation.matching import InternalRecord
 from accrue.reconciliation.settlement import LineKind, parse_settlement
 from tests.reconciliation_files import GeneratedReport

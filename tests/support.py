@@ -243,7 +243,7 @@ class ConnectClients:
     def call(self, service: str, method: str, request: Any) -> Any:
         from connectrpc.code import Code
 
-        from accrue.routes import snake_case
+        from accrue.platform.transport.routes import snake_case
 
         client = self.clients[_full(service)]
         if method == "StreamEvents":

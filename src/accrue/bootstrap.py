@@ -28,7 +28,6 @@ from accrue.catalog.service import CatalogService
 from accrue.config import Settings
 from accrue.customers.handlers import CustomerHandler
 from accrue.customers.service import CustomerService
-from accrue.event_log.convert import encode_payload
 from accrue.event_log.handlers import EventHandler
 from accrue.event_log.notifications import SequencedListener
 from accrue.event_log.service import EventBell, EventReader, EventRecorder
@@ -43,6 +42,9 @@ from accrue.kernel.ids import IdGenerator
 from accrue.ledger.handlers import LedgerHandler
 from accrue.ledger.sequencer import LedgerSequencer
 from accrue.ledger.service import LedgerService
+from accrue.metrics.registry import AppMetrics
+from accrue.metrics.rpc import RpcMetrics
+from accrue.payloads import encode_payload
 from accrue.payments.collections import Collections
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.engine import FaultPoints, PaymentEngine, PaymentPolicy
@@ -56,8 +58,6 @@ from accrue.platform.db import migrate
 from accrue.platform.db.engine import build_engine
 from accrue.platform.db.key_locks import KeyLocks
 from accrue.platform.idempotency import MutationRunner
-from accrue.platform.metrics.registry import AppMetrics
-from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.platform.resilience.backoff import Backoff
 from accrue.platform.resilience.circuit_breaker import CircuitBreakers
 from accrue.platform.resilience.rate_limit import TokenBucketLimiter
@@ -65,13 +65,15 @@ from accrue.platform.resilience.rpc_limits import RateLimits
 from accrue.platform.transport.handler_support import HandlerSupport
 from accrue.platform.transport.page_tokens import PageTokenSeal
 from accrue.platform.transport.pipeline import Invoker, current_trace_id
+from accrue.platform.transport.routes import Route, build_routes
 from accrue.reconciliation.handlers import ReconciliationHandler
 from accrue.reconciliation.matching import FeeSchedule
 from accrue.reconciliation.service import ReconciliationService
-from accrue.routes import Route, build_routes
 from accrue.subscriptions.bill_run import BillRun
 from accrue.subscriptions.billing import SubscriptionBilling
+from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.handlers import SubscriptionHandler
+from accrue.subscriptions.payment_reactions import SubscriptionCollectionReactions
 from accrue.subscriptions.service import SubscriptionService
 from accrue.tenancy.service import Authenticator, TenantService
 from accrue.test_clocks.handlers import TestClockHandler
@@ -183,7 +185,8 @@ def build_application(
     events = EventRecorder(clock, ids, current_trace_id)
     ledger = LedgerService(clock, ids, events, current_trace_id)
     shutting_down = threading.Event()
-    support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
+    runner = MutationRunner(uow_factory, clock)
+    support = HandlerSupport(uow_factory, runner)
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
     subscriptions = SubscriptionService(ids, billing)
@@ -197,7 +200,8 @@ def build_application(
         ids=ids,
         events=events,
         ledger=ledger,
-        billing=billing,
+        invoicing=invoicing,
+        listener=SubscriptionCollectionReactions(billing),
         gateways={SIMULATED_PSP: metrics.meter_gateway(_gateway(settings, clock))},
         breakers=breakers,
         policy=_payment_policy(settings),
@@ -231,7 +235,7 @@ def build_application(
     )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
-            support, CatalogService(clock, ids, events)
+            support, CatalogService(uow_factory, runner, clock, ids, events)
         ),
         "accrue.billing.v1.CustomerService": CustomerHandler(
             support, CustomerService(clock, ids, events)
@@ -241,7 +245,7 @@ def build_application(
             support, EventReader(), shutting_down=shutting_down, bell=bell
         ),
         "accrue.billing.v1.SubscriptionService": SubscriptionHandler(
-            support, subscriptions, collections
+            support, subscriptions, FirstCharge(uow_factory, collections)
         ),
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
             support, InvoiceService(invoicing), subscriptions, documents

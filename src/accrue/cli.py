@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
+from accrue.metrics.endpoint import MetricsEndpoint, serve_metrics
 from accrue.platform.health import Readiness
-from accrue.platform.metrics.endpoint import MetricsEndpoint, serve_metrics
 from accrue.telemetry import configure_logging
 
 

@@ -20,9 +20,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, false, func, inspect, select, true
 from sqlalchemy.sql import ColumnElement
 
+from accrue import schema as t
+from accrue.metrics.state import NONE_WAITING, Backlog, StateSnapshot
 from accrue.payments.model import PaymentStatus
-from accrue.platform.db import tables as t
-from accrue.platform.metrics.state import NONE_WAITING, Backlog, StateSnapshot
 
 COUNT_CAP = 10_000
 

@@ -9,13 +9,8 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from accrue.customers.repository import (
-    SqlCustomerRepository,
-    SqlIdempotencyRepository,
-    SqlPriceRepository,
-    SqlProductRepository,
-    SqlTenantRepository,
-)
+from accrue.catalog.repository import SqlPriceRepository, SqlProductRepository
+from accrue.customers.repository import SqlCustomerRepository
 from accrue.event_log.repository import PayloadEncoder, SqlEventRepository
 from accrue.invoicing.documents.repository import SqlDocumentRepository
 from accrue.invoicing.repository import SqlInvoiceRepository
@@ -23,10 +18,13 @@ from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.events import DomainEvent
 from accrue.ledger.repository import SqlLedgerRepository
 from accrue.payments.repository import SqlPaymentRepository
+from accrue.platform.db.idempotency_repository import SqlIdempotencyRepository
 from accrue.platform.db.key_locks import KeyLocks
 from accrue.reconciliation.repository import SqlReconciliationRepository
 from accrue.relay.repository import SqlRelayCursors
-from accrue.subscriptions.repository import SqlSubscriptionRepository, SqlTestClockRepository
+from accrue.subscriptions.repository import SqlSubscriptionRepository
+from accrue.tenancy.repository import SqlTenantRepository
+from accrue.test_clocks.repository import SqlTestClockRepository
 from accrue.webhooks.repository import SqlWebhookStore
 
 

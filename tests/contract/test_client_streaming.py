@@ -37,7 +37,7 @@ from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.connect_transport import connect_app
 from accrue.platform.transport.grpc_transport import generic_handlers
 from accrue.platform.transport.pipeline import Invoker, RequestStreamBroken
-from accrue.routes import build_routes
+from accrue.platform.transport.routes import build_routes
 from accrue.tenancy.service import Authenticator
 from tests.support import Failure, failure_of_connect, failure_of_grpc
 

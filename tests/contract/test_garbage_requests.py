@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from accrue import schema as tables
 from accrue.bootstrap import SERVICES
 from accrue.kernel.card_data import looks_like_card_number
-from accrue.platform.db import tables
 from tests.contract.samples import Ids, seed
 from tests.support import (
     ConnectClients,

@@ -27,11 +27,11 @@ from connectrpc.errors import ConnectError
 from google.protobuf.message import Message
 from sqlalchemy import func, select
 
+from accrue import schema as t
 from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1 import reconciliation_pb2 as rpb
 from accrue.events.v1 import events_pb2
-from accrue.platform.db import tables as t
 from accrue.reconciliation.matching import BreakCategory
 from accrue.reconciliation.settlement import LineKind, SettlementFormat, parse_settlement
 from accrue.tenancy.model import hash_api_key

@@ -17,7 +17,7 @@ from connectrpc.errors import ConnectError
 from google.protobuf.message import Message
 from sqlalchemy import func, select
 
-from accrue.platform.db import tables
+from accrue import schema as tables
 from tests.contract.samples import SAMPLES, Ids, seed
 from tests.support import (
     ConnectClients,

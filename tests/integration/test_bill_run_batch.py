@@ -31,22 +31,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue import schema as t
+from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring
 from accrue.customers.model import Customer, TaxLocation
-from accrue.event_log.convert import encode_payload
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
-from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, anchor_from
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.ledger.checkpoint_keys import load_keys
 from accrue.ledger.model import AccountRef, Direction, Entry
 from accrue.ledger.sequencer import LedgerSequencer
 from accrue.ledger.service import LedgerService
+from accrue.payloads import encode_payload
 from accrue.platform.clock import FixedClock
 from accrue.platform.db import migrate
-from accrue.platform.db import tables as t
 from accrue.platform.db.engine import build_engine
 from accrue.subscriptions.bill_run import BillRun
 from accrue.subscriptions.billing import SubscriptionBilling

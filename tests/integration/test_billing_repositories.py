@@ -12,8 +12,8 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import Engine, select, text
 
+from accrue import schema as t
 from accrue.catalog.model import (
-    IntervalUnit,
     PriceTerms,
     PriceTier,
     PricingScheme,
@@ -32,17 +32,16 @@ from accrue.invoicing.model import (
     InvoiceStatus,
     LineCharge,
 )
+from accrue.invoicing.proration import prorate_partial_period
 from accrue.invoicing.tax import TaxRate
-from accrue.kernel.calendar import BillingInterval, Period, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, Period, anchor_from
 from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.platform.db import migrate
-from accrue.platform.db import tables as t
 from accrue.platform.db.engine import build_engine
-from accrue.ports import DueSubscription
 from accrue.subscriptions.model import Pause, Subscription, SubscriptionItem, SubscriptionStatus
-from accrue.subscriptions.proration import prorate_partial_period
+from accrue.subscriptions.ports import DueSubscription
 from accrue.tenancy.model import Tenant
 from accrue.test_clocks.model import TestClock
 from accrue.unit_of_work import SqlUnitOfWorkFactory

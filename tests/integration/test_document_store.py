@@ -10,8 +10,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
+from accrue import schema as t
 from accrue.billing.v1 import invoice_pb2 as inv
-from accrue.platform.db import tables as t
 from tests.conftest import Transport
 from tests.contract.billing_steps import INVOICES, Scenario, utc
 from tests.support import GrpcClients, running_server

@@ -22,9 +22,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import func, select
 
+from accrue import schema as t
 from accrue.billing.v1 import customer_pb2 as pb
-from accrue.customers.repository import SqlCustomerRepository, SqlIdempotencyRepository
-from accrue.platform.db import tables as t
+from accrue.customers.repository import SqlCustomerRepository
+from accrue.platform.db.idempotency_repository import SqlIdempotencyRepository
 from tests.support import GrpcClients, RunningServer, failure_of_grpc, running_server
 
 CREATE_CUSTOMER = "/accrue.billing.v1.CustomerService/CreateCustomer"

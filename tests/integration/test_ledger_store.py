@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Table, delete, func, select, update
 
+from accrue import schema as t
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
@@ -38,7 +39,6 @@ from accrue.ledger.model import (
     seal,
 )
 from accrue.ledger.service import Verification
-from accrue.platform.db import tables as t
 from tests.support import GrpcClients, RunningServer, running_server, settle
 
 DEBIT, CREDIT = Direction.DEBIT, Direction.CREDIT

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 
 from accrue.platform.db import migrate
 from accrue.platform.db.engine import build_engine
-from accrue.platform.db.tables import metadata
+from accrue.schema import metadata
 from tests.support import fresh_postgres_database
 
 MODEL_TABLES = set(metadata.tables)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, func, select
 
+from accrue import schema as t
 from accrue.catalog.model import Product
 from accrue.customers.model import (
     Customer,
@@ -20,7 +21,6 @@ from accrue.customers.model import (
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.platform.db import migrate
-from accrue.platform.db import tables as t
 from accrue.platform.db.engine import build_engine
 from accrue.tenancy.model import Tenant
 from accrue.unit_of_work import SqlUnitOfWorkFactory

@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
-from accrue.platform.metrics.state import Backlog
+from accrue.metrics.state import Backlog
 from tests.observability.prometheus_tools import binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

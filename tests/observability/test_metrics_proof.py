@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, text
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1.money_pb2 import Money
+from accrue.metrics.endpoint import MetricsEndpoint, serve_metrics
 from accrue.platform.health import Readiness
-from accrue.platform.metrics.endpoint import MetricsEndpoint, serve_metrics
 from tests.observability.scrape import get, scrape
 from tests.support import (
     ConnectClients,

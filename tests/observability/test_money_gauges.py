@@ -17,14 +17,14 @@ from sqlalchemy import create_engine
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
+from accrue.metrics.pool import PoolMetrics
+from accrue.metrics.psp import PspMetrics
+from accrue.metrics.rpc import RpcMetrics, code_and_reason
+from accrue.metrics.state import Backlog, StateCollector, StateSnapshot
 from accrue.payments.psp.in_process import InProcessGateway
 from accrue.payments.psp.port import PspOutcomeUnknown, PspRejected
 from accrue.payments.psp.simulator import SimulatedPsp
 from accrue.platform.clock import FixedClock
-from accrue.platform.metrics.pool import PoolMetrics
-from accrue.platform.metrics.psp import PspMetrics
-from accrue.platform.metrics.rpc import RpcMetrics, code_and_reason
-from accrue.platform.metrics.state import Backlog, StateCollector, StateSnapshot
 from accrue.platform.sampling import KeepErrorsProcessor, RecordAllSampler
 from tests.reliability.test_bill_run_workers import SUBSCRIPTIONS, _seed
 

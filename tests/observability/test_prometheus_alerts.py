@@ -36,7 +36,7 @@ import pytest
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1.money_pb2 import Money
-from accrue.platform.metrics.endpoint import MetricsEndpoint, serve_metrics
+from accrue.metrics.endpoint import MetricsEndpoint, serve_metrics
 from tests.observability.prometheus_tools import binary
 from tests.support import GrpcClients, RunningServer, running_server
 

@@ -25,14 +25,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from accrue import schema as t
 from accrue.bootstrap import Application, build_application
-from accrue.catalog.model import IntervalUnit, Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring
 from accrue.config import Settings
 from accrue.customers.model import Customer
-from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, anchor_from
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
-from accrue.platform.db import tables as t
 from accrue.subscriptions.model import (
     Subscription,
     SubscriptionItem,

@@ -26,12 +26,12 @@ import pytest
 from google.protobuf.message import Message
 from sqlalchemy import Engine, select
 
+from accrue import schema as t
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import customer_pb2_grpc, event_pb2_grpc, ledger_pb2_grpc
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1.money_pb2 import Money
-from accrue.platform.db import tables as t
 from accrue.platform.db.engine import build_engine
 from tests.reliability.processes import accrue, start_server
 from tests.support import wait_sequenced

@@ -13,9 +13,9 @@ from pathlib import Path
 import grpc
 from sqlalchemy import create_engine, func, select
 
+from accrue import schema as tables
 from accrue.billing.v1 import customer_pb2 as pb
 from accrue.billing.v1 import customer_pb2_grpc
-from accrue.platform.db import tables
 from tests.reliability.processes import accrue, start_server
 
 ACCEPTABLE_DURING_SHUTDOWN = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}

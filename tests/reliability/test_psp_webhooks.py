@@ -37,6 +37,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from accrue import schema as t
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import ledger_pb2 as led
@@ -47,7 +48,6 @@ from accrue.payments.psp.simulator import SimCharge
 from accrue.payments.psp.simulator_server import charge_json
 from accrue.payments.psp.webhook_signing import SIGNATURE_HEADER, sign, webhook_event_json
 from accrue.platform.clock import SystemClock
-from accrue.platform.db import tables as t
 from tests.support import GrpcClients, RunningServer, running_server, settle
 
 # 2,000 payments take about a minute per database (8 senders and the server share one

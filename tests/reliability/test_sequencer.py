@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
 
+from accrue import schema as t
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
 from accrue.bootstrap import Application, build_application
@@ -33,7 +34,6 @@ from accrue.config import Settings
 from accrue.ledger.checkpoint_keys import load_keys
 from accrue.ledger.model import AccountRef, Direction, Entry, PostingRequest, Transaction
 from accrue.ledger.sequencer import CRASH_EXIT_CODE, list_checkpoints
-from accrue.platform.db import tables as t
 from tests.reliability.processes import start_server
 from tests.support import GrpcClients, settle
 

@@ -18,11 +18,11 @@ OUTER = (
     "google",
     "nats",
     "accrue.billing",
-    "accrue.api",
-    "accrue.adapters",
+    "accrue.platform.transport",
+    "accrue.platform.db",
 )
 RULES = {
-    "webhooks/model.py": (*OUTER, "accrue.services", "accrue.webhooks"),
+    "webhooks/model.py": (*OUTER, "accrue.ports", "accrue.webhooks"),
     "webhooks/ports.py": OUTER,
     "webhooks/service.py": OUTER,
     "webhooks/dispatcher.py": OUTER,

@@ -16,11 +16,12 @@ from itertools import pairwise
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme
+from accrue.catalog.model import PriceTerms, PricingScheme
 from accrue.invoicing.model import LineCharge
 from accrue.kernel.calendar import (
     BillingAnchor,
     BillingInterval,
+    IntervalUnit,
     Period,
     boundary,
     days_in_month,

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.catalog.model import IntervalUnit, Recurring, UsageType
+from accrue.catalog.model import Recurring, UsageType
 from accrue.kernel.calendar import (
     BillingAnchor,
     BillingInterval,
+    IntervalUnit,
     Period,
     anchor_from,
     boundary,

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme, Recurring
+from accrue.catalog.model import PriceTerms, PricingScheme, Recurring
 from accrue.customers.model import Customer, LifecycleState, PostalAddress
 from accrue.invoicing import model as inv
 from accrue.invoicing.documents.model import credit_note_content, invoice_content
@@ -31,7 +31,7 @@ from accrue.invoicing.documents.pdf import render_pdf
 from accrue.invoicing.line_text import item_label
 from accrue.invoicing.model import BillingReason, CreditNoteReason
 from accrue.invoicing.tax import TaxRate
-from accrue.kernel.calendar import BillingInterval, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, anchor_from
 from accrue.subscriptions.charges import period_charges, unused_time_credits, with_tax
 from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 

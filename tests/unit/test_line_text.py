@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
-from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme, Recurring
+from accrue.catalog.model import PriceTerms, PricingScheme, Recurring
 from accrue.invoicing.line_text import civil_date, item_label, share_text
-from accrue.kernel.calendar import BillingInterval, Period, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, Period, anchor_from
 from accrue.subscriptions.charges import period_charges, unused_time_credits
 from accrue.subscriptions.model import SubscriptionItem, create_subscription, start
 

@@ -15,6 +15,7 @@ from accrue.payments import model as pay
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.engine import PaymentEngine, PaymentPolicy
 from accrue.payments.model import Cause, PaymentStatus, PspResult, RefundStatus
+from accrue.payments.ports import NoCollectionListener
 from accrue.payments.postings import capture_posting, refund_posting
 from accrue.payments.psp.port import PspOutcomeUnknown, PspRejected, PspUnavailable
 from accrue.platform.resilience.backoff import Backoff
@@ -196,7 +197,8 @@ def _engine(failures: int = 3, attempts: int = 3) -> tuple[PaymentEngine, list[f
         ids=None,  # type: ignore[arg-type]
         events=None,  # type: ignore[arg-type]
         ledger=None,  # type: ignore[arg-type]
-        billing=None,  # type: ignore[arg-type]
+        invoicing=None,  # type: ignore[arg-type]
+        listener=NoCollectionListener(),
         gateways={"psp": object()},  # type: ignore[dict-item]
         breakers=CircuitBreakers(failure_threshold=failures, reset_after_seconds=60),
         policy=PaymentPolicy(backoff=Backoff(0.1, 0.4, attempts)),

@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accrue.catalog.model import (
-    IntervalUnit,
-    Price,
-    PriceTerms,
-    PriceTier,
-    PricingScheme,
-    Recurring,
-)
+from accrue.catalog.model import Price, PriceTerms, PriceTier, PricingScheme, Recurring
+from accrue.kernel.calendar import IntervalUnit
 from accrue.kernel.errors import PriceInUse, ValidationFailed
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.money import Money

@@ -16,15 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accrue.catalog.model import PriceTerms, PriceTier, PricingScheme
+from accrue.invoicing.proration import Period, ProrationLine, prorate_change, prorate_partial_period
 from accrue.kernel.errors import CurrencyMismatch, ValidationFailed
 from accrue.kernel.money import Money
 from accrue.kernel.rounding import MAX_ROUNDING_ERROR, RoundingRule, round_minor
-from accrue.subscriptions.proration import (
-    Period,
-    ProrationLine,
-    prorate_change,
-    prorate_partial_period,
-)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)  # 31 days

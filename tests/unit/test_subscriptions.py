@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accrue.catalog.model import IntervalUnit, PriceTerms, PricingScheme
-from accrue.kernel.calendar import BillingAnchor, BillingInterval, Period, anchor_from
+from accrue.catalog.model import PriceTerms, PricingScheme
+from accrue.kernel.calendar import BillingAnchor, BillingInterval, IntervalUnit, Period, anchor_from
 from accrue.kernel.errors import InvalidState, ValidationFailed
 from accrue.subscriptions.model import (
     TRANSITIONS,

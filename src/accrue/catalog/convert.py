@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
 from accrue.billing.v1 import catalog_pb2, money_pb2
 from accrue.catalog.model import (
-    IntervalUnit,
     Price,
     PriceTerms,
     PriceTier,
@@ -14,6 +18,8 @@ from accrue.catalog.model import (
     TaxBehavior,
     UsageType,
 )
+from accrue.events.v1 import events_pb2
+from accrue.kernel.calendar import IntervalUnit
 from accrue.kernel.errors import CurrencyMismatch, ValidationFailed
 from accrue.platform.transport.convert import LIFECYCLE_TO_PB, timestamp
 
@@ -187,3 +193,10 @@ def merged_price_pb(
 INTERVAL_TO_PB = _INTERVAL_PB
 TAX_BEHAVIOR_TO_PB = _TAX_PB
 money_to_pb = _money
+
+
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Product, lambda s: events_pb2.ProductChanged(product=product_to_pb(s))),
+    (Price, lambda s: events_pb2.PriceChanged(price=price_to_pb(s))),
+)

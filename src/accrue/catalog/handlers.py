@@ -1,4 +1,7 @@
-"""CatalogService handlers."""
+"""CatalogService handlers: convert the request, call one use case, convert back.
+
+The use cases own their transactions; nothing here runs inside one.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,13 @@ from accrue.catalog.convert import (
     price_to_pb,
     product_to_pb,
 )
-from accrue.catalog.model import ProductChanges
+from accrue.catalog.model import Price, ProductChanges
 from accrue.catalog.service import CatalogService, NewPrice, NewProduct, PriceChanges
 from accrue.kernel.money import Currency
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.convert import mask_fields
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import UnitOfWork
 
 
 class CatalogHandler:
@@ -32,17 +34,12 @@ class CatalogHandler:
             description=request.product.description,
             metadata=dict(request.product.metadata),
         )
-        return self._support.mutate(
-            call,
-            request,
-            pb.Product,
-            lambda uow: product_to_pb(self._catalog.create_product(uow, call.tenant_id, new)),
-        )
+        replay = self._support.replay(call, request, product_to_pb)
+        outcome = self._catalog.create_product(call.tenant_id, new, replay)
+        return self._support.answer(outcome, pb.Product, product_to_pb)
 
     def get_product(self, request: pb.GetProductRequest, call: CallContext) -> pb.Product:
-        return self._support.read(
-            lambda uow: product_to_pb(self._catalog.get_product(uow, call.tenant_id, request.id))
-        )
+        return product_to_pb(self._catalog.get_product(call.tenant_id, request.id))
 
     def list_products(
         self, request: pb.ListProductsRequest, call: CallContext
@@ -52,17 +49,13 @@ class CatalogHandler:
             page_token=request.page_token,
             query={"show_archived": request.show_archived},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListProductsResponse:
-            result = self._catalog.list_products(
-                uow, call.tenant_id, page, show_archived=request.show_archived
-            )
-            return pb.ListProductsResponse(
-                products=[product_to_pb(p) for p in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._catalog.list_products(
+            call.tenant_id, page, show_archived=request.show_archived
+        )
+        return pb.ListProductsResponse(
+            products=[product_to_pb(p) for p in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def update_product(self, request: pb.UpdateProductRequest, call: CallContext) -> pb.Product:
         fields = mask_fields(request.update_mask, allowed=PRODUCT_UPDATABLE)
@@ -73,24 +66,14 @@ class CatalogHandler:
             metadata=dict(product.metadata) if "metadata" in fields else None,
             fields=fields,
         )
-        return self._support.mutate(
-            call,
-            request,
-            pb.Product,
-            lambda uow: product_to_pb(
-                self._catalog.update_product(uow, call.tenant_id, product.id, changes)
-            ),
-        )
+        replay = self._support.replay(call, request, product_to_pb)
+        outcome = self._catalog.update_product(call.tenant_id, product.id, changes, replay)
+        return self._support.answer(outcome, pb.Product, product_to_pb)
 
     def archive_product(self, request: pb.ArchiveProductRequest, call: CallContext) -> pb.Product:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Product,
-            lambda uow: product_to_pb(
-                self._catalog.archive_product(uow, call.tenant_id, request.id)
-            ),
-        )
+        replay = self._support.replay(call, request, product_to_pb)
+        outcome = self._catalog.archive_product(call.tenant_id, request.id, replay)
+        return self._support.answer(outcome, pb.Product, product_to_pb)
 
     def create_price(self, request: pb.CreatePriceRequest, call: CallContext) -> pb.Price:
         price = request.price
@@ -101,17 +84,12 @@ class CatalogHandler:
             nickname=price.nickname,
             metadata=dict(price.metadata),
         )
-        return self._support.mutate(
-            call,
-            request,
-            pb.Price,
-            lambda uow: price_to_pb(self._catalog.create_price(uow, call.tenant_id, new)),
-        )
+        replay = self._support.replay(call, request, price_to_pb)
+        outcome = self._catalog.create_price(call.tenant_id, new, replay)
+        return self._support.answer(outcome, pb.Price, price_to_pb)
 
     def get_price(self, request: pb.GetPriceRequest, call: CallContext) -> pb.Price:
-        return self._support.read(
-            lambda uow: price_to_pb(self._catalog.get_price(uow, call.tenant_id, request.id))
-        )
+        return price_to_pb(self._catalog.get_price(call.tenant_id, request.id))
 
     def list_prices(
         self, request: pb.ListPricesRequest, call: CallContext
@@ -121,44 +99,36 @@ class CatalogHandler:
             page_token=request.page_token,
             query={"product_id": request.product_id, "show_archived": request.show_archived},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListPricesResponse:
-            result = self._catalog.list_prices(
-                uow,
-                call.tenant_id,
-                page,
-                product_id=request.product_id,
-                show_archived=request.show_archived,
-            )
-            return pb.ListPricesResponse(
-                prices=[price_to_pb(p) for p in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._catalog.list_prices(
+            call.tenant_id,
+            page,
+            product_id=request.product_id,
+            show_archived=request.show_archived,
+        )
+        return pb.ListPricesResponse(
+            prices=[price_to_pb(p) for p in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def update_price(self, request: pb.UpdatePriceRequest, call: CallContext) -> pb.Price:
         fields = mask_fields(request.update_mask, allowed=PRICE_UPDATABLE)
 
-        def work(uow: UnitOfWork) -> pb.Price:
-            current = self._catalog.get_price(
-                uow, call.tenant_id, request.price.id, for_update=True
-            )
+        def changes_to(current: Price) -> PriceChanges:
+            # Pure: the request merged over the stored price (a mask may leave
+            # economic fields unset); the use case calls it with the locked price.
             merged = merged_price_pb(current, request.price, fields)
-            changes = PriceChanges(
+            return PriceChanges(
                 fields=fields,
                 terms=price_terms_from_pb(merged, currency_code=current.terms.currency_code),
                 nickname=request.price.nickname,
                 metadata=dict(request.price.metadata),
             )
-            return price_to_pb(self._catalog.update_price(uow, call.tenant_id, current.id, changes))
 
-        return self._support.mutate(call, request, pb.Price, work)
+        replay = self._support.replay(call, request, price_to_pb)
+        outcome = self._catalog.update_price(call.tenant_id, request.price.id, changes_to, replay)
+        return self._support.answer(outcome, pb.Price, price_to_pb)
 
     def archive_price(self, request: pb.ArchivePriceRequest, call: CallContext) -> pb.Price:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Price,
-            lambda uow: price_to_pb(self._catalog.archive_price(uow, call.tenant_id, request.id)),
-        )
+        replay = self._support.replay(call, request, price_to_pb)
+        outcome = self._catalog.archive_price(call.tenant_id, request.id, replay)
+        return self._support.answer(outcome, pb.Price, price_to_pb)

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from accrue.kernel.calendar import IntervalUnit
 from accrue.kernel.errors import (
     CurrencyMismatch,
     PriceInUse,
@@ -27,13 +28,6 @@ class PricingScheme(enum.Enum):
     PER_UNIT = "per_unit"
     TIERED = "tiered"
     VOLUME = "volume"
-
-
-class IntervalUnit(enum.Enum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    YEAR = "year"
 
 
 class UsageType(enum.Enum):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
 from accrue.billing.v1 import customer_pb2
 from accrue.customers.model import (
     Customer,
@@ -12,6 +17,7 @@ from accrue.customers.model import (
     TaxLocation,
 )
 from accrue.customers.service import NewCustomer, NewPaymentMethod
+from accrue.events.v1 import events_pb2
 from accrue.kernel.errors import ValidationFailed
 from accrue.platform.transport.convert import LIFECYCLE_TO_PB, timestamp
 
@@ -132,3 +138,9 @@ def customer_to_pb(customer: Customer) -> customer_pb2.Customer:
             )
         )
     return message
+
+
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Customer, lambda s: events_pb2.CustomerChanged(customer=customer_to_pb(s))),
+)

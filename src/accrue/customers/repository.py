@@ -1,59 +1,36 @@
-"""SQLAlchemy Core repositories. Every query is scoped by tenant_id."""
+"""SQL persistence of customers and their payment methods. Every query is scoped by tenant_id."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
-    Table,
     and_,
     bindparam,
     insert,
     select,
-    text,
     update,
 )
 
-from accrue.catalog.model import Price, Product
+from accrue.customers import tables as t
 from accrue.customers.mapping import (
     customer_from_row,
     customer_row,
     payment_method_from_row,
     payment_method_row,
-    price_from_row,
-    price_row,
-    product_from_row,
-    product_row,
 )
 from accrue.customers.model import Customer, PaymentMethod, PaymentMethodType
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
-from accrue.platform.db import tables as t
-from accrue.platform.db.key_locks import KeyLocks
-from accrue.ports import StoredResponse
-from accrue.tenancy.model import ApiKey, Tenant
 
 # Hot-path statements are built once: constructing a SQLAlchemy statement per
 # call costs more CPU than SQLite takes to run it.
+from accrue.platform.db.rows import by_key
 
-
-def _by_key(table: Table) -> tuple[Select[Any], Select[Any]]:
-    query = select(table).where(
-        table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id")
-    )
-    return query, query.with_for_update()
-
-
-_GET = {table.name: _by_key(table) for table in (t.products, t.prices, t.customers)}
-_INSERT = {
-    table.name: insert(table)
-    for table in (t.products, t.prices, t.customers, t.payment_methods, t.idempotency_keys)
-}
+_GET = by_key(t.customers)
+_INSERT = {table.name: insert(table) for table in (t.customers, t.payment_methods)}
 _pm = t.payment_methods.c
 _METHODS_OF = (
     select(t.payment_methods)
@@ -89,151 +66,6 @@ _CUSTOMER_WITH_METHODS = (
     .order_by(_pm.id)
 )
 _CUSTOMER_WITH_METHODS_LOCKED = _CUSTOMER_WITH_METHODS.with_for_update(of=t.customers)
-_ik = t.idempotency_keys.c
-_STORED_RESPONSE = select(_ik.method, _ik.fingerprint, _ik.response).where(
-    _ik.tenant_id == bindparam("tenant_id"), _ik.request_id == bindparam("request_id")
-)
-_KEY_TENANT = select(t.api_keys.c.tenant_id).where(
-    t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoke_time.is_(None)
-)
-
-
-def _get_row(conn: Connection, table: Table, tenant_id: str, key: str, for_update: bool) -> Any:
-    plain, locking = _GET[table.name]
-    # SQLite has no row locks; its writers already hold the database lock.
-    query = locking if for_update and conn.dialect.name == "postgresql" else plain
-    return conn.execute(query, {"tenant_id": tenant_id, "id": key}).first()
-
-
-class SqlTenantRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def add(self, tenant: Tenant) -> None:
-        self._conn.execute(
-            insert(t.tenants).values(id=tenant.id, name=tenant.name, create_time=tenant.create_time)
-        )
-
-    def get(self, tenant_id: str) -> Tenant | None:
-        row = self._conn.execute(select(t.tenants).where(t.tenants.c.id == tenant_id)).first()
-        return None if row is None else Tenant(row.id, row.name, row.create_time)
-
-    def get_by_name(self, name: str) -> Tenant | None:
-        query = select(t.tenants).where(t.tenants.c.name == name).order_by(t.tenants.c.id).limit(1)
-        row = self._conn.execute(query).first()
-        return None if row is None else Tenant(row.id, row.name, row.create_time)
-
-    def add_api_key(
-        self,
-        *,
-        key_id: str,
-        tenant_id: str,
-        key_hash: str,
-        create_time: datetime,
-        prefix: str | None = None,
-    ) -> None:
-        self._conn.execute(
-            insert(t.api_keys).values(
-                id=key_id,
-                tenant_id=tenant_id,
-                key_hash=key_hash,
-                create_time=create_time,
-                prefix=prefix,
-            )
-        )
-
-    def tenant_for_key_hash(self, key_hash: str) -> str | None:
-        return self._conn.execute(_KEY_TENANT, {"key_hash": key_hash}).scalar_one_or_none()
-
-    def list_api_keys(self, tenant_id: str) -> Sequence[ApiKey]:
-        c = t.api_keys.c
-        query = select(c.id, c.tenant_id, c.prefix, c.create_time, c.revoke_time).where(
-            c.tenant_id == tenant_id
-        )
-        rows = self._conn.execute(query.order_by(c.create_time, c.id))
-        return [
-            ApiKey(row.id, row.tenant_id, row.prefix or "", row.create_time, row.revoke_time)
-            for row in rows
-        ]
-
-    def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool:
-        c = t.api_keys.c
-        result = self._conn.execute(
-            update(t.api_keys)
-            .where(c.tenant_id == tenant_id, c.id == key_id, c.revoke_time.is_(None))
-            .values(revoke_time=at)
-        )
-        return result.rowcount == 1
-
-
-class SqlProductRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def add(self, product: Product) -> None:
-        self._conn.execute(_INSERT["products"], product_row(product))
-
-    def get(self, tenant_id: str, product_id: str, *, for_update: bool = False) -> Product | None:
-        row = _get_row(self._conn, t.products, tenant_id, product_id, for_update)
-        return None if row is None else product_from_row(row)
-
-    def update(self, product: Product) -> None:
-        values = product_row(product)
-        self._conn.execute(
-            update(t.products)
-            .where(t.products.c.tenant_id == product.tenant_id, t.products.c.id == product.id)
-            .values(
-                {k: v for k, v in values.items() if k not in ("tenant_id", "id", "create_time")}
-            )
-        )
-
-    def list(self, tenant_id: str, page: PageRequest, *, show_archived: bool) -> Sequence[Product]:
-        c = t.products.c
-        query = select(t.products).where(c.tenant_id == tenant_id, c.id > page.after_id)
-        if not show_archived:
-            query = query.where(c.state == LifecycleState.ACTIVE.value)
-        rows = self._conn.execute(query.order_by(c.id).limit(page.size + 1))
-        return [product_from_row(row) for row in rows]
-
-
-class SqlPriceRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def add(self, price: Price) -> None:
-        self._conn.execute(_INSERT["prices"], price_row(price))
-
-    def get(self, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price | None:
-        row = _get_row(self._conn, t.prices, tenant_id, price_id, for_update)
-        return None if row is None else price_from_row(row)
-
-    def update(self, price: Price) -> None:
-        values = price_row(price)
-        immutable = ("tenant_id", "id", "product_id", "currency_code", "create_time", "in_use")
-        self._conn.execute(
-            update(t.prices)
-            .where(t.prices.c.tenant_id == price.tenant_id, t.prices.c.id == price.id)
-            .values({k: v for k, v in values.items() if k not in immutable})
-        )
-
-    def list(
-        self, tenant_id: str, page: PageRequest, *, product_id: str, show_archived: bool
-    ) -> Sequence[Price]:
-        c = t.prices.c
-        query = select(t.prices).where(c.tenant_id == tenant_id, c.id > page.after_id)
-        if product_id:
-            query = query.where(c.product_id == product_id)
-        if not show_archived:
-            query = query.where(c.state == LifecycleState.ACTIVE.value)
-        rows = self._conn.execute(query.order_by(c.id).limit(page.size + 1))
-        return [price_from_row(row) for row in rows]
-
-    def mark_in_use(self, tenant_id: str, price_id: str) -> None:
-        self._conn.execute(
-            update(t.prices)
-            .where(t.prices.c.tenant_id == tenant_id, t.prices.c.id == price_id)
-            .values(in_use=True)
-        )
 
 
 class SqlCustomerRepository:
@@ -322,55 +154,3 @@ class SqlCustomerRepository:
         for row in self._conn.execute(_METHODS_OF, params):
             found.setdefault(row.customer_id, []).append(payment_method_from_row(row))
         return {key: tuple(value) for key, value in found.items()}
-
-
-class SqlIdempotencyRepository:
-    """Stored responses, plus a per-key lock that spans processes on PostgreSQL."""
-
-    def __init__(self, conn: Connection, locks: KeyLocks) -> None:
-        self._conn = conn
-        self._locks = locks
-        self.held: list[tuple[str, str]] = []
-
-    def lock(self, tenant_id: str, request_id: str) -> bool:
-        key = (tenant_id, request_id)
-        if not self._locks.try_acquire(key):
-            return False
-        self.held.append(key)
-        if self._conn.dialect.name == "postgresql" and not self._locks.spans_processes(key):
-            digest = hashlib.sha256(f"{tenant_id}\0{request_id}".encode()).digest()
-            lock_id = int.from_bytes(digest[:8], "big", signed=True)
-            acquired = self._conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}
-            ).scalar_one()
-            return bool(acquired)
-        return True
-
-    def release_all(self) -> None:
-        for key in self.held:
-            self._locks.release(key)
-        self.held.clear()
-
-    def get(self, tenant_id: str, request_id: str) -> StoredResponse | None:
-        params = {"tenant_id": tenant_id, "request_id": request_id}
-        row = self._conn.execute(_STORED_RESPONSE, params).first()
-        if row is None:
-            return None
-        return StoredResponse(
-            method=row.method, fingerprint=row.fingerprint, response=bytes(row.response)
-        )
-
-    def add(
-        self, tenant_id: str, request_id: str, stored: StoredResponse, *, create_time: datetime
-    ) -> None:
-        self._conn.execute(
-            _INSERT["idempotency_keys"],
-            {
-                "tenant_id": tenant_id,
-                "request_id": request_id,
-                "method": stored.method,
-                "fingerprint": stored.fingerprint,
-                "response": stored.response,
-                "create_time": create_time,
-            },
-        )

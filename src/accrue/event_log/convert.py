@@ -1,67 +1,12 @@
-"""Event payloads: domain subjects -> `accrue.events.v1` messages, and stored events -> `Event`."""
+"""Stored events -> `accrue.billing.v1.Event` (the payload registry is `accrue.payloads`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from google.protobuf import any_pb2
-from google.protobuf.message import Message
 
 from accrue.billing.v1 import event_pb2
-from accrue.catalog.convert import price_to_pb, product_to_pb
-from accrue.catalog.model import Price, Product
-from accrue.customers.convert import customer_to_pb
-from accrue.customers.model import Customer
-from accrue.events.v1 import events_pb2
-from accrue.invoicing.convert import (
-    clock_to_pb,
-    credit_note_to_pb,
-    invoice_to_pb,
-    subscription_to_pb,
-)
-from accrue.invoicing.model import CreditNote, Invoice
-from accrue.kernel.events import DomainEvent, StoredEvent
-from accrue.ledger.convert import transaction_to_pb
-from accrue.ledger.model import Transaction
-from accrue.payments.convert import payment_to_pb, refund_to_pb
-from accrue.payments.model import Payment, Refund
+from accrue.kernel.events import StoredEvent
 from accrue.platform.transport.convert import timestamp
-from accrue.reconciliation.convert import break_to_pb, run_to_pb
-from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
-from accrue.subscriptions.model import Subscription
-from accrue.test_clocks.model import TestClock
-
-_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
-    (Customer, lambda s: events_pb2.CustomerChanged(customer=customer_to_pb(s))),
-    (Product, lambda s: events_pb2.ProductChanged(product=product_to_pb(s))),
-    (Price, lambda s: events_pb2.PriceChanged(price=price_to_pb(s))),
-    (Transaction, lambda s: events_pb2.LedgerTransactionPosted(transaction=transaction_to_pb(s))),
-    (Subscription, lambda s: events_pb2.SubscriptionChanged(subscription=subscription_to_pb(s))),
-    (Invoice, lambda s: events_pb2.InvoiceChanged(invoice=invoice_to_pb(s))),
-    (CreditNote, lambda s: events_pb2.CreditNoteCreated(credit_note=credit_note_to_pb(s))),
-    (TestClock, lambda s: events_pb2.TestClockChanged(test_clock=clock_to_pb(s))),
-    (Payment, lambda s: events_pb2.PaymentChanged(payment=payment_to_pb(s))),
-    (Refund, lambda s: events_pb2.RefundChanged(refund=refund_to_pb(s))),
-    (ReconciliationRun, lambda s: events_pb2.ReconciliationRunCompleted(run=run_to_pb(s))),
-    (
-        StoredBreak,
-        lambda s: events_pb2.ReconciliationBreakResolved(**{"break": break_to_pb(s)}),
-    ),
-)
-
-
-def payload_message(subject: object) -> Message:
-    for kind, build in _PAYLOADS:
-        if isinstance(subject, kind):
-            return build(subject)
-    raise TypeError(f"no event payload for {type(subject).__name__}")
-
-
-def encode_payload(event: DomainEvent) -> tuple[str, bytes]:
-    """What the outbox stores: the payload's full type name and its bytes."""
-    message = payload_message(event.subject)
-    return message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True)
 
 
 def event_to_pb(event: StoredEvent) -> event_pb2.Event:

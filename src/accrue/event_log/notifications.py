@@ -17,7 +17,8 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import URL
 
-from accrue.ledger.sequencer import CHANNEL
+# The PostgreSQL channel the sequencer notifies after numbering a batch.
+CHANNEL = "accrue_sequenced"
 
 log = logging.getLogger("accrue.events.listener")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 
+from accrue.event_log import tables as t
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
-from accrue.platform.db import tables as t
 
 # Turns an event's subject into (payload type name, payload bytes); supplied
 # by the API layer, which owns the `accrue.events.v1` messages.

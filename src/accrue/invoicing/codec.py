@@ -18,7 +18,6 @@ from fractions import Fraction
 from typing import Any
 
 from accrue.catalog.model import (
-    IntervalUnit,
     PriceTerms,
     PriceTier,
     PricingScheme,
@@ -28,8 +27,7 @@ from accrue.catalog.model import (
 )
 from accrue.invoicing.model import InvoiceLine, LineCharge
 from accrue.invoicing.tax import TaxRate
-from accrue.kernel.calendar import BillingAnchor
-from accrue.subscriptions.model import SubscriptionItem
+from accrue.kernel.calendar import IntervalUnit
 
 # The line fields that are instants: columns in `invoice_lines`, text in JSON.
 _LINE_INSTANTS = ("period_start", "period_end")
@@ -88,54 +86,6 @@ def terms_of(data: Mapping[str, Any]) -> PriceTerms:
             usage_type=UsageType(recurring["usage_type"]),
         ),
         tax_behavior=TaxBehavior(data["tax_behavior"]),
-    )
-
-
-def items_json(items: Iterable[SubscriptionItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "price_id": item.price_id,
-            "quantity": item.quantity,
-            "terms": terms_json(item.terms),
-            "label": item.label,
-        }
-        for item in items
-    ]
-
-
-def items_of(data: Iterable[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
-    return tuple(
-        SubscriptionItem(
-            price_id=item["price_id"],
-            terms=terms_of(item["terms"]),
-            quantity=item["quantity"],
-            label=item.get("label", ""),
-        )
-        for item in data
-    )
-
-
-def anchor_json(anchor: BillingAnchor) -> dict[str, Any]:
-    return {
-        "year": anchor.year,
-        "month": anchor.month,
-        "day_of_month": anchor.day_of_month,
-        "hour": anchor.hour,
-        "minute": anchor.minute,
-        "second": anchor.second,
-        "time_zone": anchor.time_zone,
-    }
-
-
-def anchor_of(data: Mapping[str, Any]) -> BillingAnchor:
-    return BillingAnchor(
-        year=data["year"],
-        month=data["month"],
-        day_of_month=data["day_of_month"],
-        hour=data["hour"],
-        minute=data["minute"],
-        second=data["second"],
-        time_zone=data["time_zone"],
     )
 
 

@@ -1,16 +1,16 @@
-"""Subscription, invoice, credit-note and test-clock messages <-> domain."""
+"""Invoice and credit-note messages <-> model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
-from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
-from accrue.billing.v1 import invoice_pb2, subscription_pb2, test_clock_pb2
-from accrue.catalog.convert import INTERVAL_TO_PB, TAX_BEHAVIOR_TO_PB, money_to_pb
+from accrue.billing.v1 import invoice_pb2
+from accrue.catalog.convert import TAX_BEHAVIOR_TO_PB, money_to_pb
+from accrue.events.v1 import events_pb2
 from accrue.invoicing.model import (
     BillingReason,
     CollectionMethod,
@@ -20,28 +20,8 @@ from accrue.invoicing.model import (
     InvoiceLine,
     InvoiceStatus,
 )
-from accrue.kernel.calendar import boundary
 from accrue.platform.transport.convert import timestamp
-from accrue.subscriptions.model import ProrationBehavior, Subscription, SubscriptionStatus
-from accrue.subscriptions.service import ItemRequest
-from accrue.test_clocks.model import ClockState, TestClock
 
-SUBSCRIPTION_STATUS_TO_PB = {
-    SubscriptionStatus.INCOMPLETE: subscription_pb2.SUBSCRIPTION_STATUS_INCOMPLETE,
-    SubscriptionStatus.TRIALING: subscription_pb2.SUBSCRIPTION_STATUS_TRIALING,
-    SubscriptionStatus.ACTIVE: subscription_pb2.SUBSCRIPTION_STATUS_ACTIVE,
-    SubscriptionStatus.PAST_DUE: subscription_pb2.SUBSCRIPTION_STATUS_PAST_DUE,
-    SubscriptionStatus.PAUSED: subscription_pb2.SUBSCRIPTION_STATUS_PAUSED,
-    SubscriptionStatus.CANCELED: subscription_pb2.SUBSCRIPTION_STATUS_CANCELED,
-    SubscriptionStatus.UNPAID: subscription_pb2.SUBSCRIPTION_STATUS_UNPAID,
-}
-SUBSCRIPTION_STATUS_FROM_PB = {v: k for k, v in SUBSCRIPTION_STATUS_TO_PB.items()}
-PRORATION_FROM_PB = {
-    subscription_pb2.PRORATION_BEHAVIOR_UNSPECIFIED: ProrationBehavior.CREATE_PRORATIONS,
-    subscription_pb2.PRORATION_BEHAVIOR_CREATE_PRORATIONS: ProrationBehavior.CREATE_PRORATIONS,
-    subscription_pb2.PRORATION_BEHAVIOR_ALWAYS_INVOICE: ProrationBehavior.ALWAYS_INVOICE,
-    subscription_pb2.PRORATION_BEHAVIOR_NONE: ProrationBehavior.NONE,
-}
 INVOICE_STATUS_TO_PB = {
     InvoiceStatus.DRAFT: invoice_pb2.INVOICE_STATUS_DRAFT,
     InvoiceStatus.OPEN: invoice_pb2.INVOICE_STATUS_OPEN,
@@ -76,21 +56,9 @@ COLLECTION_FROM_PB = {
 }
 
 
-def optional_time(message: Message, field: str) -> datetime | None:
-    """The timestamp `field` of `message` as an aware UTC datetime, None when unset."""
-    if not message.HasField(field):
-        return None
-    stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def _ratio(value: Fraction) -> str:
     """An exact ratio as the contract writes it: `p/q` in lowest terms, or an integer."""
     return str(value)
-
-
-def items_from_pb(items: Iterable[subscription_pb2.SubscriptionItem]) -> tuple[ItemRequest, ...]:
-    return tuple(ItemRequest(i.price_id, i.quantity) for i in items)
 
 
 def line_to_pb(line: InvoiceLine, currency_code: str) -> invoice_pb2.InvoiceLine:
@@ -187,69 +155,8 @@ def credit_note_to_pb(note: CreditNote) -> invoice_pb2.CreditNote:
     )
 
 
-def subscription_to_pb(sub: Subscription) -> subscription_pb2.Subscription:
-    message = subscription_pb2.Subscription(
-        id=sub.id,
-        customer_id=sub.customer_id,
-        status=SUBSCRIPTION_STATUS_TO_PB[sub.status],
-        items=[
-            subscription_pb2.SubscriptionItem(price_id=i.price_id, quantity=i.quantity)
-            for i in sub.items
-        ],
-        currency_code=sub.currency_code,
-        interval_unit=INTERVAL_TO_PB[sub.interval.unit],
-        interval_count=sub.interval.count,
-        billing_anchor_time=timestamp(boundary(sub.anchor, sub.interval, 0)),
-        time_zone=sub.anchor.time_zone,
-        current_period_start=timestamp(sub.current_period.start),
-        current_period_end=timestamp(sub.current_period.end),
-        cancel_at_period_end=sub.cancel_at_period_end,
-        test_clock_id=sub.test_clock_id,
-        latest_invoice_id=sub.latest_invoice_id,
-        pending_lines=[line_to_pb(line, sub.currency_code) for line in sub.pending_lines],
-        metadata=sub.metadata,
-        version=sub.version,
-        create_time=timestamp(sub.create_time),
-        update_time=timestamp(sub.update_time or sub.create_time),
-        collection_method=COLLECTION_TO_PB[sub.collection_method],
-    )
-    if sub.trial_end is not None:
-        message.trial_end.CopyFrom(timestamp(sub.trial_end))
-    if sub.canceled_at is not None:
-        message.canceled_time.CopyFrom(timestamp(sub.canceled_at))
-    if sub.pause is not None:
-        message.pause_time.CopyFrom(timestamp(sub.pause.started_at))
-        if sub.pause.resume_at is not None:
-            message.resume_time.CopyFrom(timestamp(sub.pause.resume_at))
-    return message
-
-
-def clock_to_pb(clock: TestClock) -> test_clock_pb2.TestClock:
-    message = test_clock_pb2.TestClock(
-        id=clock.id,
-        display_name=clock.display_name,
-        frozen_time=timestamp(clock.frozen_time),
-        work_items_run=clock.work_items_run,
-        create_time=timestamp(clock.create_time),
-        update_time=timestamp(clock.update_time),
-        state=_CLOCK_STATES[clock.state],
-        advance_work_items_run=clock.advance_work_items_run,
-    )
-    if clock.target_time is not None:
-        message.target_time.CopyFrom(timestamp(clock.target_time))
-    if clock.failure is not None:
-        message.failure.CopyFrom(
-            test_clock_pb2.TestClockFailure(
-                reason=clock.failure.reason,
-                message=clock.failure.message,
-                step_time=timestamp(clock.failure.step_time),
-            )
-        )
-    return message
-
-
-_CLOCK_STATES = {
-    ClockState.READY: test_clock_pb2.TestClock.STATE_READY,
-    ClockState.ADVANCING: test_clock_pb2.TestClock.STATE_ADVANCING,
-    ClockState.FAILED: test_clock_pb2.TestClock.STATE_FAILED,
-}
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Invoice, lambda s: events_pb2.InvoiceChanged(invoice=invoice_to_pb(s))),
+    (CreditNote, lambda s: events_pb2.CreditNoteCreated(credit_note=credit_note_to_pb(s))),
+)

@@ -10,13 +10,13 @@ from accrue.invoicing.convert import (
     invoice_to_pb,
 )
 from accrue.invoicing.documents.service import DocumentService
+from accrue.invoicing.ports import UpcomingInvoices
 from accrue.invoicing.service import InvoiceService, LineRequest
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.convert import timestamp
 from accrue.platform.transport.handler_support import HandlerSupport
 from accrue.ports import UnitOfWork
-from accrue.subscriptions.service import SubscriptionService
 
 
 class InvoiceHandler:
@@ -24,7 +24,7 @@ class InvoiceHandler:
         self,
         support: HandlerSupport,
         invoices: InvoiceService,
-        subscriptions: SubscriptionService,
+        subscriptions: UpcomingInvoices,
         documents: DocumentService | None = None,
     ) -> None:
         self._support = support

@@ -33,12 +33,11 @@ from accrue.invoicing.postings import (
 )
 from accrue.invoicing.tax import TaxProvider, TaxRate, combined_rate
 from accrue.kernel.calendar import Period
-from accrue.kernel.clock import Clock
+from accrue.kernel.clock import Clock, whole_second
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.model import PostingRequest, reversal_of
 from accrue.ledger.service import LedgerService
 from accrue.ports import UnitOfWork
-from accrue.test_clocks.model import whole_second
 
 
 class Invoicing:

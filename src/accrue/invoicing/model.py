@@ -19,6 +19,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from accrue.catalog.model import TaxBehavior
+from accrue.invoicing.proration import ProrationLine
 from accrue.invoicing.tax import TaxRate, tax_line
 from accrue.kernel.errors import (
     AmountOutOfRange,
@@ -29,7 +30,6 @@ from accrue.kernel.errors import (
 )
 from accrue.kernel.money import check_amount
 from accrue.kernel.rounding import round_minor
-from accrue.subscriptions.proration import ProrationLine
 
 
 class InvoiceStatus(enum.Enum):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from accrue.invoicing import tables as t
 from accrue.invoicing.codec import line_fields, line_of
 from accrue.invoicing.model import (
     BillingReason,
@@ -21,8 +22,7 @@ from accrue.invoicing.model import (
     InvoiceStatus,
 )
 from accrue.kernel.paging import PageRequest
-from accrue.platform.db import tables as t
-from accrue.ports import DueItem
+from accrue.platform.ports import DueItem
 
 _i = t.invoices.c
 _GET_INVOICE = select(t.invoices).where(

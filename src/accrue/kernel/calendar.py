@@ -19,13 +19,14 @@ so that period lengths, and proration fractions built on them, are exact.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from accrue.catalog.model import IntervalUnit, Recurring
 from accrue.kernel.errors import ValidationFailed, Violations
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -45,6 +46,22 @@ def days_in_month(year: int, month: int) -> int:
     return (date(year, month + 1, 1) - date(year, month, 1)).days
 
 
+class IntervalUnit(enum.Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class _Recurring(Protocol):
+    """Anything recurring on an interval (a catalog price's `Recurring`)."""
+
+    @property
+    def interval_unit(self) -> IntervalUnit: ...
+    @property
+    def interval_count(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class BillingInterval:
     """How far apart boundaries are: `count` days, weeks, months or years."""
@@ -57,7 +74,7 @@ class BillingInterval:
             raise ValidationFailed.on("interval.count", "must be at least 1")
 
     @classmethod
-    def from_recurring(cls, recurring: Recurring) -> BillingInterval:
+    def from_recurring(cls, recurring: _Recurring) -> BillingInterval:
         return cls(recurring.interval_unit, recurring.interval_count)
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
 from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
+from accrue.events.v1 import events_pb2
 from accrue.kernel.errors import FieldViolation, ValidationFailed, Violations
 from accrue.ledger.model import (
     ACCOUNT_KINDS,
@@ -14,8 +20,8 @@ from accrue.ledger.model import (
     Transaction,
     normal_balance,
 )
+from accrue.ledger.ports import AccountBalance
 from accrue.platform.transport.convert import timestamp
-from accrue.ports import AccountBalance
 
 _DIRECTION = {
     pb.ENTRY_DIRECTION_DEBIT: Direction.DEBIT,
@@ -127,3 +133,9 @@ def account_to_pb(balance: AccountBalance) -> pb.Account:
         create_time=timestamp(balance.create_time),
         update_time=timestamp(balance.update_time),
     )
+
+
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Transaction, lambda s: events_pb2.LedgerTransactionPosted(transaction=transaction_to_pb(s))),
+)

@@ -10,10 +10,11 @@ from accrue.billing.v1.money_pb2 import Money
 from accrue.kernel.errors import ValidationFailed
 from accrue.kernel.paging import PageRequest, paginate_by_sequence
 from accrue.ledger.convert import account_to_pb, entries_from_pb, on_the_wire, transaction_to_pb
+from accrue.ledger.ports import TransactionQuery
 from accrue.ledger.service import LedgerService
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import TransactionQuery, UnitOfWork
+from accrue.ports import UnitOfWork
 
 
 class LedgerHandler:

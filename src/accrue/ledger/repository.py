@@ -20,9 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.kernel.paging import PageRequest
+from accrue.ledger import tables as t
 from accrue.ledger.model import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
-from accrue.platform.db import tables as t
-from accrue.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
+from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
 
 _h = t.ledger_heads.c
 _HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))

@@ -65,19 +65,20 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from accrue.event_log import tables as event_log_tables
+from accrue.event_log.notifications import CHANNEL
 from accrue.kernel.clock import Clock
+from accrue.ledger import tables as t
 from accrue.ledger.checkpoint_keys import CheckpointKeys
 from accrue.ledger.checkpoints import Checkpoint
 from accrue.ledger.model import seal_next
 from accrue.ledger.repository import SqlLedgerRepository
-from accrue.platform.db import tables as t
 
 log = logging.getLogger("accrue.ledger.sequencer")
-CHANNEL = "accrue_sequenced"
 CRASH_EXIT_CODE = 86
 
 _h = t.ledger_heads.c
-_eh = t.event_heads.c
+_eh = event_log_tables.event_heads.c
 _PENDING_TENANTS = text(
     "SELECT DISTINCT tenant_id FROM ledger_transactions WHERE sequence IS NULL "
     "UNION SELECT DISTINCT tenant_id FROM event_queue"

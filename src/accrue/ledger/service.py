@@ -31,7 +31,8 @@ from accrue.ledger.model import (
     unsequenced,
     verify_chain,
 )
-from accrue.ports import AccountBalance, ChainHead, TransactionQuery, UnitOfWork
+from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery
+from accrue.ports import UnitOfWork
 
 VERIFY_BATCH = 1000
 

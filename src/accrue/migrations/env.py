@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from accrue.platform.db.tables import metadata
+from accrue.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

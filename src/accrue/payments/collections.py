@@ -20,7 +20,6 @@ from accrue.kernel.errors import AccrueError
 from accrue.payments.engine import PaymentEngine
 from accrue.payments.model import Payment
 from accrue.ports import UnitOfWorkFactory
-from accrue.subscriptions.model import SubscriptionStatus
 
 log = logging.getLogger("accrue.collections")
 
@@ -76,23 +75,6 @@ class Collections:
             )
             uow.commit()
         return self._engine.send(payment, method.token)
-
-    def collect_first(self, tenant_id: str, subscription_id: str) -> Payment | None:
-        """Charge an INCOMPLETE subscription's first invoice now, after it was committed.
-
-        CreateSubscription calls this once its transaction has committed (the
-        PSP is never called inside one); a worker that gets there first makes
-        the same attempt, and `collect` lets only one of them make it.
-        """
-        with self._uow(write=False) as uow:
-            sub = uow.subscriptions.get(tenant_id, subscription_id)
-            if sub is None or sub.status is not SubscriptionStatus.INCOMPLETE:
-                return None
-            invoice = uow.invoices.get(tenant_id, sub.latest_invoice_id)
-            due = None if invoice is None else invoice.next_payment_attempt_time
-        if invoice is None or due is None:
-            return None
-        return self.collect(tenant_id, invoice.id, due_by=due)
 
     def collect_due(self, *, limit: int) -> int:
         """Attempts due on real time; the number made."""

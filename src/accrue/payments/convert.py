@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
 from accrue.billing.v1 import payment_pb2 as pb
 from accrue.catalog.convert import money_to_pb
+from accrue.events.v1 import events_pb2
 from accrue.payments.model import Payment, PaymentStatus, Refund, RefundStatus, StatusChange
 from accrue.platform.transport.convert import timestamp
 
@@ -74,3 +80,10 @@ def refund_to_pb(refund: Refund) -> pb.Refund:
         create_time=timestamp(refund.create_time),
         update_time=timestamp(refund.update_time),
     )
+
+
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (Payment, lambda s: events_pb2.PaymentChanged(payment=payment_to_pb(s))),
+    (Refund, lambda s: events_pb2.RefundChanged(refund=refund_to_pb(s))),
+)

@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from accrue.customers.model import Customer
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing import model as inv
+from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import Invoice, InvoiceStatus
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import ConcurrentModification, InvalidState, NotFound, PspUnavailableError
@@ -40,22 +41,19 @@ from accrue.ledger.service import LedgerService
 from accrue.payments import model as pay
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.model import Cause, Payment, PspResult, Refund, RefundStatus
+from accrue.payments.ports import InvoiceCollectionListener
 from accrue.payments.postings import capture_posting, refund_posting
 from accrue.payments.psp.port import (
     PaymentGateway,
     PspCharge,
-    PspOutcomeUnknown,
     PspRefund,
     PspRejected,
     PspStatus,
-    PspUnavailable,
 )
+from accrue.payments.psp_calls import PspCall, call_psp
 from accrue.platform.resilience.backoff import Backoff
 from accrue.platform.resilience.circuit_breaker import CircuitBreakers
 from accrue.ports import UnitOfWork, UnitOfWorkFactory
-from accrue.subscriptions import model as subs
-from accrue.subscriptions.billing import SubscriptionBilling
-from accrue.subscriptions.model import SubscriptionStatus, Transition
 
 log = logging.getLogger("accrue.payments")
 T = TypeVar("T")
@@ -85,17 +83,6 @@ class PaymentPolicy:
     dunning: DunningPolicy = field(default_factory=DunningPolicy)
 
 
-@dataclass(frozen=True, slots=True)
-class _Call(Generic[T_co]):
-    """How one call to the PSP (with its retries) went."""
-
-    answered: bool  # the PSP gave a definite answer (`value`, which may be None)
-    value: T_co | None
-    rejected: PspRejected | None
-    maybe_sent: bool  # some request may have reached the PSP
-    requests: int
-
-
 class PaymentEngine:
     def __init__(
         self,
@@ -105,7 +92,8 @@ class PaymentEngine:
         ids: IdGenerator,
         events: EventRecorder,
         ledger: LedgerService,
-        billing: SubscriptionBilling,
+        invoicing: Invoicing,
+        listener: InvoiceCollectionListener,
         gateways: Mapping[str, PaymentGateway],
         breakers: CircuitBreakers,
         policy: PaymentPolicy,
@@ -118,7 +106,8 @@ class PaymentEngine:
         self._ids = ids
         self._events = events
         self._ledger = ledger
-        self._billing = billing
+        self._invoicing = invoicing
+        self._listener = listener
         self._gateways = dict(gateways)
         self._breakers = breakers
         self._policy = policy
@@ -129,10 +118,6 @@ class PaymentEngine:
     @property
     def policy(self) -> PaymentPolicy:
         return self._policy
-
-    @property
-    def billing(self) -> SubscriptionBilling:
-        return self._billing
 
     # -- guards ------------------------------------------------------------
 
@@ -242,10 +227,10 @@ class PaymentEngine:
             found = uow.payments.find_by_psp_key(charge.idempotency_key)
         if found is None:
             return None
-        call = _Call(answered=True, value=charge, rejected=None, maybe_sent=True, requests=0)
+        call = PspCall(answered=True, value=charge, rejected=None, maybe_sent=True, requests=0)
         return self._record_charge(found[0], found[1], call, cause)
 
-    def _charge(self, payment: Payment, token: str) -> _Call[PspCharge]:
+    def _charge(self, payment: Payment, token: str) -> PspCall[PspCharge]:
         gateway = self.gateway(payment.psp)
         return self._call(
             payment.psp,
@@ -262,7 +247,7 @@ class PaymentEngine:
         self,
         tenant_id: str,
         payment_id: str,
-        call: _Call[PspCharge | None],
+        call: PspCall[PspCharge | None],
         cause: Cause,
         *,
         known: Payment | None = None,
@@ -286,7 +271,7 @@ class PaymentEngine:
         self,
         tenant_id: str,
         payment_id: str,
-        call: _Call[PspCharge | None],
+        call: PspCall[PspCharge | None],
         cause: Cause,
         known: Payment | None,
     ) -> Payment:
@@ -336,25 +321,13 @@ class PaymentEngine:
         to_invoice = invoice is not None and inv.accepts_payment(invoice, payment.amount_minor)
         if invoice is not None and to_invoice:
             customer = _customer(uow, payment.tenant_id, payment.customer_id)
-            now = self._billing.invoicing.now_for(uow, customer)
+            now = self._invoicing.now_for(uow, customer)
             paid = inv.record_payment(invoice, payment.amount_minor, now)
             uow.invoices.update(paid)
             if paid.status is InvoiceStatus.PAID:
                 self._record_invoice(uow, "paid", paid)
-                self._subscription_paid(uow, paid, now)
+                self._listener.invoice_paid(uow, paid, now)
         return capture_posting(payment, to_invoice=to_invoice)
-
-    def _subscription_paid(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> None:
-        if not invoice.subscription_id:
-            return
-        sub = uow.subscriptions.get(invoice.tenant_id, invoice.subscription_id, for_update=True)
-        if sub is None or sub.status not in (
-            SubscriptionStatus.PAST_DUE,
-            SubscriptionStatus.UNPAID,
-            SubscriptionStatus.INCOMPLETE,  # its first invoice is paid: it starts
-        ):
-            return
-        self._store(uow, sub.version, subs.mark_paid(sub, now), now)
 
     def _payment_failed(self, uow: UnitOfWork, payment: Payment) -> None:
         invoice = uow.invoices.get(payment.tenant_id, payment.invoice_id, for_update=True)
@@ -372,44 +345,18 @@ class PaymentEngine:
             and invoice.attempt_count < self._policy.dunning.max_attempts
         )
         if waiting:
-            now = self._billing.invoicing.now_for(uow, customer)
+            now = self._invoicing.now_for(uow, customer)
             uow.invoices.update(inv.collection_failed(invoice, next_attempt=now))
 
     def attempt_failed(self, uow: UnitOfWork, invoice: Invoice, customer: Customer) -> None:
         """Dunning after a failed automatic attempt: the next retry, or the final action."""
-        now = self._billing.invoicing.now_for(uow, customer)
+        now = self._invoicing.now_for(uow, customer)
         next_at = self._policy.dunning.next_attempt(max(invoice.attempt_count, 1), now)
         failed = inv.collection_failed(invoice, next_attempt=next_at)
         uow.invoices.update(failed)
         self._record_invoice(uow, "payment_failed", failed)
-        if not invoice.subscription_id:
-            return
-        sub = uow.subscriptions.get(invoice.tenant_id, invoice.subscription_id, for_update=True)
-        if sub is None:
-            return
-        if sub.status is SubscriptionStatus.ACTIVE:
-            sub = self._store(uow, sub.version, subs.mark_payment_failed(sub, now), now)
-        if next_at is None and sub.status is SubscriptionStatus.PAST_DUE:
-            final = self._policy.dunning.final_action
-            self._store(uow, sub.version, subs.exhaust_dunning(sub, now, final), now)
-        if next_at is None and sub.status is SubscriptionStatus.INCOMPLETE:
-            # Never started: it is canceled and its unpaid first invoice voided,
-            # so no receivable is left on a subscription that never ran.
-            self._store(uow, sub.version, subs.cancel_now(sub, now), now)
-            if not failed.amount_paid_minor and not failed.credited_minor:
-                self._billing.invoicing.void(uow, failed, now=now)
-
-    def _store(
-        self,
-        uow: UnitOfWork,
-        expected_version: int,
-        transition: Transition,
-        now: datetime,
-    ) -> subs.Subscription:
-        sub = replace(transition.subscription, update_time=now)
-        uow.subscriptions.update(sub, expected_version=expected_version)
-        self._billing.record(uow, replace(transition, subscription=sub))
-        return sub
+        final = self._policy.dunning.final_action if next_at is None else None
+        self._listener.collection_failed(uow, failed, now, final_action=final)
 
     # -- refunds -----------------------------------------------------------
 
@@ -461,7 +408,7 @@ class PaymentEngine:
         gateway = self.gateway(payment.psp)
         key = refund.psp_idempotency_key
         found = self._call(payment.psp, lambda: gateway.retrieve_refund(key))
-        call: _Call[PspRefund | None]
+        call: PspCall[PspRefund | None]
         if found.answered and found.value is not None:
             call = found
         elif found.answered:
@@ -475,10 +422,10 @@ class PaymentEngine:
             found = uow.payments.find_refund_by_psp_key(report.idempotency_key)
         if found is None:
             return None
-        call = _Call(answered=True, value=report, rejected=None, maybe_sent=True, requests=0)
+        call = PspCall(answered=True, value=report, rejected=None, maybe_sent=True, requests=0)
         return self._record_refund_call(found[0], found[1], call, cause)
 
-    def _refund(self, refund: Refund, charge_psp_id: str, psp: str) -> _Call[PspRefund]:
+    def _refund(self, refund: Refund, charge_psp_id: str, psp: str) -> PspCall[PspRefund]:
         gateway = self.gateway(psp)
         return self._call(
             psp,
@@ -491,7 +438,7 @@ class PaymentEngine:
         )
 
     def _record_refund_call(
-        self, tenant_id: str, refund_id: str, call: _Call[PspRefund | None], cause: Cause
+        self, tenant_id: str, refund_id: str, call: PspCall[PspRefund | None], cause: Cause
     ) -> Refund:
         with self._uow(write=True) as uow:
             # Payment first, then refund: the order every refund path locks in.
@@ -556,7 +503,7 @@ class PaymentEngine:
             return None
         customer = _customer(uow, payment.tenant_id, payment.customer_id)
         uow.ledger.lock_customer_credit(payment.tenant_id, customer.id, customer.currency_code)
-        balance = self._billing.invoicing.credit_balance(uow, customer)
+        balance = self._invoicing.credit_balance(uow, customer)
         pending = uow.payments.credit_refunds_in_progress(payment.tenant_id, payment.customer_id)
         return max(balance - pending, 0)
 
@@ -569,33 +516,15 @@ class PaymentEngine:
 
     # -- the PSP call -------------------------------------------------------
 
-    def _call(self, psp: str, request: Callable[[], T]) -> _Call[T]:
-        breaker = self._breakers.get(psp)
-        backoff = self._policy.backoff
-        maybe_sent = False
-        requests = 0
-        for attempt in range(backoff.max_attempts):
-            if attempt:
-                self._sleep(backoff.delay(attempt - 1, self._rng))
-            if not breaker.allow():
-                break
-            requests += 1
-            try:
-                value = request()
-            except PspRejected as rejected:
-                breaker.record_success()  # the PSP answered; it is healthy
-                return _Call(False, None, rejected, maybe_sent, requests)
-            except PspOutcomeUnknown as error:
-                breaker.record_failure()
-                maybe_sent = True
-                log.warning("psp outcome unknown", extra={"psp": psp, "error": str(error)})
-            except PspUnavailable as error:
-                breaker.record_failure()
-                log.warning("psp unavailable", extra={"psp": psp, "error": str(error)})
-            else:
-                breaker.record_success()
-                return _Call(True, value, None, maybe_sent, requests)
-        return _Call(False, None, None, maybe_sent, requests)
+    def _call(self, psp: str, request: Callable[[], T]) -> PspCall[T]:
+        return call_psp(
+            self._breakers.get(psp),
+            self._policy.backoff,
+            request,
+            psp=psp,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
 
     # -- events ------------------------------------------------------------
 

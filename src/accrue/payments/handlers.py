@@ -2,7 +2,7 @@
 
 CreatePayment and RefundPayment do not go through `HandlerSupport.mutate`:
 the payment must be committed before the PSP is called, so the payment row
-itself is the idempotency record (see services/payments.py).
+itself is the idempotency record (see payments/service.py).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.paging import PageRequest
+from accrue.payments import tables as t
 from accrue.payments.model import Cause, Payment, PaymentStatus, Refund, RefundStatus, StatusChange
-from accrue.platform.db import tables as t
-from accrue.ports import DueItem
+from accrue.platform.ports import DueItem
 
 _p = t.payments.c
 _r = t.refunds.c

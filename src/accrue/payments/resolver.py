@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import AccrueError
 from accrue.payments.engine import PaymentEngine
-from accrue.ports import DueItem, UnitOfWorkFactory
+from accrue.platform.ports import DueItem
+from accrue.ports import UnitOfWorkFactory
 
 log = logging.getLogger("accrue.resolver")
 

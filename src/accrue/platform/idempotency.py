@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import IdempotencyKeyReused, IdempotencyRequestInFlight
-from accrue.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+from accrue.platform.ports import StoredResponse, TransactionFactory
 
 T = TypeVar("T")
 
@@ -32,6 +32,15 @@ class RequestIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class Replay(Generic[T]):
+    """How a use case's mutation is answered again: who asked (None without a
+    request_id) and how its result is encoded into the stored response."""
+
+    identity: RequestIdentity | None
+    encode: Callable[[T], bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome(Generic[T]):
     """Either a fresh result (`value`) or the stored bytes of an earlier one."""
 
@@ -40,14 +49,14 @@ class Outcome(Generic[T]):
 
 
 class MutationRunner:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow_factory: TransactionFactory, clock: Clock) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
 
     def run(
         self,
         identity: RequestIdentity | None,
-        work: Callable[[UnitOfWork], T],
+        work: Callable[[Any], T],
         encode: Callable[[T], bytes],
     ) -> Outcome[T]:
         """Run `work` in one transaction, at most once per request identity.

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
 from accrue.billing.v1 import reconciliation_pb2 as pb
 from accrue.catalog.convert import money_to_pb
+from accrue.events.v1 import events_pb2
 from accrue.platform.transport.convert import timestamp
 from accrue.reconciliation.matching import BreakCategory
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
@@ -87,3 +93,10 @@ def break_to_pb(item: StoredBreak) -> pb.ReconciliationBreak:
     if item.resolve_time is not None:
         message.resolve_time.CopyFrom(timestamp(item.resolve_time))
     return message
+
+
+# The event payloads of this area's subjects, gathered by `accrue.payloads`.
+EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
+    (ReconciliationRun, lambda s: events_pb2.ReconciliationRunCompleted(run=run_to_pb(s))),
+    (StoredBreak, lambda s: events_pb2.ReconciliationBreakResolved(**{"break": break_to_pb(s)})),
+)

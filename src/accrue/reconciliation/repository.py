@@ -15,15 +15,16 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, select, text, update
 
 from accrue.kernel.paging import PageRequest
-from accrue.platform.db import tables as t
+from accrue.payments import tables as payments_tables
+from accrue.reconciliation import tables as t
 from accrue.reconciliation.matching import Break, BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import CurrencyTotals, ReconciliationRun, StoredBreak
 from accrue.reconciliation.settlement import LineKind, SettlementFormat
 
 _run = t.reconciliation_runs.c
 _brk = t.reconciliation_breaks.c
-_p = t.payments.c
-_r = t.refunds.c
+_p = payments_tables.payments.c
+_r = payments_tables.refunds.c
 _m = t.settlement_marks.c
 _OPEN = ("succeeded", "processing", "unknown", "pending")
 # Lookups by reference go in slices this long (bound parameters per statement).
@@ -315,12 +316,12 @@ _CHARGE_COLUMNS = (
     _p.settlement_run_id,
     _m.run_id.label("mark_run_id"),
 )
-_CHARGES_WITH_MARK = t.payments.outerjoin(
+_CHARGES_WITH_MARK = payments_tables.payments.outerjoin(
     t.settlement_marks, and_(_m.tenant_id == _p.tenant_id, _m.record_id == _p.id)
 )
 # A refund goes through its payment's PSP.
-_REFUNDS_WITH_MARK = t.refunds.join(
-    t.payments, and_(_p.tenant_id == _r.tenant_id, _p.id == _r.payment_id)
+_REFUNDS_WITH_MARK = payments_tables.refunds.join(
+    payments_tables.payments, and_(_p.tenant_id == _r.tenant_id, _p.id == _r.payment_id)
 ).outerjoin(t.settlement_marks, and_(_m.tenant_id == _r.tenant_id, _m.record_id == _r.id))
 _REFUND_COLUMNS = (
     _r.id.label("record_id"),

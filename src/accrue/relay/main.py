@@ -22,8 +22,8 @@ def event_bytes(event: StoredEvent) -> bytes:
 
 
 def run_relay(settings: Settings, *, once: bool = False) -> int:
+    from accrue.metrics.endpoint import serve_metrics
     from accrue.platform.health import Readiness
-    from accrue.platform.metrics.endpoint import serve_metrics
 
     app = build_application(settings)
     endpoint = serve_metrics(app, Readiness(app.engine).check)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from accrue.platform.db.tables import tenants
 from accrue.relay.tables import relay_cursors
+from accrue.tenancy.tables import tenants
 
 _r = relay_cursors.c
 

@@ -1,4 +1,7 @@
-"""The relay's cursor table, on the platform's one metadata."""
+"""The relay's cursor table.
+
+On the platform's one metadata; `accrue.schema` gathers every area's tables.
+"""
 
 from __future__ import annotations
 

@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from accrue.kernel.clock import Clock
-from accrue.ports import DueSubscription, UnitOfWork, UnitOfWorkFactory
+from accrue.kernel.clock import Clock, whole_second
+from accrue.ports import UnitOfWork, UnitOfWorkFactory
 from accrue.subscriptions.billing import SubscriptionBilling
-from accrue.test_clocks.model import whole_second
+from accrue.subscriptions.ports import DueSubscription
 
 log = logging.getLogger("accrue.worker")
 

@@ -19,11 +19,11 @@ from fractions import Fraction
 
 from accrue.invoicing.line_text import whole_period_line
 from accrue.invoicing.model import InvoiceLine, LineCharge, taxed
+from accrue.invoicing.proration import prorate_partial_period
 from accrue.invoicing.tax import TaxRate
 from accrue.kernel.calendar import Period, period_containing
 from accrue.kernel.rounding import DEFAULT_RULE
 from accrue.subscriptions.model import Subscription, SubscriptionItem
-from accrue.subscriptions.proration import prorate_partial_period
 
 
 def period_charges(sub: Subscription, period: Period) -> list[LineCharge]:

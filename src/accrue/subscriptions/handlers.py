@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from accrue.billing.v1 import subscription_pb2 as pb
-from accrue.invoicing.convert import (
-    COLLECTION_FROM_PB,
-    PRORATION_FROM_PB,
-    SUBSCRIPTION_STATUS_FROM_PB,
-    invoice_to_pb,
-    items_from_pb,
-    line_to_pb,
-    optional_time,
-    subscription_to_pb,
-)
+from accrue.invoicing.convert import COLLECTION_FROM_PB, invoice_to_pb, line_to_pb
 from accrue.kernel.paging import PageRequest
-from accrue.payments.collections import Collections
 from accrue.platform.transport.call import CallContext
-from accrue.platform.transport.convert import timestamp
+from accrue.platform.transport.convert import optional_time, timestamp
 from accrue.platform.transport.handler_support import HandlerSupport
 from accrue.ports import UnitOfWork
+from accrue.subscriptions.convert import (
+    PRORATION_FROM_PB,
+    SUBSCRIPTION_STATUS_FROM_PB,
+    items_from_pb,
+    subscription_to_pb,
+)
+from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.service import (
     ChangeResult,
     ItemChange,
@@ -44,11 +41,11 @@ class SubscriptionHandler:
         self,
         support: HandlerSupport,
         subscriptions: SubscriptionService,
-        collections: Collections | None = None,
+        first_charge: FirstCharge | None = None,
     ) -> None:
         self._support = support
         self._subs = subscriptions
-        self._collections = collections
+        self._first_charge = first_charge
 
     def create_subscription(
         self, request: pb.CreateSubscriptionRequest, call: CallContext
@@ -69,11 +66,11 @@ class SubscriptionHandler:
             pb.Subscription,
             lambda uow: subscription_to_pb(self._subs.create(uow, call.tenant_id, new)),
         )
-        if created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE or self._collections is None:
+        if created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE or self._first_charge is None:
             return created
         # The first charge, after the subscription and its invoice committed; a
         # retry of the request finds the attempt made and answers the outcome.
-        self._collections.collect_first(call.tenant_id, created.id)
+        self._first_charge.collect_first(call.tenant_id, created.id)
         return self._support.read(
             lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, created.id))
         )

@@ -27,6 +27,7 @@ from typing import Any, Literal, NoReturn
 
 from accrue.catalog.model import PriceTerms
 from accrue.invoicing.model import CollectionMethod, InvoiceLine
+from accrue.invoicing.proration import ProrationLine, prorate_change, prorate_partial_period
 from accrue.kernel.calendar import (
     BillingAnchor,
     BillingInterval,
@@ -36,7 +37,6 @@ from accrue.kernel.calendar import (
     utc_text,
 )
 from accrue.kernel.errors import InvalidState, PreconditionViolation, ValidationFailed
-from accrue.subscriptions.proration import ProrationLine, prorate_change, prorate_partial_period
 
 
 class SubscriptionStatus(enum.Enum):

@@ -24,6 +24,7 @@ from accrue.invoicing.model import (
     LineCharge,
 )
 from accrue.kernel.calendar import BillingInterval, anchor_from, boundary, utc_text
+from accrue.kernel.clock import whole_second
 from accrue.kernel.errors import (
     CurrencyMismatch,
     InvalidState,
@@ -44,7 +45,6 @@ from accrue.subscriptions.model import (
     SubscriptionStatus,
     Transition,
 )
-from accrue.test_clocks.model import whole_second
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +179,7 @@ class SubscriptionService:
             collection_method=new.collection_method,
         )
         # Charged automatically: INCOMPLETE until the first invoice is paid. The
-        # charge is attempted after this commits (see Collections.collect_first).
+        # charge is attempted after this commits (see FirstCharge.collect_first).
         charge = new.collection_method is CollectionMethod.CHARGE_AUTOMATICALLY
         started = subs.start(sub, start, trial_end=trial_end, await_payment=charge)
         sub = started.subscription

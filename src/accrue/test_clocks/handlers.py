@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from accrue.billing.v1 import test_clock_pb2 as pb
-from accrue.invoicing.convert import clock_to_pb
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.handler_support import HandlerSupport
 from accrue.ports import UnitOfWork
+from accrue.test_clocks.convert import clock_to_pb
 from accrue.test_clocks.service import WAIT_LIMIT_SECONDS, TestClockService
 
 

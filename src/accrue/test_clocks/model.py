@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from accrue.kernel.calendar import utc_text
+from accrue.kernel.clock import whole_second
 from accrue.kernel.errors import (
     InvalidState,
     PreconditionViolation,
     TestClockAdvancing,
-    ValidationFailed,
 )
 
 
@@ -47,13 +47,6 @@ class TestClock:
     # Work items the current (or last) advance has run.
     advance_work_items_run: int = 0
     failure: ClockFailure | None = None
-
-
-def whole_second(value: datetime, field: str) -> datetime:
-    """`value` in UTC without its fraction of a second: billing counts whole seconds."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationFailed.on(field, "must be timezone-aware")
-    return value.astimezone(UTC).replace(microsecond=0)
 
 
 def target_of(clock: TestClock, to: datetime) -> datetime:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from accrue.customers.model import Customer
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.model import CollectionMethod
-from accrue.kernel.clock import Clock
+from accrue.kernel.clock import Clock, whole_second
 from accrue.kernel.errors import AccrueError, ConcurrentModification, NotFound
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import Page, PageRequest, paginate
@@ -48,7 +48,6 @@ from accrue.test_clocks.model import (
     finished,
     progressed,
     start_advance,
-    whole_second,
 )
 
 log = logging.getLogger("accrue.test_clocks")

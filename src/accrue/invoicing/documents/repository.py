@@ -6,10 +6,10 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from accrue.invoicing import tables as t
+from accrue.invoicing.documents.ports import RenderRecord
 from accrue.invoicing.model import CreditNote
 from accrue.invoicing.repository import _credit_note_from_row
-from accrue.platform.db import tables as t
-from accrue.ports import RenderRecord
 
 _r = t.document_renders.c
 _n = t.credit_notes.c

@@ -20,10 +20,11 @@ from accrue.customers.model import Customer
 from accrue.invoicing.documents import page_links
 from accrue.invoicing.documents.model import DocumentContent, credit_note_content, invoice_content
 from accrue.invoicing.documents.page_links import PageGrant
+from accrue.invoicing.documents.ports import RenderRecord
 from accrue.invoicing.model import Invoice
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import AccrueError, InternalError, NotFound
-from accrue.ports import RenderRecord, UnitOfWork, UnitOfWorkFactory
+from accrue.ports import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_LINK_TTL = timedelta(days=30)
 PDF = "application/pdf"

@@ -53,7 +53,7 @@ from accrue.payments.psp.webhook_signing import SIGNATURE_HEADER, sign, webhook_
 from accrue.platform.clock import SystemClock
 
 if TYPE_CHECKING:
-    from accrue.platform.metrics.endpoint import MetricsEndpoint
+    from accrue.metrics.endpoint import MetricsEndpoint
 
 log = logging.getLogger("accrue.psp_sim")
 _T = TypeVar("_T")
@@ -560,8 +560,8 @@ def _serve_metrics(sim: SimulatedPsp, host: str, port: int) -> MetricsEndpoint |
         return None
     from prometheus_client import Counter
 
-    from accrue.platform.metrics.endpoint import start_metrics_endpoint
-    from accrue.platform.metrics.process import new_registry
+    from accrue.metrics.endpoint import start_metrics_endpoint
+    from accrue.metrics.process import new_registry
 
     registry = new_registry("psp-sim")
     recorded = Counter(

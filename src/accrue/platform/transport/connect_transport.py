@@ -29,7 +29,7 @@ from protobuf.wkt import Any as ConnectAny
 from accrue.kernel.errors import AccrueError, ValidationFailed
 from accrue.platform.errors import to_status
 from accrue.platform.transport.pipeline import Invoker, RequestStreamBroken
-from accrue.routes import Route, snake_case
+from accrue.platform.transport.routes import Route, snake_case
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 

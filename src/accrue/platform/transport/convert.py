@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from accrue.billing.v1 import common_pb2
 from accrue.kernel.errors import ValidationFailed
@@ -36,3 +37,11 @@ def mask_fields(
             f"cannot update {', '.join(unknown)}; updatable: {', '.join(sorted(allowed))}",
         )
     return paths
+
+
+def optional_time(message: Message, field: str) -> datetime | None:
+    """The timestamp `field` of `message` as an aware UTC datetime, None when unset."""
+    if not message.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)

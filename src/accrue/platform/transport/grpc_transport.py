@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from accrue.kernel.errors import AccrueError, ValidationFailed
 from accrue.platform.errors import to_status
 from accrue.platform.transport.pipeline import Invoker, RequestStreamBroken
-from accrue.routes import Route
+from accrue.platform.transport.routes import Route
 
 
 def _serialize(message: Message) -> bytes:

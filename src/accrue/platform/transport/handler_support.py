@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from accrue.platform.idempotency import MutationRunner, RequestIdentity
+from accrue.platform.idempotency import MutationRunner, Outcome, Replay, RequestIdentity
+from accrue.platform.ports import TransactionFactory
 from accrue.platform.transport.call import CallContext
-from accrue.ports import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R")
+T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
 
@@ -25,11 +26,11 @@ def request_fingerprint(request: Message) -> str:
 
 
 class HandlerSupport:
-    def __init__(self, uow_factory: UnitOfWorkFactory, runner: MutationRunner) -> None:
+    def __init__(self, uow_factory: TransactionFactory, runner: MutationRunner) -> None:
         self._uow_factory = uow_factory
         self._runner = runner
 
-    def read(self, work: Callable[[UnitOfWork], R]) -> R:
+    def read(self, work: Callable[[Any], R]) -> R:
         with self._uow_factory(write=False) as uow:
             return work(uow)
 
@@ -55,7 +56,7 @@ class HandlerSupport:
         call: CallContext,
         request: Any,
         response_type: type[M],
-        work: Callable[[UnitOfWork], M],
+        work: Callable[[Any], M],
     ) -> M:
         """Run `work` once per request_id and answer with the stored bytes on a retry."""
         identity = None
@@ -73,3 +74,24 @@ class HandlerSupport:
             return response_type.FromString(outcome.replayed)
         assert outcome.value is not None
         return outcome.value
+
+    def replay(self, call: CallContext, request: Any, convert: Callable[[T], Message]) -> Replay[T]:
+        """For a use case that owns its transaction: the request's identity and how
+        its result becomes the stored response (the same bytes `mutate` stores)."""
+        identity = None
+        if request.request_id:
+            identity = RequestIdentity(
+                tenant_id=call.tenant_id,
+                request_id=request.request_id,
+                method=call.method,
+                fingerprint=request_fingerprint(request),
+            )
+        return Replay(identity, lambda value: convert(value).SerializeToString(deterministic=True))
+
+    @staticmethod
+    def answer(outcome: Outcome[T], response_type: type[M], convert: Callable[[T], M]) -> M:
+        """The response: the stored bytes of a replay, or the fresh result converted."""
+        if outcome.replayed is not None:
+            return response_type.FromString(outcome.replayed)
+        assert outcome.value is not None
+        return convert(outcome.value)

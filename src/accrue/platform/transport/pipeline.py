@@ -28,9 +28,8 @@ from accrue.kernel.errors import AccrueError, FieldViolation, InternalError, Val
 from accrue.platform.resilience.rpc_limits import NO_LIMITS, RateLimits
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.page_tokens import PageTokenSeal
+from accrue.platform.transport.routes import Route
 from accrue.platform.transport.untrusted_text import text_violations
-from accrue.routes import Route
-from accrue.tenancy.service import Authenticator
 
 log = logging.getLogger("accrue.rpc")
 
@@ -38,6 +37,12 @@ log = logging.getLogger("accrue.rpc")
 def current_trace_id() -> str:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+class Authenticator(Protocol):
+    """Resolves a call's `authorization` header to its tenant (tenancy implements it)."""
+
+    def tenant_for(self, authorization: str | None) -> str: ...
 
 
 @dataclass

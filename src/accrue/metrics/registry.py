@@ -13,12 +13,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from accrue.metrics.pool import PoolMetrics
+from accrue.metrics.process import new_registry
+from accrue.metrics.psp import BREAKER_STATES, PspMetrics
+from accrue.metrics.rpc import RpcMetrics
+from accrue.metrics.state import BacklogSource, OperationalState, StateCollector
 from accrue.payments.psp.port import PaymentGateway
-from accrue.platform.metrics.pool import PoolMetrics
-from accrue.platform.metrics.process import new_registry
-from accrue.platform.metrics.psp import BREAKER_STATES, PspMetrics
-from accrue.platform.metrics.rpc import RpcMetrics
-from accrue.platform.metrics.state import BacklogSource, OperationalState, StateCollector
 
 
 class _QueueDepths(Collector):

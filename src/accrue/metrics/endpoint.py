@@ -26,7 +26,7 @@ from accrue.platform.health import ReadinessResult
 
 if TYPE_CHECKING:
     from accrue.config import Settings
-    from accrue.platform.metrics.registry import AppMetrics
+    from accrue.metrics.registry import AppMetrics
 
 StartResponse = Callable[..., Any]
 

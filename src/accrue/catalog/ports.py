@@ -1,0 +1,30 @@
+"""What the catalog's use cases need from persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from accrue.catalog.model import Price, Product
+from accrue.kernel.paging import PageRequest
+
+
+class ProductRepository(Protocol):
+    def add(self, product: Product) -> None: ...
+    def get(
+        self, tenant_id: str, product_id: str, *, for_update: bool = False
+    ) -> Product | None: ...
+    def update(self, product: Product) -> None: ...
+    def list(
+        self, tenant_id: str, page: PageRequest, *, show_archived: bool
+    ) -> Sequence[Product]: ...
+
+
+class PriceRepository(Protocol):
+    def add(self, price: Price) -> None: ...
+    def get(self, tenant_id: str, price_id: str, *, for_update: bool = False) -> Price | None: ...
+    def update(self, price: Price) -> None: ...
+    def list(
+        self, tenant_id: str, page: PageRequest, *, product_id: str, show_archived: bool
+    ) -> Sequence[Price]: ...
+    def mark_in_use(self, tenant_id: str, price_id: str) -> None: ...

@@ -1,0 +1,64 @@
+"""What reconciliation needs from persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from accrue.kernel.paging import PageRequest
+from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
+from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
+
+
+class ReconciliationRepository(Protocol):
+    def find_run(
+        self, tenant_id: str, psp: str, report_sha256: str
+    ) -> ReconciliationRun | None: ...
+    def get_run(self, tenant_id: str, run_id: str) -> ReconciliationRun | None: ...
+    def list_runs(self, tenant_id: str, page: PageRequest) -> Sequence[ReconciliationRun]: ...
+    def add_run(self, run: ReconciliationRun) -> None: ...
+    def update_run(self, run: ReconciliationRun) -> None: ...
+    def add_breaks(self, items: Sequence[StoredBreak]) -> None: ...
+    def list_breaks(
+        self,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> Sequence[StoredBreak]: ...
+    def iter_breaks(self, tenant_id: str, run_id: str) -> Iterator[StoredBreak]: ...
+    def get_break(
+        self, tenant_id: str, run_id: str, seq: int, *, for_update: bool = False
+    ) -> StoredBreak | None: ...
+    def update_break(self, item: StoredBreak) -> None: ...
+    def records(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, InternalRecord]:
+        """Payments and refunds sent under these PSP references, by reference."""
+        ...
+
+    def mark_settled(
+        self, tenant_id: str, run_id: str, records: Sequence[InternalRecord]
+    ) -> None: ...
+    def unsettled_records(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[InternalRecord]:
+        """Unsettled succeeded or in-progress records created by `cut_off`, streamed."""
+        ...
+
+    def record_rows(
+        self, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, RecordRow]:
+        """`records` as tuples, fetched in bulk."""
+        ...
+
+    def mark_settled_ids(
+        self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
+    ) -> None: ...
+    def unsettled_record_rows(
+        self, tenant_id: str, psp: str, *, cut_off: datetime
+    ) -> Iterator[RecordRow]:
+        """`unsettled_records` as tuples, streamed in bulk, in no particular order."""
+        ...

@@ -1,0 +1,80 @@
+"""The whole schema: every area's tables on the platform's one metadata.
+
+Each area keeps its tables next to its SQL (`<area>/tables.py`); importing them
+all here is what puts every table on `metadata`, which migrations are checked
+against and tests create. Only composition code (migrations, tests, tools)
+imports this module; an area imports its own tables and, for a join, another
+area's `tables` module.
+"""
+
+from __future__ import annotations
+
+from accrue.catalog.tables import prices, products
+from accrue.customers.tables import customers, payment_methods
+from accrue.event_log.tables import event_heads, event_queue, events
+from accrue.invoicing.tables import (
+    credit_notes,
+    document_counters,
+    document_renders,
+    invoice_lines,
+    invoices,
+)
+from accrue.ledger.tables import (
+    ledger_accounts,
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_heads,
+    ledger_transactions,
+)
+from accrue.payments.tables import payment_transitions, payments, psp_webhook_events, refunds
+from accrue.platform.db.tables import ID, UtcDateTime, idempotency_keys, metadata, server_secrets
+from accrue.reconciliation.tables import (
+    reconciliation_breaks,
+    reconciliation_runs,
+    settlement_marks,
+)
+from accrue.relay.tables import relay_cursors
+from accrue.subscriptions.tables import subscriptions
+from accrue.tenancy.tables import api_keys, tenants
+from accrue.test_clocks.tables import test_clocks
+from accrue.webhooks.tables import webhook_cursors, webhook_deliveries, webhook_endpoints
+
+__all__ = [
+    "ID",
+    "UtcDateTime",
+    "api_keys",
+    "credit_notes",
+    "customers",
+    "document_counters",
+    "document_renders",
+    "event_heads",
+    "event_queue",
+    "events",
+    "idempotency_keys",
+    "invoice_lines",
+    "invoices",
+    "ledger_accounts",
+    "ledger_checkpoints",
+    "ledger_entries",
+    "ledger_heads",
+    "ledger_transactions",
+    "metadata",
+    "payment_methods",
+    "payment_transitions",
+    "payments",
+    "prices",
+    "products",
+    "psp_webhook_events",
+    "reconciliation_breaks",
+    "reconciliation_runs",
+    "refunds",
+    "relay_cursors",
+    "server_secrets",
+    "settlement_marks",
+    "subscriptions",
+    "tenants",
+    "test_clocks",
+    "webhook_cursors",
+    "webhook_deliveries",
+    "webhook_endpoints",
+]

@@ -1,0 +1,19 @@
+"""What the test clock use cases need from persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from accrue.kernel.paging import PageRequest
+from accrue.test_clocks.model import TestClock
+
+
+class TestClockRepository(Protocol):
+    def add(self, clock: TestClock) -> None: ...
+    def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> TestClock | None: ...
+    def update(self, clock: TestClock) -> None: ...
+    def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]: ...
+    def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]: ...
