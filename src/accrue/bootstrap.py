@@ -25,6 +25,7 @@ from accrue.billing.v1 import (
 )
 from accrue.catalog.handlers import CatalogHandler
 from accrue.catalog.service import CatalogService
+from accrue.catalog.use_cases import CatalogUseCases
 from accrue.config import Settings
 from accrue.customers.handlers import CustomerHandler
 from accrue.customers.service import CustomerService
@@ -235,7 +236,7 @@ def build_application(
     )
     handlers = {
         "accrue.billing.v1.CatalogService": CatalogHandler(
-            support, CatalogService(uow_factory, runner, clock, ids, events)
+            support, CatalogUseCases(uow_factory, runner, CatalogService(clock, ids, events))
         ),
         "accrue.billing.v1.CustomerService": CustomerHandler(
             support, CustomerService(clock, ids, events)

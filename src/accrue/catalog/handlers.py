@@ -15,7 +15,8 @@ from accrue.catalog.convert import (
     product_to_pb,
 )
 from accrue.catalog.model import Price, ProductChanges
-from accrue.catalog.service import CatalogService, NewPrice, NewProduct, PriceChanges
+from accrue.catalog.service import NewPrice, NewProduct, PriceChanges
+from accrue.catalog.use_cases import CatalogUseCases
 from accrue.kernel.money import Currency
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
@@ -24,7 +25,7 @@ from accrue.platform.transport.handler_support import HandlerSupport
 
 
 class CatalogHandler:
-    def __init__(self, support: HandlerSupport, catalog: CatalogService) -> None:
+    def __init__(self, support: HandlerSupport, catalog: CatalogUseCases) -> None:
         self._support = support
         self._catalog = catalog
 
