@@ -1,7 +1,4 @@
-"""The relay's cursor table.
-
-On the platform's one metadata; `accrue.schema` gathers every area's tables.
-"""
+"""The relay's cursor table, on the platform's one metadata."""
 
 from __future__ import annotations
 
