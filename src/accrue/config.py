@@ -183,6 +183,9 @@ class Settings(BaseSettings):
         "accrue", description="Events go to `<prefix>.<tenant>.<event type>`"
     )
     relay_batch: int = Field(1000, ge=1, description="Events published per tenant per round")
+    relay_window: int = Field(
+        8, ge=1, description="Batches the relay publishes before waiting for their acks"
+    )
     relay_poll_seconds: float = Field(0.1, gt=0, description="Relay idle wait")
     metrics_enabled: bool = Field(
         True, description="Record Prometheus metrics and serve them (false: neither)"
