@@ -17,15 +17,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import nats
 from nats.js.api import StreamConfig
-from webhooks import Writer
+from webhooks import Writer, bench_database, settled
 
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
@@ -190,13 +188,18 @@ def main() -> int:
     parser.add_argument("--latency-events", type=int, default=400)
     parser.add_argument("--latency-rate", type=float, default=100.0, help="events/s written")
     parser.add_argument("--quick", action="store_true", help="CI smoke: small counts")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a fresh database on ACCRUE_BENCH_POSTGRES_URL instead of SQLite",
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.latency_events = 500, 40
     print(f"setup: load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores", flush=True)
-    with tempfile.TemporaryDirectory() as workdir:
-        url = f"sqlite:///{Path(workdir) / 'bench.db'}"
+    with bench_database(postgres=args.postgres) as url:
         app = build_application(Settings(database_url=url, log_level="WARNING"))
+        app.start_background(listen=False)  # PostgreSQL: the sequencer numbers events
         try:
             tenants = [
                 app.tenants.create_tenant(f"bench-{n}").tenant.id for n in range(args.tenants)
@@ -205,6 +208,7 @@ def main() -> int:
             started = time.perf_counter()
             for tenant in tenants:
                 writer.write(tenant, args.events, batch=100)
+            settled(app)
             total = args.events * len(tenants)
             write_rate = total / (time.perf_counter() - started)
             with app.uow_factory(write=False) as uow:
@@ -223,6 +227,7 @@ def main() -> int:
             app.close()
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"database:              {url.split(':', 1)[0]}")
     print(f"events written:        {write_rate:10,.0f} events/s (100 per transaction)")
     print(
         f"raw JetStream publish: {raw_rate:10,.0f} msg/s (acknowledged, the ceiling: the faster"

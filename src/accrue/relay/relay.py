@@ -82,42 +82,58 @@ class EventRelay:
     async def pass_once(self) -> int:
         """Relay every tenant's backlog; returns how many events were relayed.
 
-        Tenants take turns, one batch each per round, so one tenant's backlog
-        does not hold the others back. Up to `window` batches are published
-        and unacknowledged at once: reading and encoding the next batch
-        overlaps the stream storing the previous ones. A tenant's cursor
-        moves only past batches the stream acknowledged, in order.
+        Tenants take turns, one batch each, so one tenant's backlog does not
+        hold the others back. The next batch is read (in a thread: the
+        database driver waits without the GIL) while this one is published,
+        and up to `window` batches are unacknowledged at once, so the
+        database, the encoding and the broker work at the same time. A
+        tenant's cursor moves only past batches the stream acknowledged, in
+        order.
         """
         with self._uow_factory(write=False) as uow:
             tenants = list(uow.relay_cursors.tenant_ids())
             cursors = {t: uow.relay_cursors.get(self._target.stream, t) for t in tenants}
+        turns = deque(tenants)
         outstanding: deque[_Sent] = deque()
         moved = 0
+        reading = self._read_next(turns, cursors)
         try:
-            while cursors:
-                for tenant_id in list(cursors):
-                    events = self._read(tenant_id, cursors[tenant_id])
-                    if len(events) < self._target.batch:
-                        del cursors[tenant_id]  # caught up after this batch
-                    else:
-                        cursors[tenant_id] = events[-1].sequence
-                    if not events:
-                        continue
-                    acks = await self._broker.send([self._message(e) for e in events])
-                    outstanding.append(_Sent(tenant_id, events[-1].sequence, len(events), acks))
-                    if len(outstanding) >= self._target.window:
-                        moved += await self._settle(outstanding, keep=self._target.window // 2)
+            while reading is not None:
+                tenant_id, events, messages = await reading
+                if len(events) == self._target.batch:
+                    cursors[tenant_id] = events[-1].sequence
+                    turns.append(tenant_id)  # more to read: its next turn
+                reading = self._read_next(turns, cursors)
+                if not events:
+                    continue
+                acks = await self._broker.send(messages)
+                outstanding.append(_Sent(tenant_id, events[-1].sequence, len(events), acks))
+                if len(outstanding) >= self._target.window:
+                    moved += await self._settle(outstanding, keep=self._target.window // 2)
             moved += await self._settle(outstanding, keep=0)
         finally:
             for sent in outstanding:  # a failure: these go again from the cursor
                 sent.acks.cancel()
+            if reading is not None:
+                reading.cancel()
         return moved
 
-    def _read(self, tenant_id: str, cursor: int) -> Sequence[StoredEvent]:
+    def _read_next(
+        self, turns: deque[str], cursors: dict[str, int]
+    ) -> asyncio.Future[tuple[str, Sequence[StoredEvent], list[Message]]] | None:
+        if not turns:
+            return None
+        tenant_id = turns.popleft()
+        return asyncio.ensure_future(asyncio.to_thread(self._read, tenant_id, cursors[tenant_id]))
+
+    def _read(
+        self, tenant_id: str, cursor: int
+    ) -> tuple[str, Sequence[StoredEvent], list[Message]]:
         with self._uow_factory(write=False) as uow:
-            return uow.events.list(
+            events = uow.events.list(
                 tenant_id, EventQuery(after_sequence=cursor, limit=self._target.batch)
             )
+        return tenant_id, events, [self._message(e) for e in events]
 
     async def _settle(self, outstanding: deque[_Sent], *, keep: int) -> int:
         """Wait for the oldest batches until `keep` remain; move their cursors in one commit."""

@@ -55,7 +55,7 @@ _BODY_CACHE = 4096
 class DispatchLimits:
     workers: int = 8
     per_endpoint_concurrency: int = 4
-    batch: int = 100
+    batch: int = 500
     fanout_batch: int = 1000
     timeout_seconds: float = 10.0
     job_seconds: float = 5.0
@@ -262,7 +262,9 @@ class WebhookDispatcher:
             endpoint, due = claimed
             outcomes: list[tuple[Delivery, AttemptResult]] = []
             try:
-                outcomes = self._send_all(endpoint, due)
+                outcomes = self._send_all(
+                    endpoint, due, deadline=started + self._limits.job_seconds
+                )
             except BaseException:
                 self._record(endpoint, outcomes, more=False)
                 raise
@@ -315,8 +317,14 @@ class WebhookDispatcher:
         return found
 
     def _send_all(
-        self, endpoint: Endpoint, due: Sequence[Delivery]
+        self, endpoint: Endpoint, due: Sequence[Delivery], *, deadline: float
     ) -> list[tuple[Delivery, AttemptResult]]:
+        """Attempt the due deliveries until one fails in order, or the job's time is up.
+
+        Deliveries not attempted by the deadline stay pending as they were
+        (no outcome is recorded for them), so a slow endpoint holds its
+        worker for about one job budget plus one timeout, never a whole batch.
+        """
         events = self._events(endpoint.tenant_id, due)
         try:
             address = self._vetter.vet(endpoint.url)
@@ -327,6 +335,8 @@ class WebhookDispatcher:
         outcomes: list[tuple[Delivery, AttemptResult]] = []
         if endpoint.ordering is Ordering.SEQUENCE:
             for delivery in automatic:
+                if outcomes and time.monotonic() >= deadline:
+                    return outcomes
                 result = self._attempt(endpoint, address, delivery, events)
                 outcomes.append((delivery, result))
                 if not result.succeeded:
@@ -334,16 +344,20 @@ class WebhookDispatcher:
             # Redeliveries and replays also go in sequence order, one at a time,
             # but a failing one does not hold the others back.
             for delivery in manual:
+                if outcomes and time.monotonic() >= deadline:
+                    return outcomes
                 outcomes.append((delivery, self._attempt(endpoint, address, delivery, events)))
             return outcomes
         rest = manual + automatic
         if rest:
             width = max(1, min(self._limits.per_endpoint_concurrency, len(rest)))
             with ThreadPoolExecutor(width, thread_name_prefix="webhook-send") as pool:
-                results = list(
-                    pool.map(lambda d: self._attempt(endpoint, address, d, events), rest)
-                )
-            outcomes.extend(zip(rest, results, strict=True))
+                for first in range(0, len(rest), width):
+                    if outcomes and time.monotonic() >= deadline:
+                        break
+                    chunk = rest[first : first + width]
+                    results = pool.map(lambda d: self._attempt(endpoint, address, d, events), chunk)
+                    outcomes.extend(zip(chunk, results, strict=True))
         return outcomes
 
     def _attempt(
