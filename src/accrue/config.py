@@ -168,7 +168,12 @@ class Settings(BaseSettings):
         description="How long deliveries are retried, and an endpoint may fail before it "
         "is disabled",
     )
-    webhook_poll_seconds: float = Field(0.1, gt=0, description="Dispatcher idle wait")
+    webhook_poll_seconds: float = Field(
+        0.1,
+        gt=0,
+        description="How often the dispatcher checks every tenant for new events "
+        "(events committed or numbered in this process wake it at once)",
+    )
     relay_nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server of `accrue relay`"
     )
