@@ -72,7 +72,7 @@ async def _raw_publish_async(stream: str, subject: str, bodies: list[bytes]) -> 
 
 
 async def _raw_counted(stream: str, subject: str, bodies: list[bytes]) -> float:
-    """The relay's broker alone (reply-subject acks counted per batch), no database."""
+    """The relay's broker alone (first and last acknowledged per batch), no database."""
     broker = await JetStreamBroker.connect(NATS_URL, stream=stream, subjects=[subject + ".>"])
     messages = [
         Message(f"{subject}.x", f"evt_raw{n:019d}", _raw_headers(n), body)
@@ -231,7 +231,7 @@ def main() -> int:
     print(f"events written:        {write_rate:10,.0f} events/s (100 per transaction)")
     print(
         f"raw JetStream publish: {raw_rate:10,.0f} msg/s (acknowledged, the ceiling: the faster"
-        f" of publish_async {raw_library:,.0f}/s and counted reply acks {raw_counted:,.0f}/s,"
+        f" of publish_async {raw_library:,.0f}/s and the relay's broker alone {raw_counted:,.0f}/s,"
         f" {WINDOW} batches of {BATCH} open)"
     )
     print(

@@ -3,11 +3,9 @@
 A JetStream publish is a core NATS publish with a reply subject; the stream
 answers on it with an acknowledgement. nats-py's `publish_async` makes a
 future, a semaphore slot, a JSON decode and an acknowledgement object per
-message, which cost more CPU than the publish itself. Here every message of
-a batch carries the batch's reply subject under one wildcard subscription,
-and an acknowledgement only decrements the batch's count: successful
-acknowledgements (`{"stream":…,"seq":…}`, with `"duplicate":true` for a
-republished id) are not decoded at all, only errors are.
+message, and receiving an acknowledgement costs as much CPU as publishing.
+Here only a batch's first and last message ask for one (see `BatchAcks` for
+why that proves the whole batch stored), under one wildcard subscription.
 
 Messages go out on one connection in order, and the server stores a
 connection's messages in that order, so a tenant's events are stored in
@@ -37,39 +35,80 @@ class PublishFailed(Exception):
 
 
 class BatchAcks:
-    """Counts one batch's acknowledgements; the first error fails the batch."""
+    """The acknowledgements asked for one batch: of its first and last message, or of each.
 
-    __slots__ = ("_broker", "_token", "done", "error", "left")
+    A message published without a reply subject is stored all the same, only
+    unacknowledged. The stream numbers what it stores consecutively and stores
+    one connection's messages in order, so a first and a last message both
+    stored as new, `count - 1` stream sequences apart, prove every message
+    between them was stored too. Anything else (a republished batch, whose
+    messages the stream already holds; another publisher on the stream; a
+    message refused in between) is published again asking for every
+    acknowledgement, which the stream's de-duplication makes harmless.
+    """
 
-    def __init__(self, broker: JetStreamBroker, token: str, count: int) -> None:
+    __slots__ = (
+        "_broker",
+        "_messages",
+        "_token",
+        "done",
+        "duplicate",
+        "error",
+        "every",
+        "left",
+        "sequences",
+    )
+
+    def __init__(
+        self, broker: JetStreamBroker, token: str, messages: Sequence[Message], *, every: bool
+    ) -> None:
         self._broker = broker
         self._token = token
-        self.left = count
+        self._messages = messages
+        self.every = every
+        self.left = len(messages) if every else min(len(messages), 2)
+        self.sequences: dict[str, int] = {}
+        self.duplicate = False
         self.error: str = ""
         self.done = asyncio.Event()
-        if count == 0:
+        if self.left == 0:
             self.done.set()
 
-    def acknowledged(self, data: bytes) -> None:
-        # Only an error (or an empty no-responders status message) is decoded.
+    def acknowledged(self, kind: str, data: bytes) -> None:
         if not data or b'"error"' in data:
             self.error = self.error or _describe(data)
+        elif not self.every:
+            ack = json.loads(data)
+            self.sequences[kind] = int(ack.get("seq", 0))
+            self.duplicate = self.duplicate or bool(ack.get("duplicate"))
         self.left -= 1
         if self.left <= 0:
             self.done.set()
+
+    def _proven(self) -> bool:
+        count = len(self._messages)
+        if self.every or count <= 1:
+            return True
+        first, last = self.sequences.get(_FIRST, 0), self.sequences.get(_LAST, 0)
+        return not self.duplicate and first > 0 and last - first == count - 1
 
     async def wait(self) -> None:
         try:
             await asyncio.wait_for(self.done.wait(), ACK_TIMEOUT_SECONDS)
         except TimeoutError as exc:
-            raise PublishFailed(f"{self.left} messages not acknowledged in time") from exc
+            raise PublishFailed(f"{self.left} acknowledgements not received in time") from exc
         finally:
             self.cancel()
         if self.error:
             raise PublishFailed(self.error)
+        if not self._proven():
+            await (await self._broker.send(self._messages, every=True)).wait()
 
     def cancel(self) -> None:
         self._broker.forget(self._token)
+
+
+_FIRST, _LAST, _EACH = "f", "l", "e"
 
 
 def _describe(data: bytes) -> str:
@@ -112,20 +151,31 @@ class JetStreamBroker:
         return broker
 
     async def _on_ack(self, msg: Any) -> None:
-        batch = self._batches.get(msg.subject[len(self._inbox) + 1 :])
+        suffix = msg.subject[len(self._inbox) + 1 :]
+        batch = self._batches.get(suffix[:-1])
         if batch is not None:
-            batch.acknowledged(msg.data)
+            batch.acknowledged(suffix[-1:], msg.data)
 
     def forget(self, token: str) -> None:
         self._batches.pop(token, None)
 
-    async def send(self, messages: Sequence[Message]) -> BatchAcks:
+    async def send(self, messages: Sequence[Message], *, every: bool = False) -> BatchAcks:
+        """Publish in order, asking acknowledgements of the first and last (or of every) one."""
         self._next += 1
         token = str(self._next)
-        acks = self._batches[token] = BatchAcks(self, token, len(messages))
-        reply = f"{self._inbox}.{token}"
+        acks = self._batches[token] = BatchAcks(self, token, messages, every=every)
+        base = f"{self._inbox}.{token}"
+        last = len(messages) - 1
         publish = self._nc.publish
-        for message in messages:
+        for n, message in enumerate(messages):
+            if every:
+                reply = base + _EACH
+            elif n == 0:
+                reply = base + _FIRST
+            elif n == last:
+                reply = base + _LAST
+            else:
+                reply = ""
             headers = {
                 **message.headers,
                 "Nats-Msg-Id": message.message_id,
