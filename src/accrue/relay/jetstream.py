@@ -45,6 +45,9 @@ class BatchAcks:
     messages the stream already holds; another publisher on the stream; a
     message refused in between) is published again asking for every
     acknowledgement, which the stream's de-duplication makes harmless.
+    The proof assumes what the relay assumes anyway: it is the stream's only
+    publisher (a foreign message stored exactly where one of ours was lost
+    would balance the count).
     """
 
     __slots__ = (
