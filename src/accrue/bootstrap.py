@@ -259,6 +259,7 @@ def build_application(
     }
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
+    bell.subscribe(webhook_dispatcher.wake)
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,

@@ -168,7 +168,12 @@ class Settings(BaseSettings):
         description="How long deliveries are retried, and an endpoint may fail before it "
         "is disabled",
     )
-    webhook_poll_seconds: float = Field(0.1, gt=0, description="Dispatcher idle wait")
+    webhook_poll_seconds: float = Field(
+        0.1,
+        gt=0,
+        description="How often the dispatcher checks every tenant for new events "
+        "(events committed or numbered in this process wake it at once)",
+    )
     relay_nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server of `accrue relay`"
     )
@@ -183,6 +188,9 @@ class Settings(BaseSettings):
         "accrue", description="Events go to `<prefix>.<tenant>.<event type>`"
     )
     relay_batch: int = Field(1000, ge=1, description="Events published per tenant per round")
+    relay_window: int = Field(
+        8, ge=1, description="Batches the relay publishes before waiting for their acks"
+    )
     relay_poll_seconds: float = Field(0.1, gt=0, description="Relay idle wait")
     metrics_enabled: bool = Field(
         True, description="Record Prometheus metrics and serve them (false: neither)"

@@ -64,6 +64,11 @@ class EventBell:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._rings: dict[str, int] = {}
+        self._listeners: list[Callable[[Collection[str]], None]] = []
+
+    def subscribe(self, listener: Callable[[Collection[str]], None]) -> None:
+        """Also call `listener` on every ring (the webhook dispatcher wakes on commits)."""
+        self._listeners.append(listener)
 
     def rung(self, tenant_id: str) -> int:
         """A counter to pass to `wait`, read *before* querying for new events."""
@@ -77,6 +82,8 @@ class EventBell:
             for tenant_id in tenant_ids:
                 self._rings[tenant_id] = self._rings.get(tenant_id, 0) + 1
             self._condition.notify_all()
+        for listener in self._listeners:
+            listener(tenant_ids)
 
     def wake_all(self) -> None:
         """Wake every waiter, e.g. so streams notice a shutdown at once."""

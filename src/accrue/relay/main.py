@@ -50,6 +50,7 @@ async def _main(app: Application, settings: Settings, *, once: bool) -> int:
             stream=settings.relay_stream,
             subject_prefix=settings.relay_subject_prefix,
             batch=settings.relay_batch,
+            window=settings.relay_window,
         ),
     )
     stop = asyncio.Event()

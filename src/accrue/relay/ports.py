@@ -48,12 +48,26 @@ class Message:
     body: bytes
 
 
-class Broker(Protocol):
-    async def publish(self, messages: Sequence[Message]) -> None:
-        """Publish in order and return once the stream acknowledged every one.
+class Acks(Protocol):
+    """The stream's acknowledgements of one published batch."""
 
-        Raises when any is not acknowledged; nothing after a failure may be
-        assumed stored (the caller republishes from its cursor, and the
-        stream's de-duplication by message id drops what was stored).
+    async def wait(self) -> None:
+        """Return once every message was acknowledged; raise when any was not."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop waiting (the caller gave up on this batch and will republish it)."""
+        ...
+
+
+class Broker(Protocol):
+    async def send(self, messages: Sequence[Message]) -> Acks:
+        """Publish in order without waiting for the stream; return its acknowledgements.
+
+        Several batches may be outstanding at once (a window), so reading the
+        next batch overlaps the stream storing this one. Nothing after a
+        failed acknowledgement may be assumed stored: the caller republishes
+        from its cursor, and the stream's de-duplication by message id drops
+        what was stored.
         """
         ...

@@ -2,7 +2,8 @@
 
 Order of work per tenant: read the events after the cursor (the outbox
 reader's semantic: sequenced, in order), publish them in order, wait for the
-stream's acknowledgements, then move the cursor. A crash anywhere before the
+stream's acknowledgements, then move the cursor. Several batches are in
+flight at once (a window), so the database reads overlap the broker. A crash anywhere before the
 cursor moves republishes the same events with the same message ids (the
 event ids); the stream's de-duplication window drops them, so the stream
 holds each event once, in per-tenant order. One relay process per stream.
@@ -13,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from accrue.kernel.clock import Clock
 from accrue.kernel.events import EventQuery, StoredEvent
-from accrue.relay.ports import Broker, Message, RelayUnitOfWorkFactory
+from accrue.relay.ports import Acks, Broker, Message, RelayUnitOfWorkFactory
 
 log = logging.getLogger("accrue.relay")
 
@@ -30,6 +32,16 @@ class RelayTarget:
     stream: str
     subject_prefix: str = "accrue"
     batch: int = 1000
+    # Batches published and not yet acknowledged, at most.
+    window: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    tenant_id: str
+    last_sequence: int
+    count: int
+    acks: Acks
 
 
 def subject_of(prefix: str, event: StoredEvent) -> str:
@@ -68,28 +80,81 @@ class EventRelay:
                     await asyncio.wait_for(stop.wait(), poll_seconds)
 
     async def pass_once(self) -> int:
-        """One round over every tenant; returns how many events were relayed."""
+        """Relay every tenant's backlog; returns how many events were relayed.
+
+        Tenants take turns, one batch each, so one tenant's backlog does not
+        hold the others back. The next batch is read (in a thread: the
+        database driver waits without the GIL) while this one is published,
+        and up to `window` batches are unacknowledged at once, so the
+        database, the encoding and the broker work at the same time. A
+        tenant's cursor moves only past batches the stream acknowledged, in
+        order.
+        """
         with self._uow_factory(write=False) as uow:
             tenants = list(uow.relay_cursors.tenant_ids())
+            cursors = {t: uow.relay_cursors.get(self._target.stream, t) for t in tenants}
+        turns = deque(tenants)
+        outstanding: deque[_Sent] = deque()
         moved = 0
-        for tenant_id in tenants:
-            moved += await self.relay_tenant(tenant_id)
+        reading = self._read_next(turns, cursors)
+        try:
+            while reading is not None:
+                tenant_id, events, messages = await reading
+                if len(events) == self._target.batch:
+                    cursors[tenant_id] = events[-1].sequence
+                    turns.append(tenant_id)  # more to read: its next turn
+                reading = self._read_next(turns, cursors)
+                if not events:
+                    continue
+                acks = await self._broker.send(messages)
+                outstanding.append(_Sent(tenant_id, events[-1].sequence, len(events), acks))
+                if len(outstanding) >= self._target.window:
+                    moved += await self._settle(outstanding, keep=self._target.window // 2)
+            moved += await self._settle(outstanding, keep=0)
+        finally:
+            for sent in outstanding:  # a failure: these go again from the cursor
+                sent.acks.cancel()
+            if reading is not None:
+                reading.cancel()
         return moved
 
-    async def relay_tenant(self, tenant_id: str) -> int:
-        stream = self._target.stream
+    def _read_next(
+        self, turns: deque[str], cursors: dict[str, int]
+    ) -> asyncio.Future[tuple[str, Sequence[StoredEvent], list[Message]]] | None:
+        if not turns:
+            return None
+        tenant_id = turns.popleft()
+        return asyncio.ensure_future(asyncio.to_thread(self._read, tenant_id, cursors[tenant_id]))
+
+    def _read(
+        self, tenant_id: str, cursor: int
+    ) -> tuple[str, Sequence[StoredEvent], list[Message]]:
         with self._uow_factory(write=False) as uow:
-            cursor = uow.relay_cursors.get(stream, tenant_id)
             events = uow.events.list(
                 tenant_id, EventQuery(after_sequence=cursor, limit=self._target.batch)
             )
-        if not events:
-            return 0
-        await self._broker.publish([self._message(event) for event in events])
+        return tenant_id, events, [self._message(e) for e in events]
+
+    async def _settle(self, outstanding: deque[_Sent], *, keep: int) -> int:
+        """Wait for the oldest batches until `keep` remain; move their cursors in one commit."""
+        done: dict[str, int] = {}
+        moved = 0
+        while len(outstanding) > keep:
+            sent = outstanding[0]
+            await sent.acks.wait()
+            outstanding.popleft()
+            done[sent.tenant_id] = sent.last_sequence
+            moved += sent.count
+        if done:
+            self._store_cursors(done)
+        return moved
+
+    def _store_cursors(self, cursors: dict[str, int]) -> None:
         with self._uow_factory(write=True) as uow:
-            uow.relay_cursors.set(stream, tenant_id, events[-1].sequence, now=self._clock.now())
+            now = self._clock.now()
+            for tenant_id, sequence in cursors.items():
+                uow.relay_cursors.set(self._target.stream, tenant_id, sequence, now=now)
             uow.commit()
-        return len(events)
 
     def _message(self, event: StoredEvent) -> Message:
         return Message(

@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -48,13 +48,14 @@ from accrue.webhooks.service import UrlVetter, new_delivery
 log = logging.getLogger("accrue.webhooks")
 
 EventEncoder = Callable[[StoredEvent], bytes]
+_BODY_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class DispatchLimits:
     workers: int = 8
     per_endpoint_concurrency: int = 4
-    batch: int = 100
+    batch: int = 500
     fanout_batch: int = 1000
     timeout_seconds: float = 10.0
     job_seconds: float = 5.0
@@ -87,27 +88,81 @@ class WebhookDispatcher:
         self._running: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._job_done = threading.Event()
+        # Set when there may be work: a job ended, or events were committed
+        # (the event bell, see `wake`), so the loop need not wait for its poll.
+        self._wake = threading.Event()
+        self._bodies: dict[str, bytes] = {}
+        self._rung: set[str] = set()
+        self._rang = threading.Event()
         self._lease = timedelta(seconds=limits.job_seconds + limits.timeout_seconds * 2 + 30)
 
     # Loop
 
     def run(self, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:
-        """Fan out and deliver until `stop` is set; errors are logged, never fatal."""
-        while not stop.is_set():
-            try:
-                busy = self.step()
-            except Exception:
-                log.exception("webhook dispatch pass failed")
-                busy = False
-            if not busy:
-                # A finished job may leave its endpoint with more due: look again then.
-                self._job_done.wait(poll_seconds)
-                self._job_done.clear()
+        """Fan out and deliver until `stop` is set; errors are logged, never fatal.
 
-    def step(self) -> bool:
-        """One pass: fan out new events, start jobs for endpoints with due deliveries."""
-        made = self.fan_out()
+        Fan-out runs in a thread of its own, so deliveries start while a large
+        backlog is still being fanned out. Committed events ring the event
+        bell (`wake`) and their tenants are fanned out at once; every tenant
+        is checked once per `poll_seconds` as well (one query), for events
+        committed by other processes that rang no bell here.
+        """
+        fanning = threading.Thread(
+            target=self._fan_out_loop, args=(stop, poll_seconds), name="webhook-fanout"
+        )
+        fanning.start()
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.start_due()
+                except Exception:
+                    log.exception("webhook dispatch pass failed")
+                    busy = 0
+                if not busy:
+                    # A fan-out or a finished job may leave work: look again then.
+                    self._wake.wait(poll_seconds)
+                    self._wake.clear()
+        finally:
+            self._rang.set()
+            fanning.join()
+
+    def _fan_out_loop(self, stop: threading.Event, poll_seconds: float) -> None:
+        next_sweep = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            tenants: Collection[str] | None
+            if now >= next_sweep:
+                next_sweep = now + poll_seconds
+                self._take_rung()
+                tenants = None
+            else:
+                tenants = self._take_rung()
+            try:
+                made = self.fan_out(tenants)
+            except Exception:
+                log.exception("webhook fan-out pass failed")
+                made = 0
+            if made:
+                self._wake.set()
+            elif not self._rung:
+                self._rang.wait(max(0.0, next_sweep - time.monotonic()))
+                self._rang.clear()
+
+    def wake(self, tenant_ids: Collection[str] = ()) -> None:
+        """Look for work now: events of these tenants committed or were sequenced."""
+        if tenant_ids:
+            with self._lock:
+                self._rung.update(tenant_ids)
+        self._rang.set()
+
+    def _take_rung(self) -> set[str]:
+        with self._lock:
+            rung, self._rung = self._rung, set()
+        return rung
+
+    def step(self, tenants: Collection[str] | None = None) -> bool:
+        """One pass: fan out new events (of `tenants`, or all), start jobs for due endpoints."""
+        made = self.fan_out(tenants)
         started = self.start_due()
         return bool(made or started)
 
@@ -123,28 +178,27 @@ class WebhookDispatcher:
 
     # Fan-out
 
-    def fan_out(self) -> int:
+    def fan_out(self, only: Collection[str] | None = None) -> int:
+        """Fan out the tenants in `only` (all tenants behind their cursor when None)."""
+        if only is not None and not only:
+            return 0
         with self._uow_factory(write=False) as uow:
-            tenants = list(uow.webhooks.fanout_tenants())
+            behind = list(uow.webhooks.tenants_behind())
         made = 0
-        for tenant_id in tenants:
-            made += self._fan_out_tenant(tenant_id)
+        for tenant_id in behind:
+            if only is None or tenant_id in only:
+                made += self._fan_out_tenant(tenant_id)
         return made
 
     def _fan_out_tenant(self, tenant_id: str) -> int:
         made = 0
         while True:
-            with self._uow_factory(write=False) as uow:
-                cursor = uow.webhooks.ensure_cursor(tenant_id, 0)
-                if not uow.events.list(tenant_id, EventQuery(after_sequence=cursor, limit=1)):
-                    return made
             with self._uow_factory(write=True) as uow:
                 locked = uow.webhooks.lock_cursor(tenant_id)
                 if locked is None:
                     return made  # another dispatcher is fanning this tenant out
-                batch = uow.events.list(
-                    tenant_id,
-                    EventQuery(after_sequence=locked, limit=self._limits.fanout_batch),
+                batch = uow.webhooks.event_heads(
+                    tenant_id, after=locked, limit=self._limits.fanout_batch
                 )
                 if not batch:
                     return made
@@ -192,25 +246,35 @@ class WebhookDispatcher:
             with self._idle:
                 self._running.discard((item.tenant_id, item.endpoint_id))
                 self._idle.notify_all()
-            self._job_done.set()
+            self._wake.set()
 
     def deliver_endpoint(self, tenant_id: str, endpoint_id: str) -> int:
-        """Send what is due for one endpoint; returns how many attempts were made."""
+        """Send what is due for one endpoint; returns how many attempts were made.
+
+        Recording a batch's outcomes and taking the next due batch is one
+        transaction (the lease is kept), so a busy endpoint costs one write
+        per batch rather than two.
+        """
         started = time.monotonic()
         attempts = 0
-        while time.monotonic() - started < self._limits.job_seconds:
-            claimed = self._claim(tenant_id, endpoint_id)
-            if claimed is None:
-                return attempts
+        claimed = self._claim(tenant_id, endpoint_id)
+        while claimed is not None:
             endpoint, due = claimed
             outcomes: list[tuple[Delivery, AttemptResult]] = []
             try:
-                outcomes = self._send_all(endpoint, due)
-            finally:
-                self._record(endpoint, outcomes)
+                outcomes = self._send_all(
+                    endpoint, due, deadline=started + self._limits.job_seconds
+                )
+            except BaseException:
+                self._record(endpoint, outcomes, more=False)
+                raise
             attempts += len(outcomes)
-            if len(due) < self._limits.batch or any(not r.succeeded for _d, r in outcomes):
-                return attempts
+            more = (
+                len(due) >= self._limits.batch
+                and all(r.succeeded for _d, r in outcomes)
+                and time.monotonic() - started < self._limits.job_seconds
+            )
+            claimed = self._record(endpoint, outcomes, more=more)
         return attempts
 
     def _claim(self, tenant_id: str, endpoint_id: str) -> tuple[Endpoint, list[Delivery]] | None:
@@ -253,8 +317,14 @@ class WebhookDispatcher:
         return found
 
     def _send_all(
-        self, endpoint: Endpoint, due: Sequence[Delivery]
+        self, endpoint: Endpoint, due: Sequence[Delivery], *, deadline: float
     ) -> list[tuple[Delivery, AttemptResult]]:
+        """Attempt the due deliveries until one fails in order, or the job's time is up.
+
+        Deliveries not attempted by the deadline stay pending as they were
+        (no outcome is recorded for them), so a slow endpoint holds its
+        worker for about one job budget plus one timeout, never a whole batch.
+        """
         events = self._events(endpoint.tenant_id, due)
         try:
             address = self._vetter.vet(endpoint.url)
@@ -265,6 +335,8 @@ class WebhookDispatcher:
         outcomes: list[tuple[Delivery, AttemptResult]] = []
         if endpoint.ordering is Ordering.SEQUENCE:
             for delivery in automatic:
+                if outcomes and time.monotonic() >= deadline:
+                    return outcomes
                 result = self._attempt(endpoint, address, delivery, events)
                 outcomes.append((delivery, result))
                 if not result.succeeded:
@@ -272,16 +344,20 @@ class WebhookDispatcher:
             # Redeliveries and replays also go in sequence order, one at a time,
             # but a failing one does not hold the others back.
             for delivery in manual:
+                if outcomes and time.monotonic() >= deadline:
+                    return outcomes
                 outcomes.append((delivery, self._attempt(endpoint, address, delivery, events)))
             return outcomes
         rest = manual + automatic
         if rest:
             width = max(1, min(self._limits.per_endpoint_concurrency, len(rest)))
             with ThreadPoolExecutor(width, thread_name_prefix="webhook-send") as pool:
-                results = list(
-                    pool.map(lambda d: self._attempt(endpoint, address, d, events), rest)
-                )
-            outcomes.extend(zip(rest, results, strict=True))
+                for first in range(0, len(rest), width):
+                    if outcomes and time.monotonic() >= deadline:
+                        break
+                    chunk = rest[first : first + width]
+                    results = pool.map(lambda d: self._attempt(endpoint, address, d, events), chunk)
+                    outcomes.extend(zip(chunk, results, strict=True))
         return outcomes
 
     def _attempt(
@@ -294,7 +370,7 @@ class WebhookDispatcher:
         event = events.get(delivery.event_sequence)
         if event is None or event.id != delivery.event_id:
             return AttemptResult(0, 0, "event not readable")
-        body = self._encode(event)
+        body = self._body(event)
         now = self._clock.now()
         headers = signed_headers(
             secrets_=endpoint.signing_secrets(now), message_id=event.id, now=now, body=body
@@ -302,15 +378,35 @@ class WebhookDispatcher:
         request = Request(url=endpoint.url, address=address, headers=headers, body=body)
         return self._sender.send(request, timeout_seconds=self._limits.timeout_seconds)
 
+    def _body(self, event: StoredEvent) -> bytes:
+        """The event's JSON, encoded once for every endpoint and retry that sends it.
+
+        Proto JSON encoding costs more CPU than signing and sending; a small
+        bounded cache keeps the recently sent events (a fan-out to several
+        endpoints of a tenant sends the same events at about the same time).
+        """
+        body = self._bodies.get(event.id)
+        if body is None:
+            body = self._encode(event)
+            if len(self._bodies) >= _BODY_CACHE:
+                self._bodies.clear()
+            self._bodies[event.id] = body
+        return body
+
     def _record(
-        self, endpoint: Endpoint, outcomes: Sequence[tuple[Delivery, AttemptResult]]
-    ) -> None:
+        self,
+        endpoint: Endpoint,
+        outcomes: Sequence[tuple[Delivery, AttemptResult]],
+        *,
+        more: bool,
+    ) -> tuple[Endpoint, list[Delivery]] | None:
+        """Store the outcomes; with `more`, keep the lease and return the next due batch."""
         now = self._clock.now()
         with self._uow_factory(write=True) as uow:
             current = uow.webhooks.get_endpoint(endpoint.tenant_id, endpoint.id, for_update=True)
             if current is None:
                 uow.commit()  # deleted meanwhile; its deliveries went with it
-                return
+                return None
             after = [self._after(d, result, now) for d, result in outcomes]
             uow.webhooks.update_deliveries(after)
             updated = self._endpoint_after(current, [r for _d, r in outcomes], now)
@@ -322,10 +418,18 @@ class WebhookDispatcher:
                         "webhook endpoint disabled after failing for the retry window",
                         extra={"endpoint_id": updated.id, "failed_deliveries": failed},
                     )
-            uow.webhooks.finish_endpoint(
-                endpoint.tenant_id, endpoint.id, retry_after=_held_until(updated, after)
-            )
+            retry_after = _held_until(updated, after)
+            if more and retry_after is None:
+                due = list(uow.webhooks.due_deliveries(updated, now, limit=self._limits.batch))
+                if due:
+                    uow.webhooks.extend_lease(
+                        endpoint.tenant_id, endpoint.id, until=now + self._lease
+                    )
+                    uow.commit()
+                    return updated, due
+            uow.webhooks.finish_endpoint(endpoint.tenant_id, endpoint.id, retry_after=retry_after)
             uow.commit()
+        return None
 
     def _after(self, delivery: Delivery, result: AttemptResult, now: datetime) -> Delivery:
         attempts = delivery.attempts + 1

@@ -9,7 +9,6 @@ are kept alive per thread and destination.
 
 from __future__ import annotations
 
-import http.client
 import socket
 import ssl
 import threading
@@ -23,6 +22,7 @@ from accrue.webhooks.ports import Request
 USER_AGENT = "Accrue-Webhooks/1"
 _MAX_ERROR = 300
 _MAX_RESPONSE_BYTES = 64 * 1024
+_MAX_HEAD_BYTES = 64 * 1024
 
 Key = tuple[str, str, int, str]
 
@@ -43,6 +43,115 @@ def _open(key: Key, timeout: float) -> socket.socket:
     if scheme != "https":
         return raw
     return ssl.create_default_context().wrap_socket(raw, server_hostname=host)
+
+
+class ProtocolError(Exception):
+    """The receiver's answer is not HTTP/1.x as we can read it."""
+
+
+class PeerClosed(ConnectionError):
+    """The receiver closed the connection before answering (a stale kept-alive one)."""
+
+
+class _Reader:
+    """Reads one HTTP/1.x response from a socket.
+
+    http.client parses headers through the email package, which cost more
+    CPU per delivery than signing and sending together. A webhook response
+    needs only the status, whether the connection stays open, and the body
+    drained (up to a limit) so the connection can be reused.
+    """
+
+    __slots__ = ("buf", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise PeerClosed("connection closed by the receiver")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while (end := self.buf.find(b"\r\n")) < 0:
+            if len(self.buf) > _MAX_HEAD_BYTES:
+                raise ProtocolError("response line too long")
+            self._more()
+        line, self.buf = self.buf[:end], self.buf[end + 2 :]
+        return line
+
+    def _skip(self, count: int) -> None:
+        while len(self.buf) < count:
+            count -= len(self.buf)
+            self.buf = b""
+            self._more()
+        self.buf = self.buf[count:]
+
+    def response(self) -> tuple[int, bool]:
+        """(status, whether the connection may be reused)."""
+        while True:
+            status, keep_alive, headers = self._head()
+            if not 100 <= status < 200:
+                break
+        if status in (204, 304):
+            return status, keep_alive and not self.buf
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return status, self._chunked() and keep_alive and not self.buf
+        length = headers.get("content-length")
+        if length is None:
+            return status, False  # the body runs until the receiver closes
+        size = int(length)
+        if size < 0:
+            raise ProtocolError("negative content-length")
+        if size > _MAX_RESPONSE_BYTES:
+            return status, False
+        self._skip(size)
+        return status, keep_alive and not self.buf
+
+    def _head(self) -> tuple[int, bool, dict[str, str]]:
+        first = self._line()
+        version, _, rest = first.partition(b" ")
+        if not version.startswith(b"HTTP/1."):
+            if not first and not self.buf:
+                raise PeerClosed("empty response")
+            raise ProtocolError(f"not an HTTP/1.x status line: {first[:60]!r}")
+        try:
+            status = int(rest[:3])
+        except ValueError as exc:
+            raise ProtocolError(f"bad status line: {first[:60]!r}") from exc
+        headers: dict[str, str] = {}
+        size = 0
+        while line := self._line():
+            size += len(line)
+            if size > _MAX_HEAD_BYTES:
+                raise ProtocolError("response headers too long")
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        if version == b"HTTP/1.0":
+            keep_alive = "keep-alive" in connection
+        else:
+            keep_alive = "close" not in connection
+        return status, keep_alive, headers
+
+    def _chunked(self) -> bool:
+        """Drain a chunked body; False when it is too large to drain (drop the connection)."""
+        total = 0
+        while True:
+            try:
+                size = int(self._line().split(b";", 1)[0].strip(), 16)
+            except ValueError as exc:
+                raise ProtocolError("bad chunk size") from exc
+            if size == 0:
+                while self._line():  # trailers, up to the empty line
+                    pass
+                return True
+            total += size
+            if total > _MAX_RESPONSE_BYTES:
+                return False
+            self._skip(size + 2)
 
 
 class HttpSender:
@@ -84,30 +193,20 @@ class HttpSender:
                 pool[key] = sock
                 sock.settimeout(timeout_seconds)
                 sock.sendall(message)
-                response = http.client.HTTPResponse(sock, method="POST")
-                response.begin()
-                response.read(_MAX_RESPONSE_BYTES)
-                if response.will_close or not response.isclosed():
+                status, keep_alive = _Reader(sock).response()
+                if not keep_alive:
                     self._drop(key)
-                return AttemptResult(response.status, _millis(started))
+                return AttemptResult(status, _millis(started))
             except TimeoutError:
                 self._drop(key)
                 return AttemptResult(0, _millis(started), "timed out")
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, ProtocolError, ValueError) as exc:
                 self._drop(key)
                 # A kept-alive connection the receiver closed meanwhile: once more, fresh.
                 if (
                     reused
                     and attempt == 1
-                    and isinstance(
-                        exc,
-                        (
-                            http.client.RemoteDisconnected,
-                            http.client.BadStatusLine,
-                            BrokenPipeError,
-                            ConnectionResetError,
-                        ),
-                    )
+                    and isinstance(exc, (PeerClosed, BrokenPipeError, ConnectionResetError))
                 ):
                     continue
                 error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]

@@ -19,6 +19,15 @@ class DueEndpoint:
     endpoint_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class EventHead:
+    """What fan-out needs of an event: no payload, which it never reads."""
+
+    id: str
+    sequence: int
+    type: str
+
+
 class WebhookStore(Protocol):
     def add_endpoint(self, endpoint: Endpoint, *, start_after_sequence: int) -> None: ...
     def get_endpoint(
@@ -31,7 +40,14 @@ class WebhookStore(Protocol):
         """Enabled endpoints with the sequence after which each receives events."""
         ...
 
-    def fanout_tenants(self) -> Sequence[str]: ...
+    def tenants_behind(self) -> Sequence[str]:
+        """Tenants with a fan-out cursor and numbered events after it (one query)."""
+        ...
+
+    def event_heads(self, tenant_id: str, *, after: int, limit: int) -> Sequence[EventHead]:
+        """Numbered events after `after`, in sequence order, without payloads."""
+        ...
+
     def lock_cursor(self, tenant_id: str) -> int | None:
         """The tenant's fan-out cursor, locked; None when another dispatcher holds it."""
         ...
@@ -55,6 +71,7 @@ class WebhookStore(Protocol):
     def claim_endpoint(
         self, tenant_id: str, endpoint_id: str, *, now: datetime, until: datetime
     ) -> bool: ...
+    def extend_lease(self, tenant_id: str, endpoint_id: str, *, until: datetime) -> None: ...
     def release_endpoint(self, tenant_id: str, endpoint_id: str) -> None: ...
     def finish_endpoint(
         self, tenant_id: str, endpoint_id: str, *, retry_after: datetime | None

@@ -8,14 +8,33 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
+from accrue.event_log.tables import events as _events
 from accrue.kernel.paging import PageRequest
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint, Ordering
-from accrue.webhooks.ports import DueEndpoint
+from accrue.webhooks.ports import DueEndpoint, EventHead
 from accrue.webhooks.tables import webhook_cursors, webhook_deliveries, webhook_endpoints
 
 _e = webhook_endpoints.c
 _d = webhook_deliveries.c
 _c = webhook_cursors.c
+_ev = _events.c
+
+
+_OUTCOME_COLUMNS = (
+    "status",
+    "attempts",
+    "last_response_code",
+    "last_latency_ms",
+    "last_error",
+    "last_attempt_time",
+    "next_attempt_time",
+    "first_attempt_time",
+)
+_UPDATE_OUTCOMES = (
+    update(webhook_deliveries)
+    .where(_d.tenant_id == bindparam("k_tenant_id"), _d.id == bindparam("k_id"))
+    .values({name: bindparam(f"v_{name}") for name in _OUTCOME_COLUMNS})
+)
 
 
 class SqlWebhookStore:
@@ -75,8 +94,24 @@ class SqlWebhookStore:
 
     # Fan-out cursors
 
-    def fanout_tenants(self) -> Sequence[str]:
-        return list(self._conn.execute(select(_c.tenant_id).order_by(_c.tenant_id)).scalars())
+    def tenants_behind(self) -> Sequence[str]:
+        newer = (
+            select(_ev.sequence)
+            .where(_ev.tenant_id == _c.tenant_id, _ev.sequence > _c.last_sequence)
+            .exists()
+        )
+        return list(
+            self._conn.execute(select(_c.tenant_id).where(newer).order_by(_c.tenant_id)).scalars()
+        )
+
+    def event_heads(self, tenant_id: str, *, after: int, limit: int) -> Sequence[EventHead]:
+        rows = self._conn.execute(
+            select(_ev.id, _ev.sequence, _ev.type)
+            .where(_ev.tenant_id == tenant_id, _ev.sequence > after)
+            .order_by(_ev.sequence)
+            .limit(limit)
+        )
+        return [EventHead(row.id, row.sequence, row.type) for row in rows]
 
     def lock_cursor(self, tenant_id: str) -> int | None:
         query = select(_c.last_sequence).where(_c.tenant_id == tenant_id)
@@ -134,20 +169,28 @@ class SqlWebhookStore:
         )
 
     def update_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        """Write the outcome of a batch of attempts in one statement."""
+        """Write the outcome of a batch of attempts in one statement (executemany).
+
+        Only the columns an attempt changes are written.
+        """
         if not deliveries:
             return
-        rows = []
-        for delivery in deliveries:
-            row = _delivery_row(delivery)
-            rows.append({**{f"v_{k}": v for k, v in row.items()}})
-        columns = [k for k in _delivery_row(deliveries[0]) if k not in ("tenant_id", "id")]
-        statement = (
-            update(webhook_deliveries)
-            .where(_d.tenant_id == bindparam("v_tenant_id"), _d.id == bindparam("v_id"))
-            .values({k: bindparam(f"v_{k}") for k in columns})
-        )
-        self._conn.execute(statement, rows)
+        rows = [
+            {
+                "k_tenant_id": d.tenant_id,
+                "k_id": d.id,
+                "v_status": d.status.value,
+                "v_attempts": d.attempts,
+                "v_last_response_code": d.last_response_code,
+                "v_last_latency_ms": d.last_latency_ms,
+                "v_last_error": d.last_error,
+                "v_last_attempt_time": d.last_attempt_time,
+                "v_next_attempt_time": d.next_attempt_time,
+                "v_first_attempt_time": d.first_attempt_time,
+            }
+            for d in deliveries
+        ]
+        self._conn.execute(_UPDATE_OUTCOMES, rows)
 
     def list_deliveries(
         self,
@@ -207,6 +250,13 @@ class SqlWebhookStore:
             .values(lease_until=until)
         )
         return result.rowcount == 1
+
+    def extend_lease(self, tenant_id: str, endpoint_id: str, *, until: datetime) -> None:
+        self._conn.execute(
+            update(webhook_endpoints)
+            .where(_e.tenant_id == tenant_id, _e.id == endpoint_id)
+            .values(lease_until=until)
+        )
 
     def release_endpoint(self, tenant_id: str, endpoint_id: str) -> None:
         self._conn.execute(

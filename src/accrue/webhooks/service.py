@@ -26,7 +26,7 @@ from accrue.webhooks.model import (
     check_url,
     new_secret,
 )
-from accrue.webhooks.ports import EventLog, Resolver, WebhookUnitOfWork
+from accrue.webhooks.ports import EventHead, EventLog, Resolver, WebhookUnitOfWork
 
 MAX_REPLAY = 10_000
 _SCAN = 1000
@@ -217,7 +217,12 @@ class WebhookService:
 
 
 def new_delivery(
-    ids: IdGenerator, endpoint: Endpoint, event: StoredEvent, *, now: datetime, manual: bool
+    ids: IdGenerator,
+    endpoint: Endpoint,
+    event: StoredEvent | EventHead,
+    *,
+    now: datetime,
+    manual: bool,
 ) -> Delivery:
 
     return Delivery(
