@@ -44,6 +44,7 @@ from accrue.billing.v1 import (
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
+    usage_pb2,
     webhook_pb2,
 )
 from accrue.config import Settings
@@ -91,6 +92,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
     webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+    usage_pb2.DESCRIPTOR.services_by_name["UsageService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -254,6 +256,7 @@ def build_application(
     }
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
+    handlers["accrue.billing.v1.UsageService"] = _usage_handler(clock, ids, uow_factory, support)
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -432,6 +435,16 @@ def _webhooks(
         ),
     )
     return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+
+
+def _usage_handler(
+    clock: Clock, ids: IdGenerator, uow_factory: SqlUnitOfWorkFactory, support: HandlerSupport
+) -> Any:
+    """The usage area's RPC handler (meters, ingestion, corrections, live usage)."""
+    from accrue.usage.handlers import UsageHandler
+    from accrue.usage.service import UsageService
+
+    return UsageHandler(support, uow_factory, UsageService(clock, ids))
 
 
 def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:

@@ -430,9 +430,9 @@ class SubscriptionService:
             recurring = price.terms.recurring
             if recurring is None:
                 raise ValidationFailed.on(where, "a subscription needs recurring prices")
-            if recurring.usage_type is UsageType.METERED:
+            if recurring.usage_type is UsageType.METERED and not recurring.meter_id:
                 raise ValidationFailed.on(
-                    where, "metered prices need usage reporting, which Accrue does not have yet"
+                    where, "a metered price needs a meter (recurring.meter_id) to be billed"
                 )
             if price.terms.currency_code != customer.currency_code:
                 raise CurrencyMismatch(

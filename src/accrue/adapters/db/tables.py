@@ -114,6 +114,7 @@ prices = Table(
     Column("interval_unit", String(8), nullable=True),
     Column("interval_count", Integer, nullable=True),
     Column("usage_type", String(16), nullable=True),
+    Column("meter_id", ID, nullable=True),
     Column("tax_behavior", String(16), nullable=False),
     Column("nickname", String(256), nullable=False),
     Column("state", String(16), nullable=False),
@@ -735,3 +736,4 @@ document_renders = Table(
 # here puts them on the one metadata that migrations are checked against.
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401
 from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401
+from accrue.usage import tables as _usage_tables  # noqa: E402, F401

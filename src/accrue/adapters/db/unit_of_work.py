@@ -30,6 +30,7 @@ from accrue.adapters.db.subscription_repository import (
 from accrue.domain.errors import ConcurrentModification
 from accrue.domain.events import DomainEvent
 from accrue.relay.repository import SqlRelayCursors
+from accrue.usage.repository import SqlUsageStore
 from accrue.webhooks.repository import SqlWebhookStore
 
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookStore
     relay_cursors: SqlRelayCursors
     documents: SqlDocumentRepository
+    usage: SqlUsageStore
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookStore(conn)
         self.relay_cursors = SqlRelayCursors(conn)
         self.documents = SqlDocumentRepository(conn)
+        self.usage = SqlUsageStore(conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,534 @@
+"""SQL persistence of meters, usage events and their running aggregates.
+
+Ingestion is set-based: a batch is one multi-row `INSERT ... ON CONFLICT DO
+NOTHING RETURNING id` into `usage_events` (the primary key on the caller's
+event id is what makes a resend harmless, even from concurrent callers), and
+one multi-row upsert of the batch's pre-aggregated hourly rollups, sorted by
+key so concurrent batches lock rows in the same order.
+
+Reading a period sums the rollups of the whole hours inside it and reads the
+raw events only for the partial hours at its ends (periods start at any
+second): at most two hours of a customer's events, through the
+(tenant, customer, meter, timestamp) index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, literal_column, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from accrue.domain.calendar import Period
+from accrue.domain.paging import PageRequest
+from accrue.usage import tables as t
+from accrue.usage.model import (
+    BUCKET,
+    Aggregate,
+    Aggregation,
+    Meter,
+    Reading,
+    StoredEvent,
+    bucket_of,
+)
+from accrue.usage.ports import NewEvent
+
+_m = t.meters.c
+_e = t.usage_events.c
+_r = t.usage_rollups.c
+_u = t.usage_unique_values.c
+
+
+class SqlUsageStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._dialect = conn.dialect.name
+
+    # -- meters ---------------------------------------------------------------
+
+    def add_meter(self, meter: Meter) -> None:
+        self._conn.execute(t.meters.insert().values(**_meter_row(meter)))
+
+    def get_meter(self, tenant_id: str, meter_id: str) -> Meter | None:
+        row = self._conn.execute(
+            select(t.meters).where(_m.tenant_id == tenant_id, _m.id == meter_id)
+        ).first()
+        return None if row is None else _meter_from_row(row)
+
+    def get_meters(self, tenant_id: str, meter_ids: Sequence[str]) -> dict[str, Meter]:
+        rows = self._conn.execute(
+            select(t.meters).where(_m.tenant_id == tenant_id, _m.id.in_(sorted(set(meter_ids))))
+        )
+        return {row.id: _meter_from_row(row) for row in rows}
+
+    def update_meter(self, meter: Meter) -> None:
+        row = _meter_row(meter)
+        self._conn.execute(
+            update(t.meters)
+            .where(_m.tenant_id == meter.tenant_id, _m.id == meter.id)
+            .values({k: v for k, v in row.items() if k not in ("tenant_id", "id")})
+        )
+
+    def list_meters(self, tenant_id: str, page: PageRequest) -> Sequence[Meter]:
+        rows = self._conn.execute(
+            select(t.meters)
+            .where(_m.tenant_id == tenant_id, _m.id > page.after_id)
+            .order_by(_m.id)
+            .limit(page.size + 1)
+        )
+        return [_meter_from_row(row) for row in rows]
+
+    # -- events ---------------------------------------------------------------
+
+    def fingerprints(self, tenant_id: str, event_ids: Sequence[str]) -> dict[str, str]:
+        if not event_ids:
+            return {}
+        rows = self._conn.execute(
+            select(_e.id, _e.fingerprint).where(
+                _e.tenant_id == tenant_id, _e.id.in_(list(event_ids))
+            )
+        )
+        return {row.id: row.fingerprint for row in rows}
+
+    def insert_events(
+        self, tenant_id: str, events: Sequence[NewEvent], *, now: datetime
+    ) -> set[str]:
+        if not events:
+            return set()
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "id": event.id,
+                "meter_id": event.meter_id,
+                "customer_id": event.customer_id,
+                "timestamp": event.timestamp,
+                "properties": event.properties,
+                "fingerprint": event.fingerprint,
+                "value_micros": event.reading.value_micros,
+                "unique_value": event.reading.unique_value,
+                "group_key": event.reading.group_key,
+                "canceled": False,
+                "revision": 0,
+                "create_time": now,
+            }
+            # In id order: concurrent batches wait on each other's keys in one order.
+            for event in sorted(events, key=lambda e: e.id)
+        ]
+        insert = self._insert(t.usage_events).values(rows).on_conflict_do_nothing()
+        result = self._conn.execute(insert.returning(_e.id))
+        return {row.id for row in result}
+
+    def add_to_rollups(
+        self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]
+    ) -> None:
+        folded = _fold((e.customer_id, e.meter_id, e.timestamp, e.id, e.reading) for e in events)
+        self._upsert_rollups(tenant_id, folded, add=True)
+
+    def _upsert_rollups(
+        self,
+        tenant_id: str,
+        folded: Mapping[tuple[str, str, datetime, str], Aggregate],
+        *,
+        add: bool,
+    ) -> None:
+        if not folded:
+            return
+        keys = sorted(folded)
+        rows = [_rollup_row(tenant_id, key, folded[key]) for key in keys]
+        insert = self._insert(t.usage_rollups).values(rows)
+        if add:
+            greatest = "greatest" if self._dialect == "postgresql" else "max"
+            newer = (
+                "(excluded.last_time > usage_rollups.last_time"
+                " OR (excluded.last_time = usage_rollups.last_time"
+                " AND excluded.last_event_id > usage_rollups.last_event_id))"
+            )
+            insert = insert.on_conflict_do_update(
+                index_elements=[
+                    "tenant_id",
+                    "customer_id",
+                    "meter_id",
+                    "bucket_start",
+                    "group_key",
+                ],
+                set_={
+                    "event_count": literal_column(
+                        "usage_rollups.event_count + excluded.event_count"
+                    ),
+                    "sum_micros": literal_column("usage_rollups.sum_micros + excluded.sum_micros"),
+                    "max_micros": literal_column(
+                        f"{greatest}(usage_rollups.max_micros, excluded.max_micros)"
+                    ),
+                    **{
+                        name: literal_column(
+                            f"CASE WHEN {newer} THEN excluded.{name} ELSE usage_rollups.{name} END"
+                        )
+                        for name in ("last_time", "last_event_id", "last_micros")
+                    },
+                },
+            )
+        self._conn.execute(insert)
+        uniques = sorted({(*key, value) for key in keys for value in folded[key].uniques})
+        if uniques:
+            unique_rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "customer_id": c,
+                    "meter_id": m,
+                    "bucket_start": b,
+                    "group_key": g,
+                    "value": v,
+                    "event_count": 1,
+                }
+                for c, m, b, g, v in uniques
+            ]
+            insert_u = self._insert(t.usage_unique_values).values(unique_rows)
+            insert_u = insert_u.on_conflict_do_update(
+                index_elements=[
+                    "tenant_id",
+                    "customer_id",
+                    "meter_id",
+                    "bucket_start",
+                    "group_key",
+                    "value",
+                ],
+                set_={"event_count": literal_column("usage_unique_values.event_count + 1")},
+            )
+            self._conn.execute(insert_u)
+
+    def get_event(
+        self, tenant_id: str, event_id: str, *, for_update: bool = False
+    ) -> StoredEvent | None:
+        query = select(t.usage_events).where(_e.tenant_id == tenant_id, _e.id == event_id)
+        if for_update and self._dialect == "postgresql":
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _event_from_row(row)
+
+    def correct_event(
+        self,
+        event: StoredEvent,
+        *,
+        action: str,
+        reason: str,
+        actor: str,
+        previous: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        self._conn.execute(
+            update(t.usage_events)
+            .where(_e.tenant_id == event.tenant_id, _e.id == event.id)
+            .values(
+                properties=event.properties,
+                value_micros=event.value_micros,
+                unique_value=event.unique_value,
+                group_key=event.group_key,
+                canceled=event.canceled,
+                revision=event.revision,
+            )
+        )
+        self._conn.execute(
+            t.usage_event_corrections.insert().values(
+                tenant_id=event.tenant_id,
+                event_id=event.id,
+                revision=event.revision,
+                action=action,
+                reason=reason,
+                actor=actor,
+                previous_properties=dict(previous),
+                create_time=now,
+            )
+        )
+
+    def rebuild_bucket(
+        self, tenant_id: str, customer_id: str, meter_id: str, instant: datetime
+    ) -> None:
+        start = bucket_of(instant)
+        where_r = and_(
+            _r.tenant_id == tenant_id,
+            _r.customer_id == customer_id,
+            _r.meter_id == meter_id,
+            _r.bucket_start == start,
+        )
+        self._conn.execute(delete(t.usage_rollups).where(where_r))
+        self._conn.execute(
+            delete(t.usage_unique_values).where(
+                _u.tenant_id == tenant_id,
+                _u.customer_id == customer_id,
+                _u.meter_id == meter_id,
+                _u.bucket_start == start,
+            )
+        )
+        rows = self._raw_rows(tenant_id, customer_id, meter_id, start, start + BUCKET)
+        folded = _fold(
+            (customer_id, meter_id, row.timestamp, row.id, _reading(row)) for row in rows
+        )
+        self._upsert_rollups(tenant_id, folded, add=False)
+
+    # -- reading --------------------------------------------------------------
+
+    def period_aggregates(
+        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+    ) -> dict[str, Aggregate]:
+        groups: dict[str, Aggregate] = defaultdict(Aggregate)
+        whole, edges = _split(period)
+        if whole is not None:
+            self._rollup_part(groups, tenant_id, customer_id, meter, whole)
+        for lo, hi in edges:
+            self._raw_part(groups, tenant_id, customer_id, meter, lo, hi)
+        if meter.aggregation is Aggregation.UNIQUE_COUNT:
+            for key, count in self._unique_counts(
+                tenant_id, customer_id, meter.id, period, by_group=True
+            ).items():
+                groups[key].unique_count = count
+        return dict(groups)
+
+    def period_unique_total(
+        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+    ) -> int:
+        counts = self._unique_counts(tenant_id, customer_id, meter.id, period, by_group=False)
+        return counts.get("", 0)
+
+    def raw_aggregates(
+        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+    ) -> dict[str, Aggregate]:
+        groups: dict[str, Aggregate] = defaultdict(Aggregate)
+        for row in self._raw_rows(tenant_id, customer_id, meter.id, period.start, period.end):
+            groups[row.group_key].add(row.timestamp, row.id, _reading(row))
+        for aggregate in groups.values():
+            aggregate.unique_count = len(aggregate.uniques)
+            aggregate.uniques = set()
+        return dict(groups)
+
+    def _rollup_part(
+        self,
+        groups: dict[str, Aggregate],
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        whole: tuple[datetime, datetime],
+    ) -> None:
+        where = and_(
+            _r.tenant_id == tenant_id,
+            _r.customer_id == customer_id,
+            _r.meter_id == meter.id,
+            _r.bucket_start >= whole[0],
+            _r.bucket_start < whole[1],
+        )
+        rows = self._conn.execute(
+            select(
+                _r.group_key,
+                func.sum(_r.event_count).label("n"),
+                func.sum(_r.sum_micros).label("s"),
+                func.max(_r.max_micros).label("mx"),
+            )
+            .where(where)
+            .group_by(_r.group_key)
+        )
+        for row in rows:
+            part = Aggregate(count=int(row.n), sum_micros=int(row.s), max_micros=int(row.mx))
+            groups[row.group_key].merge(part)
+        if meter.aggregation is Aggregation.LAST:
+            latest = self._conn.execute(
+                select(_r.group_key, _r.last_time, _r.last_event_id, _r.last_micros).where(where)
+            )
+            for row in latest:
+                candidate = (row.last_time, row.last_event_id, int(row.last_micros))
+                aggregate = groups[row.group_key]
+                if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
+                    aggregate.last = candidate
+
+    def _raw_part(  # noqa: PLR0917 - private helper of period_aggregates
+        self,
+        groups: dict[str, Aggregate],
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        lo: datetime,
+        hi: datetime,
+    ) -> None:
+        where = _raw_where(tenant_id, customer_id, meter.id, lo, hi)
+        rows = self._conn.execute(
+            select(
+                _e.group_key,
+                func.count().label("n"),
+                func.sum(_e.value_micros).label("s"),
+                func.max(_e.value_micros).label("mx"),
+            )
+            .where(where)
+            .group_by(_e.group_key)
+        )
+        for row in rows:
+            part = Aggregate(count=int(row.n), sum_micros=int(row.s), max_micros=int(row.mx))
+            groups[row.group_key].merge(part)
+        if meter.aggregation is Aggregation.LAST:
+            for row in self._raw_rows(tenant_id, customer_id, meter.id, lo, hi):
+                candidate = (row.timestamp, row.id, int(row.value_micros))
+                aggregate = groups[row.group_key]
+                if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
+                    aggregate.last = candidate
+
+    def _unique_counts(
+        self, tenant_id: str, customer_id: str, meter_id: str, period: Period, *, by_group: bool
+    ) -> dict[str, int]:
+        whole, edges = _split(period)
+        parts: list[Any] = []
+        if whole is not None:
+            parts.append(
+                select(_u.group_key.label("g"), _u.value.label("v")).where(
+                    _u.tenant_id == tenant_id,
+                    _u.customer_id == customer_id,
+                    _u.meter_id == meter_id,
+                    _u.bucket_start >= whole[0],
+                    _u.bucket_start < whole[1],
+                )
+            )
+        for lo, hi in edges:
+            parts.append(
+                select(_e.group_key.label("g"), _e.unique_value.label("v")).where(
+                    _raw_where(tenant_id, customer_id, meter_id, lo, hi)
+                )
+            )
+        if not parts:
+            return {}
+        combined: Any = union(*parts) if len(parts) > 1 else parts[0]
+        values = combined.subquery()
+        if by_group:
+            query = select(values.c.g, func.count(values.c.v.distinct())).group_by(values.c.g)
+            return {row[0]: int(row[1]) for row in self._conn.execute(query)}
+        total = self._conn.execute(select(func.count(values.c.v.distinct()))).scalar_one()
+        return {"": int(total)}
+
+    def _raw_rows(
+        self, tenant_id: str, customer_id: str, meter_id: str, lo: datetime, hi: datetime
+    ) -> Sequence[Any]:
+        return list(
+            self._conn.execute(
+                select(_e.id, _e.timestamp, _e.value_micros, _e.unique_value, _e.group_key).where(
+                    _raw_where(tenant_id, customer_id, meter_id, lo, hi)
+                )
+            )
+        )
+
+    def _insert(self, table: Any) -> Any:
+        module = postgresql if self._dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+
+def _raw_where(tenant_id: str, customer_id: str, meter_id: str, lo: datetime, hi: datetime) -> Any:
+    return and_(
+        _e.tenant_id == tenant_id,
+        _e.customer_id == customer_id,
+        _e.meter_id == meter_id,
+        _e.timestamp >= lo,
+        _e.timestamp < hi,
+        _e.canceled.is_(False),
+    )
+
+
+def _split(
+    period: Period,
+) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
+    """The whole hours inside `period`, and the partial ones at its ends."""
+    first = bucket_of(period.start)
+    if first < period.start:
+        first += BUCKET
+    last = bucket_of(period.end)
+    if first >= last:
+        return None, [(period.start, period.end)]
+    edges = []
+    if period.start < first:
+        edges.append((period.start, first))
+    if last < period.end:
+        edges.append((last, period.end))
+    return (first, last), edges
+
+
+def _fold(
+    items: Iterable[tuple[str, str, datetime, str, Reading]],
+) -> dict[tuple[str, str, datetime, str], Aggregate]:
+    """Events grouped by (customer, meter, hour, group) into one aggregate each."""
+    folded: dict[tuple[str, str, datetime, str], Aggregate] = defaultdict(Aggregate)
+    for customer_id, meter_id, timestamp, event_id, reading in items:
+        key = (customer_id, meter_id, bucket_of(timestamp), reading.group_key)
+        folded[key].add(timestamp, event_id, reading)
+    return folded
+
+
+def _reading(row: Any) -> Reading:
+    return Reading(
+        value_micros=int(row.value_micros), unique_value=row.unique_value, group_key=row.group_key
+    )
+
+
+def _rollup_row(
+    tenant_id: str, key: tuple[str, str, datetime, str], aggregate: Aggregate
+) -> dict[str, Any]:
+    customer_id, meter_id, bucket_start, group = key
+    assert aggregate.last is not None and aggregate.max_micros is not None
+    return {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "meter_id": meter_id,
+        "bucket_start": bucket_start,
+        "group_key": group,
+        "event_count": aggregate.count,
+        "sum_micros": aggregate.sum_micros,
+        "max_micros": aggregate.max_micros,
+        "last_time": aggregate.last[0],
+        "last_event_id": aggregate.last[1],
+        "last_micros": aggregate.last[2],
+    }
+
+
+def _meter_row(meter: Meter) -> dict[str, Any]:
+    return {
+        "tenant_id": meter.tenant_id,
+        "id": meter.id,
+        "display_name": meter.display_name,
+        "aggregation": meter.aggregation.value,
+        "value_property": meter.value_property,
+        "dimension_keys": list(meter.dimension_keys),
+        "grace_seconds": int(meter.grace.total_seconds()),
+        "allow_negative": meter.allow_negative,
+        "archived": meter.archived,
+        "create_time": meter.create_time,
+        "update_time": meter.update_time,
+    }
+
+
+def _meter_from_row(row: Any) -> Meter:
+    return Meter(
+        tenant_id=row.tenant_id,
+        id=row.id,
+        display_name=row.display_name,
+        aggregation=Aggregation(row.aggregation),
+        value_property=row.value_property,
+        dimension_keys=tuple(row.dimension_keys),
+        grace=timedelta(seconds=row.grace_seconds),
+        allow_negative=row.allow_negative,
+        archived=row.archived,
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )
+
+
+def _event_from_row(row: Any) -> StoredEvent:
+    return StoredEvent(
+        tenant_id=row.tenant_id,
+        id=row.id,
+        meter_id=row.meter_id,
+        customer_id=row.customer_id,
+        timestamp=row.timestamp,
+        properties=dict(row.properties),
+        fingerprint=row.fingerprint,
+        value_micros=int(row.value_micros),
+        unique_value=row.unique_value,
+        group_key=row.group_key,
+        canceled=row.canceled,
+        revision=int(row.revision),
+        create_time=row.create_time,
+    )
