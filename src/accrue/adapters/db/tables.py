@@ -735,5 +735,5 @@ document_renders = Table(
 # Business-area packages keep their tables next to their SQL; importing them
 # here puts them on the one metadata that migrations are checked against.
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401
-from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401
 from accrue.usage import tables as _usage_tables  # noqa: E402, F401
+from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401
