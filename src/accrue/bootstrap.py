@@ -187,7 +187,7 @@ def build_application(
     shutting_down = threading.Event()
     support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
-    billing = SubscriptionBilling(invoicing, events)
+    billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory))
     subscriptions = SubscriptionService(ids, billing)
     breakers = CircuitBreakers(
         failure_threshold=settings.psp_breaker_failures,
@@ -435,6 +435,13 @@ def _webhooks(
         ),
     )
     return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+
+
+def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:
+    """Metered items' lines at renewal, read from the usage area's running aggregates."""
+    from accrue.usage.billing import UsageArrears
+
+    return UsageArrears(uow_factory)
 
 
 def _usage_handler(

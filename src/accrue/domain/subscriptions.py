@@ -33,7 +33,7 @@ from accrue.domain.calendar import (
     next_boundary,
     utc_text,
 )
-from accrue.domain.catalog import PriceTerms
+from accrue.domain.catalog import PriceTerms, UsageType
 from accrue.domain.errors import InvalidState, PreconditionViolation, ValidationFailed
 from accrue.domain.invoices import CollectionMethod, InvoiceLine
 from accrue.domain.proration import ProrationLine, prorate_change, prorate_partial_period
@@ -143,6 +143,12 @@ class SubscriptionItem:
         if self.quantity < 1:
             raise ValidationFailed.on("item.quantity", "must be at least 1")
         self.terms.validate("item.price")
+
+    @property
+    def metered(self) -> bool:
+        """Billed in arrears from usage, never in advance or prorated by time."""
+        recurring = self.terms.recurring
+        return recurring is not None and recurring.usage_type is UsageType.METERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,8 +428,8 @@ def run_due(sub: Subscription, work: DueWork) -> Transition:
 def _prorate(
     old: Sequence[SubscriptionItem], new: Sequence[SubscriptionItem], period: Period, at: datetime
 ) -> list[ItemProration]:
-    before = {item.price_id: item for item in old}
-    after = {item.price_id: item for item in new}
+    before = {item.price_id: item for item in old if not item.metered}
+    after = {item.price_id: item for item in new if not item.metered}
     lines: list[ItemProration] = []
     for price_id in [*before, *(p for p in after if p not in before)]:
         was, will = before.get(price_id), after.get(price_id)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from accrue.domain import subscriptions as subs
-from accrue.domain.billing import period_charges, unused_time_credits
+from accrue.domain.billing import metered_notices, period_charges, unused_time_credits
+from accrue.domain.calendar import Period
 from accrue.domain.customers import Customer
 from accrue.domain.invoices import BillingReason, Invoice, InvoiceLine, LineCharge
 from accrue.domain.subscriptions import (
@@ -42,10 +44,19 @@ class DuePlan:
         return [(sub, len(steps)) for sub, steps in self.planned]
 
 
+class ArrearsCharges(Protocol):
+    """Metered items' lines for a period that has ended (the usage area provides it)."""
+
+    def charges(self, sub: Subscription, period: Period) -> list[LineCharge]: ...
+
+
 class SubscriptionBilling:
-    def __init__(self, invoicing: Invoicing, events: EventRecorder) -> None:
+    def __init__(
+        self, invoicing: Invoicing, events: EventRecorder, usage: ArrearsCharges | None = None
+    ) -> None:
         self._invoicing = invoicing
         self._events = events
+        self._usage = usage
 
     @property
     def invoicing(self) -> Invoicing:
@@ -63,6 +74,8 @@ class SubscriptionBilling:
     ) -> Invoice:
         """The (unsaved) invoice for the current period, with pending lines first."""
         charges = [*extra, *period_charges(sub, sub.current_period)]
+        if not charges and not sub.pending_lines:
+            charges = metered_notices(sub, sub.current_period)
         lines = [*sub.pending_lines, *self._invoicing.lines(customer, charges)]
         return self._invoicing.draft(
             customer,
@@ -149,10 +162,12 @@ class SubscriptionBilling:
         new = transition.subscription
         if work.action is DueAction.SCHEDULED_RESUME:
             return transition, self.resume_invoice(customer, sub, new, preview=preview)
+        arrears = self._arrears(sub, work)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
+            lines = self._invoicing.lines(customer, arrears)
             draft = self.lines_invoice(
-                customer, new, [], reason=reason, now=work.at, preview=preview
+                customer, new, lines, reason=reason, now=work.at, preview=preview
             )
             return transition, draft
         if new.status in _BILLED:
@@ -161,9 +176,19 @@ class SubscriptionBilling:
                 if work.action is DueAction.TRIAL_END
                 else BillingReason.SUBSCRIPTION_CYCLE
             )
-            draft = self.period_invoice(customer, new, reason=reason, now=work.at, preview=preview)
+            draft = self.period_invoice(
+                customer, new, reason=reason, now=work.at, preview=preview, extra=arrears
+            )
             return transition, draft
         return transition, None
+
+    def _arrears(self, sub: Subscription, work: DueWork) -> list[LineCharge]:
+        """Metered usage of the period `work` closes (a trial's usage is free)."""
+        if self._usage is None or sub.status is SubscriptionStatus.TRIALING:
+            return []
+        if work.action not in (DueAction.RENEWAL, DueAction.PERIOD_END_CANCELLATION):
+            return []
+        return self._usage.charges(sub, sub.current_period)
 
     def run_step(
         self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork

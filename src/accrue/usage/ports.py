@@ -44,6 +44,7 @@ class NewEvent:
     properties: dict[str, str]
     fingerprint: str
     reading: Reading
+    late: bool = False
 
 
 class UsageStore(Protocol):
@@ -86,18 +87,34 @@ class UsageStore(Protocol):
 
     def rebuild_bucket(
         self, tenant_id: str, customer_id: str, meter_id: str, instant: datetime
-    ) -> None:
+    ) -> None:  # both the on-time and the late aggregates of that hour
         """Recompute the running aggregates of the hour holding `instant` from the events."""
         ...
 
     def period_aggregates(
-        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
     ) -> dict[str, Aggregate]:
-        """Per group: the aggregate of [period.start, period.end), from the rollups."""
+        """Per group: the aggregate of [period.start, period.end), from the rollups.
+
+        `late`: only events recorded after their period ended (True), only the
+        others (False), or all (None).
+        """
         ...
 
     def period_unique_total(
-        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
     ) -> int:
         """UNIQUE_COUNT meters: distinct values over every group."""
         ...

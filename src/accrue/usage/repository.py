@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,6 +112,7 @@ class SqlUsageStore:
                 "unique_value": event.reading.unique_value,
                 "group_key": event.reading.group_key,
                 "canceled": False,
+                "late": event.late,
                 "revision": 0,
                 "create_time": now,
             }
@@ -124,15 +126,13 @@ class SqlUsageStore:
     def add_to_rollups(
         self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]
     ) -> None:
-        folded = _fold((e.customer_id, e.meter_id, e.timestamp, e.id, e.reading) for e in events)
+        folded = _fold(
+            (e.customer_id, e.meter_id, e.timestamp, e.id, e.reading, e.late) for e in events
+        )
         self._upsert_rollups(tenant_id, folded, add=True)
 
     def _upsert_rollups(
-        self,
-        tenant_id: str,
-        folded: Mapping[tuple[str, str, datetime, str], Aggregate],
-        *,
-        add: bool,
+        self, tenant_id: str, folded: Mapping[_Key, Aggregate], *, add: bool
     ) -> None:
         if not folded:
             return
@@ -153,6 +153,7 @@ class SqlUsageStore:
                     "meter_id",
                     "bucket_start",
                     "group_key",
+                    "late",
                 ],
                 set_={
                     "event_count": literal_column(
@@ -180,10 +181,11 @@ class SqlUsageStore:
                     "meter_id": m,
                     "bucket_start": b,
                     "group_key": g,
+                    "late": late,
                     "value": v,
                     "event_count": 1,
                 }
-                for c, m, b, g, v in uniques
+                for c, m, b, g, late, v in uniques
             ]
             insert_u = self._insert(t.usage_unique_values).values(unique_rows)
             insert_u = insert_u.on_conflict_do_update(
@@ -193,6 +195,7 @@ class SqlUsageStore:
                     "meter_id",
                     "bucket_start",
                     "group_key",
+                    "late",
                     "value",
                 ],
                 set_={"event_count": literal_column("usage_unique_values.event_count + 1")},
@@ -262,41 +265,55 @@ class SqlUsageStore:
                 _u.bucket_start == start,
             )
         )
-        rows = self._raw_rows(tenant_id, customer_id, meter_id, start, start + BUCKET)
+        scope = _Scope(tenant_id, customer_id, meter_id, None)
+        rows = self._raw_rows(scope, start, start + BUCKET)
         folded = _fold(
-            (customer_id, meter_id, row.timestamp, row.id, _reading(row)) for row in rows
+            (customer_id, meter_id, row.timestamp, row.id, _reading(row), row.late) for row in rows
         )
         self._upsert_rollups(tenant_id, folded, add=False)
 
     # -- reading --------------------------------------------------------------
 
     def period_aggregates(
-        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
     ) -> dict[str, Aggregate]:
         groups: dict[str, Aggregate] = defaultdict(Aggregate)
         whole, edges = _split(period)
+        scope = _Scope(tenant_id, customer_id, meter.id, late)
         if whole is not None:
-            self._rollup_part(groups, tenant_id, customer_id, meter, whole)
+            self._rollup_part(groups, scope, meter, whole)
         for lo, hi in edges:
-            self._raw_part(groups, tenant_id, customer_id, meter, lo, hi)
+            self._raw_part(groups, scope, meter, lo, hi)
         if meter.aggregation is Aggregation.UNIQUE_COUNT:
-            for key, count in self._unique_counts(
-                tenant_id, customer_id, meter.id, period, by_group=True
-            ).items():
+            for key, count in self._unique_counts(scope, period, by_group=True).items():
                 groups[key].unique_count = count
         return dict(groups)
 
     def period_unique_total(
-        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
     ) -> int:
-        counts = self._unique_counts(tenant_id, customer_id, meter.id, period, by_group=False)
+        scope = _Scope(tenant_id, customer_id, meter.id, late)
+        counts = self._unique_counts(scope, period, by_group=False)
         return counts.get("", 0)
 
     def raw_aggregates(
         self, tenant_id: str, customer_id: str, meter: Meter, period: Period
     ) -> dict[str, Aggregate]:
         groups: dict[str, Aggregate] = defaultdict(Aggregate)
-        for row in self._raw_rows(tenant_id, customer_id, meter.id, period.start, period.end):
+        scope = _Scope(tenant_id, customer_id, meter.id, None)
+        for row in self._raw_rows(scope, period.start, period.end):
             groups[row.group_key].add(row.timestamp, row.id, _reading(row))
         for aggregate in groups.values():
             aggregate.unique_count = len(aggregate.uniques)
@@ -306,18 +323,19 @@ class SqlUsageStore:
     def _rollup_part(
         self,
         groups: dict[str, Aggregate],
-        tenant_id: str,
-        customer_id: str,
+        scope: _Scope,
         meter: Meter,
         whole: tuple[datetime, datetime],
     ) -> None:
         where = and_(
-            _r.tenant_id == tenant_id,
-            _r.customer_id == customer_id,
-            _r.meter_id == meter.id,
+            _r.tenant_id == scope.tenant_id,
+            _r.customer_id == scope.customer_id,
+            _r.meter_id == scope.meter_id,
             _r.bucket_start >= whole[0],
             _r.bucket_start < whole[1],
         )
+        if scope.late is not None:
+            where = and_(where, _r.late.is_(scope.late))
         rows = self._conn.execute(
             select(
                 _r.group_key,
@@ -341,16 +359,15 @@ class SqlUsageStore:
                 if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
                     aggregate.last = candidate
 
-    def _raw_part(  # noqa: PLR0917 - private helper of period_aggregates
+    def _raw_part(
         self,
         groups: dict[str, Aggregate],
-        tenant_id: str,
-        customer_id: str,
+        scope: _Scope,
         meter: Meter,
         lo: datetime,
         hi: datetime,
     ) -> None:
-        where = _raw_where(tenant_id, customer_id, meter.id, lo, hi)
+        where = _raw_where(scope, lo, hi)
         rows = self._conn.execute(
             select(
                 _e.group_key,
@@ -365,31 +382,30 @@ class SqlUsageStore:
             part = Aggregate(count=int(row.n), sum_micros=int(row.s), max_micros=int(row.mx))
             groups[row.group_key].merge(part)
         if meter.aggregation is Aggregation.LAST:
-            for row in self._raw_rows(tenant_id, customer_id, meter.id, lo, hi):
+            for row in self._raw_rows(scope, lo, hi):
                 candidate = (row.timestamp, row.id, int(row.value_micros))
                 aggregate = groups[row.group_key]
                 if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
                     aggregate.last = candidate
 
-    def _unique_counts(
-        self, tenant_id: str, customer_id: str, meter_id: str, period: Period, *, by_group: bool
-    ) -> dict[str, int]:
+    def _unique_counts(self, scope: _Scope, period: Period, *, by_group: bool) -> dict[str, int]:
         whole, edges = _split(period)
         parts: list[Any] = []
         if whole is not None:
-            parts.append(
-                select(_u.group_key.label("g"), _u.value.label("v")).where(
-                    _u.tenant_id == tenant_id,
-                    _u.customer_id == customer_id,
-                    _u.meter_id == meter_id,
-                    _u.bucket_start >= whole[0],
-                    _u.bucket_start < whole[1],
-                )
+            where = and_(
+                _u.tenant_id == scope.tenant_id,
+                _u.customer_id == scope.customer_id,
+                _u.meter_id == scope.meter_id,
+                _u.bucket_start >= whole[0],
+                _u.bucket_start < whole[1],
             )
+            if scope.late is not None:
+                where = and_(where, _u.late.is_(scope.late))
+            parts.append(select(_u.group_key.label("g"), _u.value.label("v")).where(where))
         for lo, hi in edges:
             parts.append(
                 select(_e.group_key.label("g"), _e.unique_value.label("v")).where(
-                    _raw_where(tenant_id, customer_id, meter_id, lo, hi)
+                    _raw_where(scope, lo, hi)
                 )
             )
         if not parts:
@@ -402,14 +418,12 @@ class SqlUsageStore:
         total = self._conn.execute(select(func.count(values.c.v.distinct()))).scalar_one()
         return {"": int(total)}
 
-    def _raw_rows(
-        self, tenant_id: str, customer_id: str, meter_id: str, lo: datetime, hi: datetime
-    ) -> Sequence[Any]:
+    def _raw_rows(self, scope: _Scope, lo: datetime, hi: datetime) -> Sequence[Any]:
         return list(
             self._conn.execute(
-                select(_e.id, _e.timestamp, _e.value_micros, _e.unique_value, _e.group_key).where(
-                    _raw_where(tenant_id, customer_id, meter_id, lo, hi)
-                )
+                select(
+                    _e.id, _e.timestamp, _e.value_micros, _e.unique_value, _e.group_key, _e.late
+                ).where(_raw_where(scope, lo, hi))
             )
         )
 
@@ -418,15 +432,29 @@ class SqlUsageStore:
         return module.insert(table)
 
 
-def _raw_where(tenant_id: str, customer_id: str, meter_id: str, lo: datetime, hi: datetime) -> Any:
-    return and_(
-        _e.tenant_id == tenant_id,
-        _e.customer_id == customer_id,
-        _e.meter_id == meter_id,
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One customer's events of one meter; `late` None means on time and late alike."""
+
+    tenant_id: str
+    customer_id: str
+    meter_id: str
+    late: bool | None
+
+
+_Key = tuple[str, str, datetime, str, bool]
+
+
+def _raw_where(scope: _Scope, lo: datetime, hi: datetime) -> Any:
+    where = and_(
+        _e.tenant_id == scope.tenant_id,
+        _e.customer_id == scope.customer_id,
+        _e.meter_id == scope.meter_id,
         _e.timestamp >= lo,
         _e.timestamp < hi,
         _e.canceled.is_(False),
     )
+    return where if scope.late is None else and_(where, _e.late.is_(scope.late))
 
 
 def _split(
@@ -448,12 +476,12 @@ def _split(
 
 
 def _fold(
-    items: Iterable[tuple[str, str, datetime, str, Reading]],
-) -> dict[tuple[str, str, datetime, str], Aggregate]:
-    """Events grouped by (customer, meter, hour, group) into one aggregate each."""
-    folded: dict[tuple[str, str, datetime, str], Aggregate] = defaultdict(Aggregate)
-    for customer_id, meter_id, timestamp, event_id, reading in items:
-        key = (customer_id, meter_id, bucket_of(timestamp), reading.group_key)
+    items: Iterable[tuple[str, str, datetime, str, Reading, bool]],
+) -> dict[_Key, Aggregate]:
+    """Events grouped by (customer, meter, hour, group, late) into one aggregate each."""
+    folded: dict[_Key, Aggregate] = defaultdict(Aggregate)
+    for customer_id, meter_id, timestamp, event_id, reading, late in items:
+        key = (customer_id, meter_id, bucket_of(timestamp), reading.group_key, late)
         folded[key].add(timestamp, event_id, reading)
     return folded
 
@@ -464,10 +492,8 @@ def _reading(row: Any) -> Reading:
     )
 
 
-def _rollup_row(
-    tenant_id: str, key: tuple[str, str, datetime, str], aggregate: Aggregate
-) -> dict[str, Any]:
-    customer_id, meter_id, bucket_start, group = key
+def _rollup_row(tenant_id: str, key: _Key, aggregate: Aggregate) -> dict[str, Any]:
+    customer_id, meter_id, bucket_start, group, late = key
     assert aggregate.last is not None and aggregate.max_micros is not None
     return {
         "tenant_id": tenant_id,
@@ -475,6 +501,7 @@ def _rollup_row(
         "meter_id": meter_id,
         "bucket_start": bucket_start,
         "group_key": group,
+        "late": late,
         "event_count": aggregate.count,
         "sum_micros": aggregate.sum_micros,
         "max_micros": aggregate.max_micros,

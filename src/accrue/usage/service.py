@@ -19,6 +19,7 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.paging import Page, PageRequest, paginate
 from accrue.usage.model import (
     DEFAULT_GRACE,
+    UNIT,
     Aggregate,
     Aggregation,
     EventInput,
@@ -181,6 +182,7 @@ class UsageService:
             properties=dict(event.properties),
             fingerprint=print_,
             reading=reading,
+            late=time.now >= period.end,
         )
 
     def _totals(
@@ -354,14 +356,22 @@ class UsageService:
 
 
 def period_total_micros(
-    uow: Any, tenant_id: str, customer_id: str, meter: Meter, period: Period
+    uow: Any,
+    tenant_id: str,
+    customer_id: str,
+    meter: Meter,
+    period: Period,
+    *,
+    late: bool | None = None,
 ) -> int:
     """The meter's quantity over every group: groups combined, then aggregated."""
+    store = uow.usage
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
-        count = uow.usage.period_unique_total(tenant_id, customer_id, meter, period)
-        return int(count) * 10**6
+        count = store.period_unique_total(tenant_id, customer_id, meter, period, late=late)
+        return int(count) * UNIT
     combined = Aggregate()
-    for aggregate in uow.usage.period_aggregates(tenant_id, customer_id, meter, period).values():
+    groups = store.period_aggregates(tenant_id, customer_id, meter, period, late=late)
+    for aggregate in groups.values():
         combined.merge(aggregate)
     return combined.quantity_micros(meter.aggregation)
 

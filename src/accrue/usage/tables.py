@@ -56,6 +56,8 @@ usage_events = Table(
     Column("unique_value", String(200), nullable=False),
     Column("group_key", String(700), nullable=False),
     Column("canceled", Boolean, nullable=False),
+    # Recorded after its period had ended (inside the grace): billed as late usage.
+    Column("late", Boolean, nullable=False),
     Column("revision", BigInteger, nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
     Index(
@@ -75,6 +77,7 @@ usage_rollups = Table(
     Column("meter_id", ID, primary_key=True),
     Column("bucket_start", UtcDateTime(), primary_key=True),
     Column("group_key", String(700), primary_key=True),
+    Column("late", Boolean, primary_key=True),
     Column("event_count", BigInteger, nullable=False),
     Column("sum_micros", BigInteger, nullable=False),
     Column("max_micros", BigInteger, nullable=False),
@@ -91,6 +94,7 @@ usage_unique_values = Table(
     Column("meter_id", ID, primary_key=True),
     Column("bucket_start", UtcDateTime(), primary_key=True),
     Column("group_key", String(700), primary_key=True),
+    Column("late", Boolean, primary_key=True),
     Column("value", String(200), primary_key=True),
     Column("event_count", BigInteger, nullable=False),
 )
