@@ -21,6 +21,7 @@ from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
 from accrue.domain.calendar import Period
 from accrue.domain.customers import Customer
+from accrue.domain.errors import AccrueError
 from accrue.domain.identifiers import IdGenerator
 from accrue.domain.lifecycle import LifecycleState
 from accrue.usage.model import Aggregate, Aggregation, EventInput
@@ -153,7 +154,7 @@ def test_live_aggregates_equal_the_raw_recomputation(
                         uow, tenant, f"e{slot}", {"v": str(value), "g": "b"}, reason="t", actor="t"
                     )
                 uow.commit()
-            except Exception as error:  # noqa: BLE001 - unknown or canceled ids are expected
+            except AccrueError as error:  # unknown or already canceled ids
                 assert getattr(error, "reason", "") in {
                     "RESOURCE_NOT_FOUND",
                     "USAGE_EVENT_CANCELED",
