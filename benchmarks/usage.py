@@ -12,6 +12,7 @@ bulk, rollups built by the ingestion code), then GetCustomerUsage p50/p99.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -214,7 +215,6 @@ def _ingest(
 
 def _copy(engine: object, rows: list[dict[str, object]]) -> float:
     """The same rows into a copy of usage_events: COPY on PostgreSQL, executemany on SQLite."""
-    import json
 
     with engine.begin() as conn:  # type: ignore[attr-defined]
         if conn.dialect.name == "postgresql":
@@ -356,7 +356,16 @@ def _seed(engine: object, tenant_id: str, customer_id: str, meter_id: str, count
                 }
                 for e in events
             ]
-            conn.execute(insert(usage_events), rows)
+            if conn.dialect.name == "postgresql":
+                cursor = conn.connection.driver_connection.cursor()
+                names = ", ".join(f'"{name}"' for name in rows[0])
+                with cursor.copy(f"COPY usage_events ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [json.dumps(v) if isinstance(v, dict) else v for v in row.values()]
+                        )
+            else:
+                conn.execute(insert(usage_events), rows)
             SqlUsageStore(conn).add_to_rollups(tenant_id, {}, events)
 
 

@@ -14,13 +14,24 @@ second): at most two hours of a customer's events, through the
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, literal_column, select, union, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.domain.calendar import Period
@@ -37,6 +48,23 @@ from accrue.usage.model import (
 )
 from accrue.usage.ports import NewEvent
 
+_UNNEST_INSERT = text(
+    """
+    INSERT INTO usage_events (tenant_id, id, meter_id, customer_id, "timestamp", properties,
+        fingerprint, value_micros, unique_value, group_key, canceled, late, revision, create_time)
+    SELECT :tenant_id, u.id, u.meter_id, u.customer_id, u.stamp, CAST(u.props AS json),
+        u.print, u.value, u.uniq, u.grp, false, u.late, 0, :now
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:meters AS text[]), CAST(:customers AS text[]),
+        CAST(:stamps AS timestamptz[]), CAST(:props AS text[]), CAST(:prints AS text[]),
+        CAST(:values AS bigint[]), CAST(:uniques AS text[]), CAST(:groups AS text[]),
+        CAST(:lates AS boolean[])
+    ) AS u(id, meter_id, customer_id, stamp, props, print, value, uniq, grp, late)
+    ORDER BY u.id
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
 _m = t.meters.c
 _e = t.usage_events.c
 _r = t.usage_rollups.c
@@ -119,9 +147,32 @@ class SqlUsageStore:
             # In id order: concurrent batches wait on each other's keys in one order.
             for event in sorted(events, key=lambda e: e.id)
         ]
-        insert = self._insert(t.usage_events).values(rows).on_conflict_do_nothing()
-        result = self._conn.execute(insert.returning(_e.id))
+        if self._dialect == "postgresql":
+            return self._insert_unnest(tenant_id, rows, now=now)
+        # SQLite: one cached statement, sent as multi-row VALUES (insertmanyvalues).
+        insert = self._insert(t.usage_events).on_conflict_do_nothing().returning(_e.id)
+        result = self._conn.execute(insert, rows)
         return {row.id for row in result}
+
+    def _insert_unnest(
+        self, tenant_id: str, rows: Sequence[dict[str, Any]], *, now: datetime
+    ) -> set[str]:
+        """PostgreSQL: the whole batch as one array per column, in one statement whose
+        text never changes (so nothing is compiled per batch, whatever its size)."""
+        columns = {
+            "ids": [r["id"] for r in rows],
+            "meters": [r["meter_id"] for r in rows],
+            "customers": [r["customer_id"] for r in rows],
+            "stamps": [r["timestamp"] for r in rows],
+            "props": [json.dumps(r["properties"]) for r in rows],
+            "prints": [r["fingerprint"] for r in rows],
+            "values": [r["value_micros"] for r in rows],
+            "uniques": [r["unique_value"] for r in rows],
+            "groups": [r["group_key"] for r in rows],
+            "lates": [r["late"] for r in rows],
+        }
+        result = self._conn.execute(_UNNEST_INSERT, {"tenant_id": tenant_id, "now": now, **columns})
+        return {row[0] for row in result}
 
     def add_to_rollups(
         self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]
