@@ -219,3 +219,28 @@ def test_a_metered_price_without_a_meter_cannot_be_subscribed(s: Scenario) -> No
     )
     assert (failure.code, failure.reason) == ("INVALID_ARGUMENT", "VALIDATION_FAILED")
     _ = USAGE
+
+
+def test_plan_change_mid_period_bills_usage_before_and_after_to_the_right_price(
+    s: Scenario,
+) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens")
+    customer = s.customer()
+    basic = metered_price(s, tokens.id, unit=10)
+    pro = metered_price(s, tokens.id, unit=20)
+    subscription = subscribe(s, customer.id, basic.id)
+    report(s, tokens.id, customer.id, utc(2026, 1, 5), tokens="5")
+    s.advance(utc(2026, 1, 15))
+    s.change(subscription.id, pro.id)
+    report(s, tokens.id, customer.id, utc(2026, 1, 20), tokens="3")
+    s.advance(FEB)
+    invoice = cycle_invoice(s, subscription.id, JAN)
+    got = [
+        (line.price_id, line.amount.amount_minor, when(line.period_start), when(line.period_end))
+        for line in invoice.lines
+    ]
+    # Basic: 5 tokens x 10 for Jan 1-15; Pro: 3 tokens x 20 for Jan 15 - Feb 1.
+    assert got == [
+        (basic.id, 50, JAN, utc(2026, 1, 15)),
+        (pro.id, 60, utc(2026, 1, 15), FEB),
+    ]

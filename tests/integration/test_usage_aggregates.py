@@ -179,3 +179,54 @@ def test_live_aggregates_equal_the_raw_recomputation(
                 for aggregate in raw.values():
                     combined.merge(aggregate)
                 assert total == combined.quantity_micros(aggregation)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[tuple[str, str, str, str]]]] = []
+
+    def usage_changed(self, uow: object, *, tenant_id: str, changes: object) -> None:
+        assert uow is not None
+        self.calls.append(
+            (
+                tenant_id,
+                [(c.customer_id, c.meter_id, str(c.before), str(c.after)) for c in changes],  # type: ignore[attr-defined]
+            )
+        )
+
+
+def test_observers_see_each_changed_total_inside_the_ingestion_transaction(
+    app: Application,
+) -> None:
+    tenant = app.tenants.create_tenant(f"obs-{next(_ids)}").tenant.id
+    customer = _customer(app, tenant)
+    recorder = _Recorder()
+    service = UsageService(app.clock, IdGenerator(app.clock), observers=[recorder])
+    with app.uow_factory(write=True) as uow:
+        meter = service.create_meter(
+            uow, tenant, NewMeter("m", Aggregation.SUM, "v", ("g",), None, False)
+        )
+        uow.commit()
+
+    def send(*events: tuple[str, str]) -> None:
+        batch = [
+            EventInput(i, meter.id, customer, NOW - timedelta(hours=1), {"v": v, "g": i})
+            for i, v in events
+        ]
+        with app.uow_factory(write=True) as uow:
+            service.ingest(uow, tenant, batch)
+            uow.commit()
+
+    send(("a", "2"), ("b", "3.5"))
+    send(("a", "2"))  # a duplicate changes nothing: no call
+    send(("c", "0"))  # accepted, but the total stays: no call
+    send(("d", "1"))
+    assert recorder.calls == [
+        (tenant, [(customer, meter.id, "0", "5.5")]),
+        (tenant, [(customer, meter.id, "5.5", "6.5")]),
+    ]
+    with app.uow_factory(write=False) as uow:
+        total = service.current_period_usage(
+            uow, tenant_id=tenant, customer_id=customer, meter_id=meter.id
+        )
+    assert str(total) == "6.5"

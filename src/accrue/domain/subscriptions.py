@@ -138,6 +138,8 @@ class SubscriptionItem:
     quantity: int = 1
     # What invoices call the item (`Product (nickname)`), frozen in with the terms.
     label: str = ""
+    # Metered items added by a change mid-period count usage from then on.
+    metered_since: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.quantity < 1:
@@ -391,6 +393,18 @@ def change_items(
     items = _checked(new_items)
     if at not in sub.current_period:
         refuse(sub, _A.CHANGE_ITEMS, "the change must fall within the current period")
+    metered = {item.price_id: item for item in sub.items if item.metered}
+    items = tuple(
+        replace(
+            item,
+            metered_since=(
+                metered[item.price_id].metered_since if item.price_id in metered else at
+            ),
+        )
+        if item.metered
+        else item
+        for item in items
+    )
     lines: list[ItemProration] = []
     if proration_behavior is not ProrationBehavior.NONE and sub.status is _S.ACTIVE:
         lines = _prorate(sub.items, items, sub.current_period, at)

@@ -21,6 +21,7 @@ from accrue.domain.subscriptions import (
     DueAction,
     DueWork,
     Subscription,
+    SubscriptionItem,
     SubscriptionStatus,
     Transition,
 )
@@ -48,6 +49,11 @@ class ArrearsCharges(Protocol):
     """Metered items' lines for a period that has ended (the usage area provides it)."""
 
     def charges(self, sub: Subscription, period: Period) -> list[LineCharge]: ...
+    def removed_charges(
+        self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
+    ) -> list[LineCharge]:
+        """Usage of metered items a change removes, from the period's start to the change."""
+        ...
 
 
 class SubscriptionBilling:
@@ -181,6 +187,16 @@ class SubscriptionBilling:
             )
             return transition, draft
         return transition, None
+
+    def metered_until_change(
+        self, sub: Subscription, new_items: Sequence[SubscriptionItem], at: datetime
+    ) -> list[LineCharge]:
+        """Lines for the usage so far of metered items a change removes (at their price)."""
+        kept = {item.price_id for item in new_items}
+        removed = [item for item in sub.items if item.metered and item.price_id not in kept]
+        if self._usage is None or not removed or sub.status is SubscriptionStatus.TRIALING:
+            return []
+        return self._usage.removed_charges(sub, removed, at)
 
     def _arrears(self, sub: Subscription, work: DueWork) -> list[LineCharge]:
         """Metered usage of the period `work` closes (a trial's usage is free)."""

@@ -284,6 +284,7 @@ class SubscriptionService:
             )
             for p in transition.prorations
         ]
+        charges += self._billing.metered_until_change(sub, items, at)
         return transition, self._invoicing.lines(customer, charges), at, now
 
     def pause(

@@ -17,7 +17,8 @@ read it is not billed; the window is the time a batch takes to commit.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from accrue.domain.calendar import Period, period_containing
@@ -45,9 +46,29 @@ class UsageArrears:
                 meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
                 if meter is None:
                     continue
-                lines += self._item_lines(uow, sub, item, meter, period, late=False)
-                if previous is not None:
-                    lines += self._item_lines(uow, sub, item, meter, previous, late=True)
+                part = _since(item, period)
+                if part is not None:
+                    lines += self._item_lines(uow, sub, item, meter, part, late=False)
+                late_part = None if previous is None else _since(item, previous)
+                if late_part is not None:
+                    lines += self._item_lines(uow, sub, item, meter, late_part, late=True)
+        return lines
+
+    def removed_charges(
+        self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
+    ) -> list[LineCharge]:
+        """Usage of `removed` metered items from the period's start (or when each was
+        added) to `until`, at their own price: a plan change bills each price its part."""
+        lines: list[LineCharge] = []
+        with self._uow_factory(write=False) as uow:
+            for item in removed:
+                assert item.terms.recurring is not None
+                meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
+                if meter is None or until <= sub.current_period.start:
+                    continue
+                part = _since(item, Period(sub.current_period.start, until))
+                if part is not None:
+                    lines += self._item_lines(uow, sub, item, meter, part, late=False)
         return lines
 
     @staticmethod
@@ -115,6 +136,14 @@ class _LineMaker:
             time_zone=self._sub.anchor.time_zone,
             late_of=late_of,
         )
+
+
+def _since(item: SubscriptionItem, period: Period) -> Period | None:
+    """`period` from when `item` was added, if later (a change mid-period); None if empty."""
+    since = item.metered_since
+    if since is None or since <= period.start:
+        return period
+    return Period(since, period.end) if since < period.end else None
 
 
 def _total(uow: Any, sub: Subscription, meter: Meter, period: Period, *, late: bool | None) -> int:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     text,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -337,10 +338,12 @@ class SqlUsageStore:
         groups: dict[str, Aggregate] = defaultdict(Aggregate)
         whole, edges = _split(period)
         scope = _Scope(tenant_id, customer_id, meter.id, late)
-        if whole is not None:
-            self._rollup_part(groups, scope, meter, whole)
-        for lo, hi in edges:
-            self._raw_part(groups, scope, meter, lo, hi)
+        self._sums(groups, scope, whole, edges)
+        if meter.aggregation is Aggregation.LAST:
+            if whole is not None:
+                self._rollup_last(groups, scope, whole)
+            for lo, hi in edges:
+                self._raw_last(groups, scope, lo, hi)
         if meter.aggregation is Aggregation.UNIQUE_COUNT:
             for key, count in self._unique_counts(scope, period, by_group=True).items():
                 groups[key].unique_count = count
@@ -371,73 +374,59 @@ class SqlUsageStore:
             aggregate.uniques = set()
         return dict(groups)
 
-    def _rollup_part(
+    def _sums(
         self,
         groups: dict[str, Aggregate],
         scope: _Scope,
-        meter: Meter,
-        whole: tuple[datetime, datetime],
+        whole: tuple[datetime, datetime] | None,
+        edges: list[tuple[datetime, datetime]],
     ) -> None:
-        where = and_(
-            _r.tenant_id == scope.tenant_id,
-            _r.customer_id == scope.customer_id,
-            _r.meter_id == scope.meter_id,
-            _r.bucket_start >= whole[0],
-            _r.bucket_start < whole[1],
-        )
-        if scope.late is not None:
-            where = and_(where, _r.late.is_(scope.late))
-        rows = self._conn.execute(
-            select(
-                _r.group_key,
-                func.sum(_r.event_count).label("n"),
-                func.sum(_r.sum_micros).label("s"),
-                func.max(_r.max_micros).label("mx"),
+        """Count, sum and max per group in one statement: the whole hours' rollups
+        and the partial hours' raw events, UNION ALL, grouped once."""
+        parts: list[Any] = []
+        if whole is not None:
+            parts.append(
+                select(
+                    _r.group_key.label("g"),
+                    _r.event_count.label("n"),
+                    _r.sum_micros.label("s"),
+                    _r.max_micros.label("mx"),
+                ).where(_rollup_where(scope, whole))
             )
-            .where(where)
-            .group_by(_r.group_key)
-        )
-        for row in rows:
-            part = Aggregate(count=int(row.n), sum_micros=int(row.s), max_micros=int(row.mx))
-            groups[row.group_key].merge(part)
-        if meter.aggregation is Aggregation.LAST:
-            latest = self._conn.execute(
-                select(_r.group_key, _r.last_time, _r.last_event_id, _r.last_micros).where(where)
+        for lo, hi in edges:
+            parts.append(
+                select(
+                    _e.group_key.label("g"),
+                    literal_column("1").label("n"),
+                    _e.value_micros.label("s"),
+                    _e.value_micros.label("mx"),
+                ).where(_raw_where(scope, lo, hi))
             )
-            for row in latest:
-                candidate = (row.last_time, row.last_event_id, int(row.last_micros))
-                aggregate = groups[row.group_key]
-                if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
-                    aggregate.last = candidate
+        combined: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+        both = combined.subquery()
+        query = select(
+            both.c.g, func.sum(both.c.n), func.sum(both.c.s), func.max(both.c.mx)
+        ).group_by(both.c.g)
+        for key, count, total, largest in self._conn.execute(query):
+            part = Aggregate(count=int(count), sum_micros=int(total), max_micros=int(largest))
+            groups[key].merge(part)
 
-    def _raw_part(
-        self,
-        groups: dict[str, Aggregate],
-        scope: _Scope,
-        meter: Meter,
-        lo: datetime,
-        hi: datetime,
+    def _rollup_last(
+        self, groups: dict[str, Aggregate], scope: _Scope, whole: tuple[datetime, datetime]
     ) -> None:
-        where = _raw_where(scope, lo, hi)
-        rows = self._conn.execute(
-            select(
-                _e.group_key,
-                func.count().label("n"),
-                func.sum(_e.value_micros).label("s"),
-                func.max(_e.value_micros).label("mx"),
+        latest = self._conn.execute(
+            select(_r.group_key, _r.last_time, _r.last_event_id, _r.last_micros).where(
+                _rollup_where(scope, whole)
             )
-            .where(where)
-            .group_by(_e.group_key)
         )
-        for row in rows:
-            part = Aggregate(count=int(row.n), sum_micros=int(row.s), max_micros=int(row.mx))
-            groups[row.group_key].merge(part)
-        if meter.aggregation is Aggregation.LAST:
-            for row in self._raw_rows(scope, lo, hi):
-                candidate = (row.timestamp, row.id, int(row.value_micros))
-                aggregate = groups[row.group_key]
-                if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
-                    aggregate.last = candidate
+        for row in latest:
+            _newer(groups[row.group_key], (row.last_time, row.last_event_id, int(row.last_micros)))
+
+    def _raw_last(
+        self, groups: dict[str, Aggregate], scope: _Scope, lo: datetime, hi: datetime
+    ) -> None:
+        for row in self._raw_rows(scope, lo, hi):
+            _newer(groups[row.group_key], (row.timestamp, row.id, int(row.value_micros)))
 
     def _unique_counts(self, scope: _Scope, period: Period, *, by_group: bool) -> dict[str, int]:
         whole, edges = _split(period)
@@ -494,6 +483,22 @@ class _Scope:
 
 
 _Key = tuple[str, str, datetime, str, bool]
+
+
+def _newer(aggregate: Aggregate, candidate: tuple[datetime, str, int]) -> None:
+    if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
+        aggregate.last = candidate
+
+
+def _rollup_where(scope: _Scope, whole: tuple[datetime, datetime]) -> Any:
+    where = and_(
+        _r.tenant_id == scope.tenant_id,
+        _r.customer_id == scope.customer_id,
+        _r.meter_id == scope.meter_id,
+        _r.bucket_start >= whole[0],
+        _r.bucket_start < whole[1],
+    )
+    return where if scope.late is None else and_(where, _r.late.is_(scope.late))
 
 
 def _raw_where(scope: _Scope, lo: datetime, hi: datetime) -> Any:
