@@ -256,7 +256,9 @@ def build_application(
     }
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
-    handlers["accrue.billing.v1.UsageService"] = _usage_handler(clock, ids, uow_factory, support)
+    handlers["accrue.billing.v1.UsageService"] = _usage_handler(
+        clock, ids, uow_factory, support, events
+    )
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -445,13 +447,17 @@ def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:
 
 
 def _usage_handler(
-    clock: Clock, ids: IdGenerator, uow_factory: SqlUnitOfWorkFactory, support: HandlerSupport
+    clock: Clock,
+    ids: IdGenerator,
+    uow_factory: SqlUnitOfWorkFactory,
+    support: HandlerSupport,
+    events: EventRecorder,
 ) -> Any:
     """The usage area's RPC handler (meters, ingestion, corrections, live usage)."""
     from accrue.usage.handlers import UsageHandler
     from accrue.usage.service import UsageService
 
-    return UsageHandler(support, uow_factory, UsageService(clock, ids))
+    return UsageHandler(support, uow_factory, UsageService(clock, ids, events=events))
 
 
 def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:

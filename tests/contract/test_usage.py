@@ -3,16 +3,20 @@ outcomes with typed reasons, corrections, live usage per meter and dimension."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from accrue.billing.v1 import event_pb2 as evt
 from accrue.billing.v1 import usage_pb2 as use
+from accrue.events.v1 import events_pb2
 from tests.conftest import Transport
 from tests.contract.billing_steps import Scenario, rid, stamp, utc
 
 USAGE = "accrue.billing.v1.UsageService"
+EVENTS = "accrue.billing.v1.EventService"
 START = utc(2026, 3, 1)
 ACCEPTED = use.USAGE_EVENT_OUTCOME_ACCEPTED
 DUPLICATE = use.USAGE_EVENT_OUTCOME_DUPLICATE
@@ -247,3 +251,29 @@ def test_meter_validation_and_batch_size_are_typed_errors(s: Scenario) -> None:
     too_many = [event(m.id, customer.id, START) for _ in range(1001)]
     failure = s.fail(USAGE, "IngestUsage", use.IngestUsageRequest(events=too_many))
     assert (failure.code, failure.reason) == ("INVALID_ARGUMENT", "VALIDATION_FAILED")
+
+
+def test_meter_changes_and_corrections_are_events(s: Scenario) -> None:
+    m = meter(s, use.METER_AGGREGATION_SUM)
+    customer = s.customer()
+    ingest(s, event(m.id, customer.id, START, "evt-x", value="1"))
+    s.call(
+        USAGE,
+        "AmendUsageEvent",
+        use.AmendUsageEventRequest(id="evt-x", properties={"value": "2"}, reason="fix"),
+    )
+    s.call(USAGE, "CancelUsageEvent", use.CancelUsageEventRequest(id="evt-x", reason="void"))
+    s.call(USAGE, "ArchiveMeter", use.ArchiveMeterRequest(id=m.id))
+    deadline = time.monotonic() + 10
+    wanted = ["meter.created", "usage_event.amended", "usage_event.canceled", "meter.archived"]
+    while True:
+        page = s.call(EVENTS, "ListEvents", evt.ListEventsRequest(page_size=1000))
+        types = [e.type for e in page.events if e.type.startswith(("meter.", "usage_event."))]
+        if types == wanted or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert types == wanted
+    last = [e for e in page.events if e.type == "usage_event.canceled"][-1]
+    payload = events_pb2.UsageEventCorrected()
+    last.payload.Unpack(payload)
+    assert (payload.usage_event.id, payload.usage_event.canceled) == ("evt-x", True)

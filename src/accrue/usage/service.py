@@ -34,7 +34,7 @@ from accrue.usage.model import (
     to_decimal,
 )
 from accrue.usage.periods import CustomerTime, CustomerTimes
-from accrue.usage.ports import NewEvent, UsageChange, UsageObserver
+from accrue.usage.ports import EventSink, NewEvent, UsageChange, UsageObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,16 @@ class CustomerUsage:
 
 class UsageService:
     def __init__(
-        self, clock: Clock, ids: IdGenerator, *, observers: Sequence[UsageObserver] = ()
+        self,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        observers: Sequence[UsageObserver] = (),
+        events: EventSink | None = None,
     ) -> None:
         self._clock = clock
         self._ids = ids
+        self._events = events
         self._times = CustomerTimes(clock)
         self._observers = tuple(observers)
 
@@ -88,6 +94,7 @@ class UsageService:
         )
         meter.validate()
         uow.usage.add_meter(meter)
+        self._record(uow, "meter.created", meter)
         return meter
 
     def get_meter(self, uow: Any, tenant_id: str, meter_id: str) -> Meter:
@@ -106,7 +113,15 @@ class UsageService:
             return meter
         archived = replace(meter, archived=True, update_time=self._clock.now())
         uow.usage.update_meter(archived)
+        self._record(uow, "meter.archived", archived)
         return archived
+
+    def _record(self, uow: Any, type_: str, subject: Meter | StoredEvent) -> None:
+        """An outbox event in the same transaction (meters and corrections only)."""
+        if self._events is not None:
+            self._events.record(
+                uow, subject.tenant_id, type=type_, resource_id=subject.id, subject=subject
+            )
 
     # -- ingestion ------------------------------------------------------------
 
@@ -299,6 +314,9 @@ class UsageService:
         )
         uow.usage.rebuild_bucket(
             event.tenant_id, event.customer_id, event.meter_id, event.timestamp
+        )
+        self._record(
+            uow, "usage_event.canceled" if corrected.canceled else "usage_event.amended", corrected
         )
         if self._observers:
             total_after = self._total(uow, event.tenant_id, meter, event.customer_id, time)

@@ -32,6 +32,22 @@ from accrue.domain.subscriptions import Subscription
 from accrue.domain.test_clocks import TestClock
 from accrue.events.v1 import events_pb2
 
+
+def _usage_payloads() -> tuple[tuple[type, Callable[[Any], Message]], ...]:
+    from accrue.usage.convert import event_to_pb as usage_event_to_pb
+    from accrue.usage.convert import meter_to_pb
+    from accrue.usage.model import Meter
+    from accrue.usage.model import StoredEvent as StoredUsageEvent
+
+    return (
+        (Meter, lambda s: events_pb2.MeterChanged(meter=meter_to_pb(s))),
+        (
+            StoredUsageEvent,
+            lambda s: events_pb2.UsageEventCorrected(usage_event=usage_event_to_pb(s)),
+        ),
+    )
+
+
 _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     (Customer, lambda s: events_pb2.CustomerChanged(customer=customer_to_pb(s))),
     (Product, lambda s: events_pb2.ProductChanged(product=product_to_pb(s))),
@@ -48,6 +64,7 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
         StoredBreak,
         lambda s: events_pb2.ReconciliationBreakResolved(**{"break": break_to_pb(s)}),
     ),
+    *_usage_payloads(),
 )
 
 
