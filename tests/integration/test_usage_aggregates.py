@@ -8,6 +8,7 @@ come from the raw events) with the answer recomputed from `usage_events`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,19 +27,29 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.lifecycle import LifecycleState
 from accrue.usage.model import Aggregate, Aggregation, EventInput
 from accrue.usage.service import NewMeter, UsageService, period_total_micros
+from tests.conftest import _skip_or_fail_without_postgres
+from tests.support import fresh_postgres_database
 
 NOW = datetime(2026, 5, 31, 23, 0, tzinfo=UTC)
 START = datetime(2026, 5, 1, tzinfo=UTC)
 _ids = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Application]:
-    path = tmp_path_factory.mktemp("usage") / "accrue.db"
-    settings = Settings(database_url=f"sqlite:///{path}", sqlite_synchronous="OFF")
-    built = build_application(settings, clock=FixedClock(NOW))
-    yield built
-    built.close()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Application]:
+    """One application per database kind for the module (hypothesis reuses it)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('usage') / 'accrue.db'}"
+        else:
+            _skip_or_fail_without_postgres()
+            url = stack.enter_context(fresh_postgres_database())
+        settings = Settings(database_url=url, sqlite_synchronous="OFF")
+        built = build_application(settings, clock=FixedClock(NOW))
+        stack.callback(built.close)
+        yield built
 
 
 def _customer(app: Application, tenant_id: str) -> str:

@@ -28,7 +28,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    text,
     union,
     union_all,
     update,
@@ -49,23 +48,21 @@ from accrue.usage.model import (
 )
 from accrue.usage.ports import NewEvent
 
-_UNNEST_INSERT = text(
-    """
+_UNNEST_SQL = """
     INSERT INTO usage_events (tenant_id, id, meter_id, customer_id, "timestamp", properties,
         fingerprint, value_micros, unique_value, group_key, canceled, late, revision, create_time)
-    SELECT :tenant_id, u.id, u.meter_id, u.customer_id, u.stamp, CAST(u.props AS json),
-        u.print, u.value, u.uniq, u.grp, false, u.late, 0, :now
+    SELECT %(tenant_id)s, u.id, u.meter_id, u.customer_id, u.stamp, CAST(u.props AS json),
+        u.print, u.value, u.uniq, u.grp, false, u.late, 0, %(now)s
     FROM unnest(
-        CAST(:ids AS text[]), CAST(:meters AS text[]), CAST(:customers AS text[]),
-        CAST(:stamps AS timestamptz[]), CAST(:props AS text[]), CAST(:prints AS text[]),
-        CAST(:values AS bigint[]), CAST(:uniques AS text[]), CAST(:groups AS text[]),
-        CAST(:lates AS boolean[])
+        CAST(%(ids)s AS text[]), CAST(%(meters)s AS text[]), CAST(%(customers)s AS text[]),
+        CAST(%(stamps)s AS timestamptz[]), CAST(%(props)s AS text[]), CAST(%(prints)s AS text[]),
+        CAST(%(values)s AS bigint[]), CAST(%(uniques)s AS text[]), CAST(%(groups)s AS text[]),
+        CAST(%(lates)s AS boolean[])
     ) AS u(id, meter_id, customer_id, stamp, props, print, value, uniq, grp, late)
     ORDER BY u.id
     ON CONFLICT DO NOTHING
     RETURNING id
     """
-)
 _m = t.meters.c
 _e = t.usage_events.c
 _r = t.usage_rollups.c
@@ -172,8 +169,12 @@ class SqlUsageStore:
             "groups": [r["group_key"] for r in rows],
             "lates": [r["late"] for r in rows],
         }
-        result = self._conn.execute(_UNNEST_INSERT, {"tenant_id": tenant_id, "now": now, **columns})
-        return {row[0] for row in result}
+        # Binary parameters: arrays go over without text escaping (a third of the cost).
+        driver = self._conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(_UNNEST_SQL, {"tenant_id": tenant_id, "now": now, **columns})
+            return {row[0] for row in cursor.fetchall()}
 
     def add_to_rollups(
         self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]
