@@ -89,10 +89,9 @@ class CustomerTimes:
         found: dict[str, CustomerTime] = {}
         clocks: dict[str, datetime] = {}
         wall = self._clock.now().replace(microsecond=0)
-        for customer_id in sorted(set(customer_ids)):
-            customer = uow.customers.get(tenant_id, customer_id)
-            if customer is None:
-                continue
+        customers = uow.customers.get_many(tenant_id, sorted(set(customer_ids)))
+        for customer_id in sorted(customers):
+            customer = customers[customer_id]
             now = wall
             if customer.test_clock_id:
                 if customer.test_clock_id not in clocks:

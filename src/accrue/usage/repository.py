@@ -6,10 +6,8 @@ event id is what makes a resend harmless, even from concurrent callers), and
 one multi-row upsert of the batch's pre-aggregated hourly rollups, sorted by
 key so concurrent batches lock rows in the same order.
 
-Reading a period sums the rollups of the whole hours inside it and reads the
-raw events only for the partial hours at its ends (periods start at any
-second): at most two hours of a customer's events, through the
-(tenant, customer, meter, timestamp) index.
+Reading (`reads.py`) sums the rollups of the whole hours of a period and reads
+the raw events only for its partial hours.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,16 +22,12 @@ from sqlalchemy import (
     Connection,
     and_,
     delete,
-    func,
     literal_column,
     select,
-    union,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accrue.domain.calendar import Period
 from accrue.domain.paging import PageRequest
 from accrue.usage import tables as t
 from accrue.usage.model import (
@@ -47,6 +40,7 @@ from accrue.usage.model import (
     bucket_of,
 )
 from accrue.usage.ports import NewEvent
+from accrue.usage.reads import UsageReads, _reading, _Scope
 
 _UNNEST_SQL = """
     INSERT INTO usage_events (tenant_id, id, meter_id, customer_id, "timestamp", properties,
@@ -69,7 +63,7 @@ _r = t.usage_rollups.c
 _u = t.usage_unique_values.c
 
 
-class SqlUsageStore:
+class SqlUsageStore(UsageReads):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._dialect = conn.dialect.name
@@ -327,209 +321,12 @@ class SqlUsageStore:
 
     # -- reading --------------------------------------------------------------
 
-    def period_aggregates(
-        self,
-        tenant_id: str,
-        customer_id: str,
-        meter: Meter,
-        period: Period,
-        *,
-        late: bool | None = None,
-    ) -> dict[str, Aggregate]:
-        groups: dict[str, Aggregate] = defaultdict(Aggregate)
-        whole, edges = _split(period)
-        scope = _Scope(tenant_id, customer_id, meter.id, late)
-        self._sums(groups, scope, whole, edges)
-        if meter.aggregation is Aggregation.LAST:
-            if whole is not None:
-                self._rollup_last(groups, scope, whole)
-            for lo, hi in edges:
-                self._raw_last(groups, scope, lo, hi)
-        if meter.aggregation is Aggregation.UNIQUE_COUNT:
-            for key, count in self._unique_counts(scope, period, by_group=True).items():
-                groups[key].unique_count = count
-        return dict(groups)
-
-    def period_unique_total(
-        self,
-        tenant_id: str,
-        customer_id: str,
-        meter: Meter,
-        period: Period,
-        *,
-        late: bool | None = None,
-    ) -> int:
-        scope = _Scope(tenant_id, customer_id, meter.id, late)
-        counts = self._unique_counts(scope, period, by_group=False)
-        return counts.get("", 0)
-
-    def raw_aggregates(
-        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
-    ) -> dict[str, Aggregate]:
-        groups: dict[str, Aggregate] = defaultdict(Aggregate)
-        scope = _Scope(tenant_id, customer_id, meter.id, None)
-        for row in self._raw_rows(scope, period.start, period.end):
-            groups[row.group_key].add(row.timestamp, row.id, _reading(row))
-        for aggregate in groups.values():
-            aggregate.unique_count = len(aggregate.uniques)
-            aggregate.uniques = set()
-        return dict(groups)
-
-    def _sums(
-        self,
-        groups: dict[str, Aggregate],
-        scope: _Scope,
-        whole: tuple[datetime, datetime] | None,
-        edges: list[tuple[datetime, datetime]],
-    ) -> None:
-        """Count, sum and max per group in one statement: the whole hours' rollups
-        and the partial hours' raw events, UNION ALL, grouped once."""
-        parts: list[Any] = []
-        if whole is not None:
-            parts.append(
-                select(
-                    _r.group_key.label("g"),
-                    _r.event_count.label("n"),
-                    _r.sum_micros.label("s"),
-                    _r.max_micros.label("mx"),
-                ).where(_rollup_where(scope, whole))
-            )
-        for lo, hi in edges:
-            parts.append(
-                select(
-                    _e.group_key.label("g"),
-                    literal_column("1").label("n"),
-                    _e.value_micros.label("s"),
-                    _e.value_micros.label("mx"),
-                ).where(_raw_where(scope, lo, hi))
-            )
-        combined: Any = union_all(*parts) if len(parts) > 1 else parts[0]
-        both = combined.subquery()
-        query = select(
-            both.c.g, func.sum(both.c.n), func.sum(both.c.s), func.max(both.c.mx)
-        ).group_by(both.c.g)
-        for key, count, total, largest in self._conn.execute(query):
-            part = Aggregate(count=int(count), sum_micros=int(total), max_micros=int(largest))
-            groups[key].merge(part)
-
-    def _rollup_last(
-        self, groups: dict[str, Aggregate], scope: _Scope, whole: tuple[datetime, datetime]
-    ) -> None:
-        latest = self._conn.execute(
-            select(_r.group_key, _r.last_time, _r.last_event_id, _r.last_micros).where(
-                _rollup_where(scope, whole)
-            )
-        )
-        for row in latest:
-            _newer(groups[row.group_key], (row.last_time, row.last_event_id, int(row.last_micros)))
-
-    def _raw_last(
-        self, groups: dict[str, Aggregate], scope: _Scope, lo: datetime, hi: datetime
-    ) -> None:
-        for row in self._raw_rows(scope, lo, hi):
-            _newer(groups[row.group_key], (row.timestamp, row.id, int(row.value_micros)))
-
-    def _unique_counts(self, scope: _Scope, period: Period, *, by_group: bool) -> dict[str, int]:
-        whole, edges = _split(period)
-        parts: list[Any] = []
-        if whole is not None:
-            where = and_(
-                _u.tenant_id == scope.tenant_id,
-                _u.customer_id == scope.customer_id,
-                _u.meter_id == scope.meter_id,
-                _u.bucket_start >= whole[0],
-                _u.bucket_start < whole[1],
-            )
-            if scope.late is not None:
-                where = and_(where, _u.late.is_(scope.late))
-            parts.append(select(_u.group_key.label("g"), _u.value.label("v")).where(where))
-        for lo, hi in edges:
-            parts.append(
-                select(_e.group_key.label("g"), _e.unique_value.label("v")).where(
-                    _raw_where(scope, lo, hi)
-                )
-            )
-        if not parts:
-            return {}
-        combined: Any = union(*parts) if len(parts) > 1 else parts[0]
-        values = combined.subquery()
-        if by_group:
-            query = select(values.c.g, func.count(values.c.v.distinct())).group_by(values.c.g)
-            return {row[0]: int(row[1]) for row in self._conn.execute(query)}
-        total = self._conn.execute(select(func.count(values.c.v.distinct()))).scalar_one()
-        return {"": int(total)}
-
-    def _raw_rows(self, scope: _Scope, lo: datetime, hi: datetime) -> Sequence[Any]:
-        return list(
-            self._conn.execute(
-                select(
-                    _e.id, _e.timestamp, _e.value_micros, _e.unique_value, _e.group_key, _e.late
-                ).where(_raw_where(scope, lo, hi))
-            )
-        )
-
     def _insert(self, table: Any) -> Any:
         module = postgresql if self._dialect == "postgresql" else sqlite
         return module.insert(table)
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """One customer's events of one meter; `late` None means on time and late alike."""
-
-    tenant_id: str
-    customer_id: str
-    meter_id: str
-    late: bool | None
-
-
 _Key = tuple[str, str, datetime, str, bool]
-
-
-def _newer(aggregate: Aggregate, candidate: tuple[datetime, str, int]) -> None:
-    if aggregate.last is None or candidate[:2] > aggregate.last[:2]:
-        aggregate.last = candidate
-
-
-def _rollup_where(scope: _Scope, whole: tuple[datetime, datetime]) -> Any:
-    where = and_(
-        _r.tenant_id == scope.tenant_id,
-        _r.customer_id == scope.customer_id,
-        _r.meter_id == scope.meter_id,
-        _r.bucket_start >= whole[0],
-        _r.bucket_start < whole[1],
-    )
-    return where if scope.late is None else and_(where, _r.late.is_(scope.late))
-
-
-def _raw_where(scope: _Scope, lo: datetime, hi: datetime) -> Any:
-    where = and_(
-        _e.tenant_id == scope.tenant_id,
-        _e.customer_id == scope.customer_id,
-        _e.meter_id == scope.meter_id,
-        _e.timestamp >= lo,
-        _e.timestamp < hi,
-        _e.canceled.is_(False),
-    )
-    return where if scope.late is None else and_(where, _e.late.is_(scope.late))
-
-
-def _split(
-    period: Period,
-) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
-    """The whole hours inside `period`, and the partial ones at its ends."""
-    first = bucket_of(period.start)
-    if first < period.start:
-        first += BUCKET
-    last = bucket_of(period.end)
-    if first >= last:
-        return None, [(period.start, period.end)]
-    edges = []
-    if period.start < first:
-        edges.append((period.start, first))
-    if last < period.end:
-        edges.append((last, period.end))
-    return (first, last), edges
 
 
 def _fold(
@@ -541,12 +338,6 @@ def _fold(
         key = (customer_id, meter_id, bucket_of(timestamp), reading.group_key, late)
         folded[key].add(timestamp, event_id, reading)
     return folded
-
-
-def _reading(row: Any) -> Reading:
-    return Reading(
-        value_micros=int(row.value_micros), unique_value=row.unique_value, group_key=row.group_key
-    )
 
 
 def _rollup_row(tenant_id: str, key: _Key, aggregate: Aggregate) -> dict[str, Any]:
