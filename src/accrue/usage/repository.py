@@ -1,8 +1,10 @@
 """SQL persistence of meters, usage events and their running aggregates.
 
-Ingestion is set-based: a batch is one multi-row `INSERT ... ON CONFLICT DO
-NOTHING RETURNING id` into `usage_events` (the primary key on the caller's
-event id is what makes a resend harmless, even from concurrent callers), and
+Ingestion is set-based: a batch is one `INSERT ... ON CONFLICT DO NOTHING
+RETURNING id` into `usage_events` (on PostgreSQL `SELECT FROM unnest` of one
+binary array per column, on SQLite multi-row VALUES; the primary key on the
+caller's event id is what makes a resend harmless, even from concurrent
+callers), and
 one multi-row upsert of the batch's pre-aggregated hourly rollups, sorted by
 key so concurrent batches lock rows in the same order.
 
