@@ -37,6 +37,8 @@ from accrue.billing.v1 import (
     subscription_pb2_grpc,
     test_clock_connect,
     test_clock_pb2_grpc,
+    usage_connect,
+    usage_pb2_grpc,
     webhook_connect,
     webhook_pb2_grpc,
 )
@@ -156,6 +158,7 @@ class GrpcClients:
                 reconciliation_pb2_grpc.ReconciliationServiceStub(self.channel)
             ),
             "accrue.billing.v1.WebhookService": webhook_pb2_grpc.WebhookServiceStub(self.channel),
+            "accrue.billing.v1.UsageService": usage_pb2_grpc.UsageServiceStub(self.channel),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
@@ -178,6 +181,8 @@ class GrpcClients:
                 deadline_codes=(grpc.StatusCode.DEADLINE_EXCEEDED,),
                 code_of=lambda e: e.code() if isinstance(e, grpc.RpcError) else None,
             )
+        if method == "StreamIngestUsage":
+            return stub.StreamIngestUsage(iter([request]), metadata=self.metadata, timeout=30)
         if method in CLIENT_STREAMING:
             return stub.ImportSettlementReport(
                 upload_of(request), metadata=self.metadata, timeout=30
@@ -229,6 +234,9 @@ class ConnectClients:
             "accrue.billing.v1.WebhookService": webhook_connect.WebhookServiceClientSync(
                 base_url, **kwargs
             ),
+            "accrue.billing.v1.UsageService": usage_connect.UsageServiceClientSync(
+                base_url, **kwargs
+            ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]
         self.customers = self.clients["accrue.billing.v1.CustomerService"]
@@ -254,6 +262,10 @@ class ConnectClients:
                 items,
                 deadline_codes=(Code.DEADLINE_EXCEEDED,),
                 code_of=lambda e: e.code if isinstance(e, ConnectError) else None,
+            )
+        if method == "StreamIngestUsage":
+            return client.stream_ingest_usage(
+                iter([request]), headers=self.headers, timeout_ms=30000
             )
         if method in CLIENT_STREAMING:
             return client.import_settlement_report(

@@ -21,6 +21,7 @@ from accrue.billing.v1 import (
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
+    usage_pb2,
     webhook_pb2,
 )
 from accrue.catalog.handlers import CatalogHandler
@@ -94,6 +95,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
     webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+    usage_pb2.DESCRIPTOR.services_by_name["UsageService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -189,7 +191,7 @@ def build_application(
     runner = MutationRunner(uow_factory, clock)
     support = HandlerSupport(uow_factory, runner)
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
-    billing = SubscriptionBilling(invoicing, events)
+    billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory))
     subscriptions = SubscriptionService(ids, billing)
     breakers = CircuitBreakers(
         failure_threshold=settings.psp_breaker_failures,
@@ -260,6 +262,9 @@ def build_application(
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     bell.subscribe(webhook_dispatcher.wake)
+    handlers["accrue.billing.v1.UsageService"] = _usage_handler(
+        clock, ids, uow_factory, support, events
+    )
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -438,6 +443,27 @@ def _webhooks(
         ),
     )
     return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+
+
+def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:
+    """Metered items' lines at renewal, read from the usage area's running aggregates."""
+    from accrue.usage.billing import UsageArrears
+
+    return UsageArrears(uow_factory)
+
+
+def _usage_handler(
+    clock: Clock,
+    ids: IdGenerator,
+    uow_factory: SqlUnitOfWorkFactory,
+    support: HandlerSupport,
+    events: EventRecorder,
+) -> Any:
+    """The usage area's RPC handler (meters, ingestion, corrections, live usage)."""
+    from accrue.usage.handlers import UsageHandler
+    from accrue.usage.service import UsageService
+
+    return UsageHandler(support, uow_factory, UsageService(clock, ids, events=events))
 
 
 def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:

@@ -21,6 +21,7 @@ from accrue.payments.convert import EVENT_PAYLOADS as PAYMENTS
 from accrue.reconciliation.convert import EVENT_PAYLOADS as RECONCILIATION
 from accrue.subscriptions.convert import EVENT_PAYLOADS as SUBSCRIPTIONS
 from accrue.test_clocks.convert import EVENT_PAYLOADS as TEST_CLOCKS
+from accrue.usage.convert import EVENT_PAYLOADS as USAGE
 
 _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     *CUSTOMERS,
@@ -31,6 +32,7 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     *TEST_CLOCKS,
     *PAYMENTS,
     *RECONCILIATION,
+    *USAGE,
 )
 
 

@@ -37,6 +37,13 @@ from accrue.relay.tables import relay_cursors
 from accrue.subscriptions.tables import subscriptions
 from accrue.tenancy.tables import api_keys, tenants
 from accrue.test_clocks.tables import test_clocks
+from accrue.usage.tables import (
+    meters,
+    usage_event_corrections,
+    usage_events,
+    usage_rollups,
+    usage_unique_values,
+)
 from accrue.webhooks.tables import webhook_cursors, webhook_deliveries, webhook_endpoints
 
 __all__ = [
@@ -59,6 +66,7 @@ __all__ = [
     "ledger_heads",
     "ledger_transactions",
     "metadata",
+    "meters",
     "payment_methods",
     "payment_transitions",
     "payments",
@@ -74,6 +82,10 @@ __all__ = [
     "subscriptions",
     "tenants",
     "test_clocks",
+    "usage_event_corrections",
+    "usage_events",
+    "usage_rollups",
+    "usage_unique_values",
     "webhook_cursors",
     "webhook_deliveries",
     "webhook_endpoints",

@@ -25,6 +25,7 @@ from accrue.relay.repository import SqlRelayCursors
 from accrue.subscriptions.repository import SqlSubscriptionRepository
 from accrue.tenancy.repository import SqlTenantRepository
 from accrue.test_clocks.repository import SqlTestClockRepository
+from accrue.usage.repository import SqlUsageStore
 from accrue.webhooks.repository import SqlWebhookStore
 
 
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookStore
     relay_cursors: SqlRelayCursors
     documents: SqlDocumentRepository
+    usage: SqlUsageStore
 
     def __init__(
         self,
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookStore(conn)
         self.relay_cursors = SqlRelayCursors(conn)
         self.documents = SqlDocumentRepository(conn)
+        self.usage = SqlUsageStore(conn)
         return self
 
     def commit(self) -> None:

@@ -24,6 +24,7 @@ from accrue.billing.v1 import payment_pb2 as pay
 from accrue.billing.v1 import reconciliation_pb2 as rec
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import test_clock_pb2 as clk
+from accrue.billing.v1 import usage_pb2 as use
 from accrue.billing.v1 import webhook_pb2 as whk
 from accrue.billing.v1.money_pb2 import Money
 
@@ -48,6 +49,8 @@ class Ids:
     webhook_endpoint: str = ""
     spare_webhook_endpoint: str = ""
     webhook_delivery: str = ""
+    meter: str = ""
+    usage_event: str = ""
 
 
 # Subscriptions in samples live on a test clock, so every period and invoice
@@ -340,6 +343,47 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
 }
 
 
+def _usage_input(ids: Ids, event_id: str) -> use.UsageEventInput:
+    return use.UsageEventInput(
+        id=event_id,
+        meter_id=ids.meter,
+        customer_id=ids.clock_customer,
+        timestamp=_stamp(CLOCK_START),
+        properties={"tokens": "12.5"},
+    )
+
+
+USAGE_SAMPLES: dict[str, Callable[[Ids], Message]] = {
+    "accrue.billing.v1.UsageService/CreateMeter": lambda ids: use.CreateMeterRequest(
+        meter=use.Meter(
+            display_name="Tokens", aggregation=use.METER_AGGREGATION_SUM, value_property="tokens"
+        ),
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.UsageService/GetMeter": lambda ids: use.GetMeterRequest(id=ids.meter),
+    "accrue.billing.v1.UsageService/ListMeters": lambda ids: use.ListMetersRequest(),
+    "accrue.billing.v1.UsageService/ArchiveMeter": lambda ids: use.ArchiveMeterRequest(
+        id=ids.meter, request_id=_rid()
+    ),
+    "accrue.billing.v1.UsageService/IngestUsage": lambda ids: use.IngestUsageRequest(
+        events=[_usage_input(ids, "sample-ingest-1")]
+    ),
+    "accrue.billing.v1.UsageService/StreamIngestUsage": lambda ids: use.StreamIngestUsageRequest(
+        events=[_usage_input(ids, "sample-stream-1")]
+    ),
+    "accrue.billing.v1.UsageService/CancelUsageEvent": lambda ids: use.CancelUsageEventRequest(
+        id=ids.usage_event, reason="reported twice", request_id=_rid()
+    ),
+    "accrue.billing.v1.UsageService/AmendUsageEvent": lambda ids: use.AmendUsageEventRequest(
+        id=ids.usage_event, properties={"tokens": "10"}, reason="miscounted", request_id=_rid()
+    ),
+    "accrue.billing.v1.UsageService/GetCustomerUsage": lambda ids: use.GetCustomerUsageRequest(
+        customer_id=ids.clock_customer
+    ),
+}
+SAMPLES.update(USAGE_SAMPLES)
+
+
 def seed(call: Callable[[str, str, Message], Message]) -> Ids:
     """Create one of each resource for the calling tenant."""
     product = call(
@@ -480,4 +524,33 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         webhook_endpoint=endpoint.id,
         spare_webhook_endpoint=spare.id,
         webhook_delivery=delivery.id,
+        **_seed_usage(call, clock_customer.id),
     )
+
+
+def _seed_usage(call: Callable[[str, str, Message], Message], customer_id: str) -> dict[str, str]:
+    meter = call(
+        "accrue.billing.v1.UsageService",
+        "CreateMeter",
+        use.CreateMeterRequest(
+            meter=use.Meter(
+                display_name="Seed", aggregation=use.METER_AGGREGATION_SUM, value_property="tokens"
+            )
+        ),
+    )
+    call(
+        "accrue.billing.v1.UsageService",
+        "IngestUsage",
+        use.IngestUsageRequest(
+            events=[
+                use.UsageEventInput(
+                    id="seed-event-1",
+                    meter_id=meter.id,
+                    customer_id=customer_id,
+                    timestamp=_stamp(CLOCK_START),
+                    properties={"tokens": "3"},
+                )
+            ]
+        ),
+    )
+    return {"meter": meter.id, "usage_event": "seed-event-1"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 
+from accrue.billing.v1 import usage_pb2 as use
 from accrue.bootstrap import SERVICES
 from tests.conftest import Transport
 from tests.contract.samples import SAMPLES, Ids, seed
@@ -19,6 +20,7 @@ from tests.support import (
     failure_of_grpc,
 )
 
+PER_EVENT_OUTCOMES = frozenset({"IngestUsage", "StreamIngestUsage"})
 ALL_RPCS = sorted(f"{s.full_name}/{m.name}" for s in SERVICES for m in s.methods)
 
 
@@ -85,6 +87,13 @@ def test_another_tenants_ids_are_not_found(rpc: Transport, victim: Ids, rpc_name
     request = SAMPLES[rpc_name](victim)
     refers_to_resource = bool(_resource_ids(request))
     service, method = _split(rpc_name)
+    if method in PER_EVENT_OUTCOMES:
+        # A batch answers per event: each of another tenant's ids is refused as not found.
+        response = rpc.call(service, method, request)
+        assert {(r.outcome, r.reason) for r in response.results} == {
+            (use.USAGE_EVENT_OUTCOME_REFUSED, "RESOURCE_NOT_FOUND")
+        }
+        return
     if refers_to_resource:
         failure = rpc.fail(service, method, request)
         assert (failure.code, failure.reason) == ("NOT_FOUND", "RESOURCE_NOT_FOUND"), rpc_name

@@ -1,4 +1,4 @@
-"""Inside the webhook and relay area packages, imports point inwards too:
+"""Inside the webhook, relay and usage area packages, imports point inwards too:
 model <- ports/use cases <- adapters/handlers/entry points."""
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ RULES = {
     "webhooks/dispatcher.py": OUTER,
     "relay/ports.py": OUTER,
     "relay/relay.py": OUTER,
+    "usage/model.py": (*OUTER, "accrue.usage"),
+    "usage/ports.py": OUTER,
+    "usage/service.py": OUTER,
+    "usage/periods.py": OUTER,
+    "usage/pricing.py": OUTER,
+    "usage/billing.py": OUTER,
 }
 
 

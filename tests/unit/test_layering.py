@@ -51,6 +51,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "reconciliation": frozenset({"tenancy", "event_log", "catalog", "ledger", "payments"}),
     "webhooks": frozenset({"event_log"}),
     "relay": frozenset({"tenancy", "event_log"}),
+    "usage": frozenset({"tenancy", "event_log", "catalog", "invoicing", "subscriptions"}),
 }
 AREAS = frozenset(MAY_IMPORT)
 
@@ -95,6 +96,8 @@ MODEL_MODULES = frozenset(
         "reconciliation/runs.py",
         "reconciliation/settlement.py",
         "webhooks/model.py",
+        "usage/model.py",
+        "usage/pricing.py",
     }
 )
 

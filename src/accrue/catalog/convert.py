@@ -108,6 +108,7 @@ def price_to_pb(price: Price) -> catalog_pb2.Price:
                 interval_unit=_INTERVAL_PB[terms.recurring.interval_unit],
                 interval_count=terms.recurring.interval_count,
                 usage_type=_USAGE_PB[terms.recurring.usage_type],
+                meter_id=terms.recurring.meter_id,
             )
         )
     return message
@@ -142,6 +143,7 @@ def price_terms_from_pb(price: catalog_pb2.Price, *, currency_code: str) -> Pric
             interval_unit=_INTERVAL[price.recurring.interval_unit],
             interval_count=price.recurring.interval_count,
             usage_type=_USAGE[price.recurring.usage_type],
+            meter_id=price.recurring.meter_id,
         )
     tiers = tuple(
         PriceTier(

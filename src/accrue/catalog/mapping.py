@@ -61,6 +61,7 @@ def price_row(price: Price) -> dict[str, Any]:
         "interval_unit": recurring.interval_unit.value if recurring else None,
         "interval_count": recurring.interval_count if recurring else None,
         "usage_type": recurring.usage_type.value if recurring else None,
+        "meter_id": (recurring.meter_id or None) if recurring else None,
         "tax_behavior": terms.tax_behavior.value,
         "nickname": price.nickname,
         "state": price.state.value,
@@ -78,6 +79,7 @@ def price_from_row(row: Any) -> Price:
             interval_unit=IntervalUnit(row.interval_unit),
             interval_count=row.interval_count,
             usage_type=UsageType(row.usage_type),
+            meter_id=row.meter_id or "",
         )
     terms = PriceTerms(
         currency_code=row.currency_code,

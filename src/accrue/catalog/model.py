@@ -57,6 +57,8 @@ class Recurring:
     interval_unit: IntervalUnit
     interval_count: int
     usage_type: UsageType = UsageType.LICENSED
+    # METERED prices: the meter whose aggregate is the quantity billed in arrears.
+    meter_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ class PriceTerms:
                     f"{prefix}.recurring.interval_count",
                     f"must be between 1 and {limit} for {self.recurring.interval_unit.name}",
                 )
+            if self.recurring.meter_id and self.recurring.usage_type is not UsageType.METERED:
+                problems.add(f"{prefix}.recurring.meter_id", "only METERED prices name a meter")
         problems.raise_if_any("the price terms are invalid")
 
     def _validate_tiers(self, problems: Violations, prefix: str) -> None:

@@ -49,6 +49,7 @@ prices = Table(
     Column("interval_unit", String(8), nullable=True),
     Column("interval_count", Integer, nullable=True),
     Column("usage_type", String(16), nullable=True),
+    Column("meter_id", ID, nullable=True),
     Column("tax_behavior", String(16), nullable=False),
     Column("nickname", String(256), nullable=False),
     Column("state", String(16), nullable=False),

@@ -66,6 +66,7 @@ def terms_json(terms: PriceTerms) -> dict[str, Any]:
             "interval_unit": recurring.interval_unit.value,
             "interval_count": recurring.interval_count,
             "usage_type": recurring.usage_type.value,
+            **({"meter_id": recurring.meter_id} if recurring.meter_id else {}),
         },
         "tax_behavior": terms.tax_behavior.value,
     }
@@ -84,6 +85,7 @@ def terms_of(data: Mapping[str, Any]) -> PriceTerms:
             interval_unit=IntervalUnit(recurring["interval_unit"]),
             interval_count=recurring["interval_count"],
             usage_type=UsageType(recurring["usage_type"]),
+            meter_id=recurring.get("meter_id", ""),
         ),
         tax_behavior=TaxBehavior(data["tax_behavior"]),
     )

@@ -10,18 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from accrue.customers.model import Customer
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import BillingReason, Invoice, InvoiceLine, LineCharge
+from accrue.kernel.calendar import Period
 from accrue.ports import UnitOfWork
 from accrue.subscriptions import model as subs
-from accrue.subscriptions.charges import period_charges, unused_time_credits
+from accrue.subscriptions.charges import metered_notices, period_charges, unused_time_credits
 from accrue.subscriptions.model import (
     DueAction,
     DueWork,
     Subscription,
+    SubscriptionItem,
     SubscriptionStatus,
     Transition,
 )
@@ -42,10 +45,24 @@ class DuePlan:
         return [(sub, len(steps)) for sub, steps in self.planned]
 
 
+class ArrearsCharges(Protocol):
+    """Metered items' lines for a period that has ended (the usage area provides it)."""
+
+    def charges(self, sub: Subscription, period: Period) -> list[LineCharge]: ...
+    def removed_charges(
+        self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
+    ) -> list[LineCharge]:
+        """Usage of metered items a change removes, from the period's start to the change."""
+        ...
+
+
 class SubscriptionBilling:
-    def __init__(self, invoicing: Invoicing, events: EventRecorder) -> None:
+    def __init__(
+        self, invoicing: Invoicing, events: EventRecorder, usage: ArrearsCharges | None = None
+    ) -> None:
         self._invoicing = invoicing
         self._events = events
+        self._usage = usage
 
     @property
     def invoicing(self) -> Invoicing:
@@ -63,6 +80,8 @@ class SubscriptionBilling:
     ) -> Invoice:
         """The (unsaved) invoice for the current period, with pending lines first."""
         charges = [*extra, *period_charges(sub, sub.current_period)]
+        if not charges and not sub.pending_lines:
+            charges = metered_notices(sub, sub.current_period)
         lines = [*sub.pending_lines, *self._invoicing.lines(customer, charges)]
         return self._invoicing.draft(
             customer,
@@ -149,10 +168,12 @@ class SubscriptionBilling:
         new = transition.subscription
         if work.action is DueAction.SCHEDULED_RESUME:
             return transition, self.resume_invoice(customer, sub, new, preview=preview)
+        arrears = self._arrears(sub, work)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
+            lines = self._invoicing.lines(customer, arrears)
             draft = self.lines_invoice(
-                customer, new, [], reason=reason, now=work.at, preview=preview
+                customer, new, lines, reason=reason, now=work.at, preview=preview
             )
             return transition, draft
         if new.status in _BILLED:
@@ -161,9 +182,29 @@ class SubscriptionBilling:
                 if work.action is DueAction.TRIAL_END
                 else BillingReason.SUBSCRIPTION_CYCLE
             )
-            draft = self.period_invoice(customer, new, reason=reason, now=work.at, preview=preview)
+            draft = self.period_invoice(
+                customer, new, reason=reason, now=work.at, preview=preview, extra=arrears
+            )
             return transition, draft
         return transition, None
+
+    def metered_until_change(
+        self, sub: Subscription, new_items: Sequence[SubscriptionItem], at: datetime
+    ) -> list[LineCharge]:
+        """Lines for the usage so far of metered items a change removes (at their price)."""
+        kept = {item.price_id for item in new_items}
+        removed = [item for item in sub.items if item.metered and item.price_id not in kept]
+        if self._usage is None or not removed or sub.status is SubscriptionStatus.TRIALING:
+            return []
+        return self._usage.removed_charges(sub, removed, at)
+
+    def _arrears(self, sub: Subscription, work: DueWork) -> list[LineCharge]:
+        """Metered usage of the period `work` closes (a trial's usage is free)."""
+        if self._usage is None or sub.status is SubscriptionStatus.TRIALING:
+            return []
+        if work.action not in (DueAction.RENEWAL, DueAction.PERIOD_END_CANCELLATION):
+            return []
+        return self._usage.charges(sub, sub.current_period)
 
     def run_step(
         self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork

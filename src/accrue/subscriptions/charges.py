@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from fractions import Fraction
 
-from accrue.invoicing.line_text import whole_period_line
+from accrue.invoicing.line_text import period_text, whole_period_line
 from accrue.invoicing.model import InvoiceLine, LineCharge, taxed
 from accrue.invoicing.proration import prorate_partial_period
 from accrue.invoicing.tax import TaxRate
@@ -33,6 +33,36 @@ def period_charges(sub: Subscription, period: Period) -> list[LineCharge]:
     return [
         _whole(sub, item, period) if whole else _partial(sub, item, full, period)
         for item in sub.items
+        if not item.metered
+    ]
+
+
+def metered_notices(sub: Subscription, period: Period) -> list[LineCharge]:
+    """Zero lines saying metered items are billed at period end.
+
+    An invoice needs a line; a subscription of metered items only starts with one of these.
+    """
+    return [
+        LineCharge(
+            description=f"{item.label or item.price_id}, usage billed at period end, "
+            + period_text(period.start, period.end, sub.anchor.time_zone),
+            price_id=item.price_id,
+            subscription_id=sub.id,
+            quantity=0,
+            unit_amount_minor=None,
+            amount_minor=0,
+            tax_behavior=item.terms.tax_behavior,
+            period_start=period.start,
+            period_end=period.end,
+            proration=False,
+            fraction=Fraction(1),
+            full_period_amount_minor=0,
+            unrounded=Fraction(0),
+            rounding=DEFAULT_RULE.value,
+            explanation="metered: billed in arrears for this period on the next invoice",
+        )
+        for item in sub.items
+        if item.metered
     ]
 
 
@@ -57,6 +87,7 @@ def unused_time_credits(sub: Subscription, at: datetime, period: Period) -> list
             time_zone=sub.anchor.time_zone,
         )
         for item in sub.items
+        if not item.metered
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 # The line fields that are instants: columns in `invoice_lines`, text in JSON.
@@ -18,6 +19,11 @@ def items_json(items: Iterable[SubscriptionItem]) -> list[dict[str, Any]]:
             "quantity": item.quantity,
             "terms": terms_json(item.terms),
             "label": item.label,
+            **(
+                {"metered_since": item.metered_since.isoformat()}
+                if item.metered_since is not None
+                else {}
+            ),
         }
         for item in items
     ]
@@ -30,6 +36,9 @@ def items_of(data: Iterable[Mapping[str, Any]]) -> tuple[SubscriptionItem, ...]:
             terms=terms_of(item["terms"]),
             quantity=item["quantity"],
             label=item.get("label", ""),
+            metered_since=(
+                datetime.fromisoformat(item["metered_since"]) if "metered_since" in item else None
+            ),
         )
         for item in data
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn
 
-from accrue.catalog.model import PriceTerms
+from accrue.catalog.model import PriceTerms, UsageType
 from accrue.invoicing.model import CollectionMethod, InvoiceLine
 from accrue.invoicing.proration import ProrationLine, prorate_change, prorate_partial_period
 from accrue.kernel.calendar import (
@@ -138,11 +138,19 @@ class SubscriptionItem:
     quantity: int = 1
     # What invoices call the item (`Product (nickname)`), frozen in with the terms.
     label: str = ""
+    # Metered items added by a change mid-period count usage from then on.
+    metered_since: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.quantity < 1:
             raise ValidationFailed.on("item.quantity", "must be at least 1")
         self.terms.validate("item.price")
+
+    @property
+    def metered(self) -> bool:
+        """Billed in arrears from usage, never in advance or prorated by time."""
+        recurring = self.terms.recurring
+        return recurring is not None and recurring.usage_type is UsageType.METERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +393,18 @@ def change_items(
     items = _checked(new_items)
     if at not in sub.current_period:
         refuse(sub, _A.CHANGE_ITEMS, "the change must fall within the current period")
+    metered = {item.price_id: item for item in sub.items if item.metered}
+    items = tuple(
+        replace(
+            item,
+            metered_since=(
+                metered[item.price_id].metered_since if item.price_id in metered else at
+            ),
+        )
+        if item.metered
+        else item
+        for item in items
+    )
     lines: list[ItemProration] = []
     if proration_behavior is not ProrationBehavior.NONE and sub.status is _S.ACTIVE:
         lines = _prorate(sub.items, items, sub.current_period, at)
@@ -422,8 +442,8 @@ def run_due(sub: Subscription, work: DueWork) -> Transition:
 def _prorate(
     old: Sequence[SubscriptionItem], new: Sequence[SubscriptionItem], period: Period, at: datetime
 ) -> list[ItemProration]:
-    before = {item.price_id: item for item in old}
-    after = {item.price_id: item for item in new}
+    before = {item.price_id: item for item in old if not item.metered}
+    after = {item.price_id: item for item in new if not item.metered}
     lines: list[ItemProration] = []
     for price_id in [*before, *(p for p in after if p not in before)]:
         was, will = before.get(price_id), after.get(price_id)

@@ -284,6 +284,7 @@ class SubscriptionService:
             )
             for p in transition.prorations
         ]
+        charges += self._billing.metered_until_change(sub, items, at)
         return transition, self._invoicing.lines(customer, charges), at, now
 
     def pause(
@@ -430,9 +431,9 @@ class SubscriptionService:
             recurring = price.terms.recurring
             if recurring is None:
                 raise ValidationFailed.on(where, "a subscription needs recurring prices")
-            if recurring.usage_type is UsageType.METERED:
+            if recurring.usage_type is UsageType.METERED and not recurring.meter_id:
                 raise ValidationFailed.on(
-                    where, "metered prices need usage reporting, which Accrue does not have yet"
+                    where, "a metered price needs a meter (recurring.meter_id) to be billed"
                 )
             if price.terms.currency_code != customer.currency_code:
                 raise CurrencyMismatch(

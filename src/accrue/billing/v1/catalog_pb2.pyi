@@ -85,14 +85,16 @@ class Product(_message.Message):
     def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.LifecycleState, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Recurring(_message.Message):
-    __slots__ = ("interval_unit", "interval_count", "usage_type")
+    __slots__ = ("interval_unit", "interval_count", "usage_type", "meter_id")
     INTERVAL_UNIT_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METER_ID_FIELD_NUMBER: _ClassVar[int]
     interval_unit: IntervalUnit
     interval_count: int
     usage_type: UsageType
-    def __init__(self, interval_unit: _Optional[_Union[IntervalUnit, str]] = ..., interval_count: _Optional[int] = ..., usage_type: _Optional[_Union[UsageType, str]] = ...) -> None: ...
+    meter_id: str
+    def __init__(self, interval_unit: _Optional[_Union[IntervalUnit, str]] = ..., interval_count: _Optional[int] = ..., usage_type: _Optional[_Union[UsageType, str]] = ..., meter_id: _Optional[str] = ...) -> None: ...
 
 class PriceTier(_message.Message):
     __slots__ = ("up_to", "unit_amount", "flat_amount")

@@ -30,37 +30,42 @@ from accrue.billing.v1 import payment_pb2 as accrue_dot_billing_dot_v1_dot_payme
 from accrue.billing.v1 import reconciliation_pb2 as accrue_dot_billing_dot_v1_dot_reconciliation__pb2
 from accrue.billing.v1 import subscription_pb2 as accrue_dot_billing_dot_v1_dot_subscription__pb2
 from accrue.billing.v1 import test_clock_pb2 as accrue_dot_billing_dot_v1_dot_test__clock__pb2
+from accrue.billing.v1 import usage_pb2 as accrue_dot_billing_dot_v1_dot_usage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63\x63rue/events/v1/events.proto\x12\x10\x61\x63\x63rue.events.v1\x1a\x1f\x61\x63\x63rue/billing/v1/catalog.proto\x1a accrue/billing/v1/customer.proto\x1a\x1f\x61\x63\x63rue/billing/v1/invoice.proto\x1a\x1e\x61\x63\x63rue/billing/v1/ledger.proto\x1a\x1f\x61\x63\x63rue/billing/v1/payment.proto\x1a&accrue/billing/v1/reconciliation.proto\x1a$accrue/billing/v1/subscription.proto\x1a\"accrue/billing/v1/test_clock.proto\"F\n\x0eProductChanged\x12\x34\n\x07product\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.ProductR\x07product\">\n\x0cPriceChanged\x12.\n\x05price\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.PriceR\x05price\"J\n\x0f\x43ustomerChanged\x12\x37\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1b.accrue.billing.v1.CustomerR\x08\x63ustomer\"a\n\x17LedgerTransactionPosted\x12\x46\n\x0btransaction\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.LedgerTransactionR\x0btransaction\"Z\n\x13SubscriptionChanged\x12\x43\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.accrue.billing.v1.SubscriptionR\x0csubscription\"F\n\x0eInvoiceChanged\x12\x34\n\x07invoice\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.InvoiceR\x07invoice\"S\n\x11\x43reditNoteCreated\x12>\n\x0b\x63redit_note\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.CreditNoteR\ncreditNote\"O\n\x10TestClockChanged\x12;\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ttestClock\"F\n\x0ePaymentChanged\x12\x34\n\x07payment\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.PaymentR\x07payment\"B\n\rRefundChanged\x12\x31\n\x06refund\x18\x01 \x01(\x0b\x32\x19.accrue.billing.v1.RefundR\x06refund\"T\n\x1aReconciliationRunCompleted\x12\x36\n\x03run\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.ReconciliationRunR\x03run\"[\n\x1bReconciliationBreakResolved\x12<\n\x05\x62reak\x18\x01 \x01(\x0b\x32&.accrue.billing.v1.ReconciliationBreakR\x05\x62reakb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63\x63rue/events/v1/events.proto\x12\x10\x61\x63\x63rue.events.v1\x1a\x1f\x61\x63\x63rue/billing/v1/catalog.proto\x1a accrue/billing/v1/customer.proto\x1a\x1f\x61\x63\x63rue/billing/v1/invoice.proto\x1a\x1e\x61\x63\x63rue/billing/v1/ledger.proto\x1a\x1f\x61\x63\x63rue/billing/v1/payment.proto\x1a&accrue/billing/v1/reconciliation.proto\x1a$accrue/billing/v1/subscription.proto\x1a\"accrue/billing/v1/test_clock.proto\x1a\x1d\x61\x63\x63rue/billing/v1/usage.proto\"F\n\x0eProductChanged\x12\x34\n\x07product\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.ProductR\x07product\">\n\x0cPriceChanged\x12.\n\x05price\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.PriceR\x05price\"J\n\x0f\x43ustomerChanged\x12\x37\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1b.accrue.billing.v1.CustomerR\x08\x63ustomer\"a\n\x17LedgerTransactionPosted\x12\x46\n\x0btransaction\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.LedgerTransactionR\x0btransaction\"Z\n\x13SubscriptionChanged\x12\x43\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.accrue.billing.v1.SubscriptionR\x0csubscription\"F\n\x0eInvoiceChanged\x12\x34\n\x07invoice\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.InvoiceR\x07invoice\"S\n\x11\x43reditNoteCreated\x12>\n\x0b\x63redit_note\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.CreditNoteR\ncreditNote\"O\n\x10TestClockChanged\x12;\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ttestClock\"F\n\x0ePaymentChanged\x12\x34\n\x07payment\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.PaymentR\x07payment\"B\n\rRefundChanged\x12\x31\n\x06refund\x18\x01 \x01(\x0b\x32\x19.accrue.billing.v1.RefundR\x06refund\"T\n\x1aReconciliationRunCompleted\x12\x36\n\x03run\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.ReconciliationRunR\x03run\"[\n\x1bReconciliationBreakResolved\x12<\n\x05\x62reak\x18\x01 \x01(\x0b\x32&.accrue.billing.v1.ReconciliationBreakR\x05\x62reak\">\n\x0cMeterChanged\x12.\n\x05meter\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.MeterR\x05meter\"U\n\x13UsageEventCorrected\x12>\n\x0busage_event\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.UsageEventR\nusageEventb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accrue.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRODUCTCHANGED']._serialized_start=330
-  _globals['_PRODUCTCHANGED']._serialized_end=400
-  _globals['_PRICECHANGED']._serialized_start=402
-  _globals['_PRICECHANGED']._serialized_end=464
-  _globals['_CUSTOMERCHANGED']._serialized_start=466
-  _globals['_CUSTOMERCHANGED']._serialized_end=540
-  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_start=542
-  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_end=639
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=641
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=731
-  _globals['_INVOICECHANGED']._serialized_start=733
-  _globals['_INVOICECHANGED']._serialized_end=803
-  _globals['_CREDITNOTECREATED']._serialized_start=805
-  _globals['_CREDITNOTECREATED']._serialized_end=888
-  _globals['_TESTCLOCKCHANGED']._serialized_start=890
-  _globals['_TESTCLOCKCHANGED']._serialized_end=969
-  _globals['_PAYMENTCHANGED']._serialized_start=971
-  _globals['_PAYMENTCHANGED']._serialized_end=1041
-  _globals['_REFUNDCHANGED']._serialized_start=1043
-  _globals['_REFUNDCHANGED']._serialized_end=1109
-  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_start=1111
-  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_end=1195
-  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_start=1197
-  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_end=1288
+  _globals['_PRODUCTCHANGED']._serialized_start=361
+  _globals['_PRODUCTCHANGED']._serialized_end=431
+  _globals['_PRICECHANGED']._serialized_start=433
+  _globals['_PRICECHANGED']._serialized_end=495
+  _globals['_CUSTOMERCHANGED']._serialized_start=497
+  _globals['_CUSTOMERCHANGED']._serialized_end=571
+  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_start=573
+  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_end=670
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=672
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=762
+  _globals['_INVOICECHANGED']._serialized_start=764
+  _globals['_INVOICECHANGED']._serialized_end=834
+  _globals['_CREDITNOTECREATED']._serialized_start=836
+  _globals['_CREDITNOTECREATED']._serialized_end=919
+  _globals['_TESTCLOCKCHANGED']._serialized_start=921
+  _globals['_TESTCLOCKCHANGED']._serialized_end=1000
+  _globals['_PAYMENTCHANGED']._serialized_start=1002
+  _globals['_PAYMENTCHANGED']._serialized_end=1072
+  _globals['_REFUNDCHANGED']._serialized_start=1074
+  _globals['_REFUNDCHANGED']._serialized_end=1140
+  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_start=1142
+  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_end=1226
+  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_start=1228
+  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_end=1319
+  _globals['_METERCHANGED']._serialized_start=1321
+  _globals['_METERCHANGED']._serialized_end=1383
+  _globals['_USAGEEVENTCORRECTED']._serialized_start=1385
+  _globals['_USAGEEVENTCORRECTED']._serialized_end=1470
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ from accrue.billing.v1 import payment_pb2 as _payment_pb2
 from accrue.billing.v1 import reconciliation_pb2 as _reconciliation_pb2
 from accrue.billing.v1 import subscription_pb2 as _subscription_pb2
 from accrue.billing.v1 import test_clock_pb2 as _test_clock_pb2
+from accrue.billing.v1 import usage_pb2 as _usage_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -83,3 +84,15 @@ class ReconciliationBreakResolved(_message.Message):
     __slots__ = ()
     BREAK_FIELD_NUMBER: _ClassVar[int]
     def __init__(self, **kwargs) -> None: ...
+
+class MeterChanged(_message.Message):
+    __slots__ = ("meter",)
+    METER_FIELD_NUMBER: _ClassVar[int]
+    meter: _usage_pb2.Meter
+    def __init__(self, meter: _Optional[_Union[_usage_pb2.Meter, _Mapping]] = ...) -> None: ...
+
+class UsageEventCorrected(_message.Message):
+    __slots__ = ("usage_event",)
+    USAGE_EVENT_FIELD_NUMBER: _ClassVar[int]
+    usage_event: _usage_pb2.UsageEvent
+    def __init__(self, usage_event: _Optional[_Union[_usage_pb2.UsageEvent, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Usage: meters, exactly-once usage ingestion, running aggregates, metered billing."""

@@ -1,0 +1,106 @@
+"""Which billing period a customer's usage belongs to, and the customer's "now".
+
+Usage is aggregated per billing period of the customer's subscription that
+bills the meter (else its first live subscription); a customer without one is
+measured per UTC calendar month. "Now" is the customer's test clock's frozen
+time when it has one, so usage can be reported at simulated times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from accrue.catalog.model import UsageType
+from accrue.kernel.calendar import Period, period_containing
+from accrue.kernel.clock import Clock
+from accrue.kernel.paging import PageRequest
+from accrue.subscriptions.model import Subscription, SubscriptionStatus
+
+_LIVE = frozenset(
+    {
+        SubscriptionStatus.TRIALING,
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+        SubscriptionStatus.PAUSED,
+        SubscriptionStatus.UNPAID,
+    }
+)
+_ALL = PageRequest(size=100, after_id="", query_fingerprint="")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTime:
+    """A customer's now and the subscriptions that set its periods."""
+
+    now: datetime
+    subscriptions: tuple[Subscription, ...]
+
+    def subscription_for(self, meter_id: str) -> Subscription | None:
+        for sub in self.subscriptions:
+            if any(
+                item.terms.recurring
+                and item.terms.recurring.meter_id == meter_id
+                and item.terms.recurring.usage_type is UsageType.METERED
+                for item in sub.items
+            ):
+                return sub
+        return self.subscriptions[0] if self.subscriptions else None
+
+    def current_period(self, meter_id: str) -> Period:
+        return self.period_of(meter_id, self.now)
+
+    def period_of(self, meter_id: str, instant: datetime) -> Period:
+        """The billing period that holds `instant` for this meter."""
+        sub = self.subscription_for(meter_id)
+        if sub is None:
+            return calendar_month(instant)
+        current = sub.current_period
+        if current.start <= instant < current.end:
+            return current
+        found = period_containing(sub.anchor, sub.interval, instant)
+        if instant < current.start and found.end > current.start:
+            return Period(found.start, current.start)
+        return found
+
+
+def calendar_month(instant: datetime) -> Period:
+    utc = instant.astimezone(UTC)
+    start = utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return Period(start, end)
+
+
+class CustomerTimes:
+    """Looks customers up once per batch: existence, test-clock time, subscriptions."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def load(
+        self, uow: Any, tenant_id: str, customer_ids: Sequence[str]
+    ) -> dict[str, CustomerTime]:
+        found: dict[str, CustomerTime] = {}
+        clocks: dict[str, datetime] = {}
+        wall = self._clock.now().replace(microsecond=0)
+        customers = uow.customers.get_many(tenant_id, sorted(set(customer_ids)))
+        for customer_id in sorted(customers):
+            customer = customers[customer_id]
+            now = wall
+            if customer.test_clock_id:
+                if customer.test_clock_id not in clocks:
+                    test_clock = uow.test_clocks.get(tenant_id, customer.test_clock_id)
+                    clocks[customer.test_clock_id] = (
+                        test_clock.frozen_time if test_clock is not None else wall
+                    )
+                now = clocks[customer.test_clock_id]
+            subs = uow.subscriptions.list(tenant_id, _ALL, customer_id=customer_id, status=None)
+            live = tuple(sub for sub in subs if sub.status in _LIVE)
+            found[customer_id] = CustomerTime(now=now, subscriptions=live)
+        return found

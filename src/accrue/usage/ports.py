@@ -1,0 +1,134 @@
+"""What the usage use cases need from the outside world, as protocols.
+
+`UsageObserver` is how other areas (entitlements, thresholds) learn that a
+customer's usage moved, inside the ingestion transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from accrue.kernel.calendar import Period
+from accrue.kernel.paging import PageRequest
+from accrue.usage.model import Aggregate, Meter, Reading, StoredEvent
+
+
+@dataclass(frozen=True)
+class UsageChange:
+    customer_id: str
+    meter_id: str
+    # The customer's current-period aggregate for the meter (all dimensions)
+    # before this batch, and after it.
+    before: Decimal
+    after: Decimal
+
+
+class UsageObserver(Protocol):
+    def usage_changed(
+        self, uow: Any, *, tenant_id: str, changes: Sequence[UsageChange]
+    ) -> None: ...
+
+
+class EventSink(Protocol):
+    """The platform's outbox recorder (`EventRecorder`)."""
+
+    def record(
+        self, uow: Any, tenant_id: str, *, type: str, resource_id: str, subject: object
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event that passed every check, ready to be stored."""
+
+    id: str
+    meter_id: str
+    customer_id: str
+    timestamp: datetime
+    properties: dict[str, str]
+    fingerprint: str
+    reading: Reading
+    late: bool = False
+
+
+class UsageStore(Protocol):
+    def add_meter(self, meter: Meter) -> None: ...
+    def get_meter(self, tenant_id: str, meter_id: str) -> Meter | None: ...
+    def get_meters(self, tenant_id: str, meter_ids: Sequence[str]) -> dict[str, Meter]: ...
+    def update_meter(self, meter: Meter) -> None: ...
+    def list_meters(self, tenant_id: str, page: PageRequest) -> Sequence[Meter]: ...
+    def fingerprints(self, tenant_id: str, event_ids: Sequence[str]) -> dict[str, str]:
+        """The stored fingerprint of each of `event_ids` that exists."""
+        ...
+
+    def insert_events(
+        self, tenant_id: str, events: Sequence[NewEvent], *, now: datetime
+    ) -> set[str]:
+        """Insert what is not stored yet, in one statement; the ids actually inserted."""
+        ...
+
+    def add_to_rollups(
+        self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]
+    ) -> None:
+        """Fold newly inserted events into the running aggregates."""
+        ...
+
+    def get_event(
+        self, tenant_id: str, event_id: str, *, for_update: bool = False
+    ) -> StoredEvent | None: ...
+    def correct_event(
+        self,
+        event: StoredEvent,
+        *,
+        action: str,
+        reason: str,
+        actor: str,
+        previous: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        """Store the corrected event (canceled or amended) and its audit record."""
+        ...
+
+    def rebuild_bucket(
+        self, tenant_id: str, customer_id: str, meter_id: str, instant: datetime
+    ) -> None:  # both the on-time and the late aggregates of that hour
+        """Recompute the running aggregates of the hour holding `instant` from the events."""
+        ...
+
+    def period_aggregates(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
+    ) -> dict[str, Aggregate]:
+        """Per group: the aggregate of [period.start, period.end), from the rollups.
+
+        `late`: only events recorded after their period ended (True), only the
+        others (False), or all (None).
+        """
+        ...
+
+    def period_unique_total(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        meter: Meter,
+        period: Period,
+        *,
+        late: bool | None = None,
+    ) -> int:
+        """UNIQUE_COUNT meters: distinct values over every group."""
+        ...
+
+    def raw_aggregates(
+        self, tenant_id: str, customer_id: str, meter: Meter, period: Period
+    ) -> dict[str, Aggregate]:
+        """The same answer as `period_aggregates`, recomputed from the events (for checks)."""
+        ...
