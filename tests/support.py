@@ -22,6 +22,8 @@ from accrue.billing.v1 import (
     catalog_pb2_grpc,
     customer_connect,
     customer_pb2_grpc,
+    entitlement_connect,
+    entitlement_pb2_grpc,
     event_connect,
     event_pb2,
     event_pb2_grpc,
@@ -31,6 +33,8 @@ from accrue.billing.v1 import (
     ledger_pb2_grpc,
     payment_connect,
     payment_pb2_grpc,
+    policy_connect,
+    policy_pb2_grpc,
     reconciliation_connect,
     reconciliation_pb2,
     reconciliation_pb2_grpc,
@@ -156,6 +160,12 @@ class GrpcClients:
                 reconciliation_pb2_grpc.ReconciliationServiceStub(self.channel)
             ),
             "accrue.billing.v1.WebhookService": webhook_pb2_grpc.WebhookServiceStub(self.channel),
+            "accrue.billing.v1.EntitlementService": (
+                entitlement_pb2_grpc.EntitlementServiceStub(self.channel)
+            ),
+            "accrue.billing.v1.SubscriptionPolicyService": (
+                policy_pb2_grpc.SubscriptionPolicyServiceStub(self.channel)
+            ),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
@@ -228,6 +238,12 @@ class ConnectClients:
             ),
             "accrue.billing.v1.WebhookService": webhook_connect.WebhookServiceClientSync(
                 base_url, **kwargs
+            ),
+            "accrue.billing.v1.EntitlementService": (
+                entitlement_connect.EntitlementServiceClientSync(base_url, **kwargs)
+            ),
+            "accrue.billing.v1.SubscriptionPolicyService": (
+                policy_connect.SubscriptionPolicyServiceClientSync(base_url, **kwargs)
             ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]

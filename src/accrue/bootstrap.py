@@ -37,10 +37,12 @@ from accrue.api.routes import Route, build_routes
 from accrue.billing.v1 import (
     catalog_pb2,
     customer_pb2,
+    entitlement_pb2,
     event_pb2,
     invoice_pb2,
     ledger_pb2,
     payment_pb2,
+    policy_pb2,
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
@@ -55,6 +57,9 @@ from accrue.domain.identifiers import IdGenerator
 from accrue.domain.rate_limit import TokenBucketLimiter
 from accrue.domain.reconciliation import FeeSchedule
 from accrue.domain.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.entitlements.ports import MeterUsageReader
+from accrue.entitlements.resolver import EntitlementResolver
+from accrue.entitlements.thresholds import ThresholdWatcher
 from accrue.platform.metrics.registry import AppMetrics
 from accrue.platform.metrics.rpc import RpcMetrics
 from accrue.services.bill_run import BillRun
@@ -91,6 +96,8 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     payment_pb2.DESCRIPTOR.services_by_name["PaymentService"],
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
     webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+    entitlement_pb2.DESCRIPTOR.services_by_name["EntitlementService"],
+    policy_pb2.DESCRIPTOR.services_by_name["SubscriptionPolicyService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -130,6 +137,8 @@ class Application:
     webhook_dispatcher: WebhookDispatcher | None = None
     # Runs test-clock advances in the background (serve and worker).
     test_clock_runner: TestClockRunner | None = None
+    # The UsageObserver usage ingestion calls to emit usage.threshold_crossed.
+    threshold_watcher: ThresholdWatcher | None = None
 
     def start_background(self, *, listen: bool = True) -> None:
         """Start the sequencer (and, for servers, the NOTIFY listener)."""
@@ -155,7 +164,11 @@ class Application:
 
 
 def build_application(
-    settings: Settings, *, clock: Clock | None = None, process: str = "serve"
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    process: str = "serve",
+    usage_reader: MeterUsageReader | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     metrics = AppMetrics(process, enabled=settings.metrics_enabled)
@@ -186,7 +199,8 @@ def build_application(
     support = HandlerSupport(uow_factory, MutationRunner(uow_factory, clock))
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
-    subscriptions = SubscriptionService(ids, billing)
+    resolver = EntitlementResolver()
+    subscriptions = SubscriptionService(ids, billing, _guard(ids, resolver, usage_reader))
     breakers = CircuitBreakers(
         failure_threshold=settings.psp_breaker_failures,
         reset_after_seconds=settings.psp_breaker_reset_seconds,
@@ -254,6 +268,11 @@ def build_application(
     }
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
+    handlers.update(
+        _entitlements(
+            clock, ids, events=events, support=support, resolver=resolver, usage=usage_reader
+        )
+    )
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
         settings=settings,
@@ -284,6 +303,7 @@ def build_application(
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
         test_clock_runner=TestClockRunner(test_clocks, poll_seconds=1.0),
+        threshold_watcher=ThresholdWatcher(clock, events, resolver),
         metrics=_watch(metrics, settings, engine, clock, breakers),
         documents=documents,
         public_url=public_url,
@@ -432,6 +452,37 @@ def _webhooks(
         ),
     )
     return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+
+
+def _guard(ids: IdGenerator, resolver: EntitlementResolver, usage: MeterUsageReader | None) -> Any:
+    """The subscription-policy hook SubscriptionService calls on change, preview and cancel."""
+    from accrue.policies.guard import PolicyGuard
+
+    return PolicyGuard(ids, resolver, usage)
+
+
+def _entitlements(
+    clock: Clock,
+    ids: IdGenerator,
+    *,
+    events: EventRecorder,
+    support: HandlerSupport,
+    resolver: EntitlementResolver,
+    usage: MeterUsageReader | None,
+) -> dict[str, Any]:
+    """The entitlement and policy areas' handlers; `usage` None refuses metered features."""
+    from accrue.entitlements.handlers import EntitlementHandler
+    from accrue.entitlements.service import EntitlementService
+    from accrue.policies.handlers import PolicyHandler
+    from accrue.policies.service import PolicyService
+
+    service = EntitlementService(clock, ids, events, resolver, usage)
+    return {
+        "accrue.billing.v1.EntitlementService": EntitlementHandler(support, service),
+        "accrue.billing.v1.SubscriptionPolicyService": PolicyHandler(
+            support, PolicyService(clock, events)
+        ),
+    }
 
 
 def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:

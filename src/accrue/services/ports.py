@@ -24,6 +24,8 @@ from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription, SubscriptionStatus
 from accrue.domain.tenancy import ApiKey, Tenant
 from accrue.domain.test_clocks import TestClock
+from accrue.entitlements.ports import EntitlementStore
+from accrue.policies.ports import PolicyStore
 from accrue.relay.ports import RelayCursorStore
 from accrue.webhooks.ports import WebhookStore
 
@@ -501,6 +503,10 @@ class UnitOfWork(Protocol):
     def relay_cursors(self) -> RelayCursorStore: ...
     @property
     def documents(self) -> DocumentRepository: ...
+    @property
+    def entitlements(self) -> EntitlementStore: ...
+    @property
+    def policies(self) -> PolicyStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

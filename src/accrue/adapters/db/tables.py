@@ -733,5 +733,7 @@ document_renders = Table(
 
 # Business-area packages keep their tables next to their SQL; importing them
 # here puts them on the one metadata that migrations are checked against.
+from accrue.entitlements import tables as _entitlement_tables  # noqa: E402, F401
+from accrue.policies import tables as _policy_tables  # noqa: E402, F401
 from accrue.relay import tables as _relay_tables  # noqa: E402, F401
 from accrue.webhooks import tables as _webhook_tables  # noqa: E402, F401

@@ -29,6 +29,8 @@ from accrue.adapters.db.subscription_repository import (
 )
 from accrue.domain.errors import ConcurrentModification
 from accrue.domain.events import DomainEvent
+from accrue.entitlements.repository import SqlEntitlementStore
+from accrue.policies.repository import SqlPolicyStore
 from accrue.relay.repository import SqlRelayCursors
 from accrue.webhooks.repository import SqlWebhookStore
 
@@ -49,6 +51,8 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookStore
     relay_cursors: SqlRelayCursors
     documents: SqlDocumentRepository
+    entitlements: SqlEntitlementStore
+    policies: SqlPolicyStore
 
     def __init__(
         self,
@@ -103,6 +107,8 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookStore(conn)
         self.relay_cursors = SqlRelayCursors(conn)
         self.documents = SqlDocumentRepository(conn)
+        self.entitlements = SqlEntitlementStore(conn)
+        self.policies = SqlPolicyStore(conn)
         return self
 
     def commit(self) -> None:

@@ -30,7 +30,11 @@ from accrue.domain.payments import Payment, Refund
 from accrue.domain.reconciliation_runs import ReconciliationRun, StoredBreak
 from accrue.domain.subscriptions import Subscription
 from accrue.domain.test_clocks import TestClock
+from accrue.entitlements import convert as entitlements
+from accrue.entitlements.model import Attachment, Feature, ThresholdCrossing
 from accrue.events.v1 import events_pb2
+from accrue.policies.convert import policy_event
+from accrue.policies.model import SubscriptionPolicy
 
 _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     (Customer, lambda s: events_pb2.CustomerChanged(customer=customer_to_pb(s))),
@@ -48,6 +52,10 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
         StoredBreak,
         lambda s: events_pb2.ReconciliationBreakResolved(**{"break": break_to_pb(s)}),
     ),
+    (Feature, entitlements.feature_event),
+    (Attachment, entitlements.attachment_event),
+    (ThresholdCrossing, entitlements.crossing_event),
+    (SubscriptionPolicy, policy_event),
 )
 
 

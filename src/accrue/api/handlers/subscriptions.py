@@ -17,6 +17,7 @@ from accrue.api.convert.common import timestamp
 from accrue.api.handlers.support import HandlerSupport
 from accrue.billing.v1 import subscription_pb2 as pb
 from accrue.domain.paging import PageRequest
+from accrue.policies.convert import violations_to_pb
 from accrue.services.collections import Collections
 from accrue.services.ports import UnitOfWork
 from accrue.services.subscriptions import (
@@ -36,6 +37,7 @@ def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
     )
     if result.invoice is not None:
         message.invoice.CopyFrom(invoice_to_pb(result.invoice))
+    message.policy_violations.extend(violations_to_pb(result.policy_violations))
     return message
 
 
