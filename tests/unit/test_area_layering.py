@@ -1,4 +1,4 @@
-"""Inside the webhook and relay area packages, imports point inwards too:
+"""Inside the area packages (webhooks, relay, entitlements, policies), imports point inwards too:
 model <- ports/use cases <- adapters/handlers/entry points."""
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ RULES = {
     "webhooks/dispatcher.py": OUTER,
     "relay/ports.py": OUTER,
     "relay/relay.py": OUTER,
+    "entitlements/model.py": (*OUTER, "accrue.services", "accrue.entitlements"),
+    "entitlements/ports.py": OUTER,
+    "entitlements/resolver.py": OUTER,
+    "entitlements/service.py": OUTER,
+    "entitlements/thresholds.py": OUTER,
+    "policies/model.py": (*OUTER, "accrue.services", "accrue.policies", "accrue.entitlements"),
+    "policies/ports.py": OUTER,
+    "policies/service.py": OUTER,
+    "policies/guard.py": OUTER,
 }
 
 
