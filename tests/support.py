@@ -82,7 +82,9 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer]:
+def running_server(
+    database_url: str, *, usage_reader: Any = None, **settings: Any
+) -> Iterator[RunningServer]:
     config = Settings(
         database_url=database_url,
         grpc_port=0,
@@ -91,7 +93,7 @@ def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer
         shutdown_grace_seconds=2,
         **settings,
     )
-    app = build_application(config)
+    app = build_application(config, usage_reader=usage_reader)
     server = Server(app)
     ports = server.start()
     try:

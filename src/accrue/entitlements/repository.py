@@ -135,6 +135,16 @@ class SqlEntitlementStore:
     # Resolution
 
     def bump_catalog_version(self, tenant_id: str) -> None:
+        if self._pg:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            upsert = pg_insert(entitlement_catalog_versions).values(tenant_id=tenant_id, version=1)
+            self._conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[_v.tenant_id], set_={"version": _v.version + 1}
+                )
+            )
+            return
         done = self._conn.execute(
             update(entitlement_catalog_versions)
             .where(_v.tenant_id == tenant_id)
@@ -235,10 +245,14 @@ class SqlEntitlementStore:
         if self._pg:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            done = self._conn.execute(
-                pg_insert(usage_threshold_crossings).values(**values).on_conflict_do_nothing()
-            )
-            return bool(done.rowcount)
+            # RETURNING, not rowcount: the driver may report -1 for this statement.
+            inserted = self._conn.execute(
+                pg_insert(usage_threshold_crossings)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(_x.percent)
+            ).first()
+            return inserted is not None
         exists = self._conn.execute(
             select(_x.percent).where(
                 _x.tenant_id == tenant_id,
