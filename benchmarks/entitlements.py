@@ -231,6 +231,49 @@ def arrange(target: str, api_key: str, customers: int) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def in_process(
+    database: str, url: str, api_key: str, customers: tuple[str, ...], calls: int
+) -> None:
+    """The use case alone, one thread, warm cache: what the server spends per check
+    (a read unit of work and the one revalidating query) without gRPC or queueing."""
+    from accrue.adapters.clock import SystemClock
+    from accrue.adapters.db.engine import build_engine
+    from accrue.adapters.db.unit_of_work import SqlUnitOfWorkFactory
+    from accrue.domain.identifiers import IdGenerator
+    from accrue.domain.tenancy import hash_api_key
+    from accrue.entitlements.resolver import EntitlementResolver
+    from accrue.entitlements.service import EntitlementService
+    from accrue.services.events import EventRecorder
+
+    engine = build_engine(url, sqlite_synchronous="FULL", pool_size=2)
+    uows = SqlUnitOfWorkFactory(engine)
+    clock = SystemClock()
+    ids = IdGenerator(clock)
+    service = EntitlementService(
+        clock, ids, EventRecorder(clock, ids, lambda: ""), EntitlementResolver(), None
+    )
+    with uows(write=False) as uow:
+        tenant_id = uow.tenants.tenant_for_key_hash(hash_api_key(api_key))
+    assert tenant_id is not None
+    rng = random.Random(7)
+    pairs = [(rng.choice(customers), rng.choice(FEATURES)) for _ in range(calls)]
+    timings = []
+    for n, (customer_id, key) in enumerate(pairs * 2):
+        started = time.perf_counter()
+        with uows(write=False) as uow:
+            service.check(uow, tenant_id, customer_id, key, quantity="")
+        if n >= calls:  # the first pass warms the cache
+            timings.append(time.perf_counter() - started)
+    engine.dispose()
+    timings.sort()
+    p50, p99 = (timings[int(q * len(timings))] * 1e6 for q in (0.5, 0.99))
+    print(
+        f"  {'check in-process x1':<21} {database:<10} p50 {p50:6.0f} us  p99 {p99:6.0f} us"
+        " (use case + unit of work, warm cache)",
+        flush=True,
+    )
+
+
 def bench(database: str, url: str, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     key = create_tenant(url, name=f"bench-entitlements-{database}")
     rows = []
@@ -252,6 +295,7 @@ def bench(database: str, url: str, workdir: Path, args: argparse.Namespace) -> l
                 f"{phase} x{callers}", database, replace(load, kind=kind, threads=callers), procs
             )
             rows.append({**row, "callers": callers})
+    in_process(database, url, key, customers, min(args.requests, 2000))
     return rows
 
 
