@@ -200,6 +200,8 @@ def build_application(
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events)
     resolver = EntitlementResolver()
+    # Usage ingestion calls it (UsageObserver) inside its transaction.
+    threshold_watcher = ThresholdWatcher(clock, events, resolver)
     subscriptions = SubscriptionService(ids, billing, _guard(ids, resolver, usage_reader))
     breakers = CircuitBreakers(
         failure_threshold=settings.psp_breaker_failures,
@@ -303,7 +305,7 @@ def build_application(
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
         test_clock_runner=TestClockRunner(test_clocks, poll_seconds=1.0),
-        threshold_watcher=ThresholdWatcher(clock, events, resolver),
+        threshold_watcher=threshold_watcher,
         metrics=_watch(metrics, settings, engine, clock, breakers),
         documents=documents,
         public_url=public_url,

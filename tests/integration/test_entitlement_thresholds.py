@@ -9,12 +9,17 @@ from decimal import Decimal
 import pytest
 from google.protobuf import field_mask_pb2
 
+from accrue.adapters.clock import SystemClock
 from accrue.billing.v1 import entitlement_pb2 as ent
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import policy_pb2 as pol
 from accrue.billing.v1 import subscription_pb2 as sub
+from accrue.domain.identifiers import IdGenerator
 from accrue.entitlements.ports import UsageChange
+from accrue.entitlements.resolver import EntitlementResolver
+from accrue.entitlements.service import EntitlementService
 from accrue.events.v1 import events_pb2
+from accrue.services.events import EventRecorder
 from tests.conftest import Transport
 from tests.contract.billing_steps import Scenario, rid, utc
 from tests.entitlement_fakes import FakeUsage
@@ -141,3 +146,37 @@ def test_fewer_seats_than_the_metered_usage_needs_is_refused(
     assert [v.rule for v in previewed.policy_violations] == [pol.POLICY_RULE_NO_LIMIT_BELOW_USAGE]
     assert fine.subscription.items[0].quantity == 4
     assert isinstance(fine, sub.ChangeSubscriptionResponse)
+
+
+def test_a_cache_in_another_process_sees_a_change_on_its_next_check(
+    metered: tuple[RunningServer, Transport],
+) -> None:
+    """Another process's resolver (here: a second one on the same database) is never stale."""
+    server, rpc = metered
+    s = Scenario(rpc, utc(2026, 4, 1))
+    customer_id, team_id, price = _arrange(s, seats=2)
+    tenant_id = server.tenant_of(rpc.clients.metadata[0][1].split(" ", 1)[1])  # type: ignore[union-attr]
+    clock = SystemClock()
+    ids = IdGenerator(clock)
+    elsewhere = EntitlementService(
+        clock, ids, EventRecorder(clock, ids, lambda: ""), EntitlementResolver(), FakeUsage()
+    )
+
+    def limit() -> Decimal | None:
+        with server.app.uow_factory(write=False) as uow:
+            return elsewhere.check(uow, tenant_id, customer_id, "api-calls", quantity="").limit
+
+    assert limit() == Decimal(200)
+    s.change(team_id, price, quantity=3)
+    assert limit() == Decimal(300)
+    feature_id = s.call(ENTITLEMENTS, "ListFeatures", ent.ListFeaturesRequest()).features[0].id
+    s.call(
+        ENTITLEMENTS,
+        "AttachFeature",
+        ent.AttachFeatureRequest(
+            feature_id=feature_id, price_id=price, limit="1000", request_id=rid()
+        ),
+    )
+    assert limit() == Decimal(3000)
+    s.cancel(team_id)
+    assert limit() == Decimal(0)

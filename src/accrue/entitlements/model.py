@@ -179,22 +179,22 @@ class Catalog:
 
     features: Mapping[str, Feature]
     by_target: Mapping[tuple[TargetKind, str], tuple[Attachment, ...]]
+    by_key: Mapping[str, Feature]
 
     @classmethod
     def of(cls, features: Iterable[Feature], attachments: Iterable[Attachment]) -> Catalog:
         index: dict[tuple[TargetKind, str], list[Attachment]] = {}
         for attachment in attachments:
             index.setdefault((attachment.target, attachment.target_id), []).append(attachment)
+        found = list(features)
         return cls(
-            features={f.id: f for f in features},
+            features={f.id: f for f in found},
             by_target={key: tuple(values) for key, values in index.items()},
+            by_key={f.key: f for f in found},
         )
 
     def feature_by_key(self, key: str) -> Feature | None:
-        for feature in self.features.values():
-            if feature.key == key:
-                return feature
-        return None
+        return self.by_key.get(key)
 
     def item_values(self, item: ItemFact) -> dict[str, Attachment]:
         """The item's attachments by feature id: its price's win over its product's."""
