@@ -94,6 +94,10 @@ class FakeEntitlementStore:
     def bump_catalog_version(self, tenant_id: str) -> None:
         self.version += 1
 
+    def catalog_version(self, tenant_id: str) -> int:
+        self._read("catalog_version")
+        return self.version
+
     def catalog(self, tenant_id: str) -> tuple[int, Sequence[Feature], Sequence[Attachment]]:
         self._read("catalog")
         return self.version, list(self.features.values()), list(self.attachments.values())

@@ -141,3 +141,16 @@ def test_other_meters_and_customers_without_the_feature_are_ignored() -> None:
     )
 
     assert m.crossings() == []
+
+
+def test_usage_of_meters_without_thresholds_resolves_no_customer() -> None:
+    m = Metered()
+    reads = dict(m.uow.entitlements.reads)
+    m.watcher.usage_changed(
+        m.u,
+        tenant_id=T,
+        changes=[UsageChange(f"cus_{n}", "mtr_other", Decimal(0), Decimal(n)) for n in range(50)],
+    )
+
+    assert m.uow.entitlements.reads.get("stamp", 0) == reads.get("stamp", 0)
+    assert m.crossings() == []

@@ -155,6 +155,10 @@ class SqlEntitlementStore:
                 insert(entitlement_catalog_versions).values(tenant_id=tenant_id, version=1)
             )
 
+    def catalog_version(self, tenant_id: str) -> int:
+        query = select(_v.version).where(_v.tenant_id == tenant_id)
+        return int(self._conn.execute(query).scalar_one_or_none() or 0)
+
     def catalog(self, tenant_id: str) -> tuple[int, Sequence[Feature], Sequence[Attachment]]:
         version = self._conn.execute(
             select(_v.version).where(_v.tenant_id == tenant_id)

@@ -30,9 +30,19 @@ class ThresholdWatcher:
         self._resolver = resolver
 
     def usage_changed(self, uow: Any, *, tenant_id: str, changes: Sequence[UsageChange]) -> None:
+        # One indexed read per batch: most meters have no thresholds, and then
+        # no customer's entitlements need resolving at all.
+        store = uow.entitlements
+        catalog = self._resolver.catalog(store, tenant_id, store.catalog_version(tenant_id))
+        watched = {
+            f.meter_id
+            for f in catalog.features.values()
+            if f.metered and f.threshold_percents and not f.archived
+        }
         latest: dict[tuple[str, str], UsageChange] = {}
         for change in changes:
-            latest[(change.customer_id, change.meter_id)] = change
+            if change.meter_id in watched:
+                latest[(change.customer_id, change.meter_id)] = change
         by_customer: dict[str, list[UsageChange]] = {}
         for (customer_id, _), change in sorted(latest.items()):
             by_customer.setdefault(customer_id, []).append(change)
