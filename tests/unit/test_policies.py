@@ -273,3 +273,22 @@ def test_policy_updates_change_only_the_named_rules_and_are_audited() -> None:
         "api_key:acc_a",
         "api_key:acc_b",
     ]
+
+
+def test_a_trial_may_be_downgraded_at_any_time() -> None:
+    g = Guarded(SubscriptionPolicy(T, downgrade_at_period_end=True))
+    g.sub = start(
+        create_subscription(
+            id="sub_2",
+            tenant_id=T,
+            customer_id="cus_1",
+            items=[SubscriptionItem("price_seat", seat_price(1000), 10)],
+            anchor=anchor_from(MAR1, "UTC"),
+            interval=BillingInterval(IntervalUnit.MONTH),
+            now=MAR1,
+        ),
+        MAR1,
+        trial_days=14,
+    ).subscription
+
+    assert g.violations(5) == []

@@ -13,7 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from accrue.domain.identifiers import IdGenerator
-from accrue.domain.subscriptions import ProrationBehavior, Subscription, SubscriptionItem
+from accrue.domain.subscriptions import (
+    ProrationBehavior,
+    Subscription,
+    SubscriptionItem,
+    SubscriptionStatus,
+)
 from accrue.entitlements.model import ZERO, ItemFact, MeteringUnavailable, SubscriptionFact, resolve
 from accrue.entitlements.ports import MeterUsageReader
 from accrue.entitlements.resolver import EntitlementResolver
@@ -26,6 +31,8 @@ from accrue.policies.model import (
     cancel_violations,
     change_violations,
 )
+
+_PAID = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE})
 
 
 class PolicyGuard:
@@ -54,7 +61,8 @@ class PolicyGuard:
                 before.tenant_id, before.id, since=before.current_period.start
             )
         facts = ChangeFacts(
-            mid_period=at > before.current_period.start,
+            # A trial has no paid time to give back: changing it is never "mid-period".
+            mid_period=at > before.current_period.start and before.status in _PAID,
             cost_before_minor=_cost(before.items),
             cost_after_minor=_cost(after.items),
             proration_none=behavior is ProrationBehavior.NONE,

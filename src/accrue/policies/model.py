@@ -7,7 +7,8 @@ Decisions:
   NONE: Accrue has no scheduled item changes, and NONE is what "at period
   end" means for money (no unused time is credited; the customer keeps what
   was paid for, the cheaper price bills from the next renewal on). Any other
-  mid-period downgrade is refused.
+  mid-period downgrade of a paid (ACTIVE or PAST_DUE) subscription is refused;
+  a trial has nothing paid to give back, so it may change freely.
 - *Changes per period* count the ChangeSubscription calls that committed on
   the subscription since its current period started; the refused one is not
   counted.
