@@ -21,6 +21,8 @@ from accrue.billing.v1 import (
     catalog_pb2_grpc,
     customer_connect,
     customer_pb2_grpc,
+    entitlement_connect,
+    entitlement_pb2_grpc,
     event_connect,
     event_pb2,
     event_pb2_grpc,
@@ -30,6 +32,8 @@ from accrue.billing.v1 import (
     ledger_pb2_grpc,
     payment_connect,
     payment_pb2_grpc,
+    policy_connect,
+    policy_pb2_grpc,
     reconciliation_connect,
     reconciliation_pb2,
     reconciliation_pb2_grpc,
@@ -80,7 +84,9 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer]:
+def running_server(
+    database_url: str, *, usage_reader: Any = None, **settings: Any
+) -> Iterator[RunningServer]:
     config = Settings(
         database_url=database_url,
         grpc_port=0,
@@ -89,7 +95,7 @@ def running_server(database_url: str, **settings: Any) -> Iterator[RunningServer
         shutdown_grace_seconds=2,
         **settings,
     )
-    app = build_application(config)
+    app = build_application(config, usage_reader=usage_reader)
     server = Server(app)
     ports = server.start()
     try:
@@ -159,6 +165,12 @@ class GrpcClients:
             ),
             "accrue.billing.v1.WebhookService": webhook_pb2_grpc.WebhookServiceStub(self.channel),
             "accrue.billing.v1.UsageService": usage_pb2_grpc.UsageServiceStub(self.channel),
+            "accrue.billing.v1.EntitlementService": (
+                entitlement_pb2_grpc.EntitlementServiceStub(self.channel)
+            ),
+            "accrue.billing.v1.SubscriptionPolicyService": (
+                policy_pb2_grpc.SubscriptionPolicyServiceStub(self.channel)
+            ),
         }
         self.catalog = self.stubs["accrue.billing.v1.CatalogService"]
         self.customers = self.stubs["accrue.billing.v1.CustomerService"]
@@ -236,6 +248,12 @@ class ConnectClients:
             ),
             "accrue.billing.v1.UsageService": usage_connect.UsageServiceClientSync(
                 base_url, **kwargs
+            ),
+            "accrue.billing.v1.EntitlementService": (
+                entitlement_connect.EntitlementServiceClientSync(base_url, **kwargs)
+            ),
+            "accrue.billing.v1.SubscriptionPolicyService": (
+                policy_connect.SubscriptionPolicyServiceClientSync(base_url, **kwargs)
             ),
         }
         self.catalog = self.clients["accrue.billing.v1.CatalogService"]

@@ -14,10 +14,12 @@ from sqlalchemy import Engine
 from accrue.billing.v1 import (
     catalog_pb2,
     customer_pb2,
+    entitlement_pb2,
     event_pb2,
     invoice_pb2,
     ledger_pb2,
     payment_pb2,
+    policy_pb2,
     reconciliation_pb2,
     subscription_pb2,
     test_clock_pb2,
@@ -30,6 +32,9 @@ from accrue.catalog.use_cases import CatalogUseCases
 from accrue.config import Settings
 from accrue.customers.handlers import CustomerHandler
 from accrue.customers.service import CustomerService
+from accrue.entitlements.ports import MeterUsageReader
+from accrue.entitlements.resolver import EntitlementResolver
+from accrue.entitlements.thresholds import ThresholdWatcher
 from accrue.event_log.handlers import EventHandler
 from accrue.event_log.notifications import SequencedListener
 from accrue.event_log.service import EventBell, EventReader, EventRecorder
@@ -81,6 +86,8 @@ from accrue.tenancy.service import Authenticator, TenantService
 from accrue.test_clocks.handlers import TestClockHandler
 from accrue.test_clocks.service import TestClockRunner, TestClockService
 from accrue.unit_of_work import SqlUnitOfWorkFactory
+from accrue.usage.handlers import UsageHandler
+from accrue.usage.service import UsageService
 from accrue.webhooks.dispatcher import WebhookDispatcher
 from accrue.webhooks.handlers import WebhookHandler
 
@@ -96,6 +103,8 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     reconciliation_pb2.DESCRIPTOR.services_by_name["ReconciliationService"],
     webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
     usage_pb2.DESCRIPTOR.services_by_name["UsageService"],
+    entitlement_pb2.DESCRIPTOR.services_by_name["EntitlementService"],
+    policy_pb2.DESCRIPTOR.services_by_name["SubscriptionPolicyService"],
 )
 # The RPCs that move money, rate limited per tenant.
 RATE_LIMITED_METHODS = (
@@ -135,6 +144,8 @@ class Application:
     webhook_dispatcher: WebhookDispatcher | None = None
     # Runs test-clock advances in the background (serve and worker).
     test_clock_runner: TestClockRunner | None = None
+    # The UsageObserver usage ingestion calls to emit usage.threshold_crossed.
+    threshold_watcher: ThresholdWatcher | None = None
 
     def start_background(self, *, listen: bool = True) -> None:
         """Start the sequencer (and, for servers, the NOTIFY listener)."""
@@ -160,7 +171,11 @@ class Application:
 
 
 def build_application(
-    settings: Settings, *, clock: Clock | None = None, process: str = "serve"
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    process: str = "serve",
+    usage_reader: MeterUsageReader | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     metrics = AppMetrics(process, enabled=settings.metrics_enabled)
@@ -192,7 +207,12 @@ def build_application(
     support = HandlerSupport(uow_factory, runner)
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory))
-    subscriptions = SubscriptionService(ids, billing)
+    resolver = EntitlementResolver()
+    # Usage ingestion calls it (a UsageObserver) inside its transaction.
+    threshold_watcher = ThresholdWatcher(clock, events, resolver)
+    usage = UsageService(clock, ids, events=events, observers=[threshold_watcher])
+    usage_reader = usage_reader or usage
+    subscriptions = SubscriptionService(ids, billing, _guard(ids, resolver, usage_reader))
     breakers = CircuitBreakers(
         failure_threshold=settings.psp_breaker_failures,
         reset_after_seconds=settings.psp_breaker_reset_seconds,
@@ -262,8 +282,11 @@ def build_application(
     webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     bell.subscribe(webhook_dispatcher.wake)
-    handlers["accrue.billing.v1.UsageService"] = _usage_handler(
-        clock, ids, uow_factory, support, events
+    handlers["accrue.billing.v1.UsageService"] = UsageHandler(support, uow_factory, usage)
+    handlers.update(
+        _entitlements(
+            clock, ids, events=events, support=support, resolver=resolver, usage=usage_reader
+        )
     )
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
     return Application(
@@ -295,6 +318,7 @@ def build_application(
         shared_state=shared,
         webhook_dispatcher=webhook_dispatcher,
         test_clock_runner=TestClockRunner(test_clocks, poll_seconds=1.0),
+        threshold_watcher=threshold_watcher,
         metrics=_watch(metrics, settings, engine, clock, breakers),
         documents=documents,
         public_url=public_url,
@@ -452,18 +476,35 @@ def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:
     return UsageArrears(uow_factory)
 
 
-def _usage_handler(
+def _guard(ids: IdGenerator, resolver: EntitlementResolver, usage: MeterUsageReader) -> Any:
+    """The subscription-policy hook SubscriptionService calls on change, preview and cancel."""
+    from accrue.policies.guard import PolicyGuard
+
+    return PolicyGuard(ids, resolver, usage)
+
+
+def _entitlements(
     clock: Clock,
     ids: IdGenerator,
-    uow_factory: SqlUnitOfWorkFactory,
-    support: HandlerSupport,
+    *,
     events: EventRecorder,
-) -> Any:
-    """The usage area's RPC handler (meters, ingestion, corrections, live usage)."""
-    from accrue.usage.handlers import UsageHandler
-    from accrue.usage.service import UsageService
+    support: HandlerSupport,
+    resolver: EntitlementResolver,
+    usage: MeterUsageReader,
+) -> dict[str, Any]:
+    """The entitlement and policy areas' handlers; `usage` None refuses metered features."""
+    from accrue.entitlements.handlers import EntitlementHandler
+    from accrue.entitlements.service import EntitlementService
+    from accrue.policies.handlers import PolicyHandler
+    from accrue.policies.service import PolicyService
 
-    return UsageHandler(support, uow_factory, UsageService(clock, ids, events=events))
+    service = EntitlementService(clock, ids, events, resolver, usage)
+    return {
+        "accrue.billing.v1.EntitlementService": EntitlementHandler(support, service),
+        "accrue.billing.v1.SubscriptionPolicyService": PolicyHandler(
+            support, PolicyService(clock, events)
+        ),
+    }
 
 
 def _observer(metrics: AppMetrics, routes: list[Route]) -> dict[str, RpcMetrics]:

@@ -14,10 +14,12 @@ from google.protobuf.message import Message
 
 from accrue.catalog.convert import EVENT_PAYLOADS as CATALOG
 from accrue.customers.convert import EVENT_PAYLOADS as CUSTOMERS
+from accrue.entitlements.convert import EVENT_PAYLOADS as ENTITLEMENTS
 from accrue.invoicing.convert import EVENT_PAYLOADS as INVOICING
 from accrue.kernel.events import DomainEvent
 from accrue.ledger.convert import EVENT_PAYLOADS as LEDGER
 from accrue.payments.convert import EVENT_PAYLOADS as PAYMENTS
+from accrue.policies.convert import EVENT_PAYLOADS as POLICIES
 from accrue.reconciliation.convert import EVENT_PAYLOADS as RECONCILIATION
 from accrue.subscriptions.convert import EVENT_PAYLOADS as SUBSCRIPTIONS
 from accrue.test_clocks.convert import EVENT_PAYLOADS as TEST_CLOCKS
@@ -33,6 +35,8 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     *PAYMENTS,
     *RECONCILIATION,
     *USAGE,
+    *ENTITLEMENTS,
+    *POLICIES,
 )
 
 

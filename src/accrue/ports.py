@@ -13,6 +13,7 @@ from typing import Protocol
 
 from accrue.catalog.ports import PriceRepository, ProductRepository
 from accrue.customers.ports import CustomerRepository
+from accrue.entitlements.ports import EntitlementStore
 from accrue.event_log.ports import EventRepository
 from accrue.invoicing.documents.ports import DocumentRepository
 from accrue.invoicing.ports import InvoiceRepository
@@ -21,6 +22,7 @@ from accrue.ledger.ports import (
 )
 from accrue.payments.ports import PaymentRepository
 from accrue.platform.ports import IdempotencyRepository
+from accrue.policies.ports import PolicyStore
 from accrue.reconciliation.ports import ReconciliationRepository
 from accrue.relay.ports import RelayCursorStore
 from accrue.subscriptions.ports import SubscriptionRepository
@@ -63,6 +65,10 @@ class UnitOfWork(Protocol):
     def relay_cursors(self) -> RelayCursorStore: ...
     @property
     def documents(self) -> DocumentRepository: ...
+    @property
+    def entitlements(self) -> EntitlementStore: ...
+    @property
+    def policies(self) -> PolicyStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

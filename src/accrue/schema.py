@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from accrue.catalog.tables import prices, products
 from accrue.customers.tables import customers, payment_methods
+from accrue.entitlements.tables import (
+    entitlement_catalog_versions,
+    feature_attachments,
+    features,
+    usage_threshold_crossings,
+)
 from accrue.event_log.tables import event_heads, event_queue, events
 from accrue.invoicing.tables import (
     credit_notes,
@@ -28,6 +34,7 @@ from accrue.ledger.tables import (
 )
 from accrue.payments.tables import payment_transitions, payments, psp_webhook_events, refunds
 from accrue.platform.db.tables import ID, UtcDateTime, idempotency_keys, metadata, server_secrets
+from accrue.policies.tables import subscription_changes, subscription_policies
 from accrue.reconciliation.tables import (
     reconciliation_breaks,
     reconciliation_runs,
@@ -54,9 +61,12 @@ __all__ = [
     "customers",
     "document_counters",
     "document_renders",
+    "entitlement_catalog_versions",
     "event_heads",
     "event_queue",
     "events",
+    "feature_attachments",
+    "features",
     "idempotency_keys",
     "invoice_lines",
     "invoices",
@@ -79,12 +89,15 @@ __all__ = [
     "relay_cursors",
     "server_secrets",
     "settlement_marks",
+    "subscription_changes",
+    "subscription_policies",
     "subscriptions",
     "tenants",
     "test_clocks",
     "usage_event_corrections",
     "usage_events",
     "usage_rollups",
+    "usage_threshold_crossings",
     "usage_unique_values",
     "webhook_cursors",
     "webhook_deliveries",

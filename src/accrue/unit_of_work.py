@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from accrue.catalog.repository import SqlPriceRepository, SqlProductRepository
 from accrue.customers.repository import SqlCustomerRepository
+from accrue.entitlements.repository import SqlEntitlementStore
 from accrue.event_log.repository import PayloadEncoder, SqlEventRepository
 from accrue.invoicing.documents.repository import SqlDocumentRepository
 from accrue.invoicing.repository import SqlInvoiceRepository
@@ -20,6 +21,7 @@ from accrue.ledger.repository import SqlLedgerRepository
 from accrue.payments.repository import SqlPaymentRepository
 from accrue.platform.db.idempotency_repository import SqlIdempotencyRepository
 from accrue.platform.db.key_locks import KeyLocks
+from accrue.policies.repository import SqlPolicyStore
 from accrue.reconciliation.repository import SqlReconciliationRepository
 from accrue.relay.repository import SqlRelayCursors
 from accrue.subscriptions.repository import SqlSubscriptionRepository
@@ -46,6 +48,8 @@ class SqlUnitOfWork:
     relay_cursors: SqlRelayCursors
     documents: SqlDocumentRepository
     usage: SqlUsageStore
+    entitlements: SqlEntitlementStore
+    policies: SqlPolicyStore
 
     def __init__(
         self,
@@ -101,6 +105,8 @@ class SqlUnitOfWork:
         self.relay_cursors = SqlRelayCursors(conn)
         self.documents = SqlDocumentRepository(conn)
         self.usage = SqlUsageStore(conn)
+        self.entitlements = SqlEntitlementStore(conn)
+        self.policies = SqlPolicyStore(conn)
         return self
 
     def commit(self) -> None:

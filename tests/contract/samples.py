@@ -17,10 +17,12 @@ from google.protobuf.message import Message
 
 from accrue.billing.v1 import catalog_pb2 as cat
 from accrue.billing.v1 import customer_pb2 as cus
+from accrue.billing.v1 import entitlement_pb2 as ent
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import ledger_pb2 as led
 from accrue.billing.v1 import payment_pb2 as pay
+from accrue.billing.v1 import policy_pb2 as pol
 from accrue.billing.v1 import reconciliation_pb2 as rec
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import test_clock_pb2 as clk
@@ -51,6 +53,8 @@ class Ids:
     webhook_delivery: str = ""
     meter: str = ""
     usage_event: str = ""
+    feature: str = ""
+    spare_feature: str = ""
 
 
 # Subscriptions in samples live on a test clock, so every period and invoice
@@ -68,7 +72,8 @@ def _mask(*paths: str) -> field_mask_pb2.FieldMask:
 
 
 def _rid() -> str:
-    return str(uuid.uuid4())
+    """No digits: a uuid's digit groups can read as a card number (see billing_steps.rid)."""
+    return "req-" + uuid.uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))
 
 
 def _stamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -340,6 +345,48 @@ SAMPLES: dict[str, Callable[[Ids], Message]] = {
             endpoint_id=ids.webhook_endpoint, from_sequence=1, to_sequence=3, request_id=_rid()
         )
     ),
+    "accrue.billing.v1.EntitlementService/CreateFeature": lambda ids: ent.CreateFeatureRequest(
+        feature=ent.Feature(
+            key="seats",
+            display_name="Seats",
+            type=ent.FEATURE_TYPE_NUMERIC,
+            unit="seats",
+            per_unit=True,
+        ),
+        request_id=_rid(),
+    ),
+    "accrue.billing.v1.EntitlementService/GetFeature": lambda ids: ent.GetFeatureRequest(
+        id=ids.feature
+    ),
+    "accrue.billing.v1.EntitlementService/ListFeatures": lambda ids: ent.ListFeaturesRequest(),
+    "accrue.billing.v1.EntitlementService/ArchiveFeature": lambda ids: ent.ArchiveFeatureRequest(
+        id=ids.spare_feature, request_id=_rid()
+    ),
+    "accrue.billing.v1.EntitlementService/AttachFeature": lambda ids: ent.AttachFeatureRequest(
+        feature_id=ids.feature, price_id=ids.recurring_price, enabled=True, request_id=_rid()
+    ),
+    "accrue.billing.v1.EntitlementService/DetachFeature": lambda ids: ent.DetachFeatureRequest(
+        feature_id=ids.feature, product_id=ids.product, request_id=_rid()
+    ),
+    "accrue.billing.v1.EntitlementService/ListFeatureAttachments": lambda ids: (
+        ent.ListFeatureAttachmentsRequest(feature_id=ids.feature)
+    ),
+    "accrue.billing.v1.EntitlementService/GetEntitlements": lambda ids: ent.GetEntitlementsRequest(
+        customer_id=ids.clock_customer
+    ),
+    "accrue.billing.v1.EntitlementService/CheckEntitlement": lambda ids: (
+        ent.CheckEntitlementRequest(customer_id=ids.clock_customer, feature_key="sso")
+    ),
+    "accrue.billing.v1.SubscriptionPolicyService/GetSubscriptionPolicy": lambda ids: (
+        pol.GetSubscriptionPolicyRequest()
+    ),
+    "accrue.billing.v1.SubscriptionPolicyService/UpdateSubscriptionPolicy": lambda ids: (
+        pol.UpdateSubscriptionPolicyRequest(
+            policy=pol.SubscriptionPolicy(max_changes_per_period=100),
+            update_mask=_mask("max_changes_per_period"),
+            request_id=_rid(),
+        )
+    ),
 }
 
 
@@ -505,6 +552,21 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         "ListWebhookDeliveries",
         whk.ListWebhookDeliveriesRequest(endpoint_id=endpoint.id),
     ).deliveries[0]
+    feature, spare_feature = (
+        call(
+            "accrue.billing.v1.EntitlementService",
+            "CreateFeature",
+            ent.CreateFeatureRequest(
+                feature=ent.Feature(key=key, display_name=key, type=ent.FEATURE_TYPE_BOOLEAN)
+            ),
+        )
+        for key in ("sso", "audit-log")
+    )
+    call(
+        "accrue.billing.v1.EntitlementService",
+        "AttachFeature",
+        ent.AttachFeatureRequest(feature_id=feature.id, product_id=product.id, enabled=True),
+    )
     return Ids(
         product.id,
         price.id,
@@ -525,6 +587,8 @@ def seed(call: Callable[[str, str, Message], Message]) -> Ids:
         spare_webhook_endpoint=spare.id,
         webhook_delivery=delivery.id,
         **_seed_usage(call, clock_customer.id),
+        feature=feature.id,
+        spare_feature=spare_feature.id,
     )
 
 

@@ -178,7 +178,7 @@ def _normalised(message: Message, ids: Ids) -> dict[str, Any]:
                     value = value.replace(raw, placeholder)
         if key == "secret":  # a webhook signing secret is new random bytes every time
             return "<secret>" if value else value
-        if key == "resolvedBy":  # names the caller's API key, which differs per run
+        if key in {"resolvedBy", "updateActor"}:  # the caller's API key, different per run
             return "<api key>"
         if key in {"url", "path", "content", "sha256"}:  # signed links, PDFs naming new ids
             return f"<{key}>" if value else value

@@ -1,4 +1,5 @@
-"""Inside the webhook, relay and usage area packages, imports point inwards too:
+"""Inside the area packages (webhooks, relay, usage, entitlements, policies), imports point
+inwards too:
 model <- ports/use cases <- adapters/handlers/entry points."""
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ RULES = {
     "usage/periods.py": OUTER,
     "usage/pricing.py": OUTER,
     "usage/billing.py": OUTER,
+    "entitlements/model.py": (*OUTER, "accrue.entitlements"),
+    "entitlements/ports.py": OUTER,
+    "entitlements/resolver.py": OUTER,
+    "entitlements/service.py": OUTER,
+    "entitlements/thresholds.py": OUTER,
+    "policies/model.py": (*OUTER, "accrue.policies", "accrue.entitlements"),
+    "policies/ports.py": OUTER,
+    "policies/service.py": OUTER,
+    "policies/guard.py": OUTER,
 }
 
 

@@ -52,6 +52,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "webhooks": frozenset({"event_log"}),
     "relay": frozenset({"tenancy", "event_log"}),
     "usage": frozenset({"tenancy", "event_log", "catalog", "invoicing", "subscriptions"}),
+    "entitlements": frozenset({"event_log", "catalog", "customers", "subscriptions", "usage"}),
+    "policies": frozenset(
+        {"tenancy", "event_log", "catalog", "customers", "subscriptions", "usage", "entitlements"}
+    ),
 }
 AREAS = frozenset(MAY_IMPORT)
 
@@ -98,6 +102,9 @@ MODEL_MODULES = frozenset(
         "webhooks/model.py",
         "usage/model.py",
         "usage/pricing.py",
+        "subscriptions/guard.py",
+        "entitlements/model.py",
+        "policies/model.py",
     }
 )
 

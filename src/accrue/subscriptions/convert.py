@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from google.protobuf.message import Message
 
-from accrue.billing.v1 import subscription_pb2
+from accrue.billing.v1 import policy_pb2, subscription_pb2
 from accrue.catalog.convert import INTERVAL_TO_PB
 from accrue.events.v1 import events_pb2
 from accrue.invoicing.convert import COLLECTION_TO_PB, line_to_pb
 from accrue.kernel.calendar import boundary
 from accrue.platform.transport.convert import timestamp
+from accrue.subscriptions.guard import PolicyRule, Violation
 from accrue.subscriptions.model import ProrationBehavior, Subscription, SubscriptionStatus
 from accrue.subscriptions.service import ItemRequest
 
@@ -83,3 +84,18 @@ def subscription_to_pb(sub: Subscription) -> subscription_pb2.Subscription:
 EVENT_PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
     (Subscription, lambda s: events_pb2.SubscriptionChanged(subscription=subscription_to_pb(s))),
 )
+
+
+_RULE_TO_PB = {
+    PolicyRule.DOWNGRADE_AT_PERIOD_END: policy_pb2.POLICY_RULE_DOWNGRADE_AT_PERIOD_END,
+    PolicyRule.MAX_CHANGES_PER_PERIOD: policy_pb2.POLICY_RULE_MAX_CHANGES_PER_PERIOD,
+    PolicyRule.NO_LIMIT_BELOW_USAGE: policy_pb2.POLICY_RULE_NO_LIMIT_BELOW_USAGE,
+    PolicyRule.CANCEL_AT_PERIOD_END: policy_pb2.POLICY_RULE_CANCEL_AT_PERIOD_END,
+}
+
+
+def violations_to_pb(violations: Sequence[Violation]) -> list[policy_pb2.PolicyViolation]:
+    return [
+        policy_pb2.PolicyViolation(rule=_RULE_TO_PB[v.rule], description=v.description)
+        for v in violations
+    ]

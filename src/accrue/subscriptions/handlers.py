@@ -14,6 +14,7 @@ from accrue.subscriptions.convert import (
     SUBSCRIPTION_STATUS_FROM_PB,
     items_from_pb,
     subscription_to_pb,
+    violations_to_pb,
 )
 from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.service import (
@@ -33,6 +34,7 @@ def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
     )
     if result.invoice is not None:
         message.invoice.CopyFrom(invoice_to_pb(result.invoice))
+    message.policy_violations.extend(violations_to_pb(result.policy_violations))
     return message
 
 

@@ -38,6 +38,7 @@ from accrue.ports import UnitOfWork
 from accrue.subscriptions import model as subs
 from accrue.subscriptions.billing import SubscriptionBilling
 from accrue.subscriptions.charges import unused_time_credits
+from accrue.subscriptions.guard import SubscriptionGuard, Unguarded, Violation
 from accrue.subscriptions.model import (
     ProrationBehavior,
     Subscription,
@@ -79,11 +80,16 @@ class ChangeResult:
     proration_lines: tuple[InvoiceLine, ...]
     invoice: Invoice | None
     proration_time: datetime
+    # A preview's: the tenant's policy rules the change would break.
+    policy_violations: tuple[Violation, ...] = ()
 
 
 class SubscriptionService:
-    def __init__(self, ids: IdGenerator, billing: SubscriptionBilling) -> None:
+    def __init__(
+        self, ids: IdGenerator, billing: SubscriptionBilling, guard: SubscriptionGuard | None = None
+    ) -> None:
         self._ids = ids
+        self._guard = guard or Unguarded()
         self._billing = billing
         self._invoicing = billing.invoicing
 
@@ -211,6 +217,9 @@ class SubscriptionService:
         sub = self.get(uow, tenant_id, change.subscription_id)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         transition, lines, at, now = self._plan_change(uow, customer, sub, change)
+        violations = self._guard.change_violations(
+            uow, before=sub, after=transition.subscription, at=at, behavior=change.behavior
+        )
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
             invoice = self._billing.lines_invoice(
@@ -229,12 +238,16 @@ class SubscriptionService:
         preview = transition.subscription
         if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
-        return ChangeResult(replace(preview, update_time=now), tuple(lines), invoice, at)
+        preview = replace(preview, update_time=now)
+        return ChangeResult(preview, tuple(lines), invoice, at, violations)
 
     def change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id, for_update=True)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         transition, lines, at, now = self._plan_change(uow, customer, sub, change)
+        self._guard.enforce_change(
+            uow, before=sub, after=transition.subscription, at=at, behavior=change.behavior
+        )
         new = replace(transition.subscription, update_time=now)
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
@@ -315,6 +328,7 @@ class SubscriptionService:
         prorate: bool,
     ) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)
+        self._guard.enforce_cancel(uow, sub, at_period_end=at_period_end)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         now = self._invoicing.now_for(uow, customer)
         if at_period_end:

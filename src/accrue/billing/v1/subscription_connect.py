@@ -97,7 +97,9 @@ class SubscriptionService(Protocol):
         """
         Replaces the subscription's items (upgrade, downgrade, seat change) and
         prorates the rest of the current period by `proration_behavior`.
-        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH).
+        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH);
+        FAILED_PRECONDITION (POLICY_VIOLATION) when the change breaks the
+        tenant's subscription policy (see SubscriptionPolicyService).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -109,7 +111,9 @@ class SubscriptionService(Protocol):
         `invoice` is never finalised: its status is DRAFT and it has no id or
         number, while the commit's invoice is finalised (OPEN, or PAID when
         nothing is left to pay); every amount, including the customer credit it
-        would use, is the same. Errors as ChangeSubscription.
+        would use, is the same. The policy rules the change would break are
+        listed in `policy_violations` instead of refusing the preview. Errors
+        as ChangeSubscription, except POLICY_VIOLATION.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -143,7 +147,9 @@ class SubscriptionService(Protocol):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
+        when the tenant's policy allows only cancellations at the period end.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -422,7 +428,9 @@ class SubscriptionServiceClient(ConnectClient):
         """
         Replaces the subscription's items (upgrade, downgrade, seat change) and
         prorates the rest of the current period by `proration_behavior`.
-        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH).
+        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH);
+        FAILED_PRECONDITION (POLICY_VIOLATION) when the change breaks the
+        tenant's subscription policy (see SubscriptionPolicyService).
         """
         return await self.execute_unary(
             request=request,
@@ -451,7 +459,9 @@ class SubscriptionServiceClient(ConnectClient):
         `invoice` is never finalised: its status is DRAFT and it has no id or
         number, while the commit's invoice is finalised (OPEN, or PAID when
         nothing is left to pay); every amount, including the customer credit it
-        would use, is the same. Errors as ChangeSubscription.
+        would use, is the same. The policy rules the change would break are
+        listed in `policy_violations` instead of refusing the preview. Errors
+        as ChangeSubscription, except POLICY_VIOLATION.
         """
         return await self.execute_unary(
             request=request,
@@ -536,7 +546,9 @@ class SubscriptionServiceClient(ConnectClient):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
+        when the tenant's policy allows only cancellations at the period end.
         """
         return await self.execute_unary(
             request=request,
@@ -637,7 +649,9 @@ class SubscriptionServiceSync(Protocol):
         """
         Replaces the subscription's items (upgrade, downgrade, seat change) and
         prorates the rest of the current period by `proration_behavior`.
-        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH).
+        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH);
+        FAILED_PRECONDITION (POLICY_VIOLATION) when the change breaks the
+        tenant's subscription policy (see SubscriptionPolicyService).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -649,7 +663,9 @@ class SubscriptionServiceSync(Protocol):
         `invoice` is never finalised: its status is DRAFT and it has no id or
         number, while the commit's invoice is finalised (OPEN, or PAID when
         nothing is left to pay); every amount, including the customer credit it
-        would use, is the same. Errors as ChangeSubscription.
+        would use, is the same. The policy rules the change would break are
+        listed in `policy_violations` instead of refusing the preview. Errors
+        as ChangeSubscription, except POLICY_VIOLATION.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -683,7 +699,9 @@ class SubscriptionServiceSync(Protocol):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
+        when the tenant's policy allows only cancellations at the period end.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -960,7 +978,9 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         """
         Replaces the subscription's items (upgrade, downgrade, seat change) and
         prorates the rest of the current period by `proration_behavior`.
-        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH).
+        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH);
+        FAILED_PRECONDITION (POLICY_VIOLATION) when the change breaks the
+        tenant's subscription policy (see SubscriptionPolicyService).
         """
         return self.execute_unary(
             request=request,
@@ -989,7 +1009,9 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         `invoice` is never finalised: its status is DRAFT and it has no id or
         number, while the commit's invoice is finalised (OPEN, or PAID when
         nothing is left to pay); every amount, including the customer credit it
-        would use, is the same. Errors as ChangeSubscription.
+        would use, is the same. The policy rules the change would break are
+        listed in `policy_violations` instead of refusing the preview. Errors
+        as ChangeSubscription, except POLICY_VIOLATION.
         """
         return self.execute_unary(
             request=request,
@@ -1074,7 +1096,9 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
+        when the tenant's policy allows only cancellations at the period end.
         """
         return self.execute_unary(
             request=request,

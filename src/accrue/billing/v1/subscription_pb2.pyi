@@ -2,6 +2,7 @@ import datetime
 
 from accrue.billing.v1 import catalog_pb2 as _catalog_pb2
 from accrue.billing.v1 import invoice_pb2 as _invoice_pb2
+from accrue.billing.v1 import policy_pb2 as _policy_pb2
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -193,16 +194,18 @@ class PreviewSubscriptionChangeRequest(_message.Message):
     def __init__(self, subscription_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., proration_behavior: _Optional[_Union[ProrationBehavior, str]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ChangeSubscriptionResponse(_message.Message):
-    __slots__ = ("subscription", "proration_lines", "invoice", "proration_time")
+    __slots__ = ("subscription", "proration_lines", "invoice", "proration_time", "policy_violations")
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PRORATION_LINES_FIELD_NUMBER: _ClassVar[int]
     INVOICE_FIELD_NUMBER: _ClassVar[int]
     PRORATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     subscription: Subscription
     proration_lines: _containers.RepeatedCompositeFieldContainer[_invoice_pb2.InvoiceLine]
     invoice: _invoice_pb2.Invoice
     proration_time: _timestamp_pb2.Timestamp
-    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., proration_lines: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceLine, _Mapping]]] = ..., invoice: _Optional[_Union[_invoice_pb2.Invoice, _Mapping]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    policy_violations: _containers.RepeatedCompositeFieldContainer[_policy_pb2.PolicyViolation]
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., proration_lines: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceLine, _Mapping]]] = ..., invoice: _Optional[_Union[_invoice_pb2.Invoice, _Mapping]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_violations: _Optional[_Iterable[_Union[_policy_pb2.PolicyViolation, _Mapping]]] = ...) -> None: ...
 
 class PauseSubscriptionRequest(_message.Message):
     __slots__ = ("subscription_id", "resume_time", "request_id")

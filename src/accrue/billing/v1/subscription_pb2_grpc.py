@@ -162,7 +162,9 @@ class SubscriptionServiceServicer:
     def ChangeSubscription(self, request, context):
         """Replaces the subscription's items (upgrade, downgrade, seat change) and
         prorates the rest of the current period by `proration_behavior`.
-        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH).
+        NOT_FOUND (RESOURCE_NOT_FOUND); INVALID_ARGUMENT (CURRENCY_MISMATCH);
+        FAILED_PRECONDITION (POLICY_VIOLATION) when the change breaks the
+        tenant's subscription policy (see SubscriptionPolicyService).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -175,7 +177,9 @@ class SubscriptionServiceServicer:
         `invoice` is never finalised: its status is DRAFT and it has no id or
         number, while the commit's invoice is finalised (OPEN, or PAID when
         nothing is left to pay); every amount, including the customer credit it
-        would use, is the same. Errors as ChangeSubscription.
+        would use, is the same. The policy rules the change would break are
+        listed in `policy_violations` instead of refusing the preview. Errors
+        as ChangeSubscription, except POLICY_VIOLATION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,7 +216,9 @@ class SubscriptionServiceServicer:
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND).
+        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
+        when the tenant's policy allows only cancellations at the period end.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -24,48 +24,59 @@ _sym_db = _symbol_database.Default()
 
 from accrue.billing.v1 import catalog_pb2 as accrue_dot_billing_dot_v1_dot_catalog__pb2
 from accrue.billing.v1 import customer_pb2 as accrue_dot_billing_dot_v1_dot_customer__pb2
+from accrue.billing.v1 import entitlement_pb2 as accrue_dot_billing_dot_v1_dot_entitlement__pb2
 from accrue.billing.v1 import invoice_pb2 as accrue_dot_billing_dot_v1_dot_invoice__pb2
 from accrue.billing.v1 import ledger_pb2 as accrue_dot_billing_dot_v1_dot_ledger__pb2
 from accrue.billing.v1 import payment_pb2 as accrue_dot_billing_dot_v1_dot_payment__pb2
+from accrue.billing.v1 import policy_pb2 as accrue_dot_billing_dot_v1_dot_policy__pb2
 from accrue.billing.v1 import reconciliation_pb2 as accrue_dot_billing_dot_v1_dot_reconciliation__pb2
 from accrue.billing.v1 import subscription_pb2 as accrue_dot_billing_dot_v1_dot_subscription__pb2
 from accrue.billing.v1 import test_clock_pb2 as accrue_dot_billing_dot_v1_dot_test__clock__pb2
 from accrue.billing.v1 import usage_pb2 as accrue_dot_billing_dot_v1_dot_usage__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63\x63rue/events/v1/events.proto\x12\x10\x61\x63\x63rue.events.v1\x1a\x1f\x61\x63\x63rue/billing/v1/catalog.proto\x1a accrue/billing/v1/customer.proto\x1a\x1f\x61\x63\x63rue/billing/v1/invoice.proto\x1a\x1e\x61\x63\x63rue/billing/v1/ledger.proto\x1a\x1f\x61\x63\x63rue/billing/v1/payment.proto\x1a&accrue/billing/v1/reconciliation.proto\x1a$accrue/billing/v1/subscription.proto\x1a\"accrue/billing/v1/test_clock.proto\x1a\x1d\x61\x63\x63rue/billing/v1/usage.proto\"F\n\x0eProductChanged\x12\x34\n\x07product\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.ProductR\x07product\">\n\x0cPriceChanged\x12.\n\x05price\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.PriceR\x05price\"J\n\x0f\x43ustomerChanged\x12\x37\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1b.accrue.billing.v1.CustomerR\x08\x63ustomer\"a\n\x17LedgerTransactionPosted\x12\x46\n\x0btransaction\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.LedgerTransactionR\x0btransaction\"Z\n\x13SubscriptionChanged\x12\x43\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.accrue.billing.v1.SubscriptionR\x0csubscription\"F\n\x0eInvoiceChanged\x12\x34\n\x07invoice\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.InvoiceR\x07invoice\"S\n\x11\x43reditNoteCreated\x12>\n\x0b\x63redit_note\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.CreditNoteR\ncreditNote\"O\n\x10TestClockChanged\x12;\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ttestClock\"F\n\x0ePaymentChanged\x12\x34\n\x07payment\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.PaymentR\x07payment\"B\n\rRefundChanged\x12\x31\n\x06refund\x18\x01 \x01(\x0b\x32\x19.accrue.billing.v1.RefundR\x06refund\"T\n\x1aReconciliationRunCompleted\x12\x36\n\x03run\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.ReconciliationRunR\x03run\"[\n\x1bReconciliationBreakResolved\x12<\n\x05\x62reak\x18\x01 \x01(\x0b\x32&.accrue.billing.v1.ReconciliationBreakR\x05\x62reak\">\n\x0cMeterChanged\x12.\n\x05meter\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.MeterR\x05meter\"U\n\x13UsageEventCorrected\x12>\n\x0busage_event\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.UsageEventR\nusageEventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63\x63rue/events/v1/events.proto\x12\x10\x61\x63\x63rue.events.v1\x1a\x1f\x61\x63\x63rue/billing/v1/catalog.proto\x1a accrue/billing/v1/customer.proto\x1a#accrue/billing/v1/entitlement.proto\x1a\x1f\x61\x63\x63rue/billing/v1/invoice.proto\x1a\x1e\x61\x63\x63rue/billing/v1/ledger.proto\x1a\x1f\x61\x63\x63rue/billing/v1/payment.proto\x1a\x1e\x61\x63\x63rue/billing/v1/policy.proto\x1a&accrue/billing/v1/reconciliation.proto\x1a$accrue/billing/v1/subscription.proto\x1a\"accrue/billing/v1/test_clock.proto\x1a\x1d\x61\x63\x63rue/billing/v1/usage.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n\x0eProductChanged\x12\x34\n\x07product\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.ProductR\x07product\">\n\x0cPriceChanged\x12.\n\x05price\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.PriceR\x05price\"J\n\x0f\x43ustomerChanged\x12\x37\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1b.accrue.billing.v1.CustomerR\x08\x63ustomer\"a\n\x17LedgerTransactionPosted\x12\x46\n\x0btransaction\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.LedgerTransactionR\x0btransaction\"Z\n\x13SubscriptionChanged\x12\x43\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.accrue.billing.v1.SubscriptionR\x0csubscription\"F\n\x0eInvoiceChanged\x12\x34\n\x07invoice\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.InvoiceR\x07invoice\"S\n\x11\x43reditNoteCreated\x12>\n\x0b\x63redit_note\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.CreditNoteR\ncreditNote\"O\n\x10TestClockChanged\x12;\n\ntest_clock\x18\x01 \x01(\x0b\x32\x1c.accrue.billing.v1.TestClockR\ttestClock\"F\n\x0ePaymentChanged\x12\x34\n\x07payment\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.PaymentR\x07payment\"B\n\rRefundChanged\x12\x31\n\x06refund\x18\x01 \x01(\x0b\x32\x19.accrue.billing.v1.RefundR\x06refund\"T\n\x1aReconciliationRunCompleted\x12\x36\n\x03run\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.ReconciliationRunR\x03run\"[\n\x1bReconciliationBreakResolved\x12<\n\x05\x62reak\x18\x01 \x01(\x0b\x32&.accrue.billing.v1.ReconciliationBreakR\x05\x62reak\">\n\x0cMeterChanged\x12.\n\x05meter\x18\x01 \x01(\x0b\x32\x18.accrue.billing.v1.MeterR\x05meter\"U\n\x13UsageEventCorrected\x12>\n\x0busage_event\x18\x01 \x01(\x0b\x32\x1d.accrue.billing.v1.UsageEventR\nusageEvent\"F\n\x0e\x46\x65\x61tureChanged\x12\x34\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x1a.accrue.billing.v1.FeatureR\x07\x66\x65\x61ture\"`\n\x18\x46\x65\x61tureAttachmentChanged\x12\x44\n\nattachment\x18\x01 \x01(\x0b\x32$.accrue.billing.v1.FeatureAttachmentR\nattachment\"Z\n\x19SubscriptionPolicyChanged\x12=\n\x06policy\x18\x01 \x01(\x0b\x32%.accrue.billing.v1.SubscriptionPolicyR\x06policy\"\xf8\x02\n\x15UsageThresholdCrossed\x12\x1f\n\x0b\x63ustomer_id\x18\x01 \x01(\tR\ncustomerId\x12\x1d\n\nfeature_id\x18\x02 \x01(\tR\tfeatureId\x12\x1f\n\x0b\x66\x65\x61ture_key\x18\x03 \x01(\tR\nfeatureKey\x12\x19\n\x08meter_id\x18\x04 \x01(\tR\x07meterId\x12+\n\x11threshold_percent\x18\x05 \x01(\rR\x10thresholdPercent\x12\x14\n\x05limit\x18\x06 \x01(\tR\x05limit\x12\x14\n\x05usage\x18\x07 \x01(\tR\x05usage\x12\x46\n\x11period_start_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fperiodStartTime\x12\x42\n\x0fperiod_end_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rperiodEndTimeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'accrue.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRODUCTCHANGED']._serialized_start=361
-  _globals['_PRODUCTCHANGED']._serialized_end=431
-  _globals['_PRICECHANGED']._serialized_start=433
-  _globals['_PRICECHANGED']._serialized_end=495
-  _globals['_CUSTOMERCHANGED']._serialized_start=497
-  _globals['_CUSTOMERCHANGED']._serialized_end=571
-  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_start=573
-  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_end=670
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=672
-  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=762
-  _globals['_INVOICECHANGED']._serialized_start=764
-  _globals['_INVOICECHANGED']._serialized_end=834
-  _globals['_CREDITNOTECREATED']._serialized_start=836
-  _globals['_CREDITNOTECREATED']._serialized_end=919
-  _globals['_TESTCLOCKCHANGED']._serialized_start=921
-  _globals['_TESTCLOCKCHANGED']._serialized_end=1000
-  _globals['_PAYMENTCHANGED']._serialized_start=1002
-  _globals['_PAYMENTCHANGED']._serialized_end=1072
-  _globals['_REFUNDCHANGED']._serialized_start=1074
-  _globals['_REFUNDCHANGED']._serialized_end=1140
-  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_start=1142
-  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_end=1226
-  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_start=1228
-  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_end=1319
-  _globals['_METERCHANGED']._serialized_start=1321
-  _globals['_METERCHANGED']._serialized_end=1383
-  _globals['_USAGEEVENTCORRECTED']._serialized_start=1385
-  _globals['_USAGEEVENTCORRECTED']._serialized_end=1470
+  _globals['_PRODUCTCHANGED']._serialized_start=463
+  _globals['_PRODUCTCHANGED']._serialized_end=533
+  _globals['_PRICECHANGED']._serialized_start=535
+  _globals['_PRICECHANGED']._serialized_end=597
+  _globals['_CUSTOMERCHANGED']._serialized_start=599
+  _globals['_CUSTOMERCHANGED']._serialized_end=673
+  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_start=675
+  _globals['_LEDGERTRANSACTIONPOSTED']._serialized_end=772
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_start=774
+  _globals['_SUBSCRIPTIONCHANGED']._serialized_end=864
+  _globals['_INVOICECHANGED']._serialized_start=866
+  _globals['_INVOICECHANGED']._serialized_end=936
+  _globals['_CREDITNOTECREATED']._serialized_start=938
+  _globals['_CREDITNOTECREATED']._serialized_end=1021
+  _globals['_TESTCLOCKCHANGED']._serialized_start=1023
+  _globals['_TESTCLOCKCHANGED']._serialized_end=1102
+  _globals['_PAYMENTCHANGED']._serialized_start=1104
+  _globals['_PAYMENTCHANGED']._serialized_end=1174
+  _globals['_REFUNDCHANGED']._serialized_start=1176
+  _globals['_REFUNDCHANGED']._serialized_end=1242
+  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_start=1244
+  _globals['_RECONCILIATIONRUNCOMPLETED']._serialized_end=1328
+  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_start=1330
+  _globals['_RECONCILIATIONBREAKRESOLVED']._serialized_end=1421
+  _globals['_METERCHANGED']._serialized_start=1423
+  _globals['_METERCHANGED']._serialized_end=1485
+  _globals['_USAGEEVENTCORRECTED']._serialized_start=1487
+  _globals['_USAGEEVENTCORRECTED']._serialized_end=1572
+  _globals['_FEATURECHANGED']._serialized_start=1574
+  _globals['_FEATURECHANGED']._serialized_end=1644
+  _globals['_FEATUREATTACHMENTCHANGED']._serialized_start=1646
+  _globals['_FEATUREATTACHMENTCHANGED']._serialized_end=1742
+  _globals['_SUBSCRIPTIONPOLICYCHANGED']._serialized_start=1744
+  _globals['_SUBSCRIPTIONPOLICYCHANGED']._serialized_end=1834
+  _globals['_USAGETHRESHOLDCROSSED']._serialized_start=1837
+  _globals['_USAGETHRESHOLDCROSSED']._serialized_end=2213
 # @@protoc_insertion_point(module_scope)

@@ -1,12 +1,17 @@
+import datetime
+
 from accrue.billing.v1 import catalog_pb2 as _catalog_pb2
 from accrue.billing.v1 import customer_pb2 as _customer_pb2
+from accrue.billing.v1 import entitlement_pb2 as _entitlement_pb2
 from accrue.billing.v1 import invoice_pb2 as _invoice_pb2
 from accrue.billing.v1 import ledger_pb2 as _ledger_pb2
 from accrue.billing.v1 import payment_pb2 as _payment_pb2
+from accrue.billing.v1 import policy_pb2 as _policy_pb2
 from accrue.billing.v1 import reconciliation_pb2 as _reconciliation_pb2
 from accrue.billing.v1 import subscription_pb2 as _subscription_pb2
 from accrue.billing.v1 import test_clock_pb2 as _test_clock_pb2
 from accrue.billing.v1 import usage_pb2 as _usage_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -96,3 +101,43 @@ class UsageEventCorrected(_message.Message):
     USAGE_EVENT_FIELD_NUMBER: _ClassVar[int]
     usage_event: _usage_pb2.UsageEvent
     def __init__(self, usage_event: _Optional[_Union[_usage_pb2.UsageEvent, _Mapping]] = ...) -> None: ...
+
+class FeatureChanged(_message.Message):
+    __slots__ = ("feature",)
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    feature: _entitlement_pb2.Feature
+    def __init__(self, feature: _Optional[_Union[_entitlement_pb2.Feature, _Mapping]] = ...) -> None: ...
+
+class FeatureAttachmentChanged(_message.Message):
+    __slots__ = ("attachment",)
+    ATTACHMENT_FIELD_NUMBER: _ClassVar[int]
+    attachment: _entitlement_pb2.FeatureAttachment
+    def __init__(self, attachment: _Optional[_Union[_entitlement_pb2.FeatureAttachment, _Mapping]] = ...) -> None: ...
+
+class SubscriptionPolicyChanged(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _policy_pb2.SubscriptionPolicy
+    def __init__(self, policy: _Optional[_Union[_policy_pb2.SubscriptionPolicy, _Mapping]] = ...) -> None: ...
+
+class UsageThresholdCrossed(_message.Message):
+    __slots__ = ("customer_id", "feature_id", "feature_key", "meter_id", "threshold_percent", "limit", "usage", "period_start_time", "period_end_time")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_ID_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_KEY_FIELD_NUMBER: _ClassVar[int]
+    METER_ID_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_TIME_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    feature_id: str
+    feature_key: str
+    meter_id: str
+    threshold_percent: int
+    limit: str
+    usage: str
+    period_start_time: _timestamp_pb2.Timestamp
+    period_end_time: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., feature_id: _Optional[str] = ..., feature_key: _Optional[str] = ..., meter_id: _Optional[str] = ..., threshold_percent: _Optional[int] = ..., limit: _Optional[str] = ..., usage: _Optional[str] = ..., period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

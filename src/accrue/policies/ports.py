@@ -1,0 +1,20 @@
+"""What the policy use cases need from the outside world, as protocols."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from accrue.policies.model import SubscriptionPolicy
+from accrue.subscriptions.guard import SubscriptionGuard, Unguarded, Violation
+
+__all__ = ["PolicyStore", "SubscriptionGuard", "Unguarded", "Violation"]
+
+
+class PolicyStore(Protocol):
+    def get_policy(self, tenant_id: str) -> SubscriptionPolicy | None: ...
+    def put_policy(self, policy: SubscriptionPolicy) -> None: ...
+    def count_changes(self, tenant_id: str, subscription_id: str, *, since: datetime) -> int: ...
+    def record_change(
+        self, tenant_id: str, subscription_id: str, *, change_id: str, at: datetime
+    ) -> None: ...
