@@ -13,13 +13,13 @@ from accrue.billing.v1 import entitlement_pb2 as ent
 from accrue.billing.v1 import event_pb2 as ev
 from accrue.billing.v1 import policy_pb2 as pol
 from accrue.billing.v1 import subscription_pb2 as sub
-from accrue.entitlements.ports import UsageChange
 from accrue.entitlements.resolver import EntitlementResolver
 from accrue.entitlements.service import EntitlementService
 from accrue.event_log.service import EventRecorder
 from accrue.events.v1 import events_pb2
 from accrue.kernel.ids import IdGenerator
 from accrue.platform.clock import SystemClock
+from accrue.usage.ports import UsageChange
 from tests.conftest import Transport
 from tests.contract.billing_steps import Scenario, rid, utc
 from tests.entitlement_fakes import FakeUsage

@@ -24,7 +24,6 @@ from accrue.kernel.ids import IdGenerator
 from accrue.policies.guard import PolicyGuard
 from accrue.policies.model import (
     ChangeFacts,
-    PolicyRule,
     PolicyViolationError,
     Shortfall,
     SubscriptionPolicy,
@@ -32,6 +31,7 @@ from accrue.policies.model import (
     change_violations,
 )
 from accrue.policies.service import PolicyChanges, PolicyService
+from accrue.subscriptions.guard import PolicyRule
 from accrue.subscriptions.model import (
     ProrationBehavior,
     Subscription,

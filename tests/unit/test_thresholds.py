@@ -15,13 +15,13 @@ from accrue.entitlements.model import (
     SubscriptionFact,
     ThresholdCrossing,
 )
-from accrue.entitlements.ports import UsageChange
 from accrue.entitlements.resolver import EntitlementResolver
 from accrue.entitlements.service import EntitlementService, NewFeature, Target
 from accrue.entitlements.thresholds import ThresholdWatcher
 from accrue.event_log.service import EventRecorder
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import SubscriptionStatus
+from accrue.usage.ports import UsageChange
 from tests.entitlement_fakes import FakeClock, FakeUnitOfWork, FakeUsage
 
 T = "ten_1"

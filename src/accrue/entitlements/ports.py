@@ -11,11 +11,6 @@ from typing import Any, Protocol
 from accrue.entitlements.model import Attachment, Feature, SubscriptionFact, TargetKind
 from accrue.kernel.paging import PageRequest
 
-# Usage-based billing tells the threshold watcher of each change (its UsageObserver).
-from accrue.usage.ports import UsageChange, UsageObserver
-
-__all__ = ["UsageChange", "UsageObserver"]
-
 
 class MeterUsageReader(Protocol):
     """Usage-based billing's live aggregate of a meter for the customer's current period."""

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from accrue.entitlements.model import ThresholdCrossing, thresholds_reached
-from accrue.entitlements.ports import UsageChange
 from accrue.entitlements.resolver import EntitlementResolver
 from accrue.event_log.service import EventRecorder
 from accrue.kernel.clock import Clock
+from accrue.usage.ports import UsageChange
 
 
 class ThresholdWatcher:
@@ -29,16 +29,19 @@ class ThresholdWatcher:
         self._events = events
         self._resolver = resolver
 
-    def usage_changed(self, uow: Any, *, tenant_id: str, changes: Sequence[UsageChange]) -> None:
-        # One indexed read per batch: most meters have no thresholds, and then
-        # no customer's entitlements need resolving at all.
+    def watched_meters(self, uow: Any, *, tenant_id: str) -> set[str]:
+        """Meters of live features with thresholds: one indexed read (the catalog
+        version) per batch, so ingestion of other meters reads no totals at all."""
         store = uow.entitlements
         catalog = self._resolver.catalog(store, tenant_id, store.catalog_version(tenant_id))
-        watched = {
+        return {
             f.meter_id
             for f in catalog.features.values()
             if f.metered and f.threshold_percents and not f.archived
         }
+
+    def usage_changed(self, uow: Any, *, tenant_id: str, changes: Sequence[UsageChange]) -> None:
+        watched = self.watched_meters(uow, tenant_id=tenant_id)
         latest: dict[tuple[str, str], UsageChange] = {}
         for change in changes:
             if change.meter_id in watched:

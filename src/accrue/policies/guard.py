@@ -21,10 +21,10 @@ from accrue.policies.model import (
     PolicyViolationError,
     Shortfall,
     SubscriptionPolicy,
-    Violation,
     cancel_violations,
     change_violations,
 )
+from accrue.subscriptions.guard import Violation
 from accrue.subscriptions.model import (
     ProrationBehavior,
     Subscription,

@@ -29,9 +29,6 @@ from decimal import Decimal
 from accrue.kernel.errors import AccrueError, PreconditionViolation
 from accrue.subscriptions.guard import PolicyRule, Violation
 
-__all__ = ["PolicyRule", "Violation"]
-
-
 MAX_CHANGES_LIMIT = 1000
 
 

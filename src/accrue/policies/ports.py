@@ -6,9 +6,6 @@ from datetime import datetime
 from typing import Protocol
 
 from accrue.policies.model import SubscriptionPolicy
-from accrue.subscriptions.guard import SubscriptionGuard, Unguarded, Violation
-
-__all__ = ["PolicyStore", "SubscriptionGuard", "Unguarded", "Violation"]
 
 
 class PolicyStore(Protocol):
