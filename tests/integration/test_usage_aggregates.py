@@ -195,6 +195,10 @@ def test_live_aggregates_equal_the_raw_recomputation(
 class _Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[tuple[str, str, str, str]]]] = []
+        self.meters: set[str] = set()
+
+    def watched_meters(self, uow: object, *, tenant_id: str) -> set[str]:
+        return self.meters
 
     def usage_changed(self, uow: object, *, tenant_id: str, changes: object) -> None:
         assert uow is not None
@@ -218,6 +222,7 @@ def test_observers_see_each_changed_total_inside_the_ingestion_transaction(
             uow, tenant, NewMeter("m", Aggregation.SUM, "v", ("g",), None, False)
         )
         uow.commit()
+    recorder.meters = {meter.id}
 
     def send(*events: tuple[str, str]) -> None:
         batch = [

@@ -6,7 +6,7 @@ customer's usage moved, inside the ingestion transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +28,11 @@ class UsageChange:
 
 
 class UsageObserver(Protocol):
+    def watched_meters(self, uow: Any, *, tenant_id: str) -> Collection[str]:
+        """The meters whose changes matter to it: ingestion reads the before and
+        after totals (two period reads per customer and meter) only for these."""
+        ...
+
     def usage_changed(
         self, uow: Any, *, tenant_id: str, changes: Sequence[UsageChange]
     ) -> None: ...

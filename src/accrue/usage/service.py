@@ -6,7 +6,7 @@ commits together (the batch's events, their aggregates, what observers do).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -151,7 +151,8 @@ class UsageService:
                 seen[event.id] = print_
             except AccrueError as error:
                 results[index] = EventResult(event.id, Outcome.REFUSED, error)
-        before = self._totals(uow, tenant_id, meters, times, [e for _, e in fresh])
+        watched = self._watched(uow, tenant_id)
+        before = self._totals(uow, tenant_id, meters, times, [e for _, e in fresh], watched=watched)
         inserted = uow.usage.insert_events(tenant_id, [e for _, e in fresh], now=self._clock.now())
         lost = [(i, e) for i, e in fresh if e.id not in inserted]
         if lost:
@@ -164,7 +165,7 @@ class UsageService:
             if kept.id in inserted:
                 results[index] = EventResult(kept.id, Outcome.ACCEPTED)
         uow.usage.add_to_rollups(tenant_id, meters, new)
-        self._notify(uow, tenant_id, meters, times, new, before)
+        self._notify(uow, tenant_id, meters, times, new, before, watched)
         return [results[i] for i in range(len(events))]
 
     def _judge(
@@ -207,17 +208,21 @@ class UsageService:
         meters: dict[str, Meter],
         times: dict[str, CustomerTime],
         events: Sequence[NewEvent],
+        *,
+        watched: Collection[str],
     ) -> dict[tuple[str, str], Decimal]:
-        """Current-period totals of the (customer, meter) pairs `events` touch (observers only)."""
-        if not self._observers:
-            return {}
-        pairs = sorted({(e.customer_id, e.meter_id) for e in events})
+        """Current-period totals of the (customer, watched meter) pairs `events` touch."""
+        pairs = sorted({(e.customer_id, e.meter_id) for e in events if e.meter_id in watched})
         return {
             (customer_id, meter_id): self._total(
                 uow, tenant_id, meters[meter_id], customer_id, times[customer_id]
             )
             for customer_id, meter_id in pairs
         }
+
+    def _watched(self, uow: Any, tenant_id: str) -> set[str]:
+        """Meters some observer watches; no observer, or none watching, costs no reads."""
+        return {m for o in self._observers for m in o.watched_meters(uow, tenant_id=tenant_id)}
 
     def _notify(  # noqa: PLR0917 - private helper of ingest
         self,
@@ -227,10 +232,11 @@ class UsageService:
         times: dict[str, CustomerTime],
         new: Sequence[NewEvent],
         before: dict[tuple[str, str], Decimal],
+        watched: Collection[str],
     ) -> None:
-        if not self._observers or not new:
+        if not watched or not new:
             return
-        after = self._totals(uow, tenant_id, meters, times, new)
+        after = self._totals(uow, tenant_id, meters, times, new, watched=watched)
         changes = [
             UsageChange(customer_id=c, meter_id=m, before=before.get((c, m), Decimal(0)), after=a)
             for (c, m), a in sorted(after.items())
@@ -318,7 +324,7 @@ class UsageService:
         self._record(
             uow, "usage_event.canceled" if corrected.canceled else "usage_event.amended", corrected
         )
-        if self._observers:
+        if event.meter_id in self._watched(uow, event.tenant_id):
             total_after = self._total(uow, event.tenant_id, meter, event.customer_id, time)
             if total_after != total_before:
                 change = UsageChange(event.customer_id, meter.id, total_before, total_after)
