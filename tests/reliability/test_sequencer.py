@@ -31,9 +31,10 @@ from accrue.billing.v1 import ledger_pb2 as pb
 from accrue.billing.v1.money_pb2 import Money
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
+from accrue.kernel.paging import PageRequest
 from accrue.ledger.checkpoint_keys import load_keys
 from accrue.ledger.model import AccountRef, Direction, Entry, PostingRequest, Transaction
-from accrue.ledger.sequencer import CRASH_EXIT_CODE, list_checkpoints
+from accrue.ledger.sequencer import CRASH_EXIT_CODE, LedgerSequencer, list_checkpoints
 from tests.reliability.processes import start_server
 from tests.support import GrpcClients, settle
 
@@ -137,6 +138,53 @@ def test_a_sequencer_killed_mid_batch_leaves_the_chain_gapless_and_intact(
     assert_one_whole_chain(pg_app, tenant_id, posted)
 
 
+def test_balances_are_exact_while_postings_wait_for_the_sequencer(pg_app: Application) -> None:
+    """Postings leave the stored balance rows alone (that row lock was the
+    tenant-wide queue); the sequencer adds each numbered batch's amounts, and
+    every read in between adds what is still pending, so a balance is never
+    missing a committed posting and never counts one twice."""
+    tenant_id = pg_app.tenants.create_tenant("balances").tenant.id
+    assert pg_app.sequencer is not None
+    amounts = [100 + 7 * i for i in range(10)]
+    for i, amount in enumerate(amounts):
+        post(pg_app, tenant_id, f"b{i}", amount)
+    bank = AccountRef("bank", "USD").id
+    a = t.ledger_accounts.c
+
+    def stored_net() -> int:
+        with pg_app.engine.connect() as conn:
+            query = select(a.net_minor).where(a.tenant_id == tenant_id, a.id == bank)
+            return int(conn.execute(query).scalar_one())
+
+    def read_net() -> int:
+        with pg_app.uow_factory(write=False) as uow:
+            account = pg_app.ledger.get_account(uow, tenant_id, bank)
+            nets = uow.ledger.nets(tenant_id, [bank])
+            listed = pg_app.ledger.list_accounts(
+                uow,
+                tenant_id,
+                PageRequest.parse(page_size=10, page_token="", query={}),
+                currency_code="USD",
+                customer_id="",
+                code="bank",
+            )
+        assert nets[bank] == account.net_minor == listed.items[0].net_minor
+        return account.net_minor
+
+    assert stored_net() == 0  # the account exists, nothing was added to it by a poster
+    assert read_net() == sum(amounts)
+    # A batch of four: part applied, part pending; the sum is unchanged.
+    small = LedgerSequencer(pg_app.engine, pg_app.clock, pg_app.sequencer.keys, batch_size=4)
+    assert small.sequence_tenant(tenant_id) == 4 + 4  # four postings and four events
+    assert stored_net() == sum(amounts[:4])
+    assert read_net() == sum(amounts)
+    settle(pg_app)
+    assert stored_net() == read_net() == sum(amounts)
+    with pg_app.uow_factory(write=False) as uow:
+        result = pg_app.ledger.verify(uow, tenant_id)
+    assert result.intact and not result.mismatches, result
+
+
 def test_a_late_commit_is_sequenced_after_earlier_commits_and_stalls_no_one(
     pg_app: Application,
 ) -> None:
@@ -145,7 +193,8 @@ def test_a_late_commit_is_sequenced_after_earlier_commits_and_stalls_no_one(
     pg_app.start_background(listen=False)
     late = pg_app.uow_factory(write=True)
     with late as uow:
-        # Other accounts: the open transaction holds its balance rows, as it must.
+        # Postings lock no balance row; EUR only so that this open transaction is
+        # not the first to create the accounts the early postings use.
         late_tx = pg_app.ledger.post(uow, tenant_id, transfer("late", 7, "EUR"))
         started = time.monotonic()
         early = [post(pg_app, tenant_id, f"early-{i}") for i in range(5)]

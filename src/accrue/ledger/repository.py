@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     bindparam,
+    case,
+    cast,
     func,
     insert,
     literal_column,
@@ -50,6 +53,10 @@ def _upsert_account(dialect: Any) -> Any:
 
 
 _UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
+# Make sure an account row exists (zero balance), taking no lock on one that does.
+_ENSURE_ACCOUNT = postgresql.insert(t.ledger_accounts).on_conflict_do_nothing(
+    index_elements=["tenant_id", "id"]
+)
 # The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
 WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
 # Insert unless the source already posted (waiting for an in-flight poster of
@@ -83,11 +90,63 @@ _ENTRIES_OF = (
 )
 
 
+def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
+    """Per account, the entries of committed-but-unsequenced transactions (and
+    of this unit of work's own), which the sequencer has not yet added to the
+    stored balance. Served by the partial index on unsequenced transactions;
+    small, because the sequencer keeps up within about a second."""
+    debit = case((_e.amount_minor > 0, _e.amount_minor), else_=0)
+    credit = case((_e.amount_minor < 0, -_e.amount_minor), else_=0)
+    query = (
+        select(
+            _e.account_id.label("account_id"),
+            cast(func.sum(_e.amount_minor), BigInteger).label("net"),
+            cast(func.sum(debit), BigInteger).label("debits"),
+            cast(func.sum(credit), BigInteger).label("credits"),
+        )
+        .select_from(
+            t.ledger_transactions.join(
+                t.ledger_entries,
+                (_e.tenant_id == _tx.tenant_id) & (_e.transaction_id == _tx.id),
+            )
+        )
+        .where(_tx.tenant_id == tenant_id, _tx.sequence.is_(None))
+        .group_by(_e.account_id)
+    )
+    if account_ids is not None:
+        query = query.where(_e.account_id.in_(list(account_ids)))
+    return query.subquery("pending")
+
+
+def _accounts_with_pending(tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
+    """Stored balances plus what the sequencer has still to apply, in ONE
+    statement: a sequencer batch moves a transaction from "pending" into the
+    stored balance atomically, so a single snapshot sees it exactly once."""
+    pending = _pending_deltas(tenant_id, account_ids)
+    return select(
+        _a.tenant_id,
+        _a.id,
+        _a.code,
+        _a.currency_code,
+        _a.customer_id,
+        (_a.net_minor + func.coalesce(pending.c.net, 0)).label("net_minor"),
+        (_a.debits_minor + func.coalesce(pending.c.debits, 0)).label("debits_minor"),
+        (_a.credits_minor + func.coalesce(pending.c.credits, 0)).label("credits_minor"),
+        _a.create_time,
+        _a.update_time,
+    ).select_from(t.ledger_accounts.outerjoin(pending, pending.c.account_id == _a.id))
+
+
 class SqlLedgerRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        # Balance increments of this unit of work, applied as late as possible.
+        # Sealed postings of this unit of work whose balance increments are
+        # applied as late as possible (one-writer databases).
         self._deferred: list[Transaction] = []
+        # Unsequenced postings of this unit of work whose accounts must exist
+        # at commit; the sequencer adds their amounts later (PostgreSQL).
+        self._accounts_to_ensure: list[Transaction] = []
+        self._sequenced_later = conn.dialect.name == "postgresql"
 
     def create_head(self, tenant_id: str) -> None:
         self._conn.execute(
@@ -134,10 +193,12 @@ class SqlLedgerRepository:
         self._deferred.extend(transactions)
 
     def add_unsequenced(self, transactions: Sequence[Transaction]) -> set[str]:
-        """Insert unnumbered transactions, their entries and balance increments;
-        returns the ids inserted. One whose source already posted (committed, or
-        committing concurrently: the insert waits for it) is skipped, for the
-        caller to look up. Three statements, whatever the number of postings."""
+        """Insert unnumbered transactions and their entries; returns the ids
+        inserted. One whose source already posted (committed, or committing
+        concurrently: the insert waits for it) is skipped, for the caller to
+        look up. Their amounts reach the stored balances through the sequencer
+        (`add_to_balances`). Two statements, whatever the number of postings,
+        and one more at commit for their accounts."""
         if not transactions:
             return set()
         rows = [_tx_row(tx) | {"sequence": None} for tx in transactions]
@@ -145,7 +206,7 @@ class SqlLedgerRepository:
         fresh = [tx for tx in transactions if tx.id in inserted]
         if fresh:
             self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
-            self._deferred.extend(fresh)
+            self._accounts_to_ensure.extend(fresh)
         return inserted
 
     def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
@@ -184,19 +245,60 @@ class SqlLedgerRepository:
         return Unsequenced(int(count), oldest)
 
     def apply_balances(self) -> None:
-        """Apply the unit of work's balance increments now: one upsert, accounts
-        in sorted order.
+        """Bring this unit of work's postings to the accounts table now.
 
-        Postings only queue their increments; the unit of work calls this as
-        the last statement before COMMIT, so a hot account's row lock is held
-        for that statement and the commit only, not through the rest of the use
-        case. Any balance read of this repository applies them first, so a
-        use case always reads its own postings.
+        Sealed postings (SQLite) add their increments: one upsert, accounts in
+        sorted order, run by the unit of work as the last statement before
+        COMMIT, so a hot account's row lock is held for that statement and the
+        commit only. Unsequenced postings (PostgreSQL) lock no balance row at
+        all: their accounts are created if new (`ON CONFLICT DO NOTHING`, no
+        lock on an existing row) and the sequencer adds the amounts in batches
+        after commit (`add_to_balances`); readers add what is still pending
+        (`_accounts_with_pending`), so every balance read is exact. Any balance
+        read of this repository calls this first, so a use case always reads
+        its own postings.
         """
         if self._deferred:
             pending, self._deferred = self._deferred, []
             for tenant_transactions in _by_tenant(pending):
                 self._apply(tenant_transactions)
+        if self._accounts_to_ensure:
+            fresh, self._accounts_to_ensure = self._accounts_to_ensure, []
+            self._ensure_accounts(fresh)
+
+    def add_to_balances(self, sealed: Sequence[Transaction]) -> None:
+        """The sequencer's half of a posting: add a numbered batch's amounts to
+        the stored balances, in the batch's own transaction, so a transaction
+        leaves "pending" and enters the stored balance atomically. One
+        statement per batch, however many postings hit a hot account: the lock
+        a poster used to queue on is now taken once per batch by the one
+        sequencer of the tenant."""
+        for tenant_transactions in _by_tenant(sealed):
+            self._apply(tenant_transactions)
+
+    def _ensure_accounts(self, transactions: Sequence[Transaction]) -> None:
+        accounts: dict[str, tuple[AccountRef, Transaction]] = {}
+        for tx in transactions:
+            for entry in tx.entries:
+                accounts.setdefault(entry.account.id, (entry.account, tx))
+        self._conn.execute(
+            _ENSURE_ACCOUNT,
+            [
+                {
+                    "tenant_id": tx.tenant_id,
+                    "id": ref.id,
+                    "code": ref.code,
+                    "currency_code": ref.currency_code,
+                    "customer_id": ref.customer_id,
+                    "net_minor": 0,
+                    "debits_minor": 0,
+                    "credits_minor": 0,
+                    "create_time": tx.post_time,
+                    "update_time": tx.post_time,
+                }
+                for account_id, (ref, tx) in sorted(accounts.items())
+            ],
+        )
 
     def _apply(self, transactions: Sequence[Transaction]) -> None:
         # One UPDATE per account (sorted, so concurrent posters lock in the same
@@ -281,17 +383,27 @@ class SqlLedgerRepository:
             )
         return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
 
-    def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+    def _balances(self, tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
+        """The balance rows query: on PostgreSQL stored plus pending (see
+        `apply_balances`); a one-writer database has nothing pending."""
         self.apply_balances()
-        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id == account_id)
-        row = self._conn.execute(query).first()
+        if self._sequenced_later:
+            query = _accounts_with_pending(tenant_id, account_ids)
+        else:
+            query = select(t.ledger_accounts)
+        query = query.where(_a.tenant_id == tenant_id)
+        if account_ids is not None:
+            query = query.where(_a.id.in_(list(account_ids)))
+        return query
+
+    def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
+        row = self._conn.execute(self._balances(tenant_id, [account_id])).first()
         return None if row is None else _balance(row)
 
     def list_accounts(
         self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
     ) -> Sequence[AccountBalance]:
-        self.apply_balances()
-        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id, _a.id > page.after_id)
+        query = self._balances(tenant_id).where(_a.id > page.after_id)
         if currency_code:
             query = query.where(_a.currency_code == currency_code)
         if customer_id:
@@ -304,17 +416,11 @@ class SqlLedgerRepository:
     def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
         if not account_ids:
             return {}
-        self.apply_balances()
-        query = select(_a.id, _a.net_minor).where(
-            _a.tenant_id == bindparam("tenant_id"), _a.id.in_(bindparam("ids", expanding=True))
-        )
-        params = {"tenant_id": tenant_id, "ids": list(account_ids)}
-        return {row.id: row.net_minor for row in self._conn.execute(query, params)}
+        rows = self._conn.execute(self._balances(tenant_id, account_ids))
+        return {row.id: row.net_minor for row in rows}
 
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
-        self.apply_balances()
-        query = select(_a.id, _a.net_minor).where(_a.tenant_id == tenant_id)
-        return {row.id: row.net_minor for row in self._conn.execute(query)}
+        return {row.id: row.net_minor for row in self._conn.execute(self._balances(tenant_id))}
 
     def entry_nets(self, tenant_id: str) -> dict[str, int]:
         query = (

@@ -35,6 +35,19 @@ relative commit order is not observable (no reader could have seen one
 without the other, because readers only see sequenced rows), so they are
 ordered deterministically by writer xid, then by position inside the writer.
 
+Balances follow the same path. A posting only inserts its rows (and creates
+an account it is the first to touch, without locking any existing one); the
+batch that numbers it adds its amounts to the stored balances, one statement
+per batch. A hot account (revenue, cash, a platform's clearing account) is
+then written once per batch by the tenant's one sequencer instead of being a
+row lock every poster of the tenant queues on through its COMMIT. Readers
+add the entries still pending to the stored balance in the same statement
+(a batch moves a transaction from pending to stored atomically, so one
+snapshot counts it once); spenders of a customer's credit serialise on their
+own advisory lock, so exactness never depended on the row lock. This is
+TigerBeetle's and Trillian's lesson applied to balances: make the contended
+part a batch with one owner.
+
 One sequencer per tenant at a time: a batch starts by locking the tenant's
 `ledger_heads` row `FOR UPDATE SKIP LOCKED`. Only sequencers take that lock,
 so a second sequencer (another server or worker) skips the tenant instead of
@@ -199,6 +212,7 @@ class LedgerSequencer:
             )
             if sealed:
                 ledger.number(sealed)
+                ledger.add_to_balances(sealed)
                 self._reached("numbered")
                 conn.execute(
                     t.ledger_heads.update()

@@ -36,8 +36,10 @@ ledger_heads = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
 )
 
-# Balances, kept current in the posting transaction; always equal to the sum
-# of the account's entries (VerifyLedger checks). net = debits - credits.
+# Balances: stored amounts plus the entries not yet sequenced always equal the
+# sum of the account's entries (VerifyLedger checks). SQLite adds a posting's
+# amounts at its commit; on PostgreSQL the sequencer adds them per batch (see
+# sequencer.py). net = debits - credits.
 ledger_accounts = Table(
     "ledger_accounts",
     metadata,
