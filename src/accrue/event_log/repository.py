@@ -41,6 +41,7 @@ class SqlEventRepository:
         self._conn = conn
         self._encode = encode
         self._pending: list[tuple[str, DomainEvent]] = []
+        self._encoded: dict[int, tuple[str, bytes]] = {}
 
     def create_head(self, tenant_id: str) -> None:
         self._conn.execute(insert(t.event_heads).values(tenant_id=tenant_id, last_sequence=0))
@@ -57,7 +58,25 @@ class SqlEventRepository:
         by_tenant: dict[str, list[DomainEvent]] = {}
         for tenant_id, event in self._pending:
             by_tenant.setdefault(tenant_id, []).append(event)
-        self._pending.clear()
+        try:
+            return self._flush(by_tenant)
+        finally:
+            self._pending.clear()
+            self._encoded.clear()
+
+    def _payload(self, event: DomainEvent) -> tuple[str, bytes]:
+        """The event's payload, encoded once per subject object in a flush: an
+        invoice created and finalised (and paid) in one unit of work is one
+        frozen object behind two or three events, and the bill run issues
+        thousands per batch. The subjects are alive in `_pending` until the
+        flush ends, so their ids cannot be reused meanwhile."""
+        key = id(event.subject)
+        payload = self._encoded.get(key)
+        if payload is None:
+            payload = self._encoded[key] = self._encode(event)
+        return payload
+
+    def _flush(self, by_tenant: dict[str, list[DomainEvent]]) -> list[str]:
         if self._conn.dialect.name == "postgresql":
             self._queue(by_tenant)
             return list(by_tenant)
@@ -66,7 +85,7 @@ class SqlEventRepository:
             last = self._conn.execute(_ADVANCE_HEAD, params).scalar_one() - len(events)
             rows = []
             for offset, event in enumerate(events, start=1):
-                payload_type, payload = self._encode(event)
+                payload_type, payload = self._payload(event)
                 rows.append(
                     {
                         "tenant_id": tenant_id,
@@ -89,7 +108,7 @@ class SqlEventRepository:
         rows = []
         for tenant_id, events in by_tenant.items():
             for position, event in enumerate(events):
-                payload_type, payload = self._encode(event)
+                payload_type, payload = self._payload(event)
                 rows.append(
                     {
                         "tenant_id": tenant_id,
