@@ -7,13 +7,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.paging import PageRequest
 from accrue.payments import tables as t
 from accrue.payments.model import Cause, Payment, PaymentStatus, Refund, RefundStatus, StatusChange
+from accrue.platform.db.tables import UtcDateTime
 from accrue.platform.ports import DueItem
 
 _p = t.payments.c
@@ -58,6 +74,12 @@ class SqlPaymentRepository:
     # -- payments -------------------------------------------------------
 
     def add(self, payment: Payment) -> None:
+        if self._postgres and payment.transitions:
+            # One round trip: the row and its history in one statement.
+            row = insert(t.payments).values(**_payment_row(payment)).cte("written")
+            history = _transitions_insert(payment.tenant_id, payment.id, payment.transitions, 0)
+            self._conn.execute(history.add_cte(row))
+            return
         self._conn.execute(insert(t.payments), _payment_row(payment))
         self._add_transitions(payment.tenant_id, payment.id, payment.transitions, start=0)
 
@@ -75,7 +97,7 @@ class SqlPaymentRepository:
         return None if row is None else (row.tenant_id, row.id)
 
     def update(self, payment: Payment, *, previous: Payment) -> None:
-        values = {k: v for k, v in _payment_row(payment).items() if k not in _PAYMENT_FIXED}
+        changed = {k: v for k, v in _payment_row(payment).items() if k not in _PAYMENT_FIXED}
         statement = (
             update(t.payments)
             .where(
@@ -83,16 +105,27 @@ class SqlPaymentRepository:
                 _p.id == payment.id,
                 _p.version == previous.version,
             )
-            .values(**values)
+            .values(**changed)
         )
-        if self._conn.execute(statement).rowcount == 0:
+        start = len(previous.transitions)
+        if self._postgres and len(payment.transitions) > start:
+            # One round trip: the guarded update, and the new history only if
+            # the update matched (the count tells a concurrent change).
+            written = statement.returning(_p.id).cte("written")
+            new_rows = _transition_rows(payment.tenant_id, payment.id, payment.transitions, start)
+            history = insert(t.payment_transitions).from_select(
+                _TRANSITION_COLUMNS, new_rows.where(exists(select(written.c.id)))
+            )
+            count = select(func.count()).select_from(written).add_cte(history.cte("history"))
+            matched = self._conn.execute(count).scalar_one()
+        else:
+            matched = self._conn.execute(statement).rowcount
+            self._add_transitions(payment.tenant_id, payment.id, payment.transitions, start=start)
+        if matched == 0:
             raise ConcurrentModification(
                 f"payment {payment.id!r} changed concurrently; retry",
                 retry_after_seconds=0.1,
             )
-        self._add_transitions(
-            payment.tenant_id, payment.id, payment.transitions, start=len(previous.transitions)
-        )
 
     def set_ledger_transaction(self, tenant_id: str, payment_id: str, transaction_id: str) -> None:
         self._conn.execute(
@@ -297,6 +330,52 @@ class SqlPaymentRepository:
 
 
 _History = defaultdict[str, list[StatusChange]]
+_TRANSITION_COLUMNS = [
+    "tenant_id",
+    "subject_id",
+    "seq",
+    "from_status",
+    "to_status",
+    "cause",
+    "time",
+]
+
+
+def _transition_rows(
+    tenant_id: str, subject_id: str, changes: Sequence[StatusChange], start: int
+) -> Select[Any]:
+    """The new status changes as a VALUES list, ready to be inserted by SELECT."""
+    rows = values(
+        column("seq", Integer),
+        column("from_status", String),
+        column("to_status", String),
+        column("cause", String),
+        column("time", UtcDateTime()),
+        name="changes",
+    ).data(
+        [
+            (seq, change.from_status, change.to_status, change.cause.value, change.time)
+            for seq, change in enumerate(changes)
+            if seq >= start
+        ]
+    )
+    return select(
+        literal(tenant_id, String).label("tenant_id"),
+        literal(subject_id, String).label("subject_id"),
+        rows.c.seq,
+        rows.c.from_status,
+        rows.c.to_status,
+        rows.c.cause,
+        rows.c.time,
+    ).select_from(rows)
+
+
+def _transitions_insert(
+    tenant_id: str, subject_id: str, changes: Sequence[StatusChange], start: int
+) -> Any:
+    return insert(t.payment_transitions).from_select(
+        _TRANSITION_COLUMNS, _transition_rows(tenant_id, subject_id, changes, start)
+    )
 
 
 def _history(conn: Connection, tenant_id: str, subject_ids: Sequence[str]) -> _History:
