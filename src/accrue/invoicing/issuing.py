@@ -2,9 +2,9 @@
 
 Everything an invoice does to the books happens in the caller's unit of
 work: the number, the credit balance used, the posting and the events commit
-together or not at all. The tenant's ledger head is locked *before* the
-customer's credit balance is read, so two finalisations for one customer
-cannot both spend the same credit.
+together or not at all. The customer's credit lock is taken *before* its
+credit balance is read, so two finalisations for one customer cannot both
+spend the same credit; the tenant's invoice counter is taken after both.
 """
 
 from __future__ import annotations
@@ -127,17 +127,18 @@ class Invoicing:
         issued: list[Invoice | None] = [None] * len(drafts)
         for tenant_id in sorted(by_tenant):
             indexes = by_tenant[tenant_id]
-            first = uow.invoices.next_numbers(tenant_id, "invoice", len(indexes))
-            # Spending credit: serialised with the other spenders, in a fixed order.
-            for customer_id, currency_code in sorted(
-                {(d.customer_id, d.currency_code) for d, _ in (drafts[i] for i in indexes)}
-            ):
-                uow.ledger.lock_customer_credit(tenant_id, customer_id, currency_code)
+            # Spending credit: serialised with the other spenders, in a fixed order,
+            # before the invoice counter (as `_finalized` does).
+            uow.ledger.lock_customer_credits(
+                tenant_id,
+                [(d.customer_id, d.currency_code) for d, _ in (drafts[i] for i in indexes)],
+            )
             credit_ids = {
                 customer_credit(d.currency_code, d.customer_id).id
                 for d, _ in (drafts[i] for i in indexes)
             }
             nets = uow.ledger.nets(tenant_id, sorted(credit_ids))
+            first = uow.invoices.next_numbers(tenant_id, "invoice", len(indexes))
             finalized: list[Invoice] = []
             requests: list[PostingRequest | None] = []
             for offset, index in enumerate(indexes):
@@ -246,10 +247,14 @@ class Invoicing:
 
     def _finalized(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
         tenant_id = invoice.tenant_id
-        number = uow.invoices.next_number(tenant_id, "invoice")
         # Spending credit: serialised with the other spenders (prepayment refunds).
         uow.ledger.lock_customer_credit(tenant_id, invoice.customer_id, invoice.currency_code)
         balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
+        # The tenant's gapless counter after the customer's lock and read: every
+        # finaliser of the tenant queues on it until COMMIT, so it is held for
+        # the posting, the invoice update and the commit only. Lock order is
+        # customer credit, then counter, on every path (no deadlock).
+        number = uow.invoices.next_number(tenant_id, "invoice")
         done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
         tx_id = self._post(uow, tenant_id, finalization_posting(done))
         return inv.schedule_collection(replace(done, ledger_transaction_id=tx_id))

@@ -99,6 +99,11 @@ class LedgerRepository(Protocol):
         """Held to commit by use cases that spend the customer's credit balance."""
         ...
 
+    def lock_customer_credits(self, tenant_id: str, customers: Sequence[tuple[str, str]]) -> None:
+        """The credit locks of many (customer_id, currency_code) pairs, in one
+        fixed order."""
+        ...
+
     def unsequenced(self, tenant_id: str) -> Unsequenced: ...
 
     def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:

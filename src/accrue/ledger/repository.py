@@ -73,6 +73,12 @@ _NUMBER = (
     .values(sequence=bindparam("seq"), previous_hash=bindparam("prev"), hash=bindparam("hash_"))
 )
 _LOCK_CREDIT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+# Many at once, in the order given (the ordinality keeps the array's order).
+_LOCK_CREDITS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM ("
+    "SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS u(k, n) ORDER BY n"
+    ") AS ordered"
+)
 _BY_SOURCES = select(t.ledger_transactions).where(
     _tx.tenant_id == bindparam("tenant_id"),
     tuple_(_tx.source_type, _tx.source_id).in_(bindparam("sources", expanding=True)),
@@ -171,10 +177,22 @@ class SqlLedgerRepository:
         conservative. A transaction-scoped advisory lock on PostgreSQL (taken
         before any balance row lock, so it cannot join a deadlock with postings,
         which never wait for it); SQLite's write lock already serialises."""
-        if self._conn.dialect.name != "postgresql":
+        self.lock_customer_credits(tenant_id, [(customer_id, currency_code)])
+
+    def lock_customer_credits(self, tenant_id: str, customers: Sequence[tuple[str, str]]) -> None:
+        """`lock_customer_credit` for many (customer, currency) pairs in one
+        statement, taken in sorted order (every multi-customer locker uses this
+        order, so two batches cannot deadlock)."""
+        if self._conn.dialect.name != "postgresql" or not customers:
             return
-        key = f"customer_credit:{tenant_id}:{customer_id}:{currency_code}"
-        self._conn.execute(_LOCK_CREDIT, {"key": key})
+        keys = [
+            f"customer_credit:{tenant_id}:{customer_id}:{currency_code}"
+            for customer_id, currency_code in sorted(set(customers))
+        ]
+        if len(keys) == 1:
+            self._conn.execute(_LOCK_CREDIT, {"key": keys[0]})
+        else:
+            self._conn.execute(_LOCK_CREDITS, {"keys": keys})
 
     def read_head(self, tenant_id: str) -> ChainHead:
         row = self._conn.execute(_HEAD, {"tenant_id": tenant_id}).one()
