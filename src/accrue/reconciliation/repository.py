@@ -262,7 +262,10 @@ class SqlReconciliationRepository:
         params = (tenant_id, psp, cut_off, list(_OPEN))
         for kind in (LineKind.CHARGE, LineKind.REFUND):
             # A server-side cursor: the rows come _ITER_SIZE at a time, never all at once.
-            cursor = self._driver().cursor(name=f"unsettled_{kind.value}")
+            # Outside a transaction (a reading unit of work runs in autocommit) only a
+            # cursor WITH HOLD outlives its DECLARE.
+            driver = self._driver()
+            cursor = driver.cursor(name=f"unsettled_{kind.value}", withhold=driver.autocommit)
             try:
                 cursor.itersize = _ITER_SIZE
                 cursor.execute(_PG_UNSETTLED[kind], params)
