@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from itertools import repeat
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -349,20 +348,13 @@ class SqlReconciliationRepository:
 def _pg_record_rows(
     driver: Any, tenant_id: str, psp: str, references: Sequence[str]
 ) -> dict[str, RecordRow]:
-    """The batch's records of each kind come as one row of arrays, one per column
-    (binary: no text to parse), and are zipped into `RecordRow`s: the driver and
-    this loop build no row object of their own per record."""
     # One text parameter, split by the server: references never hold a line end.
     params = (tenant_id, psp, "\n".join(references))
     rows: dict[str, RecordRow] = {}
     with driver.cursor(binary=True) as cursor:
         for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
             cursor.execute(_PG_BY_REFERENCE[kind], params)
-            columns = cursor.fetchone()
-            if columns is not None and columns[0] is not None:  # NULLs: no record
-                # `repeat` never ends: the arrays, all of one length, end the rows.
-                records = zip(repeat(kind), *columns, strict=False)
-                rows.update(zip(columns[1], records, strict=True))
+            rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
     return rows
 
 
@@ -382,11 +374,7 @@ _PG_REFUNDS_FROM = (
 )
 _PG_FROM = {LineKind.CHARGE: ("p", _PG_CHARGES_FROM), LineKind.REFUND: ("r", _PG_REFUNDS_FROM)}
 _PG_BY_REFERENCE = {
-    kind: "SELECT "
-    + ", ".join(
-        f"array_agg({column})"
-        for column in _PG_RECORD_COLUMNS.format(a=alias).removeprefix("SELECT ").split(", ")
-    )
+    kind: _PG_RECORD_COLUMNS.format(a=alias)
     + source
     + f" AND {alias}.psp_idempotency_key = ANY(string_to_array(%s, chr(10)))"
     for kind, (alias, source) in _PG_FROM.items()
