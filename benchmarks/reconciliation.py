@@ -341,10 +341,14 @@ def run_matching(database_url: str, tenant_id: str, path: str, cut_off: datetime
     breaks = 0
     with app.uow_factory(write=False) as uow:
         repository = uow.reconciliation
-        for batch in parse_settlement_rows(_chunks(path), SettlementFormat.SIMULATED, SEED_BATCH):
-            records = repository.record_rows(tenant_id, PSP, list(reconciler.row_references(batch)))
-            breaks += len(reconciler.feed_rows(batch, records).breaks)
-        unseen = repository.unsettled_record_rows(tenant_id, PSP, cut_off=cut_off)
+        batches = parse_settlement_rows(_chunks(path), SettlementFormat.SIMULATED, SEED_BATCH)
+        for _, _, result in repository.classify_ahead(
+            tenant_id, PSP, batches, reconciler.row_references, reconciler.feed_rows
+        ):
+            breaks += len(result.breaks)
+        unseen = repository.unsettled_record_rows(
+            tenant_id, PSP, cut_off=cut_off, skip=reconciler.seen_references()
+        )
         breaks += len(reconciler.finish_rows(unseen))
     seconds = time.perf_counter() - started
     cpu = meter.read()

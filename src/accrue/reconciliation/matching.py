@@ -58,6 +58,7 @@ PAYOUT_MISMATCH.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -361,6 +362,12 @@ class Reconciler:
             self._totals.add_break(item)
         found.sort(key=Break.sort_key)
         return found
+
+    def seen_references(self) -> AbstractSet[str]:
+        """The references of the charges and refunds fed so far, which `finish` passes
+        over: a caller may leave their records out of what it passes to `finish`.
+        A live view: it grows as batches are fed."""
+        return self._seen
 
     def totals(self) -> Totals:
         """A copy of the running totals (final after `finish`)."""

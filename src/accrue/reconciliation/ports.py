@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from accrue.kernel.paging import PageRequest
 from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
+
+_Batch = TypeVar("_Batch")
+_Result = TypeVar("_Result")
 
 
 class ReconciliationRepository(Protocol):
@@ -54,11 +58,31 @@ class ReconciliationRepository(Protocol):
         """`records` as tuples, fetched in bulk."""
         ...
 
+    def classify_ahead(
+        self,
+        tenant_id: str,
+        psp: str,
+        batches: Iterable[_Batch],
+        references: Callable[[_Batch], Iterable[str]],
+        classify: Callable[[_Batch, dict[str, RecordRow]], _Result],
+    ) -> Iterator[tuple[_Batch, dict[str, RecordRow], _Result]]:
+        """Each batch with `record_rows` of its `references` and `classify` of both,
+        in order; a batch's records may be read before the caller's writes for the
+        previous batch (never after them only in part), and no fetch runs while the
+        caller holds a batch."""
+        ...
+
     def mark_settled_ids(
         self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
     ) -> None: ...
     def unsettled_record_rows(
-        self, tenant_id: str, psp: str, *, cut_off: datetime
+        self,
+        tenant_id: str,
+        psp: str,
+        *,
+        cut_off: datetime,
+        skip: AbstractSet[str] = frozenset(),
     ) -> Iterator[RecordRow]:
-        """`unsettled_records` as tuples, streamed in bulk, in no particular order."""
+        """`unsettled_records` as tuples, streamed in bulk, in no particular order; those
+        whose reference is in `skip` may be left out."""
         ...

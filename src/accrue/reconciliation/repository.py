@@ -8,9 +8,12 @@ insert-only: a bulk COPY on PostgreSQL) or, settled before marks existed, a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
@@ -26,6 +29,8 @@ _brk = t.reconciliation_breaks.c
 _p = payments_tables.payments.c
 _r = payments_tables.refunds.c
 _m = t.settlement_marks.c
+_Batch = TypeVar("_Batch")
+_Result = TypeVar("_Result")
 _OPEN = ("succeeded", "processing", "unknown", "pending")
 # Lookups by reference go in slices this long (bound parameters per statement).
 _IN_SLICE = 1000
@@ -223,14 +228,54 @@ class SqlReconciliationRepository:
         if self._conn.dialect.name != "postgresql":
             found = self.records(tenant_id, psp, sorted(references))
             return {reference: record.row() for reference, record in found.items()}
-        # One text parameter, split by the server: references never hold a line end.
-        params = (tenant_id, psp, "\n".join(references))
-        rows: dict[str, RecordRow] = {}
-        with self._driver().cursor() as cursor:
-            for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
-                cursor.execute(_PG_BY_REFERENCE[kind], params)
-                rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
-        return rows
+        return _pg_record_rows(self._driver(), tenant_id, psp, references)
+
+    def classify_ahead(
+        self,
+        tenant_id: str,
+        psp: str,
+        batches: Iterable[_Batch],
+        references: Callable[[_Batch], Iterable[str]],
+        classify: Callable[[_Batch, dict[str, RecordRow]], _Result],
+    ) -> Iterator[tuple[_Batch, dict[str, RecordRow], _Result]]:
+        """Each batch, in order, with `record_rows` of its `references` and what
+        `classify` made of the two.
+
+        On PostgreSQL the next batch's records are fetched on a worker thread while
+        this one is classified and the batch after it is read, so the database's time
+        overlaps this process's instead of adding to it. A batch is handed over only
+        once that fetch has finished: nothing the caller does with it (its statements
+        on the same connection) runs beside the worker. Hence a batch's records are
+        always read before the caller's writes for the previous batch, on PostgreSQL
+        as on SQLite (which fetches each batch when it is reached, after them) if
+        `classify` makes up for those writes (settlement marks) as the service does."""
+        if self._conn.dialect.name != "postgresql":
+            for batch in batches:
+                records = self.record_rows(tenant_id, psp, list(references(batch)))
+                yield batch, records, classify(batch, records)
+            return
+        driver = self._driver()
+        items = iter(batches)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-rows") as worker:
+
+            def fetch(batch: _Batch | None) -> Future[dict[str, RecordRow]] | None:
+                if batch is None:
+                    return None
+                wanted = list(references(batch))
+                return worker.submit(_pg_record_rows, driver, tenant_id, psp, wanted)
+
+            current = next(items, None)
+            fetching = fetch(current)
+            following = next(items, None)
+            while current is not None and fetching is not None:
+                records = fetching.result()
+                fetching = fetch(following)  # runs while `current` is classified
+                result = classify(current, records)
+                after = next(items, None)
+                if fetching is not None:
+                    fetching.exception()  # finished (its error, if any, comes with its batch)
+                yield current, records, result
+                current, following = following, after
 
     def mark_settled_ids(
         self, tenant_id: str, run_id: str, payment_ids: Sequence[str], refund_ids: Sequence[str]
@@ -252,57 +297,102 @@ class SqlReconciliationRepository:
                 copy.write_row((tenant_id, record_id, run_id))
 
     def unsettled_record_rows(
-        self, tenant_id: str, psp: str, *, cut_off: datetime
+        self,
+        tenant_id: str,
+        psp: str,
+        *,
+        cut_off: datetime,
+        skip: AbstractSet[str] = frozenset(),
     ) -> Iterator[RecordRow]:
-        """`unsettled_records` as `RecordRow` tuples, in no particular order."""
+        """`unsettled_records` as `RecordRow` tuples, in no particular order, less those
+        whose reference is in `skip` (the ones a report named, which `finish` passes over
+        anyway).
+
+        On PostgreSQL only the references stream in first, a slice at a time, and are
+        taken out of `skip` as sets (no row object each); whole rows are read only for
+        what is left. After a complete report that is a handful, while every record of
+        the period, named or not, still crosses the wire once as a short string."""
         if self._conn.dialect.name != "postgresql":
             for record in self.unsettled_records(tenant_id, psp, cut_off=cut_off):
-                yield record.row()
+                if record.reference not in skip:
+                    yield record.row()
             return
         params = (tenant_id, psp, cut_off, list(_OPEN))
+        driver = self._driver()
         for kind in (LineKind.CHARGE, LineKind.REFUND):
-            # A server-side cursor: the rows come _ITER_SIZE at a time, never all at once.
-            cursor = self._driver().cursor(name=f"unsettled_{kind.value}")
+            # A server-side cursor: references come _ITER_SIZE at a time, never all at
+            # once. Outside a transaction (a reading unit of work runs in autocommit)
+            # only a cursor WITH HOLD outlives its DECLARE.
+            cursor = driver.cursor(name=f"unsettled_{kind.value}", withhold=driver.autocommit)
             try:
-                cursor.itersize = _ITER_SIZE
-                cursor.execute(_PG_UNSETTLED[kind], params)
-                for row in cursor:
-                    yield (kind, *row)
+                cursor.execute(_PG_UNSETTLED_REFERENCES[kind], params)
+                while fetched := cursor.fetchmany(_ITER_SIZE):
+                    left = set(map(itemgetter(0), fetched)).difference(skip)
+                    if left:
+                        yield from self._unsettled_rows_of(kind, params, sorted(left))
             finally:
                 cursor.close()
+
+    def _unsettled_rows_of(
+        self, kind: LineKind, params: tuple[Any, ...], references: list[str]
+    ) -> list[RecordRow]:
+        with self._driver().cursor() as cursor:
+            cursor.execute(_PG_UNSETTLED_BY_REFERENCE[kind], (*params, references))
+            return [(kind, *row) for row in cursor.fetchall()]
 
     def _driver(self) -> Any:
         """The DB-API connection under the unit of work's, in its transaction."""
         return self._conn.connection.driver_connection
 
 
-_PG_CHARGES = (
-    "SELECT p.id, p.psp_idempotency_key, p.amount_minor, p.currency_code, p.status,"
-    " p.create_time, p.settlement_run_id IS NOT NULL OR m.run_id IS NOT NULL FROM payments p"
+def _pg_record_rows(
+    driver: Any, tenant_id: str, psp: str, references: Sequence[str]
+) -> dict[str, RecordRow]:
+    # One text parameter, split by the server: references never hold a line end.
+    params = (tenant_id, psp, "\n".join(references))
+    rows: dict[str, RecordRow] = {}
+    with driver.cursor(binary=True) as cursor:
+        for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
+            cursor.execute(_PG_BY_REFERENCE[kind], params)
+            rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
+    return rows
+
+
+_PG_RECORD_COLUMNS = (
+    "SELECT {a}.id, {a}.psp_idempotency_key, {a}.amount_minor, {a}.currency_code, {a}.status,"
+    " {a}.create_time, {a}.settlement_run_id IS NOT NULL OR m.run_id IS NOT NULL"
+)
+_PG_CHARGES_FROM = (
+    " FROM payments p"
     " LEFT JOIN settlement_marks m ON m.tenant_id = p.tenant_id AND m.record_id = p.id"
     " WHERE p.tenant_id = %s AND p.psp = %s"
 )
-_PG_REFUNDS = (
-    "SELECT r.id, r.psp_idempotency_key, r.amount_minor, r.currency_code, r.status,"
-    " r.create_time, r.settlement_run_id IS NOT NULL OR m.run_id IS NOT NULL"
+_PG_REFUNDS_FROM = (
     " FROM refunds r JOIN payments p ON p.tenant_id = r.tenant_id AND p.id = r.payment_id"
     " LEFT JOIN settlement_marks m ON m.tenant_id = r.tenant_id AND m.record_id = r.id"
     " WHERE r.tenant_id = %s AND p.psp = %s"
 )
+_PG_FROM = {LineKind.CHARGE: ("p", _PG_CHARGES_FROM), LineKind.REFUND: ("r", _PG_REFUNDS_FROM)}
 _PG_BY_REFERENCE = {
-    kind: query + f" AND {alias}.psp_idempotency_key = ANY(string_to_array(%s, chr(10)))"
-    for kind, query, alias in (
-        (LineKind.CHARGE, _PG_CHARGES, "p"),
-        (LineKind.REFUND, _PG_REFUNDS, "r"),
-    )
+    kind: _PG_RECORD_COLUMNS.format(a=alias)
+    + source
+    + f" AND {alias}.psp_idempotency_key = ANY(string_to_array(%s, chr(10)))"
+    for kind, (alias, source) in _PG_FROM.items()
 }
-_PG_UNSETTLED = {
-    kind: query + f" AND {alias}.settlement_run_id IS NULL AND m.run_id IS NULL"
+_PG_UNSETTLED_WHERE = {
+    kind: source + f" AND {alias}.settlement_run_id IS NULL AND m.run_id IS NULL"
     f" AND {alias}.create_time <= %s AND {alias}.status = ANY(%s)"
-    for kind, query, alias in (
-        (LineKind.CHARGE, _PG_CHARGES, "p"),
-        (LineKind.REFUND, _PG_REFUNDS, "r"),
-    )
+    for kind, (alias, source) in _PG_FROM.items()
+}
+_PG_UNSETTLED_REFERENCES = {
+    kind: f"SELECT {_PG_FROM[kind][0]}.psp_idempotency_key" + where
+    for kind, where in _PG_UNSETTLED_WHERE.items()
+}
+_PG_UNSETTLED_BY_REFERENCE = {
+    kind: _PG_RECORD_COLUMNS.format(a=_PG_FROM[kind][0])
+    + where
+    + f" AND {_PG_FROM[kind][0]}.psp_idempotency_key = ANY(%s)"
+    for kind, where in _PG_UNSETTLED_WHERE.items()
 }
 
 

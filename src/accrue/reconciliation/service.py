@@ -35,7 +35,14 @@ from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.ledger.service import LedgerService
 from accrue.payments.postings import settlement_posting
 from accrue.ports import UnitOfWork, UnitOfWorkFactory
-from accrue.reconciliation.matching import Break, BreakCategory, FeeSchedule, Reconciler
+from accrue.reconciliation.matching import (
+    Break,
+    BreakCategory,
+    FeeSchedule,
+    Reconciler,
+    RecordRow,
+    RowBatchResult,
+)
 from accrue.reconciliation.runs import (
     CurrencyTotals,
     ReconciliationRun,
@@ -173,14 +180,29 @@ class ReconciliationService:
         repository = uow.reconciliation
         seq = postings = 0
         window = _PostingWindow()
-        for batch in _spooled(spool):
-            references = list(reconciler.row_references(batch))
-            records = repository.record_rows(tenant_id, header.psp, references)
-            result = reconciler.feed_rows(batch, records)
+        marked: dict[str, str] = {}  # reference -> record id, of the previous batch
+
+        def classify(batch: list[SettlementRow], records: dict[str, RecordRow]) -> RowBatchResult:
+            # Records are read before the previous batch's marks are written (on
+            # PostgreSQL while it is classified): those marks are applied here, so
+            # every batch sees every earlier batch's, as if read afterwards.
+            for reference in marked.keys() & records.keys():
+                row = records[reference]
+                if row[1] == marked[reference] and not row[7]:
+                    records[reference] = (*row[:7], True)
+            return reconciler.feed_rows(batch, records)
+
+        batches = repository.classify_ahead(
+            tenant_id, header.psp, _spooled(spool), reconciler.row_references, classify
+        )
+        for batch, records, result in batches:
             settled: dict[LineKind, list[str]] = {LineKind.CHARGE: [], LineKind.REFUND: []}
+            marked = {}
             for i in result.matched:
-                record = records[batch[i][3]]
+                reference = batch[i][3]
+                record = records[reference]
                 settled[record[0]].append(record[1])
+                marked[reference] = record[1]
             repository.mark_settled_ids(
                 tenant_id, run.id, settled[LineKind.CHARGE], settled[LineKind.REFUND]
             )
@@ -192,7 +214,7 @@ class ReconciliationService:
             seq = self._store_breaks(uow, run, result.breaks, seq)
         postings += self._post_settlement(uow, run, window)
         unseen = repository.unsettled_record_rows(
-            tenant_id, header.psp, cut_off=header.cut_off_time
+            tenant_id, header.psp, cut_off=header.cut_off_time, skip=reconciler.seen_references()
         )
         seq = self._store_breaks(uow, run, reconciler.finish_rows(unseen), seq)
         done = _with_totals(run, reconciler, breaks=seq, postings=postings)
