@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
@@ -62,3 +64,29 @@ class ReconciliationRepository(Protocol):
     ) -> Iterator[RecordRow]:
         """`unsettled_records` as tuples, streamed in bulk, in no particular order."""
         ...
+
+
+class ReconciliationUnitOfWork(Protocol):
+    """One transaction of the reconciliation reads and of resolving a break (the
+    runs, their breaks, and the outbox a resolution is announced in).
+
+    Importing a report is not among them: its run posts to the ledger and
+    marks payments settled, in the combined unit of work.
+    """
+
+    @property
+    def reconciliation(self) -> ReconciliationRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> ReconciliationUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class ReconciliationUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> ReconciliationUnitOfWork: ...
