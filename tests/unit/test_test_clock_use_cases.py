@@ -46,7 +46,7 @@ class RecordingClocks(TestClockService):
 
     def _committed_state(self) -> ClockState:
         # Every advance that gets as far as waking the runner is of the first clock.
-        clock = min(self._db.rows("test_clocks").values(), key=lambda c: c.id)
+        clock: TestClock = min(self._db.rows("test_clocks").values(), key=lambda c: c.id)
         return clock.state
 
     def poke(self) -> None:

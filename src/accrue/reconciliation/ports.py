@@ -66,6 +66,25 @@ class ReconciliationRepository(Protocol):
         ...
 
 
+class RunsAndBreaks(Protocol):
+    """The part of `ReconciliationRepository` that reads runs and resolves breaks."""
+
+    def get_run(self, tenant_id: str, run_id: str) -> ReconciliationRun | None: ...
+    def list_runs(self, tenant_id: str, page: PageRequest) -> Sequence[ReconciliationRun]: ...
+    def list_breaks(
+        self,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> Sequence[StoredBreak]: ...
+    def get_break(
+        self, tenant_id: str, run_id: str, seq: int, *, for_update: bool = False
+    ) -> StoredBreak | None: ...
+    def update_break(self, item: StoredBreak) -> None: ...
+
+
 class ReconciliationUnitOfWork(Protocol):
     """One transaction of the reconciliation reads and of resolving a break (the
     runs, their breaks, and the outbox a resolution is announced in).
@@ -75,7 +94,7 @@ class ReconciliationUnitOfWork(Protocol):
     """
 
     @property
-    def reconciliation(self) -> ReconciliationRepository: ...
+    def reconciliation(self) -> RunsAndBreaks: ...
     @property
     def events(self) -> EventRepository: ...
     def __enter__(self) -> ReconciliationUnitOfWork: ...

@@ -16,14 +16,14 @@ from datetime import timedelta
 from accrue.kernel.paging import Page, PageRequest
 from accrue.platform.idempotency import MutationRunner, Outcome, Replay, RequestIdentity
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint
-from accrue.webhooks.ports import WebhookUnitOfWorkFactory
+from accrue.webhooks.ports import EndpointsUnitOfWorkFactory
 from accrue.webhooks.service import EndpointChanges, NewEndpoint, WebhookService
 
 
 class WebhookUseCases:
     def __init__(
         self,
-        uow_factory: WebhookUnitOfWorkFactory,
+        uow_factory: EndpointsUnitOfWorkFactory,
         runner: MutationRunner,
         service: WebhookService,
     ) -> None:
