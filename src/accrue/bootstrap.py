@@ -32,12 +32,14 @@ from accrue.catalog.use_cases import CatalogUseCases
 from accrue.config import Settings
 from accrue.customers.handlers import CustomerHandler
 from accrue.customers.service import CustomerService
+from accrue.customers.use_cases import CustomersUseCases
 from accrue.entitlements.ports import MeterUsageReader
 from accrue.entitlements.resolver import EntitlementResolver
 from accrue.entitlements.thresholds import ThresholdWatcher
 from accrue.event_log.handlers import EventHandler
 from accrue.event_log.notifications import SequencedListener
 from accrue.event_log.service import EventBell, EventReader, EventRecorder
+from accrue.event_log.use_cases import EventLogUseCases
 from accrue.invoicing.documents.renderer import DocumentRenderer
 from accrue.invoicing.documents.service import DocumentService
 from accrue.invoicing.handlers import InvoiceHandler
@@ -49,6 +51,7 @@ from accrue.kernel.ids import IdGenerator
 from accrue.ledger.handlers import LedgerHandler
 from accrue.ledger.sequencer import LedgerSequencer
 from accrue.ledger.service import LedgerService
+from accrue.ledger.use_cases import LedgerUseCases
 from accrue.metrics.registry import AppMetrics
 from accrue.metrics.rpc import RpcMetrics
 from accrue.payloads import encode_payload
@@ -76,15 +79,18 @@ from accrue.platform.transport.routes import Route, build_routes
 from accrue.reconciliation.handlers import ReconciliationHandler
 from accrue.reconciliation.matching import FeeSchedule
 from accrue.reconciliation.service import ReconciliationService
+from accrue.reconciliation.use_cases import ReconciliationUseCases
 from accrue.subscriptions.bill_run import BillRun
 from accrue.subscriptions.billing import SubscriptionBilling
 from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.handlers import SubscriptionHandler
 from accrue.subscriptions.payment_reactions import SubscriptionCollectionReactions
 from accrue.subscriptions.service import SubscriptionService
-from accrue.tenancy.service import Authenticator, TenantService
+from accrue.tenancy.service import Authenticator
+from accrue.tenancy.use_cases import TenancyUseCases
 from accrue.test_clocks.handlers import TestClockHandler
 from accrue.test_clocks.service import TestClockRunner, TestClockService
+from accrue.test_clocks.use_cases import TestClockUseCases
 from accrue.unit_of_work import SqlUnitOfWorkFactory
 from accrue.usage.handlers import UsageHandler
 from accrue.usage.service import UsageService
@@ -119,7 +125,7 @@ class Application:
     settings: Settings
     engine: Engine
     clock: Clock
-    tenants: TenantService
+    tenants: TenancyUseCases
     routes: list[Route]
     invoker: Invoker
     uow_factory: SqlUnitOfWorkFactory
@@ -261,11 +267,13 @@ def build_application(
             support, CatalogUseCases(uow_factory, runner, CatalogService(clock, ids, events))
         ),
         "accrue.billing.v1.CustomerService": CustomerHandler(
-            support, CustomerService(clock, ids, events)
+            support, CustomersUseCases(uow_factory, runner, CustomerService(clock, ids, events))
         ),
-        "accrue.billing.v1.LedgerService": LedgerHandler(support, ledger),
+        "accrue.billing.v1.LedgerService": LedgerHandler(
+            support, LedgerUseCases(uow_factory, runner, ledger)
+        ),
         "accrue.billing.v1.EventService": EventHandler(
-            support, EventReader(), shutting_down=shutting_down, bell=bell
+            EventLogUseCases(uow_factory, EventReader(), bell=bell, shutting_down=shutting_down)
         ),
         "accrue.billing.v1.SubscriptionService": SubscriptionHandler(
             support, subscriptions, FirstCharge(uow_factory, collections)
@@ -273,13 +281,19 @@ def build_application(
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
             support, InvoiceService(invoicing), subscriptions, documents
         ),
-        "accrue.billing.v1.TestClockService": TestClockHandler(support, test_clocks),
+        "accrue.billing.v1.TestClockService": TestClockHandler(
+            support, TestClockUseCases(uow_factory, runner, test_clocks)
+        ),
         "accrue.billing.v1.PaymentService": PaymentHandler(
             support, PaymentService(uow_factory, payment_engine)
         ),
-        "accrue.billing.v1.ReconciliationService": ReconciliationHandler(support, reconciliation),
+        "accrue.billing.v1.ReconciliationService": ReconciliationHandler(
+            support, ReconciliationUseCases(uow_factory, runner, reconciliation)
+        ),
     }
-    webhook_handler, webhook_dispatcher = _webhooks(settings, clock, ids, uow_factory, support)
+    webhook_handler, webhook_dispatcher = _webhooks(
+        settings, clock, ids, uow_factory, support=support, runner=runner
+    )
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     bell.subscribe(webhook_dispatcher.wake)
     handlers["accrue.billing.v1.UsageService"] = UsageHandler(support, uow_factory, usage)
@@ -293,7 +307,7 @@ def build_application(
         settings=settings,
         engine=engine,
         clock=clock,
-        tenants=TenantService(uow_factory, clock, ids),
+        tenants=TenancyUseCases(uow_factory, clock, ids),
         routes=routes,
         invoker=Invoker(
             Authenticator(uow_factory),
@@ -436,7 +450,9 @@ def _webhooks(
     clock: Clock,
     ids: IdGenerator,
     uow_factory: SqlUnitOfWorkFactory,
+    *,
     support: HandlerSupport,
+    runner: MutationRunner,
 ) -> tuple[WebhookHandler, WebhookDispatcher]:
     """The webhook area: its RPC handler and its dispatcher, sharing one URL policy."""
     from accrue.webhooks.convert import event_json
@@ -444,6 +460,7 @@ def _webhooks(
     from accrue.webhooks.http import HttpSender, SocketResolver
     from accrue.webhooks.model import AddressPolicy, RetryPolicy
     from accrue.webhooks.service import UrlVetter, WebhookService
+    from accrue.webhooks.use_cases import WebhookUseCases
 
     vetter = UrlVetter(SocketResolver(), AddressPolicy.parse(settings.webhook_allowed_networks))
     dispatcher = WebhookDispatcher(
@@ -466,7 +483,8 @@ def _webhooks(
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
     )
-    return WebhookHandler(support, WebhookService(clock, ids, vetter)), dispatcher
+    use_cases = WebhookUseCases(uow_factory, runner, WebhookService(clock, ids, vetter))
+    return WebhookHandler(support, use_cases), dispatcher
 
 
 def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:

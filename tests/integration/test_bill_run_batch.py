@@ -58,7 +58,7 @@ from accrue.subscriptions.model import (
     create_subscription,
     start,
 )
-from accrue.tenancy.service import TenantService
+from accrue.tenancy.use_cases import TenancyUseCases
 from accrue.unit_of_work import SqlUnitOfWorkFactory
 from tests.support import fresh_postgres_database
 
@@ -136,7 +136,7 @@ class Stack:
             self.clock, self.ids, events, self.ledger, RateTableTaxProvider(DEFAULT_TABLE)
         )
         self.billing = SubscriptionBilling(self.invoicing, events)
-        self.tenants = TenantService(self.uow_factory, self.clock, self.ids)
+        self.tenants = TenancyUseCases(self.uow_factory, self.clock, self.ids)
         # PostgreSQL numbers and chains postings and events after commit.
         self.sequencer = LedgerSequencer(
             engine,

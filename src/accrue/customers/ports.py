@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
 from accrue.customers.model import Customer, PaymentMethod
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 
 
@@ -28,3 +30,38 @@ class CustomerRepository(Protocol):
     def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """The customers of a batch in one query, by id (missing ones left out)."""
         ...
+
+
+class ClockLookup(Protocol):
+    """Enough of the test clocks to refuse a customer on a clock that does not exist."""
+
+    def get(self, tenant_id: str, clock_id: str) -> object | None: ...
+
+
+class HasCustomers(Protocol):
+    """Any transaction customers can be read in (other areas read them in theirs)."""
+
+    @property
+    def customers(self) -> CustomerRepository: ...
+
+
+class CustomersUnitOfWork(HasCustomers, Protocol):
+    """One transaction of the customer use cases: customers, the test clocks they
+    may be attached to, and the outbox their changes are announced in."""
+
+    @property
+    def test_clocks(self) -> ClockLookup: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> CustomersUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class CustomersUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> CustomersUnitOfWork: ...

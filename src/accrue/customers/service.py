@@ -1,4 +1,5 @@
-"""Customer use cases. Each runs inside the unit of work it is given."""
+"""Customer rules over persistence, each step inside the unit of work it is given
+(the use cases in `use_cases.py` own the transactions)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from accrue.customers.model import (
     apply_customer_changes,
     validate_customer_fields,
 )
+from accrue.customers.ports import CustomersUnitOfWork, HasCustomers
 from accrue.event_log.service import EventRecorder
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import NotFound
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import Page, PageRequest, paginate
-from accrue.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class CustomerService:
         self._ids = ids
         self._events = events
 
-    def _changed(self, uow: UnitOfWork, change: str, customer: Customer) -> None:
+    def _changed(self, uow: CustomersUnitOfWork, change: str, customer: Customer) -> None:
         self._events.record(
             uow,
             customer.tenant_id,
@@ -57,7 +58,9 @@ class CustomerService:
             subject=customer,
         )
 
-    def create_customer(self, uow: UnitOfWork, tenant_id: str, new: NewCustomer) -> Customer:
+    def create_customer(
+        self, uow: CustomersUnitOfWork, tenant_id: str, new: NewCustomer
+    ) -> Customer:
         time_zone = validate_customer_fields(
             currency_code=new.currency_code,
             time_zone=new.time_zone,
@@ -88,7 +91,7 @@ class CustomerService:
         return customer
 
     def get_customer(
-        self, uow: UnitOfWork, tenant_id: str, customer_id: str, *, for_update: bool = False
+        self, uow: HasCustomers, tenant_id: str, customer_id: str, *, for_update: bool = False
     ) -> Customer:
         customer = uow.customers.get(tenant_id, customer_id, for_update=for_update)
         if customer is None:
@@ -96,13 +99,19 @@ class CustomerService:
         return customer
 
     def list_customers(
-        self, uow: UnitOfWork, tenant_id: str, page: PageRequest, *, show_archived: bool, email: str
+        self,
+        uow: HasCustomers,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        show_archived: bool,
+        email: str,
     ) -> Page[Customer]:
         fetched = uow.customers.list(tenant_id, page, show_archived=show_archived, email=email)
         return paginate(fetched, page)
 
     def update_customer(
-        self, uow: UnitOfWork, tenant_id: str, customer_id: str, changes: CustomerChanges
+        self, uow: CustomersUnitOfWork, tenant_id: str, customer_id: str, changes: CustomerChanges
     ) -> Customer:
         customer = self.get_customer(uow, tenant_id, customer_id, for_update=True)
         updated = apply_customer_changes(customer, changes, self._clock.now())
@@ -110,7 +119,9 @@ class CustomerService:
         self._changed(uow, "updated", updated)
         return updated
 
-    def archive_customer(self, uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+    def archive_customer(
+        self, uow: CustomersUnitOfWork, tenant_id: str, customer_id: str
+    ) -> Customer:
         customer = self.get_customer(uow, tenant_id, customer_id, for_update=True)
         if customer.state is LifecycleState.ARCHIVED:
             return customer
@@ -121,7 +132,7 @@ class CustomerService:
 
     def attach_payment_method(
         self,
-        uow: UnitOfWork,
+        uow: CustomersUnitOfWork,
         tenant_id: str,
         customer_id: str,
         new: NewPaymentMethod,
@@ -140,7 +151,7 @@ class CustomerService:
         return updated
 
     def detach_payment_method(
-        self, uow: UnitOfWork, tenant_id: str, customer_id: str, payment_method_id: str
+        self, uow: CustomersUnitOfWork, tenant_id: str, customer_id: str, payment_method_id: str
     ) -> Customer:
         customer = self.get_customer(uow, tenant_id, customer_id, for_update=True)
         now = self._clock.now()

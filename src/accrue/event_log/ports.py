@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Protocol
 
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
@@ -15,3 +16,31 @@ class EventRepository(Protocol):
         ...
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
+
+
+class HasEvents(Protocol):
+    """Any transaction an event can be recorded in or read from.
+
+    Every area's unit of work has the outbox, so a use case records its event
+    in the transaction of its change whatever else that transaction holds.
+    """
+
+    @property
+    def events(self) -> EventRepository: ...
+
+
+class EventLogUnitOfWork(HasEvents, Protocol):
+    """The reading side's own transaction: the outbox and nothing else."""
+
+    def __enter__(self) -> EventLogUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class EventLogUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> EventLogUnitOfWork: ...

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Sequence
 
+from accrue.event_log.ports import HasEvents
 from accrue.kernel.clock import Clock
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
 from accrue.kernel.ids import IdGenerator
-from accrue.ports import UnitOfWork
 
 TraceIdSource = Callable[[], str]
 
@@ -21,7 +21,7 @@ class EventRecorder:
 
     def record(
         self,
-        uow: UnitOfWork,
+        uow: HasEvents,
         tenant_id: str,
         *,
         type: str,
@@ -49,7 +49,7 @@ class EventRecorder:
 
 class EventReader:
     def list_events(
-        self, uow: UnitOfWork, tenant_id: str, query: EventQuery
+        self, uow: HasEvents, tenant_id: str, query: EventQuery
     ) -> Sequence[StoredEvent]:
         return uow.events.list(tenant_id, query)
 

@@ -1,4 +1,7 @@
-"""LedgerService handlers."""
+"""LedgerService handlers: convert the request, call one use case, convert back.
+
+The use cases own their transactions; nothing here runs inside one.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ from accrue.kernel.errors import ValidationFailed
 from accrue.kernel.paging import PageRequest, paginate_by_sequence
 from accrue.ledger.convert import account_to_pb, entries_from_pb, on_the_wire, transaction_to_pb
 from accrue.ledger.ports import TransactionQuery
-from accrue.ledger.service import LedgerService
+from accrue.ledger.service import Verification
+from accrue.ledger.use_cases import LedgerUseCases
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import UnitOfWork
 
 
 class LedgerHandler:
-    def __init__(self, support: HandlerSupport, ledger: LedgerService) -> None:
+    def __init__(self, support: HandlerSupport, ledger: LedgerUseCases) -> None:
         self._support = support
         self._ledger = ledger
 
@@ -33,27 +36,20 @@ class LedgerHandler:
         page = PageRequest.parse(
             page_size=request.page_size, page_token=request.page_token, query=query
         )
-
-        def work(uow: UnitOfWork) -> pb.ListAccountsResponse:
-            result = self._ledger.list_accounts(
-                uow,
-                call.tenant_id,
-                page,
-                currency_code=request.currency_code,
-                customer_id=request.customer_id,
-                code=request.code,
-            )
-            return pb.ListAccountsResponse(
-                accounts=[account_to_pb(a) for a in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._ledger.list_accounts(
+            call.tenant_id,
+            page,
+            currency_code=request.currency_code,
+            customer_id=request.customer_id,
+            code=request.code,
+        )
+        return pb.ListAccountsResponse(
+            accounts=[account_to_pb(a) for a in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def get_account(self, request: pb.GetAccountRequest, call: CallContext) -> pb.Account:
-        return self._support.read(
-            lambda uow: account_to_pb(self._ledger.get_account(uow, call.tenant_id, request.id))
-        )
+        return account_to_pb(self._ledger.get_account(call.tenant_id, request.id))
 
     def list_transactions(
         self, request: pb.ListTransactionsRequest, call: CallContext
@@ -82,85 +78,71 @@ class LedgerHandler:
             start_time=start,
             end_time=end,
         )
-
-        def work(uow: UnitOfWork) -> pb.ListTransactionsResponse:
-            fetched = self._ledger.list_transactions(uow, call.tenant_id, query)
-            result = paginate_by_sequence(fetched, page)
-            return pb.ListTransactionsResponse(
-                transactions=[transaction_to_pb(tx) for tx in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = paginate_by_sequence(self._ledger.list_transactions(call.tenant_id, query), page)
+        return pb.ListTransactionsResponse(
+            transactions=[transaction_to_pb(tx) for tx in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def get_transaction(
         self, request: pb.GetTransactionRequest, call: CallContext
     ) -> pb.LedgerTransaction:
-        return self._support.read(
-            lambda uow: transaction_to_pb(
-                self._ledger.get_transaction(uow, call.tenant_id, request.id)
-            )
-        )
+        return transaction_to_pb(self._ledger.get_transaction(call.tenant_id, request.id))
 
     def create_adjustment(
         self, request: pb.CreateAdjustmentRequest, call: CallContext
     ) -> pb.LedgerTransaction:
         entries = entries_from_pb(list(request.entries))
-
-        def work(uow: UnitOfWork) -> pb.LedgerTransaction:
-            try:
-                posted = self._ledger.adjust(
-                    uow,
-                    call.tenant_id,
-                    entries,
-                    reason=request.reason,
-                    description=request.description,
-                )
-            except ValidationFailed as error:
-                raise on_the_wire(error) from error
-            return transaction_to_pb(posted)
-
-        return self._support.mutate(call, request, pb.LedgerTransaction, work)
+        replay = self._support.replay(call, request, transaction_to_pb)
+        try:
+            outcome = self._ledger.create_adjustment(
+                call.tenant_id,
+                entries,
+                replay,
+                reason=request.reason,
+                description=request.description,
+            )
+        except ValidationFailed as error:
+            raise on_the_wire(error) from error
+        return self._support.answer(outcome, pb.LedgerTransaction, transaction_to_pb)
 
     def reverse_transaction(
         self, request: pb.ReverseTransactionRequest, call: CallContext
     ) -> pb.LedgerTransaction:
-        return self._support.mutate(
-            call,
-            request,
-            pb.LedgerTransaction,
-            lambda uow: transaction_to_pb(
-                self._ledger.reverse(
-                    uow, call.tenant_id, request.transaction_id, reason=request.reason
-                )
-            ),
+        replay = self._support.replay(call, request, transaction_to_pb)
+        outcome = self._ledger.reverse_transaction(
+            call.tenant_id, request.transaction_id, replay, reason=request.reason
         )
+        return self._support.answer(outcome, pb.LedgerTransaction, transaction_to_pb)
 
     def verify_ledger(
         self, request: pb.VerifyLedgerRequest, call: CallContext
     ) -> pb.VerifyLedgerResponse:
-        result = self._support.read(lambda uow: self._ledger.verify(uow, call.tenant_id))
-        response = pb.VerifyLedgerResponse(
-            intact=result.intact,
-            transactions_checked=result.transactions_checked,
-            accounts_checked=result.accounts_checked,
-            balance_mismatches=[
-                pb.BalanceMismatch(
-                    account_id=m.account_id,
-                    stored_net=Money(amount_minor=m.stored_net, currency_code=m.currency_code),
-                    computed_net=Money(amount_minor=m.computed_net, currency_code=m.currency_code),
-                )
-                for m in result.mismatches
-            ],
-            unsequenced_transactions=result.unsequenced,
-            oldest_unsequenced_age_ms=result.oldest_unsequenced_age // timedelta(milliseconds=1),
-        )
-        if result.first_break is not None:
-            response.first_break.CopyFrom(
-                pb.ChainBreak(
-                    sequence=result.first_break.sequence,
-                    transaction_id=result.first_break.transaction_id,
-                    problem=result.first_break.problem,
-                )
+        return _verification_to_pb(self._ledger.verify(call.tenant_id))
+
+
+def _verification_to_pb(result: Verification) -> pb.VerifyLedgerResponse:
+    response = pb.VerifyLedgerResponse(
+        intact=result.intact,
+        transactions_checked=result.transactions_checked,
+        accounts_checked=result.accounts_checked,
+        balance_mismatches=[
+            pb.BalanceMismatch(
+                account_id=m.account_id,
+                stored_net=Money(amount_minor=m.stored_net, currency_code=m.currency_code),
+                computed_net=Money(amount_minor=m.computed_net, currency_code=m.currency_code),
             )
-        return response
+            for m in result.mismatches
+        ],
+        unsequenced_transactions=result.unsequenced,
+        oldest_unsequenced_age_ms=result.oldest_unsequenced_age // timedelta(milliseconds=1),
+    )
+    if result.first_break is not None:
+        response.first_break.CopyFrom(
+            pb.ChainBreak(
+                sequence=result.first_break.sequence,
+                transaction_id=result.first_break.transaction_id,
+                problem=result.first_break.problem,
+            )
+        )
+    return response

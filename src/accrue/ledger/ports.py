@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.ledger.model import AccountRef, Transaction
 
@@ -109,3 +111,44 @@ class LedgerRepository(Protocol):
     def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
         """The stored debits-minus-credits of these accounts (absent ones left out)."""
         ...
+
+
+class HasLedger(Protocol):
+    """Any transaction the ledger can be read in."""
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+
+class LedgerPosting(HasLedger, Protocol):
+    """Any transaction a posting can join: the ledger and the outbox its
+    `ledger.transaction_posted` event goes to. Every money-moving use case
+    posts in its own unit of work, which has both."""
+
+    @property
+    def events(self) -> EventRepository: ...
+
+
+class CustomerLookup(Protocol):
+    """Enough of the customers to refuse an adjustment naming one that does not exist."""
+
+    def get(self, tenant_id: str, customer_id: str) -> object | None: ...
+
+
+class LedgerUnitOfWork(LedgerPosting, Protocol):
+    """One transaction of the ledger's own use cases (reads, adjustments, reversals)."""
+
+    @property
+    def customers(self) -> CustomerLookup: ...
+    def __enter__(self) -> LedgerUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class LedgerUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> LedgerUnitOfWork: ...

@@ -31,8 +31,14 @@ from accrue.ledger.model import (
     unsequenced,
     verify_chain,
 )
-from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery
-from accrue.ports import UnitOfWork
+from accrue.ledger.ports import (
+    AccountBalance,
+    ChainHead,
+    HasLedger,
+    LedgerPosting,
+    LedgerUnitOfWork,
+    TransactionQuery,
+)
 
 VERIFY_BATCH = 1000
 
@@ -75,12 +81,12 @@ class LedgerService:
         self._events = events
         self._trace_id = trace_id
 
-    def post(self, uow: UnitOfWork, tenant_id: str, request: PostingRequest) -> Transaction:
+    def post(self, uow: LedgerPosting, tenant_id: str, request: PostingRequest) -> Transaction:
         """Post `request` once: a second posting from the same source returns the first."""
         return self.post_many(uow, tenant_id, [request])[0]
 
     def post_many(
-        self, uow: UnitOfWork, tenant_id: str, requests: Sequence[PostingRequest]
+        self, uow: LedgerPosting, tenant_id: str, requests: Sequence[PostingRequest]
     ) -> list[Transaction]:
         """Post several transactions in one go (for batch jobs); idempotent by source.
 
@@ -135,7 +141,7 @@ class LedgerService:
 
     def _post_sealed(
         self,
-        uow: UnitOfWork,
+        uow: LedgerPosting,
         tenant_id: str,
         requests: Sequence[PostingRequest],
         head: ChainHead,
@@ -176,7 +182,7 @@ class LedgerService:
                 self._posted_event(uow, tenant_id, tx)
         return posted
 
-    def _posted_event(self, uow: UnitOfWork, tenant_id: str, tx: Transaction) -> None:
+    def _posted_event(self, uow: LedgerPosting, tenant_id: str, tx: Transaction) -> None:
         self._events.record(
             uow,
             tenant_id,
@@ -188,7 +194,7 @@ class LedgerService:
 
     def adjust(
         self,
-        uow: UnitOfWork,
+        uow: LedgerUnitOfWork,
         tenant_id: str,
         entries: tuple[Entry, ...],
         *,
@@ -212,7 +218,7 @@ class LedgerService:
         return self.post(uow, tenant_id, request)
 
     def reverse(
-        self, uow: UnitOfWork, tenant_id: str, transaction_id: str, *, reason: str
+        self, uow: LedgerPosting, tenant_id: str, transaction_id: str, *, reason: str
     ) -> Transaction:
         original = self.get_transaction(uow, tenant_id, transaction_id)
         if original.reverses_transaction_id:
@@ -222,18 +228,18 @@ class LedgerService:
             )
         return self.post(uow, tenant_id, reversal_of(original, reason=reason))
 
-    def get_transaction(self, uow: UnitOfWork, tenant_id: str, transaction_id: str) -> Transaction:
+    def get_transaction(self, uow: HasLedger, tenant_id: str, transaction_id: str) -> Transaction:
         tx = uow.ledger.get_transaction(tenant_id, transaction_id)
         if tx is None:
             raise NotFound("ledger_transaction", transaction_id)
         return tx
 
     def list_transactions(
-        self, uow: UnitOfWork, tenant_id: str, query: TransactionQuery
+        self, uow: HasLedger, tenant_id: str, query: TransactionQuery
     ) -> Sequence[Transaction]:
         return uow.ledger.list_transactions(tenant_id, query)
 
-    def get_account(self, uow: UnitOfWork, tenant_id: str, account_id: str) -> AccountBalance:
+    def get_account(self, uow: HasLedger, tenant_id: str, account_id: str) -> AccountBalance:
         account = uow.ledger.get_account(tenant_id, account_id)
         if account is None:
             raise NotFound("ledger_account", account_id)
@@ -241,7 +247,7 @@ class LedgerService:
 
     def list_accounts(
         self,
-        uow: UnitOfWork,
+        uow: HasLedger,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -254,7 +260,7 @@ class LedgerService:
         )
         return paginate(fetched, page)
 
-    def verify(self, uow: UnitOfWork, tenant_id: str) -> Verification:
+    def verify(self, uow: HasLedger, tenant_id: str) -> Verification:
         """Recompute the chain and every balance from the stored entries."""
         checked = 0
         first_break: ChainProblem | None = None
@@ -302,7 +308,7 @@ class LedgerService:
 
     def verify_checkpoint(
         self,
-        uow: UnitOfWork,
+        uow: HasLedger,
         tenant_id: str,
         checkpoint: Checkpoint,
         signatures: CheckpointSignatures,

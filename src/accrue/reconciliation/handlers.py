@@ -1,9 +1,10 @@
 """ReconciliationService handlers.
 
-ImportSettlementReport is client-streaming: the handler pulls the upload
-message by message and hands the service an iterator of byte chunks, so the
-report is never held in memory. It is idempotent by the report's digest,
-not by a request id.
+Each converts the request, calls one use case and converts back; the use
+cases own their transactions. ImportSettlementReport is client-streaming: the
+handler pulls the upload message by message and hands the use case an
+iterator of byte chunks, so the report is never held in memory. It is
+idempotent by the report's digest, not by a request id.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from accrue.kernel.errors import ValidationFailed
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import UnitOfWork
 from accrue.reconciliation.convert import CATEGORY_FROM_PB, FORMAT_FROM_PB, break_to_pb, run_to_pb
-from accrue.reconciliation.service import ReconciliationService, ReportHeader
+from accrue.reconciliation.service import ReportHeader
+from accrue.reconciliation.use_cases import ReconciliationUseCases
 from accrue.tenancy.model import hash_api_key
 
 DEFAULT_PSP = "simulated"
 
 
 class ReconciliationHandler:
-    def __init__(self, support: HandlerSupport, service: ReconciliationService) -> None:
+    def __init__(self, support: HandlerSupport, reconciliation: ReconciliationUseCases) -> None:
         self._support = support
-        self._service = service
+        self._reconciliation = reconciliation
 
     def import_settlement_report(
         self, requests: Iterator[pb.ImportSettlementReportRequest], call: CallContext
@@ -42,15 +43,13 @@ class ReconciliationHandler:
             cut_off_time=header.cut_off_time.ToDatetime(tzinfo=UTC),
             file_name=header.file_name,
         )
-        run = self._service.import_report(call.tenant_id, report, _chunks(requests))
+        run = self._reconciliation.import_report(call.tenant_id, report, _chunks(requests))
         return run_to_pb(run)
 
     def get_reconciliation_run(
         self, request: pb.GetReconciliationRunRequest, call: CallContext
     ) -> pb.ReconciliationRun:
-        return self._support.read(
-            lambda uow: run_to_pb(self._service.get_run(uow, call.tenant_id, request.id))
-        )
+        return run_to_pb(self._reconciliation.get_run(call.tenant_id, request.id))
 
     def list_reconciliation_runs(
         self, request: pb.ListReconciliationRunsRequest, call: CallContext
@@ -58,14 +57,10 @@ class ReconciliationHandler:
         page = PageRequest.parse(
             page_size=request.page_size, page_token=request.page_token, query={}
         )
-
-        def work(uow: UnitOfWork) -> pb.ListReconciliationRunsResponse:
-            result = self._service.list_runs(uow, call.tenant_id, page)
-            return pb.ListReconciliationRunsResponse(
-                runs=[run_to_pb(r) for r in result.items], next_page_token=result.next_page_token
-            )
-
-        return self._support.read(work)
+        result = self._reconciliation.list_runs(call.tenant_id, page)
+        return pb.ListReconciliationRunsResponse(
+            runs=[run_to_pb(r) for r in result.items], next_page_token=result.next_page_token
+        )
 
     def list_reconciliation_breaks(
         self, request: pb.ListReconciliationBreaksRequest, call: CallContext
@@ -75,35 +70,24 @@ class ReconciliationHandler:
             page_token=request.page_token,
             query={"run_id": request.run_id, "category": request.category},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListReconciliationBreaksResponse:
-            items, token = self._service.list_breaks(
-                uow,
-                call.tenant_id,
-                request.run_id,
-                page,
-                category=CATEGORY_FROM_PB.get(request.category),
-            )
-            return pb.ListReconciliationBreaksResponse(
-                breaks=[break_to_pb(b) for b in items], next_page_token=token
-            )
-
-        return self._support.read(work)
+        items, token = self._reconciliation.list_breaks(
+            call.tenant_id,
+            request.run_id,
+            page,
+            category=CATEGORY_FROM_PB.get(request.category),
+        )
+        return pb.ListReconciliationBreaksResponse(
+            breaks=[break_to_pb(b) for b in items], next_page_token=token
+        )
 
     def resolve_reconciliation_break(
         self, request: pb.ResolveReconciliationBreakRequest, call: CallContext
     ) -> pb.ReconciliationBreak:
-        actor = _actor(call)
-        return self._support.mutate(
-            call,
-            request,
-            pb.ReconciliationBreak,
-            lambda uow: break_to_pb(
-                self._service.resolve_break(
-                    uow, call.tenant_id, request.id, note=request.note, actor=actor
-                )
-            ),
+        replay = self._support.replay(call, request, break_to_pb)
+        outcome = self._reconciliation.resolve_break(
+            call.tenant_id, request.id, replay, note=request.note, actor=_actor(call)
         )
+        return self._support.answer(outcome, pb.ReconciliationBreak, break_to_pb)
 
 
 def _chunks(requests: Iterator[pb.ImportSettlementReportRequest]) -> Iterator[bytes]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol, TypeVar
 
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
@@ -86,3 +88,48 @@ class ReconciliationRepository(Protocol):
         """`unsettled_records` as tuples, streamed in bulk, in no particular order; those
         whose reference is in `skip` may be left out."""
         ...
+
+
+class RunsAndBreaks(Protocol):
+    """The part of `ReconciliationRepository` that reads runs and resolves breaks."""
+
+    def get_run(self, tenant_id: str, run_id: str) -> ReconciliationRun | None: ...
+    def list_runs(self, tenant_id: str, page: PageRequest) -> Sequence[ReconciliationRun]: ...
+    def list_breaks(
+        self,
+        tenant_id: str,
+        run_id: str,
+        page: PageRequest,
+        *,
+        category: BreakCategory | None,
+    ) -> Sequence[StoredBreak]: ...
+    def get_break(
+        self, tenant_id: str, run_id: str, seq: int, *, for_update: bool = False
+    ) -> StoredBreak | None: ...
+    def update_break(self, item: StoredBreak) -> None: ...
+
+
+class ReconciliationUnitOfWork(Protocol):
+    """One transaction of the reconciliation reads and of resolving a break (the
+    runs, their breaks, and the outbox a resolution is announced in).
+
+    Importing a report is not among them: its run posts to the ledger and
+    marks payments settled, in the combined unit of work.
+    """
+
+    @property
+    def reconciliation(self) -> RunsAndBreaks: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> ReconciliationUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class ReconciliationUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> ReconciliationUnitOfWork: ...

@@ -43,6 +43,7 @@ from accrue.reconciliation.matching import (
     RecordRow,
     RowBatchResult,
 )
+from accrue.reconciliation.ports import ReconciliationUnitOfWork
 from accrue.reconciliation.runs import (
     CurrencyTotals,
     ReconciliationRun,
@@ -103,20 +104,22 @@ class ReconciliationService:
                 uow.commit()
         return run
 
-    def get_run(self, uow: UnitOfWork, tenant_id: str, run_id: str) -> ReconciliationRun:
+    def get_run(
+        self, uow: ReconciliationUnitOfWork, tenant_id: str, run_id: str
+    ) -> ReconciliationRun:
         run = uow.reconciliation.get_run(tenant_id, run_id)
         if run is None:
             raise NotFound("reconciliation_run", run_id)
         return run
 
     def list_runs(
-        self, uow: UnitOfWork, tenant_id: str, page: PageRequest
+        self, uow: ReconciliationUnitOfWork, tenant_id: str, page: PageRequest
     ) -> Page[ReconciliationRun]:
         return paginate(uow.reconciliation.list_runs(tenant_id, page), page)
 
     def list_breaks(
         self,
-        uow: UnitOfWork,
+        uow: ReconciliationUnitOfWork,
         tenant_id: str,
         run_id: str,
         page: PageRequest,
@@ -131,7 +134,7 @@ class ReconciliationService:
         return items, page.token_after(str(items[-1].seq)) if more and items else ""
 
     def resolve_break(
-        self, uow: UnitOfWork, tenant_id: str, break_id: str, *, note: str, actor: str
+        self, uow: ReconciliationUnitOfWork, tenant_id: str, break_id: str, *, note: str, actor: str
     ) -> StoredBreak:
         key = parse_break_id(break_id)
         item = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
 from accrue.tenancy.model import ApiKey, Tenant
@@ -25,3 +26,34 @@ class TenantRepository(Protocol):
     def tenant_for_key_hash(self, key_hash: str) -> str | None: ...
     def list_api_keys(self, tenant_id: str) -> Sequence[ApiKey]: ...
     def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool: ...
+
+
+class ChainHeads(Protocol):
+    """Where a new tenant's per-tenant log starts (the ledger's chain, the event
+    log's numbering); tenancy creates each head with the tenant."""
+
+    def create_head(self, tenant_id: str) -> None: ...
+
+
+class TenancyUnitOfWork(Protocol):
+    """One transaction of tenant administration: tenants and their keys, and the
+    heads of the ledger and the event log a new tenant starts with."""
+
+    @property
+    def tenants(self) -> TenantRepository: ...
+    @property
+    def ledger(self) -> ChainHeads: ...
+    @property
+    def events(self) -> ChainHeads: ...
+    def __enter__(self) -> TenancyUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class TenancyUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> TenancyUnitOfWork: ...

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Protocol
 
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.test_clocks.model import TestClock
 
@@ -17,3 +19,28 @@ class TestClockRepository(Protocol):
     def update(self, clock: TestClock) -> None: ...
     def list(self, tenant_id: str, page: PageRequest) -> Sequence[TestClock]: ...
     def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]: ...
+
+
+class ClocksUnitOfWork(Protocol):
+    """One transaction of the clock's own use cases (create, read, start an advance).
+
+    Running an advance is not among them: its batches span subscriptions,
+    invoices and collections and run in the combined unit of work.
+    """
+
+    @property
+    def test_clocks(self) -> TestClockRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> ClocksUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class ClocksUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> ClocksUnitOfWork: ...

@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timedelta
 
 from accrue.customers.model import Customer
+from accrue.event_log.ports import HasEvents
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.model import CollectionMethod
 from accrue.kernel.clock import Clock, whole_second
@@ -49,6 +50,7 @@ from accrue.test_clocks.model import (
     progressed,
     start_advance,
 )
+from accrue.test_clocks.ports import ClocksUnitOfWork
 
 log = logging.getLogger("accrue.test_clocks")
 
@@ -86,7 +88,7 @@ class TestClockService:
         self._changed = threading.Condition()
 
     def create(
-        self, uow: UnitOfWork, tenant_id: str, *, display_name: str, frozen_time: datetime
+        self, uow: ClocksUnitOfWork, tenant_id: str, *, display_name: str, frozen_time: datetime
     ) -> TestClock:
         now = self._clock.now()
         clock = TestClock(
@@ -103,20 +105,22 @@ class TestClockService:
         return clock
 
     def get(
-        self, uow: UnitOfWork, tenant_id: str, clock_id: str, *, for_update: bool = False
+        self, uow: ClocksUnitOfWork, tenant_id: str, clock_id: str, *, for_update: bool = False
     ) -> TestClock:
         clock = uow.test_clocks.get(tenant_id, clock_id, for_update=for_update)
         if clock is None:
             raise NotFound("test_clock", clock_id)
         return clock
 
-    def list_clocks(self, uow: UnitOfWork, tenant_id: str, page: PageRequest) -> Page[TestClock]:
+    def list_clocks(
+        self, uow: ClocksUnitOfWork, tenant_id: str, page: PageRequest
+    ) -> Page[TestClock]:
         return paginate(uow.test_clocks.list(tenant_id, page), page)
 
     # -- starting and waiting ------------------------------------------------
 
     def start_advance(
-        self, uow: UnitOfWork, tenant_id: str, clock_id: str, to: datetime
+        self, uow: ClocksUnitOfWork, tenant_id: str, clock_id: str, to: datetime
     ) -> TestClock:
         """Mark the clock ADVANCING towards `to`; the runner does the work."""
         clock = self.get(uow, tenant_id, clock_id, for_update=True)
@@ -316,7 +320,7 @@ class TestClockService:
         after = self._billing.run_step(uow, customer, sub, _next(sub, target))
         uow.subscriptions.update(after, expected_version=sub.version)
 
-    def _record(self, uow: UnitOfWork, change: str, clock: TestClock) -> None:
+    def _record(self, uow: HasEvents, change: str, clock: TestClock) -> None:
         self._events.record(
             uow,
             clock.tenant_id,

@@ -28,7 +28,9 @@ class EventHead:
     type: str
 
 
-class WebhookStore(Protocol):
+class EndpointStore(Protocol):
+    """What endpoint administration needs: endpoints, their deliveries, the fan-out cursor."""
+
     def add_endpoint(self, endpoint: Endpoint, *, start_after_sequence: int) -> None: ...
     def get_endpoint(
         self, tenant_id: str, endpoint_id: str, *, for_update: bool = False
@@ -36,6 +38,25 @@ class WebhookStore(Protocol):
     def update_endpoint(self, endpoint: Endpoint) -> None: ...
     def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> None: ...
     def list_endpoints(self, tenant_id: str, page: PageRequest) -> Sequence[Endpoint]: ...
+    def ensure_cursor(self, tenant_id: str, last_sequence: int) -> int: ...
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+    def get_delivery(
+        self, tenant_id: str, delivery_id: str, *, for_update: bool = False
+    ) -> Delivery | None: ...
+    def update_delivery(self, delivery: Delivery) -> None: ...
+    def list_deliveries(
+        self,
+        tenant_id: str,
+        endpoint_id: str,
+        page: PageRequest,
+        *,
+        status: DeliveryStatus | None,
+    ) -> Sequence[Delivery]: ...
+
+
+class WebhookStore(EndpointStore, Protocol):
+    """Endpoint administration and the dispatcher's fan-out, leases and attempts."""
+
     def enabled_endpoints(self, tenant_id: str) -> Sequence[tuple[Endpoint, int]]:
         """Enabled endpoints with the sequence after which each receives events."""
         ...
@@ -52,21 +73,7 @@ class WebhookStore(Protocol):
         """The tenant's fan-out cursor, locked; None when another dispatcher holds it."""
         ...
 
-    def ensure_cursor(self, tenant_id: str, last_sequence: int) -> int: ...
     def set_cursor(self, tenant_id: str, last_sequence: int) -> None: ...
-    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
-    def get_delivery(
-        self, tenant_id: str, delivery_id: str, *, for_update: bool = False
-    ) -> Delivery | None: ...
-    def update_delivery(self, delivery: Delivery) -> None: ...
-    def list_deliveries(
-        self,
-        tenant_id: str,
-        endpoint_id: str,
-        page: PageRequest,
-        *,
-        status: DeliveryStatus | None,
-    ) -> Sequence[Delivery]: ...
     def due_endpoints(self, now: datetime, *, limit: int) -> Sequence[DueEndpoint]: ...
     def claim_endpoint(
         self, tenant_id: str, endpoint_id: str, *, now: datetime, until: datetime
@@ -92,7 +99,30 @@ class EventLog(Protocol):
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
 
 
+class EndpointsUnitOfWork(Protocol):
+    """One transaction of the endpoint use cases (the RPCs): no dispatching."""
+
+    @property
+    def webhooks(self) -> EndpointStore: ...
+    @property
+    def events(self) -> EventLog: ...
+    def commit(self) -> None: ...
+    def __enter__(self) -> EndpointsUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class EndpointsUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> EndpointsUnitOfWork: ...
+
+
 class WebhookUnitOfWork(Protocol):
+    """One transaction of the dispatcher."""
+
     @property
     def webhooks(self) -> WebhookStore: ...
     @property

@@ -1,7 +1,7 @@
 """The WebhookService use cases: endpoints, secrets, deliveries, redelivery and replay.
 
-Each method runs inside the caller's unit of work (the handler's mutation or
-read), so a change and its idempotency record commit together.
+Each method runs inside the unit of work it is given (`use_cases.py` owns
+them), so a change and its idempotency record commit together.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from accrue.webhooks.model import (
     check_url,
     new_secret,
 )
-from accrue.webhooks.ports import EventHead, EventLog, Resolver, WebhookUnitOfWork
+from accrue.webhooks.ports import EndpointsUnitOfWork, EventHead, EventLog, Resolver
 
 MAX_REPLAY = 10_000
 _SCAN = 1000
@@ -76,7 +76,9 @@ class WebhookService:
         self._ids = ids
         self.vetter = vetter
 
-    def create_endpoint(self, uow: WebhookUnitOfWork, tenant_id: str, new: NewEndpoint) -> Endpoint:
+    def create_endpoint(
+        self, uow: EndpointsUnitOfWork, tenant_id: str, new: NewEndpoint
+    ) -> Endpoint:
         """The endpoint receives the events that become visible after this one commits."""
         now = self._clock.now()
         endpoint = Endpoint(
@@ -100,19 +102,19 @@ class WebhookService:
         uow.webhooks.add_endpoint(endpoint, start_after_sequence=head)
         return endpoint
 
-    def get_endpoint(self, uow: WebhookUnitOfWork, tenant_id: str, endpoint_id: str) -> Endpoint:
+    def get_endpoint(self, uow: EndpointsUnitOfWork, tenant_id: str, endpoint_id: str) -> Endpoint:
         endpoint = uow.webhooks.get_endpoint(tenant_id, endpoint_id)
         if endpoint is None:
             raise NotFound("webhook_endpoint", endpoint_id)
         return endpoint
 
     def list_endpoints(
-        self, uow: WebhookUnitOfWork, tenant_id: str, page: PageRequest
+        self, uow: EndpointsUnitOfWork, tenant_id: str, page: PageRequest
     ) -> Page[Endpoint]:
         return paginate(uow.webhooks.list_endpoints(tenant_id, page), page)
 
     def update_endpoint(
-        self, uow: WebhookUnitOfWork, tenant_id: str, endpoint_id: str, changes: EndpointChanges
+        self, uow: EndpointsUnitOfWork, tenant_id: str, endpoint_id: str, changes: EndpointChanges
     ) -> Endpoint:
         endpoint = self._locked(uow, tenant_id, endpoint_id)
         now = self._clock.now()
@@ -132,14 +134,14 @@ class WebhookService:
         uow.webhooks.update_endpoint(updated)
         return updated
 
-    def delete_endpoint(self, uow: WebhookUnitOfWork, tenant_id: str, endpoint_id: str) -> str:
+    def delete_endpoint(self, uow: EndpointsUnitOfWork, tenant_id: str, endpoint_id: str) -> str:
         self._locked(uow, tenant_id, endpoint_id)
         uow.webhooks.delete_endpoint(tenant_id, endpoint_id)
         return endpoint_id
 
     def rotate_secret(
         self,
-        uow: WebhookUnitOfWork,
+        uow: EndpointsUnitOfWork,
         tenant_id: str,
         endpoint_id: str,
         *,
@@ -154,7 +156,7 @@ class WebhookService:
 
     def list_deliveries(
         self,
-        uow: WebhookUnitOfWork,
+        uow: EndpointsUnitOfWork,
         tenant_id: str,
         endpoint_id: str,
         page: PageRequest,
@@ -165,7 +167,7 @@ class WebhookService:
         fetched = uow.webhooks.list_deliveries(tenant_id, endpoint_id, page, status=status)
         return paginate(fetched, page)
 
-    def redeliver(self, uow: WebhookUnitOfWork, tenant_id: str, delivery_id: str) -> Delivery:
+    def redeliver(self, uow: EndpointsUnitOfWork, tenant_id: str, delivery_id: str) -> Delivery:
         delivery = uow.webhooks.get_delivery(tenant_id, delivery_id, for_update=True)
         if delivery is None:
             raise NotFound("webhook_delivery", delivery_id)
@@ -181,7 +183,7 @@ class WebhookService:
 
     def replay(
         self,
-        uow: WebhookUnitOfWork,
+        uow: EndpointsUnitOfWork,
         tenant_id: str,
         endpoint_id: str,
         *,
@@ -209,7 +211,7 @@ class WebhookService:
         uow.webhooks.add_deliveries(deliveries)
         return len(deliveries)
 
-    def _locked(self, uow: WebhookUnitOfWork, tenant_id: str, endpoint_id: str) -> Endpoint:
+    def _locked(self, uow: EndpointsUnitOfWork, tenant_id: str, endpoint_id: str) -> Endpoint:
         endpoint = uow.webhooks.get_endpoint(tenant_id, endpoint_id, for_update=True)
         if endpoint is None:
             raise NotFound("webhook_endpoint", endpoint_id)
