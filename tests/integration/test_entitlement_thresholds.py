@@ -22,7 +22,7 @@ from accrue.platform.clock import SystemClock
 from accrue.usage.ports import UsageChange
 from tests.conftest import Transport
 from tests.contract.billing_steps import Scenario, rid, utc
-from tests.entitlement_fakes import FakeUsage
+from tests.fakes.entitlements import FakeUsage
 from tests.support import GrpcClients, RunningServer, running_server
 
 ENTITLEMENTS = "accrue.billing.v1.EntitlementService"
