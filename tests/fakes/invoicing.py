@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accrue.catalog.model import Price, Product
-from accrue.customers.model import Customer
+from accrue.customers.model import Customer, PaymentMethod
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import CreditNote, Invoice, InvoiceStatus
 from accrue.invoicing.service import InvoiceService
@@ -161,11 +161,17 @@ class NoUpcomingInvoices:
         raise NotFound("subscription", subscription_id)
 
 
-def customer(customer_id: str = "cus_1", currency_code: str = "USD") -> Customer:
+def customer(
+    customer_id: str = "cus_1",
+    currency_code: str = "USD",
+    *,
+    tenant_id: str = TENANT,
+    payment_methods: tuple[PaymentMethod, ...] = (),
+) -> Customer:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     return Customer(
         id=customer_id,
-        tenant_id=TENANT,
+        tenant_id=tenant_id,
         display_name=customer_id,
         email="",
         currency_code=currency_code,
@@ -173,8 +179,8 @@ def customer(customer_id: str = "cus_1", currency_code: str = "USD") -> Customer
         tax_location=None,
         time_zone="UTC",
         metadata={},
-        payment_methods=(),
-        default_payment_method_id="",
+        payment_methods=payment_methods,
+        default_payment_method_id=payment_methods[0].id if payment_methods else "",
         state=LifecycleState.ACTIVE,
         create_time=at,
         update_time=at,
