@@ -20,7 +20,7 @@ from accrue.invoicing.ports import InvoiceRepository
 from accrue.ledger.ports import (
     LedgerRepository,
 )
-from accrue.payments.ports import PaymentRepository
+from accrue.payments.ports import PaymentRepository, PaymentUnitOfWork
 from accrue.platform.ports import IdempotencyRepository
 from accrue.policies.ports import PolicyStore, PolicyUnitOfWork
 from accrue.reconciliation.ports import ReconciliationRepository
@@ -91,7 +91,7 @@ class UnitOfWorkFactory(Protocol):
 
 def _satisfies_area_ports(
     uow: UnitOfWork,
-) -> tuple[PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork]:
+) -> tuple[PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork, PaymentUnitOfWork]:
     """Never called: mypy proves here that the combined unit of work satisfies
     each area's narrow unit-of-work protocol, so any transaction can serve any area."""
-    return uow, uow, uow
+    return uow, uow, uow, uow

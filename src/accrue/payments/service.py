@@ -31,8 +31,8 @@ from accrue.kernel.money import check_amount
 from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.payments.engine import PaymentEngine
 from accrue.payments.model import Payment, PaymentStatus, Refund
+from accrue.payments.ports import PaymentUnitOfWork, PaymentUnitOfWorkFactory
 from accrue.platform.idempotency import IN_FLIGHT_RETRY_SECONDS
-from accrue.ports import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R", Payment, Refund)
 
@@ -61,7 +61,7 @@ class RefundRequest:
 
 
 class PaymentService:
-    def __init__(self, uow_factory: UnitOfWorkFactory, engine: PaymentEngine) -> None:
+    def __init__(self, uow_factory: PaymentUnitOfWorkFactory, engine: PaymentEngine) -> None:
         self._uow = uow_factory
         self._engine = engine
 
@@ -194,7 +194,7 @@ class PaymentService:
 
     @staticmethod
     def _claim(
-        uow: UnitOfWork,
+        uow: PaymentUnitOfWork,
         tenant_id: str,
         request_id: str,
         lookup: Callable[[str, str], R | None],
@@ -209,7 +209,9 @@ class PaymentService:
         return lookup(tenant_id, request_id)
 
     @staticmethod
-    def _amount(uow: UnitOfWork, customer: Customer, request: PaymentRequest) -> tuple[str, int]:
+    def _amount(
+        uow: PaymentUnitOfWork, customer: Customer, request: PaymentRequest
+    ) -> tuple[str, int]:
         if not request.invoice_id:
             if request.currency_code != customer.currency_code:
                 raise CurrencyMismatch(
@@ -248,7 +250,7 @@ def _same_request(record: R, fingerprint: str) -> R:
     return record
 
 
-def _customer(uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+def _customer(uow: PaymentUnitOfWork, tenant_id: str, customer_id: str) -> Customer:
     customer = uow.customers.get(tenant_id, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)
