@@ -16,7 +16,7 @@ from accrue.customers.ports import CustomerRepository
 from accrue.entitlements.ports import EntitlementStore, EntitlementUnitOfWork
 from accrue.event_log.ports import EventRepository
 from accrue.invoicing.documents.ports import DocumentRepository
-from accrue.invoicing.ports import InvoiceRepository
+from accrue.invoicing.ports import InvoiceRepository, InvoicingUnitOfWork
 from accrue.ledger.ports import (
     LedgerRepository,
 )
@@ -91,7 +91,9 @@ class UnitOfWorkFactory(Protocol):
 
 def _satisfies_area_ports(
     uow: UnitOfWork,
-) -> tuple[PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork, PaymentUnitOfWork]:
+) -> tuple[
+    PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork, PaymentUnitOfWork, InvoicingUnitOfWork
+]:
     """Never called: mypy proves here that the combined unit of work satisfies
     each area's narrow unit-of-work protocol, so any transaction can serve any area."""
-    return uow, uow, uow, uow
+    return uow, uow, uow, uow, uow

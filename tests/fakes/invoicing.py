@@ -135,6 +135,14 @@ class FakePostings:
         self._clock = clock
 
     def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction:
+        return self.post_many(uow, tenant_id, [request])[0]
+
+    def post_many(
+        self, uow: Any, tenant_id: str, requests: Sequence[PostingRequest]
+    ) -> list[Transaction]:
+        return [self._post_one(uow, tenant_id, request) for request in requests]
+
+    def _post_one(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction:
         request.validate()
         book: FakeLedgerBook = uow.ledger
         sequence = len(book.transactions) + 1
@@ -209,7 +217,7 @@ def invoicing_use_cases(db: FakeDatabase, clock: FakeClock) -> InvoicingUseCases
         clock,
         ids,
         event_recorder(clock),
-        FakePostings(clock),  # type: ignore[arg-type]
+        FakePostings(clock),
         RateTableTaxProvider(DEFAULT_TABLE),
     )
     return InvoicingUseCases(

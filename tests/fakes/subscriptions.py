@@ -123,7 +123,7 @@ def subscription_use_cases(db: FakeDatabase, clock: FakeClock) -> SubscriptionUs
         clock,
         ids,
         recorder,
-        FakePostings(clock),  # type: ignore[arg-type]
+        FakePostings(clock),
         RateTableTaxProvider(DEFAULT_TABLE),
     )
     service = SubscriptionService(ids, SubscriptionBilling(invoicing, recorder))

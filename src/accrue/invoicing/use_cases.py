@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accrue.invoicing.model import CreditNote, CreditNoteReason, Invoice, InvoiceStatus
-from accrue.invoicing.ports import UpcomingInvoices
+from accrue.invoicing.ports import InvoicingUnitOfWorkFactory, UpcomingInvoices
 from accrue.invoicing.service import InvoiceService, LineRequest
 from accrue.kernel.paging import Page, PageRequest
 from accrue.platform.idempotency import MutationRunner, Outcome, Replay
-from accrue.ports import UnitOfWorkFactory
 
 
 class InvoicingUseCases:
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: InvoicingUnitOfWorkFactory,
         runner: MutationRunner,
         invoices: InvoiceService,
         upcoming: UpcomingInvoices,
