@@ -46,6 +46,7 @@ from accrue.invoicing.handlers import InvoiceHandler
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.service import InvoiceService
 from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
+from accrue.invoicing.use_cases import InvoicingUseCases
 from accrue.kernel.clock import Clock
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.handlers import LedgerHandler
@@ -86,6 +87,7 @@ from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.handlers import SubscriptionHandler
 from accrue.subscriptions.payment_reactions import SubscriptionCollectionReactions
 from accrue.subscriptions.service import SubscriptionService
+from accrue.subscriptions.use_cases import SubscriptionUseCases
 from accrue.tenancy.service import Authenticator
 from accrue.tenancy.use_cases import TenancyUseCases
 from accrue.test_clocks.handlers import TestClockHandler
@@ -94,6 +96,7 @@ from accrue.test_clocks.use_cases import TestClockUseCases
 from accrue.unit_of_work import SqlUnitOfWorkFactory
 from accrue.usage.handlers import UsageHandler
 from accrue.usage.service import UsageService
+from accrue.usage.use_cases import UsageUseCases
 from accrue.webhooks.dispatcher import WebhookDispatcher
 from accrue.webhooks.handlers import WebhookHandler
 
@@ -276,16 +279,21 @@ def build_application(
             EventLogUseCases(uow_factory, EventReader(), bell=bell, shutting_down=shutting_down)
         ),
         "accrue.billing.v1.SubscriptionService": SubscriptionHandler(
-            support, subscriptions, FirstCharge(uow_factory, collections)
+            support,
+            SubscriptionUseCases(
+                uow_factory, runner, subscriptions, FirstCharge(uow_factory, collections)
+            ),
         ),
         "accrue.billing.v1.InvoiceService": InvoiceHandler(
-            support, InvoiceService(invoicing), subscriptions, documents
+            support,
+            InvoicingUseCases(uow_factory, runner, InvoiceService(invoicing), subscriptions),
+            documents,
         ),
         "accrue.billing.v1.TestClockService": TestClockHandler(
             support, TestClockUseCases(uow_factory, runner, test_clocks)
         ),
         "accrue.billing.v1.PaymentService": PaymentHandler(
-            support, PaymentService(uow_factory, payment_engine)
+            PaymentService(uow_factory, payment_engine)
         ),
         "accrue.billing.v1.ReconciliationService": ReconciliationHandler(
             support, ReconciliationUseCases(uow_factory, runner, reconciliation)
@@ -296,10 +304,19 @@ def build_application(
     )
     handlers["accrue.billing.v1.WebhookService"] = webhook_handler
     bell.subscribe(webhook_dispatcher.wake)
-    handlers["accrue.billing.v1.UsageService"] = UsageHandler(support, uow_factory, usage)
+    handlers["accrue.billing.v1.UsageService"] = UsageHandler(
+        support, UsageUseCases(uow_factory, runner, usage)
+    )
     handlers.update(
         _entitlements(
-            clock, ids, events=events, support=support, resolver=resolver, usage=usage_reader
+            clock,
+            ids,
+            events=events,
+            uow_factory=uow_factory,
+            runner=runner,
+            support=support,
+            resolver=resolver,
+            usage=usage_reader,
         )
     )
     routes = build_routes((service, handlers[service.full_name]) for service in SERVICES)
@@ -506,6 +523,8 @@ def _entitlements(
     ids: IdGenerator,
     *,
     events: EventRecorder,
+    uow_factory: SqlUnitOfWorkFactory,
+    runner: MutationRunner,
     support: HandlerSupport,
     resolver: EntitlementResolver,
     usage: MeterUsageReader,
@@ -513,14 +532,18 @@ def _entitlements(
     """The entitlement and policy areas' handlers; `usage` None refuses metered features."""
     from accrue.entitlements.handlers import EntitlementHandler
     from accrue.entitlements.service import EntitlementService
+    from accrue.entitlements.use_cases import EntitlementUseCases
     from accrue.policies.handlers import PolicyHandler
     from accrue.policies.service import PolicyService
+    from accrue.policies.use_cases import PolicyUseCases
 
     service = EntitlementService(clock, ids, events, resolver, usage)
     return {
-        "accrue.billing.v1.EntitlementService": EntitlementHandler(support, service),
+        "accrue.billing.v1.EntitlementService": EntitlementHandler(
+            support, EntitlementUseCases(uow_factory, runner, service)
+        ),
         "accrue.billing.v1.SubscriptionPolicyService": PolicyHandler(
-            support, PolicyService(clock, events)
+            support, PolicyUseCases(uow_factory, runner, PolicyService(clock, events))
         ),
     }
 

@@ -13,21 +13,22 @@ from typing import Protocol
 
 from accrue.catalog.ports import PriceRepository, ProductRepository
 from accrue.customers.ports import CustomerRepository
-from accrue.entitlements.ports import EntitlementStore
+from accrue.entitlements.ports import EntitlementStore, EntitlementUnitOfWork
 from accrue.event_log.ports import EventRepository
 from accrue.invoicing.documents.ports import DocumentRepository
-from accrue.invoicing.ports import InvoiceRepository
+from accrue.invoicing.ports import InvoiceRepository, InvoicingUnitOfWork
 from accrue.ledger.ports import (
     LedgerRepository,
 )
-from accrue.payments.ports import PaymentRepository
+from accrue.payments.ports import PaymentRepository, PaymentUnitOfWork
 from accrue.platform.ports import IdempotencyRepository
-from accrue.policies.ports import PolicyStore
+from accrue.policies.ports import PolicyStore, PolicyUnitOfWork
 from accrue.reconciliation.ports import ReconciliationRepository
 from accrue.relay.ports import RelayCursorStore
 from accrue.subscriptions.ports import SubscriptionRepository
 from accrue.tenancy.ports import TenantRepository
 from accrue.test_clocks.ports import TestClockRepository
+from accrue.usage.ports import UsageStore, UsageUnitOfWork
 from accrue.webhooks.ports import WebhookStore
 
 
@@ -66,6 +67,8 @@ class UnitOfWork(Protocol):
     @property
     def documents(self) -> DocumentRepository: ...
     @property
+    def usage(self) -> UsageStore: ...
+    @property
     def entitlements(self) -> EntitlementStore: ...
     @property
     def policies(self) -> PolicyStore: ...
@@ -84,3 +87,13 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> UnitOfWork:
         """A new unit of work; `write=True` takes the write lock up front on SQLite."""
         ...
+
+
+def _satisfies_area_ports(
+    uow: UnitOfWork,
+) -> tuple[
+    PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork, PaymentUnitOfWork, InvoicingUnitOfWork
+]:
+    """Never called: mypy proves here that the combined unit of work satisfies
+    each area's narrow unit-of-work protocol, so any transaction can serve any area."""
+    return uow, uow, uow, uow, uow

@@ -152,7 +152,7 @@ def test_a_worker_makes_the_first_charge_when_the_call_could_not(
     s.attach(customer.id, "tok_visa", make_default=True)
     [route] = [r for r in server.app.routes if r.method == "CreateSubscription"]
     handler: Any = route.handler.__self__  # type: ignore[attr-defined]
-    monkeypatch.setattr(handler, "_first_charge", None)
+    monkeypatch.setattr(handler._subs, "_first_charge", None)  # the use cases charge it
 
     created = s.subscribe_with(customer.id, s.price(PRICE).id, CHARGE_AUTOMATICALLY)
     assert created.status == INCOMPLETE

@@ -22,8 +22,8 @@ from accrue.platform.clock import SystemClock
 from accrue.usage.ports import UsageChange
 from tests.conftest import Transport
 from tests.contract.billing_steps import Scenario, rid, utc
-from tests.entitlement_fakes import FakeUsage
-from tests.support import GrpcClients, RunningServer, running_server
+from tests.fakes.entitlements import FakeUsage
+from tests.support import GrpcClients, RunningServer, running_server, settle
 
 ENTITLEMENTS = "accrue.billing.v1.EntitlementService"
 
@@ -102,6 +102,7 @@ def test_thresholds_are_announced_once_in_the_usage_transaction(
         ent.CheckEntitlementRequest(customer_id=customer_id, feature_key="api-calls"),
     )
     assert (check.allowed, check.limit, check.usage, check.remaining) == (False, "200", "260", "0")
+    settle(server.app)  # PostgreSQL numbers events after commit; only numbered ones are listed
     events = s.call(
         "accrue.billing.v1.EventService",
         "ListEvents",

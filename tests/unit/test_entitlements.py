@@ -23,7 +23,8 @@ from accrue.event_log.service import EventRecorder
 from accrue.kernel.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import SubscriptionStatus
-from tests.entitlement_fakes import FakeClock, FakeUnitOfWork, FakeUsage
+from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
+from tests.fakes.transactional import FakeClock
 
 T = "ten_1"
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -15,11 +15,11 @@ from accrue.payments import model as pay
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.engine import PaymentEngine, PaymentPolicy
 from accrue.payments.model import Cause, PaymentStatus, PspResult, RefundStatus
-from accrue.payments.ports import NoCollectionListener
 from accrue.payments.postings import capture_posting, refund_posting
 from accrue.payments.psp.port import PspOutcomeUnknown, PspRejected, PspUnavailable
 from accrue.platform.resilience.backoff import Backoff
 from accrue.platform.resilience.circuit_breaker import CircuitBreakers
+from tests.fakes.payments import FakeGateway, payment_stack
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -191,21 +191,14 @@ def test_dunning_retries_follow_the_schedule_then_stop() -> None:
 
 def _engine(failures: int = 3, attempts: int = 3) -> tuple[PaymentEngine, list[float]]:
     slept: list[float] = []
-    engine = PaymentEngine(
-        uow_factory=None,  # type: ignore[arg-type]
-        clock=None,  # type: ignore[arg-type]
-        ids=None,  # type: ignore[arg-type]
-        events=None,  # type: ignore[arg-type]
-        ledger=None,  # type: ignore[arg-type]
-        invoicing=None,  # type: ignore[arg-type]
-        listener=NoCollectionListener(),
-        gateways={"psp": object()},  # type: ignore[dict-item]
+    stack = payment_stack(
+        gateway=FakeGateway(),
         breakers=CircuitBreakers(failure_threshold=failures, reset_after_seconds=60),
         policy=PaymentPolicy(backoff=Backoff(0.1, 0.4, attempts)),
         sleep=slept.append,
         rng=random.Random(7),
     )
-    return engine, slept
+    return stack.engine, slept
 
 
 def _flaky(*errors: Exception) -> Any:

@@ -40,7 +40,8 @@ from accrue.subscriptions.model import (
     create_subscription,
     start,
 )
-from tests.entitlement_fakes import FakeClock, FakeUnitOfWork, FakeUsage
+from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
+from tests.fakes.transactional import FakeClock
 
 T = "ten_1"
 MAR1 = datetime(2026, 3, 1, tzinfo=UTC)

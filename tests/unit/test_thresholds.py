@@ -22,7 +22,8 @@ from accrue.event_log.service import EventRecorder
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import SubscriptionStatus
 from accrue.usage.ports import UsageChange
-from tests.entitlement_fakes import FakeClock, FakeUnitOfWork, FakeUsage
+from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
+from tests.fakes.transactional import FakeClock
 
 T = "ten_1"
 MAR1, APR1, MAY1 = (datetime(2026, m, 1, tzinfo=UTC) for m in (3, 4, 5))

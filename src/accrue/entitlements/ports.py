@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from accrue.entitlements.model import Attachment, Feature, SubscriptionFact, TargetKind
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 
 
@@ -80,3 +82,41 @@ class EntitlementStore(Protocol):
     ) -> bool:
         """Remember a threshold crossing; False when it was recorded before."""
         ...
+
+
+class EventSink(Protocol):
+    """The outbox recorder: queues an event in the unit of work it is given."""
+
+    def record(
+        self,
+        uow: Any,
+        tenant_id: str,
+        *,
+        type: str,
+        resource_id: str,
+        subject: object,
+        resource_type: str = "",
+    ) -> None: ...
+
+
+class EntitlementUnitOfWork(Protocol):
+    """One transaction of the entitlement use cases: the feature store and the
+    outbox the event recorder writes to. A metered feature's live usage is read
+    by the `MeterUsageReader` through the same transaction, with its own port."""
+
+    @property
+    def entitlements(self) -> EntitlementStore: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class EntitlementUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> EntitlementUnitOfWork: ...

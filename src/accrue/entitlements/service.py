@@ -1,7 +1,7 @@
 """The EntitlementService use cases: features, attachments, entitlements and checks.
 
-Each method runs inside the caller's unit of work (the handler's mutation or
-read), so a change, its event and its idempotency record commit together.
+Each method runs inside the unit of work it is given (the use case's mutation
+or read), so a change, its event and its idempotency record commit together.
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ from accrue.entitlements.model import (
     new_feature_checked,
     parse_amount,
 )
-from accrue.entitlements.ports import MeterUsageReader
+from accrue.entitlements.ports import EntitlementUnitOfWork, EventSink, MeterUsageReader
 from accrue.entitlements.resolver import EntitlementResolver
-from accrue.event_log.service import EventRecorder
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import Page, PageRequest, paginate
-from accrue.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +67,7 @@ class EntitlementService:
         self,
         clock: Clock,
         ids: IdGenerator,
-        events: EventRecorder,
+        events: EventSink,
         resolver: EntitlementResolver,
         usage: MeterUsageReader,
     ) -> None:
@@ -83,7 +81,9 @@ class EntitlementService:
 
     # -- features --------------------------------------------------------------
 
-    def create_feature(self, uow: UnitOfWork, tenant_id: str, new: NewFeature) -> Feature:
+    def create_feature(
+        self, uow: EntitlementUnitOfWork, tenant_id: str, new: NewFeature
+    ) -> Feature:
         now = self._clock.now()
         feature = new_feature_checked(
             Feature(
@@ -112,16 +112,20 @@ class EntitlementService:
         )
         return feature
 
-    def get_feature(self, uow: UnitOfWork, tenant_id: str, feature_id: str) -> Feature:
+    def get_feature(self, uow: EntitlementUnitOfWork, tenant_id: str, feature_id: str) -> Feature:
         feature = uow.entitlements.get_feature(tenant_id, feature_id)
         if feature is None:
             raise NotFound("feature", feature_id)
         return feature
 
-    def list_features(self, uow: UnitOfWork, tenant_id: str, page: PageRequest) -> Page[Feature]:
+    def list_features(
+        self, uow: EntitlementUnitOfWork, tenant_id: str, page: PageRequest
+    ) -> Page[Feature]:
         return paginate(uow.entitlements.list_features(tenant_id, page), page)
 
-    def archive_feature(self, uow: UnitOfWork, tenant_id: str, feature_id: str) -> Feature:
+    def archive_feature(
+        self, uow: EntitlementUnitOfWork, tenant_id: str, feature_id: str
+    ) -> Feature:
         feature = self._locked(uow, tenant_id, feature_id)
         if feature.archived:
             return feature
@@ -137,7 +141,7 @@ class EntitlementService:
 
     def attach(
         self,
-        uow: UnitOfWork,
+        uow: EntitlementUnitOfWork,
         tenant_id: str,
         feature_id: str,
         target: Target,
@@ -180,7 +184,9 @@ class EntitlementService:
         )
         return attachment
 
-    def detach(self, uow: UnitOfWork, tenant_id: str, feature_id: str, target: Target) -> str:
+    def detach(
+        self, uow: EntitlementUnitOfWork, tenant_id: str, feature_id: str, target: Target
+    ) -> str:
         self._locked(uow, tenant_id, feature_id)
         attachment = uow.entitlements.get_attachment(tenant_id, feature_id, target.kind, target.id)
         if attachment is None:
@@ -198,14 +204,16 @@ class EntitlementService:
         return feature_id
 
     def list_attachments(
-        self, uow: UnitOfWork, tenant_id: str, feature_id: str
+        self, uow: EntitlementUnitOfWork, tenant_id: str, feature_id: str
     ) -> list[Attachment]:
         self.get_feature(uow, tenant_id, feature_id)
         return list(uow.entitlements.list_attachments(tenant_id, feature_id))
 
     # -- entitlements --------------------------------------------------------------
 
-    def entitlements(self, uow: UnitOfWork, tenant_id: str, customer_id: str) -> list[Usage]:
+    def entitlements(
+        self, uow: EntitlementUnitOfWork, tenant_id: str, customer_id: str
+    ) -> list[Usage]:
         resolved = self.resolver.resolve(uow.entitlements, tenant_id, customer_id)
         return [
             Usage(e, self._usage(uow, tenant_id, customer_id, e.feature))
@@ -214,7 +222,7 @@ class EntitlementService:
 
     def check(
         self,
-        uow: UnitOfWork,
+        uow: EntitlementUnitOfWork,
         tenant_id: str,
         customer_id: str,
         feature_key: str,
@@ -233,7 +241,7 @@ class EntitlementService:
         return check(feature, entitlement, usage=usage, quantity=amount)
 
     def _usage(
-        self, uow: UnitOfWork, tenant_id: str, customer_id: str, feature: Feature
+        self, uow: EntitlementUnitOfWork, tenant_id: str, customer_id: str, feature: Feature
     ) -> Decimal | None:
         if not feature.metered:
             return None
@@ -241,7 +249,7 @@ class EntitlementService:
             uow, tenant_id=tenant_id, customer_id=customer_id, meter_id=feature.meter_id
         )
 
-    def _locked(self, uow: UnitOfWork, tenant_id: str, feature_id: str) -> Feature:
+    def _locked(self, uow: EntitlementUnitOfWork, tenant_id: str, feature_id: str) -> Feature:
         feature = uow.entitlements.get_feature(tenant_id, feature_id, for_update=True)
         if feature is None:
             raise NotFound("feature", feature_id)

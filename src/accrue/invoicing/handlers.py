@@ -1,4 +1,8 @@
-"""InvoiceService handlers."""
+"""InvoiceService handlers: convert the request, call one use case, convert back.
+
+The use cases own their transactions; nothing here runs inside one. Documents
+and links come from `DocumentService`, which owns its own.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +14,23 @@ from accrue.invoicing.convert import (
     invoice_to_pb,
 )
 from accrue.invoicing.documents.service import DocumentService
-from accrue.invoicing.ports import UpcomingInvoices
-from accrue.invoicing.service import InvoiceService, LineRequest
+from accrue.invoicing.service import LineRequest
+from accrue.invoicing.use_cases import InvoicingUseCases
 from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.convert import timestamp
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import UnitOfWork
 
 
 class InvoiceHandler:
     def __init__(
         self,
         support: HandlerSupport,
-        invoices: InvoiceService,
-        subscriptions: UpcomingInvoices,
+        invoicing: InvoicingUseCases,
         documents: DocumentService | None = None,
     ) -> None:
         self._support = support
-        self._invoices = invoices
-        self._subs = subscriptions
+        self._invoicing = invoicing
         self._documents = documents
 
     def create_invoice(self, request: pb.CreateInvoiceRequest, call: CallContext) -> pb.Invoice:
@@ -45,19 +46,12 @@ class InvoiceHandler:
             )
             for line in request.lines
         ]
-        return self._support.mutate(
-            call,
-            request,
-            pb.Invoice,
-            lambda uow: invoice_to_pb(
-                self._invoices.create(uow, call.tenant_id, request.customer_id, lines)
-            ),
-        )
+        replay = self._support.replay(call, request, invoice_to_pb)
+        outcome = self._invoicing.create_invoice(call.tenant_id, request.customer_id, lines, replay)
+        return self._support.answer(outcome, pb.Invoice, invoice_to_pb)
 
     def get_invoice(self, request: pb.GetInvoiceRequest, call: CallContext) -> pb.Invoice:
-        return self._support.read(
-            lambda uow: invoice_to_pb(self._invoices.get(uow, call.tenant_id, request.id))
-        )
+        return invoice_to_pb(self._invoicing.get_invoice(call.tenant_id, request.id))
 
     def list_invoices(
         self, request: pb.ListInvoicesRequest, call: CallContext
@@ -72,79 +66,56 @@ class InvoiceHandler:
                 "status": request.status,
             },
         )
-
-        def work(uow: UnitOfWork) -> pb.ListInvoicesResponse:
-            result = self._invoices.list_invoices(
-                uow,
-                call.tenant_id,
-                page,
-                customer_id=request.customer_id,
-                subscription_id=request.subscription_id,
-                status=status,
-            )
-            return pb.ListInvoicesResponse(
-                invoices=[invoice_to_pb(i) for i in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._invoicing.list_invoices(
+            call.tenant_id,
+            page,
+            customer_id=request.customer_id,
+            subscription_id=request.subscription_id,
+            status=status,
+        )
+        return pb.ListInvoicesResponse(
+            invoices=[invoice_to_pb(i) for i in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def finalize_invoice(self, request: pb.FinalizeInvoiceRequest, call: CallContext) -> pb.Invoice:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Invoice,
-            lambda uow: invoice_to_pb(self._invoices.finalize(uow, call.tenant_id, request.id)),
-        )
+        replay = self._support.replay(call, request, invoice_to_pb)
+        outcome = self._invoicing.finalize_invoice(call.tenant_id, request.id, replay)
+        return self._support.answer(outcome, pb.Invoice, invoice_to_pb)
 
     def void_invoice(self, request: pb.VoidInvoiceRequest, call: CallContext) -> pb.Invoice:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Invoice,
-            lambda uow: invoice_to_pb(self._invoices.void(uow, call.tenant_id, request.id)),
-        )
+        replay = self._support.replay(call, request, invoice_to_pb)
+        outcome = self._invoicing.void_invoice(call.tenant_id, request.id, replay)
+        return self._support.answer(outcome, pb.Invoice, invoice_to_pb)
 
     def mark_invoice_uncollectible(
         self, request: pb.MarkInvoiceUncollectibleRequest, call: CallContext
     ) -> pb.Invoice:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Invoice,
-            lambda uow: invoice_to_pb(
-                self._invoices.mark_uncollectible(uow, call.tenant_id, request.id)
-            ),
-        )
+        replay = self._support.replay(call, request, invoice_to_pb)
+        outcome = self._invoicing.mark_uncollectible(call.tenant_id, request.id, replay)
+        return self._support.answer(outcome, pb.Invoice, invoice_to_pb)
 
     def get_upcoming_invoice(
         self, request: pb.GetUpcomingInvoiceRequest, call: CallContext
     ) -> pb.Invoice:
-        return self._support.read(
-            lambda uow: invoice_to_pb(
-                self._subs.upcoming_invoice(uow, call.tenant_id, request.subscription_id)
-            )
+        return invoice_to_pb(
+            self._invoicing.upcoming_invoice(call.tenant_id, request.subscription_id)
         )
 
     def create_credit_note(
         self, request: pb.CreateCreditNoteRequest, call: CallContext
     ) -> pb.CreditNote:
-        return self._support.mutate(
-            call,
-            request,
-            pb.CreditNote,
-            lambda uow: credit_note_to_pb(
-                self._invoices.create_credit_note(
-                    uow,
-                    call.tenant_id,
-                    request.invoice_id,
-                    amount_minor=request.amount.amount_minor,
-                    currency_code=request.amount.currency_code,
-                    reason=CREDIT_REASON_FROM_PB[request.reason],
-                    memo=request.memo,
-                )
-            ),
+        replay = self._support.replay(call, request, credit_note_to_pb)
+        outcome = self._invoicing.create_credit_note(
+            call.tenant_id,
+            request.invoice_id,
+            amount_minor=request.amount.amount_minor,
+            currency_code=request.amount.currency_code,
+            reason=CREDIT_REASON_FROM_PB[request.reason],
+            memo=request.memo,
+            replay=replay,
         )
+        return self._support.answer(outcome, pb.CreditNote, credit_note_to_pb)
 
     def list_credit_notes(
         self, request: pb.ListCreditNotesRequest, call: CallContext
@@ -154,21 +125,13 @@ class InvoiceHandler:
             page_token=request.page_token,
             query={"invoice_id": request.invoice_id, "customer_id": request.customer_id},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListCreditNotesResponse:
-            result = self._invoices.list_credit_notes(
-                uow,
-                call.tenant_id,
-                page,
-                invoice_id=request.invoice_id,
-                customer_id=request.customer_id,
-            )
-            return pb.ListCreditNotesResponse(
-                credit_notes=[credit_note_to_pb(n) for n in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._invoicing.list_credit_notes(
+            call.tenant_id, page, invoice_id=request.invoice_id, customer_id=request.customer_id
+        )
+        return pb.ListCreditNotesResponse(
+            credit_notes=[credit_note_to_pb(n) for n in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def get_invoice_document(
         self, request: pb.GetInvoiceDocumentRequest, call: CallContext

@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from accrue.customers.model import Customer
-from accrue.event_log.service import EventRecorder
 from accrue.invoicing import model as inv
 from accrue.invoicing.model import (
     BillingReason,
@@ -25,6 +24,7 @@ from accrue.invoicing.model import (
     InvoiceStatus,
     LineCharge,
 )
+from accrue.invoicing.ports import EventSink, InvoicingUnitOfWork, Postings
 from accrue.invoicing.postings import (
     credit_note_posting,
     customer_credit,
@@ -36,8 +36,6 @@ from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock, whole_second
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.model import PostingRequest, reversal_of
-from accrue.ledger.service import LedgerService
-from accrue.ports import UnitOfWork
 
 
 class Invoicing:
@@ -45,8 +43,8 @@ class Invoicing:
         self,
         clock: Clock,
         ids: IdGenerator,
-        events: EventRecorder,
-        ledger: LedgerService,
+        events: EventSink,
+        ledger: Postings,
         tax: TaxProvider,
     ) -> None:
         self._clock = clock
@@ -55,7 +53,7 @@ class Invoicing:
         self._ledger = ledger
         self._tax = tax
 
-    def now_for(self, uow: UnitOfWork, customer: Customer) -> datetime:
+    def now_for(self, uow: InvoicingUnitOfWork, customer: Customer) -> datetime:
         """The customer's "now": its test clock's frozen time, else the real time."""
         if customer.test_clock_id:
             clock = uow.test_clocks.get(customer.tenant_id, customer.test_clock_id)
@@ -101,7 +99,7 @@ class Invoicing:
         )
         return replace(draft, collection_method=collection_method)
 
-    def issue(self, uow: UnitOfWork, draft: Invoice, *, now: datetime) -> Invoice:
+    def issue(self, uow: InvoicingUnitOfWork, draft: Invoice, *, now: datetime) -> Invoice:
         """Store `draft` already finalised (subscription invoices skip the draft stage)."""
         done = self._finalized(uow, draft, now)
         uow.invoices.add(done)
@@ -110,7 +108,7 @@ class Invoicing:
         return done
 
     def issue_many(
-        self, uow: UnitOfWork, drafts: Sequence[tuple[Invoice, datetime]]
+        self, uow: InvoicingUnitOfWork, drafts: Sequence[tuple[Invoice, datetime]]
     ) -> list[Invoice]:
         """`issue` of many (draft, now) pairs at once, in their order; the issued invoices.
 
@@ -174,18 +172,18 @@ class Invoicing:
                 self._record_finalized(uow, final)
         return [invoice for invoice in issued if invoice is not None]
 
-    def add_draft(self, uow: UnitOfWork, draft: Invoice) -> Invoice:
+    def add_draft(self, uow: InvoicingUnitOfWork, draft: Invoice) -> Invoice:
         uow.invoices.add(draft)
         self._record(uow, "created", draft)
         return draft
 
-    def finalize(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+    def finalize(self, uow: InvoicingUnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
         done = self._finalized(uow, invoice, now)
         uow.invoices.update(done)
         self._record_finalized(uow, done)
         return done
 
-    def void(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+    def void(self, uow: InvoicingUnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
         """The finalisation is reversed, giving back any credit balance it used."""
         voided = inv.void(invoice, now)
         if invoice.ledger_transaction_id:
@@ -197,7 +195,7 @@ class Invoicing:
         self._record(uow, "voided", voided)
         return voided
 
-    def write_off(self, uow: UnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
+    def write_off(self, uow: InvoicingUnitOfWork, invoice: Invoice, *, now: datetime) -> Invoice:
         written_off = inv.mark_uncollectible(invoice, now)
         self._post(uow, invoice.tenant_id, write_off_posting(invoice))
         uow.invoices.update(written_off)
@@ -206,7 +204,7 @@ class Invoicing:
 
     def credit(
         self,
-        uow: UnitOfWork,
+        uow: InvoicingUnitOfWork,
         invoice: Invoice,
         *,
         amount_minor: int,
@@ -242,10 +240,10 @@ class Invoicing:
             self._record(uow, "paid", credited)
         return note
 
-    def credit_balance(self, uow: UnitOfWork, customer: Customer) -> int:
+    def credit_balance(self, uow: InvoicingUnitOfWork, customer: Customer) -> int:
         return _credit_balance(uow, customer.tenant_id, customer.currency_code, customer.id)
 
-    def _finalized(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
+    def _finalized(self, uow: InvoicingUnitOfWork, invoice: Invoice, now: datetime) -> Invoice:
         tenant_id = invoice.tenant_id
         # Spending credit: serialised with the other spenders (prepayment refunds).
         uow.ledger.lock_customer_credit(tenant_id, invoice.customer_id, invoice.currency_code)
@@ -259,17 +257,19 @@ class Invoicing:
         tx_id = self._post(uow, tenant_id, finalization_posting(done))
         return inv.schedule_collection(replace(done, ledger_transaction_id=tx_id))
 
-    def _post(self, uow: UnitOfWork, tenant_id: str, request: PostingRequest | None) -> str:
+    def _post(
+        self, uow: InvoicingUnitOfWork, tenant_id: str, request: PostingRequest | None
+    ) -> str:
         if request is None:
             return ""
         return self._ledger.post(uow, tenant_id, request).id
 
-    def _record_finalized(self, uow: UnitOfWork, invoice: Invoice) -> None:
+    def _record_finalized(self, uow: InvoicingUnitOfWork, invoice: Invoice) -> None:
         self._record(uow, "finalized", invoice)
         if invoice.status is InvoiceStatus.PAID:
             self._record(uow, "paid", invoice)
 
-    def _record(self, uow: UnitOfWork, change: str, invoice: Invoice) -> None:
+    def _record(self, uow: InvoicingUnitOfWork, change: str, invoice: Invoice) -> None:
         self._events.record(
             uow,
             invoice.tenant_id,
@@ -279,7 +279,9 @@ class Invoicing:
         )
 
 
-def _credit_balance(uow: UnitOfWork, tenant_id: str, currency_code: str, customer_id: str) -> int:
+def _credit_balance(
+    uow: InvoicingUnitOfWork, tenant_id: str, currency_code: str, customer_id: str
+) -> int:
     """What Accrue owes the customer in a currency (a liability: credits minus debits)."""
     stored = uow.ledger.get_account(tenant_id, customer_credit(currency_code, customer_id).id)
     return 0 if stored is None else -stored.net_minor

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+from accrue.catalog.ports import PriceRepository, ProductRepository
+from accrue.customers.ports import CustomerRepository
+from accrue.event_log.ports import EventRepository
 from accrue.invoicing.model import CreditNote, Invoice, InvoiceStatus
 from accrue.kernel.paging import PageRequest
+from accrue.ledger.model import PostingRequest, Transaction
+from accrue.ledger.ports import LedgerRepository
 from accrue.platform.ports import DueItem
 
 
@@ -69,3 +75,73 @@ class UpcomingInvoices(Protocol):
     """
 
     def upcoming_invoice(self, uow: Any, tenant_id: str, subscription_id: str) -> Invoice: ...
+
+
+class EventSink(Protocol):
+    """The outbox recorder: queues an event in the unit of work it is given."""
+
+    def record(
+        self,
+        uow: Any,
+        tenant_id: str,
+        *,
+        type: str,
+        resource_id: str,
+        subject: object,
+        resource_type: str = "",
+    ) -> None: ...
+
+
+class Postings(Protocol):
+    """The ledger's posting service, posting in the unit of work it is given."""
+
+    def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction: ...
+    def post_many(
+        self, uow: Any, tenant_id: str, requests: Sequence[PostingRequest]
+    ) -> list[Transaction]: ...
+
+
+class FrozenClock(Protocol):
+    @property
+    def frozen_time(self) -> datetime: ...
+
+
+class FrozenClocks(Protocol):
+    """The test-clock repository, as far as invoicing reads it: a customer's "now"."""
+
+    def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> FrozenClock | None: ...
+
+
+class InvoicingUnitOfWork(Protocol):
+    """One transaction of the invoicing use cases: invoices, the customer and the
+    catalog they bill, the customer's test clock, the ledger the invoice posts to
+    (through `Postings`) and the outbox the event recorder writes to."""
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def prices(self) -> PriceRepository: ...
+    @property
+    def products(self) -> ProductRepository: ...
+    @property
+    def test_clocks(self) -> FrozenClocks: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class InvoicingUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> InvoicingUnitOfWork: ...

@@ -19,11 +19,11 @@ from accrue.invoicing.model import (
     InvoiceStatus,
     LineCharge,
 )
+from accrue.invoicing.ports import InvoicingUnitOfWork
 from accrue.kernel.errors import CurrencyMismatch, NotFound, ValidationFailed
 from accrue.kernel.money import check_amount
 from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.kernel.rounding import DEFAULT_RULE
-from accrue.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,11 @@ class InvoiceService:
         self._invoicing = invoicing
 
     def create(
-        self, uow: UnitOfWork, tenant_id: str, customer_id: str, lines: Sequence[LineRequest]
+        self,
+        uow: InvoicingUnitOfWork,
+        tenant_id: str,
+        customer_id: str,
+        lines: Sequence[LineRequest],
     ) -> Invoice:
         customer = self._customer(uow, tenant_id, customer_id)
         customer.ensure_active()
@@ -57,7 +61,7 @@ class InvoiceService:
         return self._invoicing.add_draft(uow, draft)
 
     def get(
-        self, uow: UnitOfWork, tenant_id: str, invoice_id: str, *, for_update: bool = False
+        self, uow: InvoicingUnitOfWork, tenant_id: str, invoice_id: str, *, for_update: bool = False
     ) -> Invoice:
         invoice = uow.invoices.get(tenant_id, invoice_id, for_update=for_update)
         if invoice is None:
@@ -66,7 +70,7 @@ class InvoiceService:
 
     def list_invoices(
         self,
-        uow: UnitOfWork,
+        uow: InvoicingUnitOfWork,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -79,21 +83,23 @@ class InvoiceService:
         )
         return paginate(fetched, page)
 
-    def finalize(self, uow: UnitOfWork, tenant_id: str, invoice_id: str) -> Invoice:
+    def finalize(self, uow: InvoicingUnitOfWork, tenant_id: str, invoice_id: str) -> Invoice:
         invoice = self.get(uow, tenant_id, invoice_id, for_update=True)
         return self._invoicing.finalize(uow, invoice, now=self._now(uow, invoice))
 
-    def void(self, uow: UnitOfWork, tenant_id: str, invoice_id: str) -> Invoice:
+    def void(self, uow: InvoicingUnitOfWork, tenant_id: str, invoice_id: str) -> Invoice:
         invoice = self.get(uow, tenant_id, invoice_id, for_update=True)
         return self._invoicing.void(uow, invoice, now=self._now(uow, invoice))
 
-    def mark_uncollectible(self, uow: UnitOfWork, tenant_id: str, invoice_id: str) -> Invoice:
+    def mark_uncollectible(
+        self, uow: InvoicingUnitOfWork, tenant_id: str, invoice_id: str
+    ) -> Invoice:
         invoice = self.get(uow, tenant_id, invoice_id, for_update=True)
         return self._invoicing.write_off(uow, invoice, now=self._now(uow, invoice))
 
     def create_credit_note(
         self,
-        uow: UnitOfWork,
+        uow: InvoicingUnitOfWork,
         tenant_id: str,
         invoice_id: str,
         *,
@@ -115,7 +121,7 @@ class InvoiceService:
 
     def list_credit_notes(
         self,
-        uow: UnitOfWork,
+        uow: InvoicingUnitOfWork,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -127,20 +133,22 @@ class InvoiceService:
         )
         return paginate(fetched, page)
 
-    def _now(self, uow: UnitOfWork, invoice: Invoice) -> datetime:
+    def _now(self, uow: InvoicingUnitOfWork, invoice: Invoice) -> datetime:
         return self._invoicing.now_for(
             uow, self._customer(uow, invoice.tenant_id, invoice.customer_id)
         )
 
     @staticmethod
-    def _customer(uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+    def _customer(uow: InvoicingUnitOfWork, tenant_id: str, customer_id: str) -> Customer:
         customer = uow.customers.get(tenant_id, customer_id)
         if customer is None:
             raise NotFound("customer", customer_id)
         return customer
 
     @staticmethod
-    def _charge(uow: UnitOfWork, customer: Customer, line: LineRequest, index: int) -> LineCharge:
+    def _charge(
+        uow: InvoicingUnitOfWork, customer: Customer, line: LineRequest, index: int
+    ) -> LineCharge:
         path = f"lines[{index}]"
         quantity = line.quantity or 1
         if line.price_id:

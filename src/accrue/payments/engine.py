@@ -29,19 +29,22 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from accrue.customers.model import Customer
-from accrue.event_log.service import EventRecorder
 from accrue.invoicing import model as inv
-from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import Invoice, InvoiceStatus
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import ConcurrentModification, InvalidState, NotFound, PspUnavailableError
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.model import PostingRequest
-from accrue.ledger.service import LedgerService
 from accrue.payments import model as pay
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.model import Cause, Payment, PspResult, Refund, RefundStatus
-from accrue.payments.ports import InvoiceCollectionListener
+from accrue.payments.ports import (
+    CustomerTime,
+    EventSink,
+    InvoiceCollectionListener,
+    PaymentUnitOfWork,
+    Postings,
+)
 from accrue.payments.postings import capture_posting, refund_posting
 from accrue.payments.psp.port import (
     PaymentGateway,
@@ -90,9 +93,9 @@ class PaymentEngine:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         ids: IdGenerator,
-        events: EventRecorder,
-        ledger: LedgerService,
-        invoicing: Invoicing,
+        events: EventSink,
+        ledger: Postings,
+        invoicing: CustomerTime,
         listener: InvoiceCollectionListener,
         gateways: Mapping[str, PaymentGateway],
         breakers: CircuitBreakers,
@@ -148,7 +151,7 @@ class PaymentEngine:
 
     def open_payment(
         self,
-        uow: UnitOfWork,
+        uow: PaymentUnitOfWork,
         *,
         customer: Customer,
         invoice_id: str,
@@ -362,7 +365,7 @@ class PaymentEngine:
 
     def open_refund(
         self,
-        uow: UnitOfWork,
+        uow: PaymentUnitOfWork,
         payment: Payment,
         *,
         amount_minor: int,
@@ -490,7 +493,7 @@ class PaymentEngine:
         self._record(uow, "refunded", updated)
         return replace(refund, ledger_transaction_id=posted.id)
 
-    def credit_left_to_refund(self, uow: UnitOfWork, payment: Payment) -> int | None:
+    def credit_left_to_refund(self, uow: PaymentUnitOfWork, payment: Payment) -> int | None:
         """For a payment captured to the customer's credit balance, how much of that
         balance may still be refunded; None for one that settled an invoice.
 
@@ -507,7 +510,7 @@ class PaymentEngine:
         pending = uow.payments.credit_refunds_in_progress(payment.tenant_id, payment.customer_id)
         return max(balance - pending, 0)
 
-    def _captured_to_invoice(self, uow: UnitOfWork, payment: Payment) -> bool:
+    def _captured_to_invoice(self, uow: PaymentUnitOfWork, payment: Payment) -> bool:
         """Whether the capture credited the receivable (not the credit balance)."""
         posted = uow.ledger.get_transaction(payment.tenant_id, payment.ledger_transaction_id)
         return posted is not None and any(
@@ -528,7 +531,7 @@ class PaymentEngine:
 
     # -- events ------------------------------------------------------------
 
-    def _record(self, uow: UnitOfWork, change: str, payment: Payment) -> None:
+    def _record(self, uow: PaymentUnitOfWork, change: str, payment: Payment) -> None:
         self._events.record(
             uow,
             payment.tenant_id,
@@ -537,7 +540,7 @@ class PaymentEngine:
             subject=payment,
         )
 
-    def _record_refund(self, uow: UnitOfWork, change: str, refund: Refund) -> None:
+    def _record_refund(self, uow: PaymentUnitOfWork, change: str, refund: Refund) -> None:
         self._events.record(
             uow, refund.tenant_id, type=f"refund.{change}", resource_id=refund.id, subject=refund
         )
@@ -561,7 +564,7 @@ def _charge_result(charge: PspCharge) -> PspResult:
     )
 
 
-def _customer(uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+def _customer(uow: PaymentUnitOfWork, tenant_id: str, customer_id: str) -> Customer:
     customer = uow.customers.get(tenant_id, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)

@@ -1,8 +1,8 @@
-"""PaymentService handlers.
+"""PaymentService handlers: convert the request, call one use case, convert back.
 
-CreatePayment and RefundPayment do not go through `HandlerSupport.mutate`:
-the payment must be committed before the PSP is called, so the payment row
-itself is the idempotency record (see payments/service.py).
+`PaymentService` owns every transaction. CreatePayment and RefundPayment store
+no replayed response: the payment must be committed before the PSP is called,
+so the payment row itself is the idempotency record (see payments/service.py).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from accrue.kernel.paging import PageRequest
 from accrue.payments.convert import PAYMENT_STATUS_FROM_PB, payment_to_pb, refund_to_pb
 from accrue.payments.service import PaymentRequest, PaymentService, RefundRequest
 from accrue.platform.transport.call import CallContext
-from accrue.platform.transport.handler_support import HandlerSupport, request_fingerprint
-from accrue.ports import UnitOfWork
+from accrue.platform.transport.handler_support import request_fingerprint
 
 
 class PaymentHandler:
-    def __init__(self, support: HandlerSupport, payments: PaymentService) -> None:
-        self._support = support
+    def __init__(self, payments: PaymentService) -> None:
         self._payments = payments
 
     def create_payment(self, request: pb.CreatePaymentRequest, call: CallContext) -> pb.Payment:
@@ -40,9 +38,7 @@ class PaymentHandler:
         return payment_to_pb(payment)
 
     def get_payment(self, request: pb.GetPaymentRequest, call: CallContext) -> pb.Payment:
-        return self._support.read(
-            lambda uow: payment_to_pb(self._payments.get(uow, call.tenant_id, request.id))
-        )
+        return payment_to_pb(self._payments.get(call.tenant_id, request.id))
 
     def list_payments(
         self, request: pb.ListPaymentsRequest, call: CallContext
@@ -56,22 +52,17 @@ class PaymentHandler:
                 "status": request.status,
             },
         )
-
-        def work(uow: UnitOfWork) -> pb.ListPaymentsResponse:
-            result = self._payments.list_payments(
-                uow,
-                call.tenant_id,
-                page,
-                customer_id=request.customer_id,
-                invoice_id=request.invoice_id,
-                status=PAYMENT_STATUS_FROM_PB.get(request.status),
-            )
-            return pb.ListPaymentsResponse(
-                payments=[payment_to_pb(p) for p in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._payments.list_payments(
+            call.tenant_id,
+            page,
+            customer_id=request.customer_id,
+            invoice_id=request.invoice_id,
+            status=PAYMENT_STATUS_FROM_PB.get(request.status),
+        )
+        return pb.ListPaymentsResponse(
+            payments=[payment_to_pb(p) for p in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def refund_payment(self, request: pb.RefundPaymentRequest, call: CallContext) -> pb.Refund:
         has_amount = request.HasField("amount")
@@ -96,14 +87,8 @@ class PaymentHandler:
             page_token=request.page_token,
             query={"payment_id": request.payment_id},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListRefundsResponse:
-            result = self._payments.list_refunds(
-                uow, call.tenant_id, page, payment_id=request.payment_id
-            )
-            return pb.ListRefundsResponse(
-                refunds=[refund_to_pb(r) for r in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._payments.list_refunds(call.tenant_id, page, payment_id=request.payment_id)
+        return pb.ListRefundsResponse(
+            refunds=[refund_to_pb(r) for r in result.items],
+            next_page_token=result.next_page_token,
+        )

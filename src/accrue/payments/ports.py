@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from accrue.customers.model import Customer
+from accrue.customers.ports import CustomerRepository
+from accrue.event_log.ports import EventRepository
 from accrue.invoicing.model import Invoice
+from accrue.invoicing.ports import InvoiceRepository
 from accrue.kernel.paging import PageRequest
+from accrue.ledger.model import PostingRequest, Transaction
+from accrue.ledger.ports import LedgerRepository
 from accrue.payments.dunning import FinalAction
 from accrue.payments.model import Payment, PaymentStatus, Refund
-from accrue.platform.ports import DueItem
+from accrue.platform.ports import DueItem, IdempotencyRepository
 
 if TYPE_CHECKING:  # the combined unit of work imports this module
     from accrue.ports import UnitOfWork
@@ -116,3 +123,65 @@ class NoCollectionListener:
         final_action: FinalAction | None,
     ) -> None:
         return None
+
+
+class EventSink(Protocol):
+    """The outbox recorder: queues an event in the unit of work it is given."""
+
+    def record(
+        self,
+        uow: Any,
+        tenant_id: str,
+        *,
+        type: str,
+        resource_id: str,
+        subject: object,
+        resource_type: str = "",
+    ) -> None: ...
+
+
+class Postings(Protocol):
+    """The ledger's posting service, posting in the unit of work it is given."""
+
+    def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction: ...
+
+
+class CustomerTime(Protocol):
+    """What payments ask invoicing about a customer, in the unit of work it is given."""
+
+    def now_for(self, uow: Any, customer: Customer) -> datetime:
+        """The customer's "now": its test clock's frozen time, else the real time."""
+        ...
+
+    def credit_balance(self, uow: Any, customer: Customer) -> int: ...
+
+
+class PaymentUnitOfWork(Protocol):
+    """One transaction of PaymentService and of the engine's first step: payments,
+    the customer and invoice paid, the customer's credit in the ledger, the
+    request_id lock, and the outbox the event recorder writes to."""
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class PaymentUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> PaymentUnitOfWork: ...

@@ -1,6 +1,7 @@
-"""Payment and refund use cases behind PaymentService.
+"""Payment and refund use cases behind PaymentService, each owning its transactions.
 
-These do not run inside one unit of work like other mutations: the record
+Reads run in a read-only unit of work. Mutations do not run inside one unit of
+work like other mutations: the record
 must be committed before the PSP is called (see payment_engine). Their
 idempotency is the record itself - a unique (tenant, request_id) on the
 payment or refund - so a retried request finds the record and returns it as
@@ -30,8 +31,8 @@ from accrue.kernel.money import check_amount
 from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.payments.engine import PaymentEngine
 from accrue.payments.model import Payment, PaymentStatus, Refund
+from accrue.payments.ports import PaymentUnitOfWork, PaymentUnitOfWorkFactory
 from accrue.platform.idempotency import IN_FLIGHT_RETRY_SECONDS
-from accrue.ports import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R", Payment, Refund)
 
@@ -60,7 +61,7 @@ class RefundRequest:
 
 
 class PaymentService:
-    def __init__(self, uow_factory: UnitOfWorkFactory, engine: PaymentEngine) -> None:
+    def __init__(self, uow_factory: PaymentUnitOfWorkFactory, engine: PaymentEngine) -> None:
         self._uow = uow_factory
         self._engine = engine
 
@@ -112,15 +113,15 @@ class PaymentService:
             uow.commit()
         return payment, method.token
 
-    def get(self, uow: UnitOfWork, tenant_id: str, payment_id: str) -> Payment:
-        payment = uow.payments.get(tenant_id, payment_id)
+    def get(self, tenant_id: str, payment_id: str) -> Payment:
+        with self._uow(write=False) as uow:
+            payment = uow.payments.get(tenant_id, payment_id)
         if payment is None:
             raise NotFound("payment", payment_id)
         return payment
 
     def list_payments(
         self,
-        uow: UnitOfWork,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -128,9 +129,10 @@ class PaymentService:
         invoice_id: str,
         status: PaymentStatus | None,
     ) -> Page[Payment]:
-        fetched = uow.payments.list(
-            tenant_id, page, customer_id=customer_id, invoice_id=invoice_id, status=status
-        )
+        with self._uow(write=False) as uow:
+            fetched = uow.payments.list(
+                tenant_id, page, customer_id=customer_id, invoice_id=invoice_id, status=status
+            )
         return paginate(fetched, page)
 
     def refund(self, tenant_id: str, request: RefundRequest) -> Refund:
@@ -183,16 +185,16 @@ class PaymentService:
             uow.commit()
         return self._engine.send_refund(refund, payment.psp_charge_id, payment.psp)
 
-    def list_refunds(
-        self, uow: UnitOfWork, tenant_id: str, page: PageRequest, *, payment_id: str
-    ) -> Page[Refund]:
-        return paginate(uow.payments.list_refunds(tenant_id, page, payment_id=payment_id), page)
+    def list_refunds(self, tenant_id: str, page: PageRequest, *, payment_id: str) -> Page[Refund]:
+        with self._uow(write=False) as uow:
+            fetched = uow.payments.list_refunds(tenant_id, page, payment_id=payment_id)
+        return paginate(fetched, page)
 
     # -- helpers -------------------------------------------------------------
 
     @staticmethod
     def _claim(
-        uow: UnitOfWork,
+        uow: PaymentUnitOfWork,
         tenant_id: str,
         request_id: str,
         lookup: Callable[[str, str], R | None],
@@ -207,7 +209,9 @@ class PaymentService:
         return lookup(tenant_id, request_id)
 
     @staticmethod
-    def _amount(uow: UnitOfWork, customer: Customer, request: PaymentRequest) -> tuple[str, int]:
+    def _amount(
+        uow: PaymentUnitOfWork, customer: Customer, request: PaymentRequest
+    ) -> tuple[str, int]:
         if not request.invoice_id:
             if request.currency_code != customer.currency_code:
                 raise CurrencyMismatch(
@@ -246,7 +250,7 @@ def _same_request(record: R, fingerprint: str) -> R:
     return record
 
 
-def _customer(uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+def _customer(uow: PaymentUnitOfWork, tenant_id: str, customer_id: str) -> Customer:
     customer = uow.customers.get(tenant_id, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)

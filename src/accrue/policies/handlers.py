@@ -1,4 +1,7 @@
-"""SubscriptionPolicyService handlers: convert, call one use case, convert back."""
+"""SubscriptionPolicyService handlers: convert, call one use case, convert back.
+
+The use cases own their transactions; nothing here runs inside one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.convert import mask_fields
 from accrue.platform.transport.handler_support import HandlerSupport
 from accrue.policies.convert import POLICY_UPDATABLE, policy_changes_from_pb, policy_to_pb
-from accrue.policies.service import PolicyService
+from accrue.policies.use_cases import PolicyUseCases
 from accrue.tenancy.model import DISPLAY_PREFIX_LENGTH
 
 
@@ -21,26 +24,22 @@ def actor_of(metadata: Mapping[str, str]) -> str:
 
 
 class PolicyHandler:
-    def __init__(self, support: HandlerSupport, policies: PolicyService) -> None:
+    def __init__(self, support: HandlerSupport, policies: PolicyUseCases) -> None:
         self._support = support
         self._policies = policies
 
     def get_subscription_policy(
         self, request: pb.GetSubscriptionPolicyRequest, call: CallContext
     ) -> pb.SubscriptionPolicy:
-        return self._support.read(lambda uow: policy_to_pb(self._policies.get(uow, call.tenant_id)))
+        return policy_to_pb(self._policies.get_policy(call.tenant_id))
 
     def update_subscription_policy(
         self, request: pb.UpdateSubscriptionPolicyRequest, call: CallContext
     ) -> pb.SubscriptionPolicy:
         fields = mask_fields(request.update_mask, allowed=POLICY_UPDATABLE)
         changes = policy_changes_from_pb(request.policy, fields)
-        actor = actor_of(call.metadata)
-        return self._support.mutate(
-            call,
-            request,
-            pb.SubscriptionPolicy,
-            lambda uow: policy_to_pb(
-                self._policies.update(uow, call.tenant_id, changes, actor=actor)
-            ),
+        replay = self._support.replay(call, request, policy_to_pb)
+        outcome = self._policies.update_policy(
+            call.tenant_id, changes, actor=actor_of(call.metadata), replay=replay
         )
+        return self._support.answer(outcome, pb.SubscriptionPolicy, policy_to_pb)

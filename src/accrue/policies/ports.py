@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+from accrue.event_log.ports import EventRepository
 from accrue.policies.model import SubscriptionPolicy
 
 
@@ -15,3 +17,40 @@ class PolicyStore(Protocol):
     def record_change(
         self, tenant_id: str, subscription_id: str, *, change_id: str, at: datetime
     ) -> None: ...
+
+
+class EventSink(Protocol):
+    """The outbox recorder: queues an event in the unit of work it is given."""
+
+    def record(
+        self,
+        uow: Any,
+        tenant_id: str,
+        *,
+        type: str,
+        resource_id: str,
+        subject: object,
+        resource_type: str = "",
+    ) -> None: ...
+
+
+class PolicyUnitOfWork(Protocol):
+    """One transaction of the policy use cases: the policy store and the outbox
+    the event recorder writes to; nothing of any other area."""
+
+    @property
+    def policies(self) -> PolicyStore: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class PolicyUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> PolicyUnitOfWork: ...

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from accrue.event_log.service import EventRecorder
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import ValidationFailed
 from accrue.policies.model import MAX_CHANGES_LIMIT, SubscriptionPolicy
-from accrue.ports import UnitOfWork
+from accrue.policies.ports import EventSink, PolicyUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +26,15 @@ class PolicyChanges:
 
 
 class PolicyService:
-    def __init__(self, clock: Clock, events: EventRecorder) -> None:
+    def __init__(self, clock: Clock, events: EventSink) -> None:
         self._clock = clock
         self._events = events
 
-    def get(self, uow: UnitOfWork, tenant_id: str) -> SubscriptionPolicy:
+    def get(self, uow: PolicyUnitOfWork, tenant_id: str) -> SubscriptionPolicy:
         return uow.policies.get_policy(tenant_id) or SubscriptionPolicy(tenant_id)
 
     def update(
-        self, uow: UnitOfWork, tenant_id: str, changes: PolicyChanges, *, actor: str
+        self, uow: PolicyUnitOfWork, tenant_id: str, changes: PolicyChanges, *, actor: str
     ) -> SubscriptionPolicy:
         limit = changes.max_changes_per_period
         if limit is not None and not 0 <= limit <= MAX_CHANGES_LIMIT:

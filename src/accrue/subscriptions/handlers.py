@@ -1,4 +1,7 @@
-"""SubscriptionService handlers."""
+"""SubscriptionService handlers: convert the request, call one use case, convert back.
+
+The use cases own their transactions; nothing here runs inside one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from accrue.kernel.paging import PageRequest
 from accrue.platform.transport.call import CallContext
 from accrue.platform.transport.convert import optional_time, timestamp
 from accrue.platform.transport.handler_support import HandlerSupport
-from accrue.ports import UnitOfWork
 from accrue.subscriptions.convert import (
     PRORATION_FROM_PB,
     SUBSCRIPTION_STATUS_FROM_PB,
@@ -16,13 +18,8 @@ from accrue.subscriptions.convert import (
     subscription_to_pb,
     violations_to_pb,
 )
-from accrue.subscriptions.first_charge import FirstCharge
-from accrue.subscriptions.service import (
-    ChangeResult,
-    ItemChange,
-    NewSubscription,
-    SubscriptionService,
-)
+from accrue.subscriptions.service import ChangeResult, ItemChange, NewSubscription
+from accrue.subscriptions.use_cases import SubscriptionUseCases
 
 
 def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
@@ -39,15 +36,9 @@ def _change_to_pb(result: ChangeResult) -> pb.ChangeSubscriptionResponse:
 
 
 class SubscriptionHandler:
-    def __init__(
-        self,
-        support: HandlerSupport,
-        subscriptions: SubscriptionService,
-        first_charge: FirstCharge | None = None,
-    ) -> None:
+    def __init__(self, support: HandlerSupport, subscriptions: SubscriptionUseCases) -> None:
         self._support = support
         self._subs = subscriptions
-        self._first_charge = first_charge
 
     def create_subscription(
         self, request: pb.CreateSubscriptionRequest, call: CallContext
@@ -62,27 +53,22 @@ class SubscriptionHandler:
             metadata=dict(request.metadata),
             collection_method=COLLECTION_FROM_PB[request.collection_method],
         )
-        created = self._support.mutate(
-            call,
-            request,
-            pb.Subscription,
-            lambda uow: subscription_to_pb(self._subs.create(uow, call.tenant_id, new)),
-        )
-        if created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE or self._first_charge is None:
+        replay = self._support.replay(call, request, subscription_to_pb)
+        outcome = self._subs.create_subscription(call.tenant_id, new, replay)
+        created = self._support.answer(outcome, pb.Subscription, subscription_to_pb)
+        if (
+            created.status != pb.SUBSCRIPTION_STATUS_INCOMPLETE
+            or not self._subs.charges_first_invoice
+        ):
             return created
-        # The first charge, after the subscription and its invoice committed; a
-        # retry of the request finds the attempt made and answers the outcome.
-        self._first_charge.collect_first(call.tenant_id, created.id)
-        return self._support.read(
-            lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, created.id))
-        )
+        # The status answered (fresh or replayed) decides: a replay of an
+        # INCOMPLETE creation is answered with the charge's outcome as it stands.
+        return subscription_to_pb(self._subs.collect_first_charge(call.tenant_id, created.id))
 
     def get_subscription(
         self, request: pb.GetSubscriptionRequest, call: CallContext
     ) -> pb.Subscription:
-        return self._support.read(
-            lambda uow: subscription_to_pb(self._subs.get(uow, call.tenant_id, request.id))
-        )
+        return subscription_to_pb(self._subs.get_subscription(call.tenant_id, request.id))
 
     def list_subscriptions(
         self, request: pb.ListSubscriptionsRequest, call: CallContext
@@ -93,91 +79,66 @@ class SubscriptionHandler:
             page_token=request.page_token,
             query={"customer_id": request.customer_id, "status": request.status},
         )
-
-        def work(uow: UnitOfWork) -> pb.ListSubscriptionsResponse:
-            result = self._subs.list_subscriptions(
-                uow, call.tenant_id, page, customer_id=request.customer_id, status=status
-            )
-            return pb.ListSubscriptionsResponse(
-                subscriptions=[subscription_to_pb(s) for s in result.items],
-                next_page_token=result.next_page_token,
-            )
-
-        return self._support.read(work)
+        result = self._subs.list_subscriptions(
+            call.tenant_id, page, customer_id=request.customer_id, status=status
+        )
+        return pb.ListSubscriptionsResponse(
+            subscriptions=[subscription_to_pb(s) for s in result.items],
+            next_page_token=result.next_page_token,
+        )
 
     def change_subscription(
         self, request: pb.ChangeSubscriptionRequest, call: CallContext
     ) -> pb.ChangeSubscriptionResponse:
         change = _item_change(request)
-        return self._support.mutate(
-            call,
-            request,
-            pb.ChangeSubscriptionResponse,
-            lambda uow: _change_to_pb(self._subs.change(uow, call.tenant_id, change)),
-        )
+        replay = self._support.replay(call, request, _change_to_pb)
+        outcome = self._subs.change_subscription(call.tenant_id, change, replay)
+        return self._support.answer(outcome, pb.ChangeSubscriptionResponse, _change_to_pb)
 
     def preview_subscription_change(
         self, request: pb.PreviewSubscriptionChangeRequest, call: CallContext
     ) -> pb.ChangeSubscriptionResponse:
         change = _item_change(request)
-        return self._support.read(
-            lambda uow: _change_to_pb(self._subs.preview_change(uow, call.tenant_id, change))
-        )
+        return _change_to_pb(self._subs.preview_change(call.tenant_id, change))
 
     def pause_subscription(
         self, request: pb.PauseSubscriptionRequest, call: CallContext
     ) -> pb.Subscription:
         resume_at = optional_time(request, "resume_time")
-        return self._support.mutate(
-            call,
-            request,
-            pb.Subscription,
-            lambda uow: subscription_to_pb(
-                self._subs.pause(uow, call.tenant_id, request.subscription_id, resume_at)
-            ),
+        replay = self._support.replay(call, request, subscription_to_pb)
+        outcome = self._subs.pause_subscription(
+            call.tenant_id, request.subscription_id, resume_at, replay
         )
+        return self._support.answer(outcome, pb.Subscription, subscription_to_pb)
 
     def resume_subscription(
         self, request: pb.ResumeSubscriptionRequest, call: CallContext
     ) -> pb.Subscription:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Subscription,
-            lambda uow: subscription_to_pb(
-                self._subs.resume(uow, call.tenant_id, request.subscription_id)
-            ),
-        )
+        replay = self._support.replay(call, request, subscription_to_pb)
+        outcome = self._subs.resume_subscription(call.tenant_id, request.subscription_id, replay)
+        return self._support.answer(outcome, pb.Subscription, subscription_to_pb)
 
     def cancel_subscription(
         self, request: pb.CancelSubscriptionRequest, call: CallContext
     ) -> pb.Subscription:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Subscription,
-            lambda uow: subscription_to_pb(
-                self._subs.cancel(
-                    uow,
-                    call.tenant_id,
-                    request.subscription_id,
-                    at_period_end=request.at_period_end,
-                    prorate=request.prorate,
-                )
-            ),
+        replay = self._support.replay(call, request, subscription_to_pb)
+        outcome = self._subs.cancel_subscription(
+            call.tenant_id,
+            request.subscription_id,
+            at_period_end=request.at_period_end,
+            prorate=request.prorate,
+            replay=replay,
         )
+        return self._support.answer(outcome, pb.Subscription, subscription_to_pb)
 
     def reactivate_subscription(
         self, request: pb.ReactivateSubscriptionRequest, call: CallContext
     ) -> pb.Subscription:
-        return self._support.mutate(
-            call,
-            request,
-            pb.Subscription,
-            lambda uow: subscription_to_pb(
-                self._subs.reactivate(uow, call.tenant_id, request.subscription_id)
-            ),
+        replay = self._support.replay(call, request, subscription_to_pb)
+        outcome = self._subs.reactivate_subscription(
+            call.tenant_id, request.subscription_id, replay
         )
+        return self._support.answer(outcome, pb.Subscription, subscription_to_pb)
 
 
 def _item_change(

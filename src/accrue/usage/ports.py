@@ -10,10 +10,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.calendar import Period
 from accrue.kernel.paging import PageRequest
+from accrue.subscriptions.ports import SubscriptionRepository
 from accrue.usage.model import Aggregate, Meter, Reading, StoredEvent
 
 
@@ -137,3 +140,61 @@ class UsageStore(Protocol):
     ) -> dict[str, Aggregate]:
         """The same answer as `period_aggregates`, recomputed from the events (for checks)."""
         ...
+
+
+class BilledCustomer(Protocol):
+    """What usage reads of a customer: whether a test clock sets its "now"."""
+
+    @property
+    def test_clock_id(self) -> str: ...
+
+
+class CustomerDirectory(Protocol):
+    """The customers area's repository, as far as usage reads it."""
+
+    def get_many(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> Mapping[str, BilledCustomer]: ...
+
+
+class FrozenClock(Protocol):
+    @property
+    def frozen_time(self) -> datetime: ...
+
+
+class FrozenClocks(Protocol):
+    """The test-clock repository, as far as usage reads it: a clock's frozen time."""
+
+    def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> FrozenClock | None: ...
+
+
+class UsageUnitOfWork(Protocol):
+    """One transaction of the usage use cases: the usage store, what a customer's
+    billing periods are read from (customers, their test clocks, subscriptions),
+    and the outbox the event recorder writes to. Observers are handed the same
+    transaction and read what they need through their own ports."""
+
+    @property
+    def usage(self) -> UsageStore: ...
+    @property
+    def customers(self) -> CustomerDirectory: ...
+    @property
+    def test_clocks(self) -> FrozenClocks: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UsageUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> UsageUnitOfWork: ...

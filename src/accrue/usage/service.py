@@ -1,7 +1,7 @@
 """The UsageService use cases: meters, ingestion, corrections, live usage.
 
-Each method runs inside the caller's unit of work, so what a call changes
-commits together (the batch's events, their aggregates, what observers do).
+Each method runs inside the unit of work it is given (the use case owns it),
+so what a call changes commits together (the batch's events, their aggregates, what observers do).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock
@@ -34,7 +33,13 @@ from accrue.usage.model import (
     to_decimal,
 )
 from accrue.usage.periods import CustomerTime, CustomerTimes
-from accrue.usage.ports import EventSink, NewEvent, UsageChange, UsageObserver
+from accrue.usage.ports import (
+    EventSink,
+    NewEvent,
+    UsageChange,
+    UsageObserver,
+    UsageUnitOfWork,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,7 @@ class UsageService:
 
     # -- meters ---------------------------------------------------------------
 
-    def create_meter(self, uow: Any, tenant_id: str, new: NewMeter) -> Meter:
+    def create_meter(self, uow: UsageUnitOfWork, tenant_id: str, new: NewMeter) -> Meter:
         now = self._clock.now()
         meter = Meter(
             tenant_id=tenant_id,
@@ -97,17 +102,17 @@ class UsageService:
         self._record(uow, "meter.created", meter)
         return meter
 
-    def get_meter(self, uow: Any, tenant_id: str, meter_id: str) -> Meter:
+    def get_meter(self, uow: UsageUnitOfWork, tenant_id: str, meter_id: str) -> Meter:
         meter = uow.usage.get_meter(tenant_id, meter_id)
         if meter is None:
             raise NotFound("meter", meter_id)
         assert isinstance(meter, Meter)
         return meter
 
-    def list_meters(self, uow: Any, tenant_id: str, page: PageRequest) -> Page[Meter]:
+    def list_meters(self, uow: UsageUnitOfWork, tenant_id: str, page: PageRequest) -> Page[Meter]:
         return paginate(uow.usage.list_meters(tenant_id, page), page)
 
-    def archive_meter(self, uow: Any, tenant_id: str, meter_id: str) -> Meter:
+    def archive_meter(self, uow: UsageUnitOfWork, tenant_id: str, meter_id: str) -> Meter:
         meter = self.get_meter(uow, tenant_id, meter_id)
         if meter.archived:
             return meter
@@ -116,7 +121,7 @@ class UsageService:
         self._record(uow, "meter.archived", archived)
         return archived
 
-    def _record(self, uow: Any, type_: str, subject: Meter | StoredEvent) -> None:
+    def _record(self, uow: UsageUnitOfWork, type_: str, subject: Meter | StoredEvent) -> None:
         """An outbox event in the same transaction (meters and corrections only)."""
         if self._events is not None:
             self._events.record(
@@ -125,7 +130,9 @@ class UsageService:
 
     # -- ingestion ------------------------------------------------------------
 
-    def ingest(self, uow: Any, tenant_id: str, events: Sequence[EventInput]) -> list[EventResult]:
+    def ingest(
+        self, uow: UsageUnitOfWork, tenant_id: str, events: Sequence[EventInput]
+    ) -> list[EventResult]:
         """Judge every event, store the acceptable ones and fold them into the aggregates.
 
         Refused events store nothing; the rest of the batch is stored. The same id
@@ -203,7 +210,7 @@ class UsageService:
 
     def _totals(
         self,
-        uow: Any,
+        uow: UsageUnitOfWork,
         tenant_id: str,
         meters: dict[str, Meter],
         times: dict[str, CustomerTime],
@@ -220,13 +227,13 @@ class UsageService:
             for customer_id, meter_id in pairs
         }
 
-    def _watched(self, uow: Any, tenant_id: str) -> set[str]:
+    def _watched(self, uow: UsageUnitOfWork, tenant_id: str) -> set[str]:
         """Meters some observer watches; no observer, or none watching, costs no reads."""
         return {m for o in self._observers for m in o.watched_meters(uow, tenant_id=tenant_id)}
 
     def _notify(  # noqa: PLR0917 - private helper of ingest
         self,
-        uow: Any,
+        uow: UsageUnitOfWork,
         tenant_id: str,
         meters: dict[str, Meter],
         times: dict[str, CustomerTime],
@@ -249,7 +256,7 @@ class UsageService:
     # -- corrections ----------------------------------------------------------
 
     def cancel_event(
-        self, uow: Any, tenant_id: str, event_id: str, *, reason: str, actor: str
+        self, uow: UsageUnitOfWork, tenant_id: str, event_id: str, *, reason: str, actor: str
     ) -> StoredEvent:
         event = self._correctable(uow, tenant_id, event_id)
         corrected = replace(event, canceled=True, revision=event.revision + 1)
@@ -257,7 +264,7 @@ class UsageService:
 
     def amend_event(
         self,
-        uow: Any,
+        uow: UsageUnitOfWork,
         tenant_id: str,
         event_id: str,
         properties: dict[str, str],
@@ -278,7 +285,7 @@ class UsageService:
         )
         return self._store_correction(uow, event, corrected, "amend", reason, actor)
 
-    def _correctable(self, uow: Any, tenant_id: str, event_id: str) -> StoredEvent:
+    def _correctable(self, uow: UsageUnitOfWork, tenant_id: str, event_id: str) -> StoredEvent:
         event = uow.usage.get_event(tenant_id, event_id, for_update=True)
         if event is None:
             raise NotFound("usage_event", event_id)
@@ -299,7 +306,7 @@ class UsageService:
 
     def _store_correction(  # noqa: PLR0917 - private helper of the corrections
         self,
-        uow: Any,
+        uow: UsageUnitOfWork,
         event: StoredEvent,
         corrected: StoredEvent,
         action: str,
@@ -335,7 +342,7 @@ class UsageService:
     # -- reading --------------------------------------------------------------
 
     def customer_usage(
-        self, uow: Any, tenant_id: str, customer_id: str, *, meter_id: str = ""
+        self, uow: UsageUnitOfWork, tenant_id: str, customer_id: str, *, meter_id: str = ""
     ) -> CustomerUsage:
         times = self._times.load(uow, tenant_id, [customer_id])
         time = times.get(customer_id)
@@ -358,7 +365,7 @@ class UsageService:
         return CustomerUsage(customer_id, period, result)
 
     def current_period_usage(
-        self, uow: Any, *, tenant_id: str, customer_id: str, meter_id: str
+        self, uow: UsageUnitOfWork, *, tenant_id: str, customer_id: str, meter_id: str
     ) -> Decimal:
         """The customer's current-period aggregate of the meter over all dimensions."""
         meter = self.get_meter(uow, tenant_id, meter_id)
@@ -368,19 +375,24 @@ class UsageService:
         return self._total(uow, tenant_id, meter, customer_id, time)
 
     def period_quantity(
-        self, uow: Any, tenant_id: str, customer_id: str, meter: Meter, period: Period
+        self, uow: UsageUnitOfWork, tenant_id: str, customer_id: str, meter: Meter, period: Period
     ) -> Decimal:
         return to_decimal(period_total_micros(uow, tenant_id, customer_id, meter, period))
 
     def _total(
-        self, uow: Any, tenant_id: str, meter: Meter, customer_id: str, time: CustomerTime
+        self,
+        uow: UsageUnitOfWork,
+        tenant_id: str,
+        meter: Meter,
+        customer_id: str,
+        time: CustomerTime,
     ) -> Decimal:
         period = time.current_period(meter.id)
         return to_decimal(period_total_micros(uow, tenant_id, customer_id, meter, period))
 
 
 def period_total_micros(
-    uow: Any,
+    uow: UsageUnitOfWork,
     tenant_id: str,
     customer_id: str,
     meter: Meter,

@@ -1,29 +1,35 @@
-"""In-memory fakes of the entitlement and policy ports, for use-case tests without SQL."""
+"""In-memory fakes of the entitlement ports, for use-case tests without SQL.
+
+`FakeUnitOfWork` here is the bare set of stores the entitlement and policy
+steps read (no transaction); `entitlement_use_cases` runs the use cases,
+transactions and all, on a `FakeDatabase`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from accrue.entitlements.model import Attachment, Feature, SubscriptionFact, TargetKind
 from accrue.entitlements.ports import Stamp
-from accrue.kernel.events import DomainEvent
+from accrue.entitlements.resolver import EntitlementResolver
+from accrue.entitlements.service import EntitlementService
+from accrue.entitlements.use_cases import EntitlementUseCases
+from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import PageRequest
-from accrue.policies.model import SubscriptionPolicy
-
-
-class FakeClock:
-    def __init__(self, now: datetime | None = None) -> None:
-        self.value = now or datetime(2026, 3, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += timedelta(seconds=seconds)
+from accrue.platform.idempotency import MutationRunner
+from tests.fakes.policies import FakePolicyStore
+from tests.fakes.transactional import (
+    FakeClock,
+    FakeDatabase,
+    FakeIdempotency,
+    FakeOutbox,
+    FakeUnitOfWorkFactory,
+    event_recorder,
+)
 
 
 @dataclass
@@ -135,41 +141,10 @@ class FakeEntitlementStore:
 
 
 @dataclass
-class FakePolicyStore:
-    policy: SubscriptionPolicy | None = None
-    changes: list[tuple[str, datetime]] = field(default_factory=list)
-
-    def get_policy(self, tenant_id: str) -> SubscriptionPolicy | None:
-        return self.policy
-
-    def put_policy(self, policy: SubscriptionPolicy) -> None:
-        self.policy = policy
-
-    def count_changes(self, tenant_id: str, subscription_id: str, *, since: datetime) -> int:
-        return sum(1 for sid, at in self.changes if sid == subscription_id and at >= since)
-
-    def record_change(
-        self, tenant_id: str, subscription_id: str, *, change_id: str, at: datetime
-    ) -> None:
-        self.changes.append((subscription_id, at))
-
-
-@dataclass
-class FakeEvents:
-    recorded: list[DomainEvent] = field(default_factory=list)
-
-    def record(self, tenant_id: str, event: DomainEvent) -> None:
-        self.recorded.append(event)
-
-    def of_type(self, type: str) -> list[DomainEvent]:
-        return [e for e in self.recorded if e.type == type]
-
-
-@dataclass
 class FakeUnitOfWork:
     entitlements: FakeEntitlementStore = field(default_factory=FakeEntitlementStore)
     policies: FakePolicyStore = field(default_factory=FakePolicyStore)
-    events: FakeEvents = field(default_factory=FakeEvents)
+    events: FakeOutbox = field(default_factory=FakeOutbox)
 
 
 class FakeUsage:
@@ -185,3 +160,24 @@ class FakeUsage:
 
     def get_meter(self, uow: Any, tenant_id: str, meter_id: str) -> object:
         return meter_id
+
+
+def entitlement_database() -> FakeDatabase:
+    """Exactly the repositories of `EntitlementUnitOfWork`, plus the runner's keys."""
+    return FakeDatabase(
+        entitlements=FakeEntitlementStore(), events=FakeOutbox(), idempotency=FakeIdempotency()
+    )
+
+
+def entitlement_use_cases(
+    db: FakeDatabase, clock: FakeClock, usage: FakeUsage | None = None
+) -> EntitlementUseCases:
+    factory = FakeUnitOfWorkFactory(db)
+    service = EntitlementService(
+        clock,
+        IdGenerator(clock),
+        event_recorder(clock),
+        EntitlementResolver(),
+        usage or FakeUsage(),
+    )
+    return EntitlementUseCases(factory, MutationRunner(factory, clock), service)

@@ -1,0 +1,131 @@
+"""The usage use cases on in-memory fakes of their narrow ports.
+
+Ingestion is idempotent by event id: a resent event is a DUPLICATE (a success),
+the same id with another body is refused as a conflict, and a batch that lost a
+race is run again in a new transaction without double counting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accrue.kernel.errors import ConcurrentModification
+from accrue.usage.model import Aggregation, EventInput, Outcome
+from accrue.usage.service import NewMeter
+from tests.fakes.transactional import TENANT, FakeClock, replay
+from tests.fakes.usage import usage_database, usage_use_cases
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def _meter() -> NewMeter:
+    return NewMeter(
+        display_name="API calls",
+        aggregation=Aggregation.SUM,
+        value_property="calls",
+        dimension_keys=(),
+        grace=None,
+        allow_negative=False,
+    )
+
+
+def _event(event_id: str, meter_id: str, calls: str = "1", customer: str = "cus_1") -> EventInput:
+    return EventInput(
+        id=event_id,
+        meter_id=meter_id,
+        customer_id=customer,
+        timestamp=NOW - timedelta(minutes=5),
+        properties={"calls": calls},
+    )
+
+
+def test_a_resent_event_is_a_duplicate_and_another_body_under_its_id_a_conflict() -> None:
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    assert meter is not None
+
+    first = use_cases.ingest(TENANT, [_event("e1", meter.id), _event("e2", meter.id, "3")])
+    again = use_cases.ingest(
+        TENANT,
+        [
+            _event("e1", meter.id),  # resent as is
+            _event("e2", meter.id, "4"),  # same id, another body
+            _event("e3", meter.id),
+            _event("e3", meter.id, "2"),  # conflicts with its twin earlier in the batch
+        ],
+    )
+
+    assert [r.outcome for r in first] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+    assert [r.outcome for r in again] == [
+        Outcome.DUPLICATE,
+        Outcome.REFUSED,
+        Outcome.ACCEPTED,
+        Outcome.REFUSED,
+    ]
+    assert {again[1].error.reason, again[3].error.reason} == {"USAGE_EVENT_CONFLICT"}  # type: ignore[union-attr]
+    assert db.usage.folded == ["e1", "e2", "e3"]  # each counted once
+    assert db.usage.events["e2"].reading.value_micros == 3_000_000  # the first body stands
+
+
+def test_refused_events_store_nothing_and_the_rest_of_the_batch_is_kept() -> None:
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    assert meter is not None
+    results = use_cases.ingest(
+        TENANT,
+        [
+            _event("ok", meter.id),
+            _event("no-meter", "mtr_missing"),
+            _event("no-customer", meter.id, customer="cus_missing"),
+            _event("bad-value", meter.id, calls="-1"),
+        ],
+    )
+    assert [(r.outcome, r.error and r.error.reason) for r in results] == [
+        (Outcome.ACCEPTED, None),
+        (Outcome.REFUSED, "RESOURCE_NOT_FOUND"),
+        (Outcome.REFUSED, "RESOURCE_NOT_FOUND"),
+        (Outcome.REFUSED, "USAGE_VALUE_INVALID"),
+    ]
+    assert set(db.usage.events) == {"ok"} and db.usage.folded == ["ok"]
+
+
+def test_a_batch_that_lost_a_race_is_run_again_and_counted_once() -> None:
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    assert meter is not None
+    db.usage.races_to_lose = 2
+
+    results = use_cases.ingest(TENANT, [_event("e1", meter.id)])
+
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED]
+    assert db.usage.folded == ["e1"]
+    assert db.rollbacks == 2
+
+
+def test_a_batch_that_keeps_losing_gives_up_and_stores_nothing() -> None:
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    assert meter is not None
+    db.usage.races_to_lose = 3
+    with pytest.raises(ConcurrentModification):
+        use_cases.ingest(TENANT, [_event("e1", meter.id)])
+    assert db.usage.events == {} and db.usage.folded == []
+
+
+def test_archiving_a_meter_twice_with_one_request_id_records_one_event() -> None:
+    db = usage_database()
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    assert meter is not None
+    first = use_cases.archive_meter(TENANT, meter.id, replay("r-archive"))
+    again = use_cases.archive_meter(TENANT, meter.id, replay("r-archive"))
+    assert first.value is not None and first.value.archived
+    assert again.replayed == repr(first.value).encode()
+    assert db.events.types() == ["meter.created", "meter.archived"]
+    assert use_cases.get_meter(TENANT, meter.id).archived
