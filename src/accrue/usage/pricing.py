@@ -1,4 +1,4 @@
-"""What a metered quantity costs: per unit, flat, graduated (TIERED) and VOLUME tiers.
+"""What a metered quantity costs: per unit, flat, PACKAGE, graduated (TIERED) and VOLUME tiers.
 
 Quantities are exact decimals (micros), so a line's amount is an exact
 fraction of minor units, rounded once (ROUND_HALF_EVEN) at the end; the line's
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from accrue.catalog.model import PriceTerms, PricingScheme
+from accrue.catalog.model import PriceTerms, PricingScheme, packages
 from accrue.invoicing.line_text import period_text
 from accrue.invoicing.model import LineCharge
 from accrue.kernel.money import Money
@@ -28,6 +28,8 @@ class MeteredAmount:
     unrounded: Fraction
     amount_minor: int
     tiers_used: tuple[str, ...]
+    # PACKAGE prices: the whole packages billed (a partial one rounded up); else 0.
+    packages: int = 0
 
 
 def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
@@ -35,7 +37,16 @@ def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
     q = Fraction(max(quantity_micros, 0), UNIT)
     money = _money(terms.currency_code)
     used: list[str] = []
-    if terms.scheme is PricingScheme.FLAT:
+    count = 0
+    if terms.scheme is PricingScheme.PACKAGE:
+        count = packages(q, terms.package_size)
+        unit = terms.unit_amount_minor or 0
+        total = Fraction(unit * count)
+        used.append(
+            f"{_q(q)} in packages of {terms.package_size}, rounded up = {count} packages"
+            f" {TIMES} {money(unit)}"
+        )
+    elif terms.scheme is PricingScheme.FLAT:
         total = Fraction(terms.unit_amount_minor or 0)
         used.append(f"flat {money(terms.unit_amount_minor or 0)}")
     elif terms.scheme is PricingScheme.PER_UNIT:
@@ -66,7 +77,7 @@ def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
             if tier.up_to is None:
                 break
             lower = Fraction(tier.up_to)
-    return MeteredAmount(total, round_minor(total, rule=DEFAULT_RULE), tuple(used))
+    return MeteredAmount(total, round_minor(total, rule=DEFAULT_RULE), tuple(used), count)
 
 
 def metered_line(
@@ -103,6 +114,17 @@ def metered_line(
     if group_text:
         parts.append(group_text)
     parts.append(f"{what} {exact}")
+    line_quantity, line_unit = (
+        _whole(quantity),
+        (terms.unit_amount_minor if terms.scheme is PricingScheme.PER_UNIT else None),
+    )
+    if terms.scheme is PricingScheme.PACKAGE:
+        # The line counts packages at the package price, so quantity x unit is its amount.
+        line_quantity = full.packages
+        if late_of is not None:
+            line_quantity -= metered_amount(terms, late_of).packages
+        line_unit = terms.unit_amount_minor
+        parts.append(f"{line_quantity} packages of {terms.package_size}")
     parts.append(period_text(period_start, period_end, time_zone))
     explanation = (
         f"{what} {exact} for the period; {'; '.join(full.tiers_used)}"
@@ -114,10 +136,8 @@ def metered_line(
         description=", ".join(parts),
         price_id=price_id,
         subscription_id=subscription_id,
-        quantity=_whole(quantity),
-        unit_amount_minor=terms.unit_amount_minor
-        if terms.scheme is PricingScheme.PER_UNIT
-        else None,
+        quantity=line_quantity,
+        unit_amount_minor=line_unit,
         amount_minor=amount,
         tax_behavior=terms.tax_behavior,
         period_start=period_start,
