@@ -30,6 +30,7 @@ from accrue.subscriptions.model import (
 )
 
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+_UNBILLED_USAGE = (SubscriptionStatus.TRIALING, SubscriptionStatus.INCOMPLETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,11 @@ class ArrearsCharges(Protocol):
         self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
     ) -> list[LineCharge]:
         """Usage of metered items a change removes, from the period's start to the change."""
+        ...
+
+    def final_charges(self, sub: Subscription, until: datetime) -> list[LineCharge]:
+        """Every metered item's usage of the current period up to `until`, and the
+        late usage of the period before (an immediate cancellation's last lines)."""
         ...
 
 
@@ -197,6 +203,14 @@ class SubscriptionBilling:
         if self._usage is None or not removed or sub.status is SubscriptionStatus.TRIALING:
             return []
         return self._usage.removed_charges(sub, removed, at)
+
+    def usage_until_cancel(self, sub: Subscription, at: datetime) -> list[LineCharge]:
+        """An immediate cancellation's usage: the current period's up to `at`, and the
+        late usage of the period before not yet billed (a trial's and an unstarted
+        subscription's usage is free)."""
+        if self._usage is None or sub.status in _UNBILLED_USAGE:
+            return []
+        return self._usage.final_charges(sub, at)
 
     def _arrears(self, sub: Subscription, work: DueWork) -> list[LineCharge]:
         """Metered usage of the period `work` closes (a trial's usage is free)."""

@@ -71,6 +71,28 @@ class UsageArrears:
                     lines += self._item_lines(uow, sub, item, meter, part, late=False)
         return lines
 
+    def final_charges(self, sub: Subscription, until: datetime) -> list[LineCharge]:
+        """The current period's usage up to `until` and the previous period's late usage."""
+        items = [item for item in sub.items if item.metered]
+        current = sub.current_period
+        if not items or until <= current.start:
+            return []
+        previous = self._previous(sub, current)
+        lines: list[LineCharge] = []
+        with self._uow_factory(write=False) as uow:
+            for item in items:
+                assert item.terms.recurring is not None
+                meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
+                if meter is None:
+                    continue
+                part = _since(item, Period(current.start, min(until, current.end)))
+                if part is not None:
+                    lines += self._item_lines(uow, sub, item, meter, part, late=False)
+                late_part = None if previous is None else _since(item, previous)
+                if late_part is not None:
+                    lines += self._item_lines(uow, sub, item, meter, late_part, late=True)
+        return lines
+
     @staticmethod
     def _previous(sub: Subscription, period: Period) -> Period | None:
         before = period_containing(sub.anchor, sub.interval, period.start - timedelta(seconds=1))
