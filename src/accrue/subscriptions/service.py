@@ -260,6 +260,7 @@ class SubscriptionService:
             # metered items the change removes: billed on the next invoice, at the
             # price they were used under, never dropped.
             new = replace(new, pending_lines=(*sub.pending_lines, *lines))
+            self._billing.record_usage(uow, new, lines, invoice_id="", at=at)
         for item in new.items:
             uow.prices.mark_in_use(tenant_id, item.price_id)
         return ChangeResult(self._save(uow, sub, new, transition), tuple(lines), invoice, at)

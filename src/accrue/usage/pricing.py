@@ -95,9 +95,10 @@ def metered_line(
 ) -> LineCharge:
     """The invoice line of a metered item for a period (or its late usage).
 
-    `late_of`: for usage that arrived after the period was invoiced, the
-    quantity already billed; the line then charges the difference between the
-    price of everything and the price of what was billed.
+    `late_of`: for usage that arrived or was corrected after the period was
+    invoiced, the quantity already billed; the line then charges the difference
+    between the price of everything and the price of what was billed (negative
+    when a correction lowered it).
     """
     full = metered_amount(terms, quantity_micros)
     amount, unrounded = full.amount_minor, full.unrounded
@@ -108,7 +109,8 @@ def metered_line(
         amount -= billed.amount_minor
         unrounded -= billed.amount_minor
         quantity = quantity_micros - late_of
-        what = "late usage"
+        # More usage than billed is late usage; less (a correction) is an adjustment.
+        what = "late usage" if quantity > 0 and amount >= 0 else "usage adjustment"
     exact = format_quantity(quantity)
     parts = [label or price_id]
     if group_text:
