@@ -208,3 +208,20 @@ def test_a_correction_after_its_period_was_invoiced_is_billed_as_an_adjustment_l
     every = usage_lines(s.invoices(subscription_id=subscription.id))
     # Billed over every invoice: January 3, February 1, March 10 tokens, at 100.
     assert sum(amount for _, amount, _, _ in every) == 1400
+
+
+def test_late_usage_in_a_new_group_of_a_period_without_usage_is_billed(s: Scenario) -> None:
+    storage = meter(s, use.METER_AGGREGATION_SUM, prop="gb", dimension_keys=["region"])
+    customer = s.customer()
+    api = metered_price(s, storage.id, unit=7)
+    subscription = subscribe(s, customer.id, api.id)
+    s.advance(FEB)
+    # January had no usage in any group: one zero line keeps it on record.
+    assert usage_lines([cycle_invoice(s, subscription.id, JAN)]) == [(api.id, 0, JAN, FEB)]
+    s.advance(FEB + timedelta(hours=3))
+    ingest(s, event(storage.id, customer.id, utc(2026, 1, 31, 22), gb="6", region="eu"))
+    s.advance(MAR)
+    march = cycle_invoice(s, subscription.id, FEB)
+    # February: no usage (a zero line); January's late 6 GB in eu at 7: 42.
+    assert usage_lines([march]) == [(api.id, 0, FEB, MAR), (api.id, 42, JAN, FEB)]
+    assert "region=eu" in march.lines[1].description

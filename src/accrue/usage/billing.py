@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from accrue.catalog.model import PriceTerms
 from accrue.invoicing.model import LineCharge, UsageMark
-from accrue.kernel.calendar import Period, period_containing
+from accrue.kernel.calendar import Period
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import Subscription, SubscriptionItem
 from accrue.usage.model import MAX_GRACE, BilledUsage, Meter, group_dimensions
@@ -138,7 +138,7 @@ class UsageArrears:
             billed = _billed(rows, unsaved)
             parts = self._current_parts(uow, sub, items, part)
             taken = {(p.price_id, p.period) for p in parts}
-            for earlier in self._earlier_parts(uow, sub, items, rows, since=since, start=part):
+            for earlier in self._earlier_parts(uow, sub, rows, since=since):
                 if (earlier.price_id, earlier.period) not in taken:
                     taken.add((earlier.price_id, earlier.period))
                     parts.append(earlier)
@@ -155,20 +155,13 @@ class UsageArrears:
                 parts.append(_Part(item.price_id, item.terms, item.label, meter, part, True))
         return parts
 
+    @staticmethod
     def _earlier_parts(
-        self,
-        uow: Any,
-        sub: Subscription,
-        items: Sequence[SubscriptionItem],
-        rows: Sequence[BilledUsage],
-        *,
-        since: datetime,
-        start: Period,
+        uow: Any, sub: Subscription, rows: Sequence[BilledUsage], *, since: datetime
     ) -> list[_Part]:
         """Earlier usage periods that may have changed since the previous renewal (at
-        `since`): every billed one whose end plus the meter's grace reaches `since`,
-        and the period just before for items with nothing billed for it (a grouped
-        meter without usage bills no line)."""
+        `since`): every billed one whose end plus the meter's grace reaches `since`
+        (every part billed has a row: a part without usage bills a zero line)."""
         by_price = {item.price_id: item for item in sub.items}
         found: dict[tuple[str, Period], _Part] = {}
         for row in rows:
@@ -181,24 +174,6 @@ class UsageArrears:
             if terms is None or meter is None or row.period_end + meter.grace < since:
                 continue
             found[(row.price_id, period)] = _Part(row.price_id, terms, label, meter, period, False)
-        previous = _previous(sub, start)
-        for item in items if previous is not None else ():
-            assert previous is not None
-            meter = _meter(uow, sub, item.terms)
-            part = _since(item, previous)
-            if meter is None or part is None or part.end + meter.grace < since:
-                continue
-            if any(
-                row.price_id == item.price_id
-                and row.period_start < part.end
-                and part.start < row.period_end
-                for row in rows
-            ):
-                continue
-            found.setdefault(
-                (item.price_id, part),
-                _Part(item.price_id, item.terms, item.label, meter, part, False),
-            )
         return list(found.values())
 
     def _priced(
@@ -208,6 +183,8 @@ class UsageArrears:
         for part in parts:
             now = _quantities(uow, sub, part)
             groups = sorted(set(now) | {g for (p, s, e, g) in billed if (p, s, e) == _ident(part)})
+            if part.current and not groups:
+                groups = [""]  # a zero line, so the part is on record for later usage
             for group in groups:
                 line = _group_line(
                     sub, part, group, now.get(group), billed.get((*_ident(part), group))
@@ -291,14 +268,6 @@ def _terms(uow: Any, sub: Subscription, row: BilledUsage) -> PriceTerms | None:
     """A price no longer on the subscription: its terms are frozen since it was used."""
     price = uow.prices.get(sub.tenant_id, row.price_id)
     return None if price is None else price.terms
-
-
-def _previous(sub: Subscription, period: Period) -> Period | None:
-    before = period_containing(sub.anchor, sub.interval, period.start - timedelta(seconds=1))
-    start = max(before.start, sub.create_time.replace(microsecond=0))
-    if sub.trial_end is not None:
-        start = max(start, sub.trial_end)
-    return Period(start, period.start) if start < period.start else None
 
 
 def _since(item: SubscriptionItem, period: Period) -> Period | None:

@@ -60,7 +60,8 @@ usage_events = Table(
     Column("unique_value", String(200), nullable=False),
     Column("group_key", String(700), nullable=False),
     Column("canceled", Boolean, nullable=False),
-    # Recorded after its period had ended (inside the grace): billed as late usage.
+    # Recorded after its period had ended (inside the grace). Billing no longer
+    # reads it (`usage_billings` says what was billed); kept for the reads' filter.
     Column("late", Boolean, nullable=False),
     Column("revision", BigInteger, nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
