@@ -269,13 +269,26 @@ class SubscriptionBilling:
         return self._usage.charges(sub, sub.current_period, unsaved)
 
     def run_step(
-        self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        sub: Subscription,
+        work: DueWork,
+        *,
+        unsaved: list[LineCharge] | None = None,
     ) -> Subscription:
-        """Carry out one piece of due work at its scheduled instant, with its invoice."""
-        transition, draft = self.plan_step(customer, sub, work)
+        """Carry out one piece of due work at its scheduled instant, with its invoice.
+
+        `unsaved`: the metered lines earlier steps of this transaction billed (the
+        usage is read through its own unit of work, which cannot see them yet); this
+        step's are added to it.
+        """
+        transition, draft = self.plan_step(customer, sub, work, unsaved=unsaved or ())
         new = transition.subscription
         if draft is not None:
             new = self.issue(uow, new, draft, now=work.at)
+            if unsaved is not None:
+                unsaved += [line.charge for line in draft.lines if line.charge.usage]
         new = replace(new, update_time=work.at)
         self.record(uow, replace(transition, subscription=new))
         return new
@@ -285,8 +298,9 @@ class SubscriptionBilling:
     ) -> tuple[Subscription, int]:
         """Every step due at or before `until`, in order; the result and the step count."""
         steps = 0
+        unsaved: list[LineCharge] = []
         while (work := subs.due_work(sub, until)) is not None:
-            sub = self.run_step(uow, customer, sub, work)
+            sub = self.run_step(uow, customer, sub, work, unsaved=unsaved)
             steps += 1
         return sub, steps
 

@@ -133,6 +133,11 @@ class UsageArrears:
         self, sub: Subscription, part: Period, *, since: datetime, unsaved: Sequence[LineCharge]
     ) -> list[LineCharge]:
         items = [item for item in sub.items if item.metered]
+        if not items:
+            # A subscription without metered items (most of a bill run) reads nothing.
+            # One whose last metered item a change removed has billed its usage to the
+            # change; what arrives for that part later is not looked at again.
+            return []
         with self._uow_factory(write=False) as uow:
             rows = uow.usage.billings(sub.tenant_id, sub.id, ending_from=since - MAX_GRACE)
             billed = _billed(rows, unsaved)
