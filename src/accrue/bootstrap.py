@@ -215,7 +215,7 @@ def build_application(
     runner = MutationRunner(uow_factory, clock)
     support = HandlerSupport(uow_factory, runner)
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
-    billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory))
+    billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory, ids))
     resolver = EntitlementResolver()
     # Usage ingestion calls it (a UsageObserver) inside its transaction.
     threshold_watcher = ThresholdWatcher(clock, events, resolver)
@@ -504,11 +504,11 @@ def _webhooks(
     return WebhookHandler(support, use_cases), dispatcher
 
 
-def _usage_arrears(uow_factory: SqlUnitOfWorkFactory) -> Any:
+def _usage_arrears(uow_factory: SqlUnitOfWorkFactory, ids: IdGenerator) -> Any:
     """Metered items' lines at renewal, read from the usage area's running aggregates."""
     from accrue.usage.billing import UsageArrears
 
-    return UsageArrears(uow_factory)
+    return UsageArrears(uow_factory, ids)
 
 
 def _guard(ids: IdGenerator, resolver: EntitlementResolver, usage: MeterUsageReader) -> Any:

@@ -46,6 +46,7 @@ from accrue.tenancy.tables import api_keys, tenants
 from accrue.test_clocks.tables import test_clocks
 from accrue.usage.tables import (
     meters,
+    usage_billings,
     usage_event_corrections,
     usage_events,
     usage_rollups,
@@ -94,6 +95,7 @@ __all__ = [
     "subscriptions",
     "tenants",
     "test_clocks",
+    "usage_billings",
     "usage_event_corrections",
     "usage_events",
     "usage_rollups",

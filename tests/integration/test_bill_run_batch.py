@@ -1,7 +1,9 @@
 """The set-based bill run bills exactly as one renewal at a time does.
 
 For random subscriptions (time zones, anchors, intervals, quantities, trials, scheduled
-cancellations, pending proration credits, customer credit balances, tax locations) the
+cancellations, pending proration credits, customer credit balances, tax locations, metered
+items with usage and an earlier billing of it that late usage or a correction has since
+made wrong, so renewals bill adjustments - one per period, never once per step) the
 same scenario is seeded into two fresh databases with the same identifiers. One is billed
 subscription by subscription through `SubscriptionBilling.run_due` (the path RPCs and test
 clocks take), the other by `BillRun.run_batch` (claim, plan in memory, write set-based).
@@ -32,12 +34,20 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from accrue import schema as t
-from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring
+from accrue.catalog.model import (
+    Price,
+    PriceTerms,
+    PriceTier,
+    PricingScheme,
+    Product,
+    Recurring,
+    UsageType,
+)
 from accrue.customers.model import Customer, TaxLocation
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
-from accrue.kernel.calendar import BillingInterval, IntervalUnit, anchor_from
+from accrue.kernel.calendar import BillingInterval, IntervalUnit, Period, anchor_from
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.ledger.checkpoint_keys import load_keys
@@ -60,6 +70,9 @@ from accrue.subscriptions.model import (
 )
 from accrue.tenancy.use_cases import TenancyUseCases
 from accrue.unit_of_work import SqlUnitOfWorkFactory
+from accrue.usage.billing import UsageArrears
+from accrue.usage.model import MAX_GRACE, Aggregation, BilledUsage, Meter
+from accrue.usage.ports import NewEvent
 from tests.support import fresh_postgres_database
 
 NOW = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC)
@@ -102,6 +115,10 @@ class Plan:
     cancel_at_end: bool
     pending_credit: bool  # a proration credit for the rest of the first period
     credit_minor: int  # customer credit balance before the run
+    # A metered item: usage events (hours after the start, tokens), and what an earlier
+    # invoice billed for the first day (None: nothing recorded).
+    usage: tuple[tuple[int, int], ...] | None
+    billed_first_day: int | None
 
 
 plans = st.builds(
@@ -119,6 +136,11 @@ plans = st.builds(
     cancel_at_end=st.booleans(),
     pending_credit=st.booleans(),
     credit_minor=st.sampled_from((0, 0, 1, 999, 150_000, 10_000_000)),
+    usage=st.one_of(
+        st.none(),
+        st.lists(st.tuples(st.integers(0, 24 * 60), st.integers(0, 50)), max_size=6).map(tuple),
+    ),
+    billed_first_day=st.one_of(st.none(), st.integers(0, 500)),
 )
 
 
@@ -135,7 +157,9 @@ class Stack:
         self.invoicing = Invoicing(
             self.clock, self.ids, events, self.ledger, RateTableTaxProvider(DEFAULT_TABLE)
         )
-        self.billing = SubscriptionBilling(self.invoicing, events)
+        self.billing = SubscriptionBilling(
+            self.invoicing, events, UsageArrears(self.uow_factory, self.ids)
+        )
         self.tenants = TenancyUseCases(self.uow_factory, self.clock, self.ids)
         # PostgreSQL numbers and chains postings and events after commit.
         self.sequencer = LedgerSequencer(
@@ -196,6 +220,8 @@ def _seed(stack: Stack, scenario: list[Plan]) -> list[Subscription]:
                 )
                 uow.prices.add(price)
                 items.append(SubscriptionItem(price.id, terms, quantity=quantity))
+            if plan.usage is not None:
+                items.append(_metered_item(stack, uow, tenant_id, product.id, unit, count))
             anchor_at = NOW - timedelta(days=plan.anchor_days_ago, seconds=plan.started_seconds)
             sub = create_subscription(
                 id=stack.ids.new("sub"),
@@ -217,6 +243,8 @@ def _seed(stack: Stack, scenario: list[Plan]) -> list[Subscription]:
                 sub = replace(sub, pending_lines=tuple(stack.invoicing.lines(customer, credits)))
             uow.subscriptions.add(sub)
             subs.append(sub)
+            if plan.usage is not None:
+                _usage(stack, uow, sub, plan, began)
             if plan.credit_minor:
                 stack.ledger.adjust(
                     uow,
@@ -234,6 +262,89 @@ def _seed(stack: Stack, scenario: list[Plan]) -> list[Subscription]:
                 )
         uow.commit()
     return subs
+
+
+def _metered_item(
+    stack: Stack, uow: Any, tenant_id: str, product_id: str, unit: IntervalUnit, count: int
+) -> SubscriptionItem:
+    """A graduated metered price on a SUM meter whose grace (30 days) outlasts periods."""
+    meter = Meter(
+        tenant_id=tenant_id,
+        id=stack.ids.new("mtr"),
+        display_name="Tokens",
+        aggregation=Aggregation.SUM,
+        value_property="tokens",
+        dimension_keys=(),
+        grace=MAX_GRACE,
+        allow_negative=False,
+        archived=False,
+        create_time=NOW,
+        update_time=NOW,
+    )
+    uow.usage.add_meter(meter)
+    terms = PriceTerms(
+        "USD",
+        PricingScheme.TIERED,
+        tiers=(PriceTier(up_to=20, unit_amount_minor=7), PriceTier(None, unit_amount_minor=3)),
+        recurring=Recurring(unit, count, UsageType.METERED, meter.id),
+    )
+    price = Price(
+        stack.ids.new("price"),
+        tenant_id,
+        product_id,
+        terms,
+        "",
+        LifecycleState.ACTIVE,
+        True,
+        {},
+        NOW,
+        NOW,
+    )
+    uow.prices.add(price)
+    return SubscriptionItem(price.id, terms)
+
+
+def _usage(stack: Stack, uow: Any, sub: Subscription, plan: Plan, began: datetime) -> None:
+    """The plan's events (stored as ingestion stores them) and its earlier billing."""
+    (item,) = [item for item in sub.items if item.metered]
+    assert item.terms.recurring is not None
+    meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
+    events = []
+    for hours, tokens in plan.usage or ():
+        at = min(began + timedelta(hours=hours), NOW)
+        events.append(
+            NewEvent(
+                id=stack.ids.new("evt"),
+                meter_id=meter.id,
+                customer_id=sub.customer_id,
+                timestamp=at,
+                properties={"tokens": str(tokens)},
+                fingerprint="",
+                reading=meter.read({"tokens": str(tokens)}),
+            )
+        )
+    uow.usage.insert_events(sub.tenant_id, events, now=NOW)
+    uow.usage.add_to_rollups(sub.tenant_id, {meter.id: meter}, events)
+    if plan.billed_first_day is not None:
+        first_day = Period(began, began + timedelta(days=1))
+        uow.usage.add_billings(
+            [
+                BilledUsage(
+                    tenant_id=sub.tenant_id,
+                    id=stack.ids.new("ub"),
+                    subscription_id=sub.id,
+                    price_id=item.price_id,
+                    meter_id=meter.id,
+                    group_key="",
+                    period_start=first_day.start,
+                    period_end=first_day.end,
+                    quantity_micros=0,
+                    amount_minor=plan.billed_first_day,
+                    invoice_id="in_earlier",
+                    create_time=began,
+                )
+            ]
+        )
 
 
 def _location(code: str) -> TaxLocation:
@@ -319,6 +430,11 @@ def _assert_same(single: Engine, batch: Engine) -> int:
         # Which database transaction wrote a row (PostgreSQL's xid) differs by nature.
         drop = ("writer_xid",)
         assert _table(batch, table, drop=drop) == _table(single, table, drop=drop), table.name
+    # What the metered lines billed, whatever order the rows' ids were drawn in.
+    drop_ids = ("id", "writer_xid")
+    assert sorted(map(repr, _table(batch, t.usage_billings, drop=drop_ids))) == sorted(
+        map(repr, _table(single, t.usage_billings, drop=drop_ids))
+    )
     # Event ids are drawn in a different order (a batch posts first); everything else matches.
     assert _events(batch) == _events(single)
     with single.connect() as conn:

@@ -139,3 +139,63 @@ def test_used_price_refuses_new_terms() -> None:
         .terms
         == new_terms
     )
+
+
+def package(size: int, per_package: int = 500) -> PriceTerms:
+    return PriceTerms(
+        currency_code="USD",
+        scheme=PricingScheme.PACKAGE,
+        unit_amount_minor=per_package,
+        package_size=size,
+    )
+
+
+@pytest.mark.parametrize(
+    ("quantity", "size", "expected"),
+    [(0, 100, 0), (1, 100, 5), (100, 100, 5), (101, 100, 10), (1001, 100, 55), (7, 1, 35)],
+)
+def test_package_price_counts_whole_packages_rounding_a_partial_one_up(
+    quantity: int, size: int, expected: int
+) -> None:
+    assert package(size, per_package=5).amount_for(quantity) == Money(expected, "USD")
+
+
+@given(
+    micros=st.integers(0, 10**12),
+    size=st.integers(1, 10**6),
+    per_package=st.integers(0, 10**6),
+)
+def test_metered_package_amount_is_the_packages_that_hold_the_quantity(
+    micros: int, size: int, per_package: int
+) -> None:
+    from accrue.usage.model import UNIT
+    from accrue.usage.pricing import metered_amount
+
+    got = metered_amount(package(size, per_package), micros)
+    # The fewest packages whose units reach the quantity (exact integer arithmetic).
+    packages = -(-micros // (size * UNIT))
+    assert got.packages == packages
+    assert got.amount_minor == packages * per_package
+    assert (packages - 1) * size * UNIT < micros <= packages * size * UNIT or micros == 0
+    if micros % UNIT == 0:
+        assert (
+            package(size, per_package).amount_for(micros // UNIT).amount_minor == got.amount_minor
+        )
+
+
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        (package(0), "price.package_size"),
+        (package(10**12 + 1), "price.package_size"),
+        (
+            PriceTerms("USD", PricingScheme.PER_UNIT, unit_amount_minor=1, package_size=5),
+            "price.package_size",
+        ),
+        (PriceTerms("USD", PricingScheme.PACKAGE, package_size=5), "price.unit_amount"),
+    ],
+)
+def test_package_terms_are_validated(terms: PriceTerms, field: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        terms.validate()
+    assert [v.field for v in raised.value.field_violations] == [field]

@@ -28,6 +28,7 @@ _SCHEME = {
     catalog_pb2.PRICING_SCHEME_PER_UNIT: PricingScheme.PER_UNIT,
     catalog_pb2.PRICING_SCHEME_TIERED: PricingScheme.TIERED,
     catalog_pb2.PRICING_SCHEME_VOLUME: PricingScheme.VOLUME,
+    catalog_pb2.PRICING_SCHEME_PACKAGE: PricingScheme.PACKAGE,
 }
 _INTERVAL = {
     catalog_pb2.INTERVAL_UNIT_DAY: IntervalUnit.DAY,
@@ -58,7 +59,16 @@ _TAX_PB = {
 
 PRODUCT_UPDATABLE = frozenset({"display_name", "description", "metadata"})
 PRICE_UPDATABLE = frozenset(
-    {"nickname", "metadata", "unit_amount", "tiers", "pricing_scheme", "recurring", "tax_behavior"}
+    {
+        "nickname",
+        "metadata",
+        "unit_amount",
+        "tiers",
+        "pricing_scheme",
+        "package_size",
+        "recurring",
+        "tax_behavior",
+    }
 )
 
 
@@ -92,6 +102,7 @@ def price_to_pb(price: Price) -> catalog_pb2.Price:
         metadata=price.metadata,
         create_time=timestamp(price.create_time),
         update_time=timestamp(price.update_time),
+        package_size=terms.package_size,
     )
     if terms.unit_amount_minor is not None:
         message.unit_amount.CopyFrom(_money(terms.unit_amount_minor, terms.currency_code))
@@ -169,6 +180,7 @@ def price_terms_from_pb(price: catalog_pb2.Price, *, currency_code: str) -> Pric
         tiers=tiers,
         recurring=recurring,
         tax_behavior=_TAX.get(price.tax_behavior, TaxBehavior.EXCLUSIVE),
+        package_size=price.package_size,
     )
 
 
@@ -188,6 +200,8 @@ def merged_price_pb(
         merged.pricing_scheme = update.pricing_scheme
     if "tax_behavior" in fields:
         merged.tax_behavior = update.tax_behavior
+    if "package_size" in fields:
+        merged.package_size = update.package_size
     return merged
 
 

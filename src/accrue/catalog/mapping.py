@@ -63,6 +63,7 @@ def price_row(price: Price) -> dict[str, Any]:
         "usage_type": recurring.usage_type.value if recurring else None,
         "meter_id": (recurring.meter_id or None) if recurring else None,
         "tax_behavior": terms.tax_behavior.value,
+        "package_size": terms.package_size or None,
         "nickname": price.nickname,
         "state": price.state.value,
         "in_use": price.in_use,
@@ -88,6 +89,7 @@ def price_from_row(row: Any) -> Price:
         tiers=tuple(PriceTier(t["up_to"], t["unit"], t["flat"]) for t in row.tiers),
         recurring=recurring,
         tax_behavior=TaxBehavior(row.tax_behavior),
+        package_size=row.package_size or 0,
     )
     return Price(
         id=row.id,

@@ -8,8 +8,10 @@ when it was billed, so changing terms means a new price.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from fractions import Fraction
 
 from accrue.kernel.calendar import IntervalUnit
 from accrue.kernel.errors import (
@@ -28,6 +30,7 @@ class PricingScheme(enum.Enum):
     PER_UNIT = "per_unit"
     TIERED = "tiered"
     VOLUME = "volume"
+    PACKAGE = "package"
 
 
 class UsageType(enum.Enum):
@@ -49,7 +52,11 @@ MAX_INTERVAL_COUNT = {
 }
 
 # Fields of a price whose change would alter what a customer pays.
-ECONOMIC_FIELDS = frozenset({"pricing_scheme", "unit_amount", "tiers", "recurring", "tax_behavior"})
+ECONOMIC_FIELDS = frozenset(
+    {"pricing_scheme", "unit_amount", "tiers", "package_size", "recurring", "tax_behavior"}
+)
+# The largest package a PACKAGE price may have, in units.
+MAX_PACKAGE_SIZE = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,25 +87,36 @@ class PriceTerms:
     tiers: tuple[PriceTier, ...] = ()
     recurring: Recurring | None = None
     tax_behavior: TaxBehavior = TaxBehavior.EXCLUSIVE
+    # PACKAGE prices: units per package (`unit_amount_minor` is per package); else 0.
+    package_size: int = 0
 
     def validate(self, prefix: str = "price") -> None:
         """Raise ValidationFailed listing every inconsistency of these terms."""
         Currency.of(self.currency_code)
         problems = Violations()
-        flat_like = self.scheme in (PricingScheme.FLAT, PricingScheme.PER_UNIT)
+        flat_like = self.scheme in (
+            PricingScheme.FLAT,
+            PricingScheme.PER_UNIT,
+            PricingScheme.PACKAGE,
+        )
         if flat_like:
             if self.unit_amount_minor is None:
-                problems.add(f"{prefix}.unit_amount", "required for FLAT and PER_UNIT prices")
+                problems.add(
+                    f"{prefix}.unit_amount", "required for FLAT, PER_UNIT and PACKAGE prices"
+                )
             elif self.unit_amount_minor < 0:
                 problems.add(f"{prefix}.unit_amount", "must not be negative")
             else:
                 check_amount(self.unit_amount_minor, field=f"{prefix}.unit_amount")
             if self.tiers:
-                problems.add(f"{prefix}.tiers", "must be empty for FLAT and PER_UNIT prices")
+                problems.add(
+                    f"{prefix}.tiers", "must be empty for FLAT, PER_UNIT and PACKAGE prices"
+                )
         else:
             if self.unit_amount_minor is not None:
                 problems.add(f"{prefix}.unit_amount", "must be unset for TIERED and VOLUME prices")
             self._validate_tiers(problems, prefix)
+        self._validate_package(problems, prefix)
         if self.recurring is not None:
             limit = MAX_INTERVAL_COUNT[self.recurring.interval_unit]
             if not 1 <= self.recurring.interval_count <= limit:
@@ -109,6 +127,16 @@ class PriceTerms:
             if self.recurring.meter_id and self.recurring.usage_type is not UsageType.METERED:
                 problems.add(f"{prefix}.recurring.meter_id", "only METERED prices name a meter")
         problems.raise_if_any("the price terms are invalid")
+
+    def _validate_package(self, problems: Violations, prefix: str) -> None:
+        if self.scheme is not PricingScheme.PACKAGE:
+            if self.package_size:
+                problems.add(f"{prefix}.package_size", "only PACKAGE prices have a package size")
+        elif not 1 <= self.package_size <= MAX_PACKAGE_SIZE:
+            problems.add(
+                f"{prefix}.package_size",
+                f"must be between 1 and {MAX_PACKAGE_SIZE} units for a PACKAGE price",
+            )
 
     def _validate_tiers(self, problems: Violations, prefix: str) -> None:
         if not self.tiers:
@@ -135,6 +163,12 @@ class PriceTerms:
                 else:
                     check_amount(amount, field=f"{path}.{name}")
 
+    @property
+    def shown_unit_amount_minor(self) -> int | None:
+        """The unit price a line may show as "quantity x unit": none for a PACKAGE price,
+        whose amount is per package (the line's explanation counts the packages)."""
+        return None if self.scheme is PricingScheme.PACKAGE else self.unit_amount_minor
+
     def amount_for(self, quantity: int) -> Money:
         """What `quantity` units cost for one period, in minor units."""
         if quantity < 0:
@@ -143,11 +177,18 @@ class PriceTerms:
         return Money(check_amount(minor, field="amount"), self.currency_code)
 
 
+def packages(quantity: Fraction | int, package_size: int) -> int:
+    """Whole packages of `package_size` units that hold `quantity`: a partial one counts."""
+    return math.ceil(Fraction(quantity) / package_size) if quantity > 0 else 0
+
+
 def _amount_minor(terms: PriceTerms, quantity: int) -> int:
     if terms.scheme is PricingScheme.FLAT:
         return terms.unit_amount_minor or 0
     if terms.scheme is PricingScheme.PER_UNIT:
         return (terms.unit_amount_minor or 0) * quantity
+    if terms.scheme is PricingScheme.PACKAGE:
+        return (terms.unit_amount_minor or 0) * packages(quantity, terms.package_size)
     if terms.scheme is PricingScheme.VOLUME:
         for tier in terms.tiers:
             if tier.up_to is None or quantity <= tier.up_to:

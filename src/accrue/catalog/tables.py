@@ -51,6 +51,8 @@ prices = Table(
     Column("usage_type", String(16), nullable=True),
     Column("meter_id", ID, nullable=True),
     Column("tax_behavior", String(16), nullable=False),
+    # PACKAGE prices: units per package; NULL for every other scheme.
+    Column("package_size", BigInteger, nullable=True),
     Column("nickname", String(256), nullable=False),
     Column("state", String(16), nullable=False),
     Column("in_use", Boolean, nullable=False),

@@ -69,6 +69,7 @@ def terms_json(terms: PriceTerms) -> dict[str, Any]:
             **({"meter_id": recurring.meter_id} if recurring.meter_id else {}),
         },
         "tax_behavior": terms.tax_behavior.value,
+        **({"package_size": terms.package_size} if terms.package_size else {}),
     }
 
 
@@ -88,6 +89,7 @@ def terms_of(data: Mapping[str, Any]) -> PriceTerms:
             meter_id=recurring.get("meter_id", ""),
         ),
         tax_behavior=TaxBehavior(data["tax_behavior"]),
+        package_size=data.get("package_size", 0),
     )
 
 

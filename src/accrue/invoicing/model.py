@@ -62,6 +62,20 @@ class CreditNoteReason(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class UsageMark:
+    """What a metered line bills, so the usage area can record it once it is invoiced.
+
+    Never stored on the invoice: a line read back has none, so only the lines a
+    step has just made are recorded.
+    """
+
+    meter_id: str
+    group_key: str
+    # The quantity this line adds to (or, negative, takes from) the period's billed quantity.
+    quantity_micros: int
+
+
+@dataclass(frozen=True, slots=True)
 class LineCharge:
     """A line's amount before tax: what is billed and how the amount came about."""
 
@@ -80,6 +94,7 @@ class LineCharge:
     unrounded: Fraction
     rounding: str
     explanation: str
+    usage: UsageMark | None = None
 
     @classmethod
     def from_proration(

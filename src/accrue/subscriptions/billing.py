@@ -7,7 +7,7 @@ change bills the same way whoever triggers it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -30,6 +30,7 @@ from accrue.subscriptions.model import (
 )
 
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+_UNBILLED_USAGE = (SubscriptionStatus.TRIALING, SubscriptionStatus.INCOMPLETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,41 @@ class DuePlan:
 
 
 class ArrearsCharges(Protocol):
-    """Metered items' lines for a period that has ended (the usage area provides it)."""
+    """Metered items' lines (the usage area provides them) and the record of what they billed.
 
-    def charges(self, sub: Subscription, period: Period) -> list[LineCharge]: ...
+    `unsaved`: metered lines planned by earlier steps and not stored yet; they
+    count as billed, so a plan of many steps bills what one step at a time does.
+    """
+
+    def charges(
+        self, sub: Subscription, period: Period, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """The usage of a period that has ended, and what changed in earlier ones."""
+        ...
+
     def removed_charges(
         self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
     ) -> list[LineCharge]:
         """Usage of metered items a change removes, from the period's start to the change."""
+        ...
+
+    def final_charges(
+        self, sub: Subscription, until: datetime, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """Every metered item's usage of the current period up to `until`, and what
+        changed in earlier ones (an immediate cancellation's last lines)."""
+        ...
+
+    def record_billed(
+        self,
+        uow: UnitOfWork,
+        sub: Subscription,
+        charges: Iterable[LineCharge],
+        *,
+        invoice_id: str,
+        at: datetime,
+    ) -> None:
+        """Record the metered lines among `charges` as billed."""
         ...
 
 
@@ -99,7 +128,24 @@ class SubscriptionBilling:
     ) -> Subscription:
         """Issue `draft` for `sub`; its pending lines are now billed."""
         invoice = self._invoicing.issue(uow, draft, now=now)
+        self.record_usage(uow, sub, draft.lines, invoice_id=invoice.id, at=now)
         return _billed(sub, invoice)
+
+    def record_usage(
+        self,
+        uow: UnitOfWork,
+        sub: Subscription,
+        lines: Sequence[InvoiceLine],
+        *,
+        invoice_id: str,
+        at: datetime,
+    ) -> None:
+        """Record what the metered lines just made bill (lines read back carry no mark,
+        so pending lines recorded when they were made are not recorded twice)."""
+        if self._usage is not None:
+            self._usage.record_billed(
+                uow, sub, [line.charge for line in lines], invoice_id=invoice_id, at=at
+            )
 
     def lines_invoice(
         self,
@@ -157,7 +203,13 @@ class SubscriptionBilling:
         )
 
     def plan_step(
-        self, customer: Customer, sub: Subscription, work: DueWork, *, preview: bool = False
+        self,
+        customer: Customer,
+        sub: Subscription,
+        work: DueWork,
+        *,
+        preview: bool = False,
+        unsaved: Sequence[LineCharge] = (),
     ) -> tuple[Transition, Invoice | None]:
         """What one piece of due work does and the invoice it makes, without storing anything.
 
@@ -168,7 +220,7 @@ class SubscriptionBilling:
         new = transition.subscription
         if work.action is DueAction.SCHEDULED_RESUME:
             return transition, self.resume_invoice(customer, sub, new, preview=preview)
-        arrears = self._arrears(sub, work)
+        arrears = self._arrears(sub, work, unsaved)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
             lines = self._invoicing.lines(customer, arrears)
@@ -198,22 +250,45 @@ class SubscriptionBilling:
             return []
         return self._usage.removed_charges(sub, removed, at)
 
-    def _arrears(self, sub: Subscription, work: DueWork) -> list[LineCharge]:
+    def usage_until_cancel(self, sub: Subscription, at: datetime) -> list[LineCharge]:
+        """An immediate cancellation's usage: the current period's up to `at`, and what
+        changed in earlier periods since they were billed (a trial's and an unstarted
+        subscription's usage is free)."""
+        if self._usage is None or sub.status in _UNBILLED_USAGE:
+            return []
+        return self._usage.final_charges(sub, at)
+
+    def _arrears(
+        self, sub: Subscription, work: DueWork, unsaved: Sequence[LineCharge]
+    ) -> list[LineCharge]:
         """Metered usage of the period `work` closes (a trial's usage is free)."""
         if self._usage is None or sub.status is SubscriptionStatus.TRIALING:
             return []
         if work.action not in (DueAction.RENEWAL, DueAction.PERIOD_END_CANCELLATION):
             return []
-        return self._usage.charges(sub, sub.current_period)
+        return self._usage.charges(sub, sub.current_period, unsaved)
 
     def run_step(
-        self, uow: UnitOfWork, customer: Customer, sub: Subscription, work: DueWork
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        sub: Subscription,
+        work: DueWork,
+        *,
+        unsaved: list[LineCharge] | None = None,
     ) -> Subscription:
-        """Carry out one piece of due work at its scheduled instant, with its invoice."""
-        transition, draft = self.plan_step(customer, sub, work)
+        """Carry out one piece of due work at its scheduled instant, with its invoice.
+
+        `unsaved`: the metered lines earlier steps of this transaction billed (the
+        usage is read through its own unit of work, which cannot see them yet); this
+        step's are added to it.
+        """
+        transition, draft = self.plan_step(customer, sub, work, unsaved=unsaved or ())
         new = transition.subscription
         if draft is not None:
             new = self.issue(uow, new, draft, now=work.at)
+            if unsaved is not None:
+                unsaved += [line.charge for line in draft.lines if line.charge.usage]
         new = replace(new, update_time=work.at)
         self.record(uow, replace(transition, subscription=new))
         return new
@@ -223,8 +298,9 @@ class SubscriptionBilling:
     ) -> tuple[Subscription, int]:
         """Every step due at or before `until`, in order; the result and the step count."""
         steps = 0
+        unsaved: list[LineCharge] = []
         while (work := subs.due_work(sub, until)) is not None:
-            sub = self.run_step(uow, customer, sub, work)
+            sub = self.run_step(uow, customer, sub, work, unsaved=unsaved)
             steps += 1
         return sub, steps
 
@@ -256,11 +332,13 @@ class SubscriptionBilling:
         for customer, stored in due:
             sub = stored
             steps: list[Transition] = []
+            unsaved: list[LineCharge] = []
             while (work := subs.due_work(sub, until)) is not None:
-                transition, draft = self.plan_step(customer, sub, work)
+                transition, draft = self.plan_step(customer, sub, work, unsaved=unsaved)
                 new = transition.subscription
                 if draft is not None:
                     drafts.append((draft, work.at))
+                    unsaved += [line.charge for line in draft.lines if line.charge.usage]
                     new = _billed(new, draft)
                 new = replace(new, update_time=work.at)
                 steps.append(replace(transition, subscription=new))
@@ -291,6 +369,11 @@ class SubscriptionBilling:
     def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
         """The second half of `run_due_many`: the drafts issued, the events recorded."""
         self._invoicing.issue_many(uow, plan.drafts)
+        subscriptions = {sub.id: sub for sub, _ in plan.planned}
+        for draft, at in plan.drafts:
+            self.record_usage(
+                uow, subscriptions[draft.subscription_id], draft.lines, invoice_id=draft.id, at=at
+            )
         for _sub, steps in plan.planned:
             for transition in steps:
                 self.record(uow, transition)

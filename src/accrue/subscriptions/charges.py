@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from fractions import Fraction
 
-from accrue.invoicing.line_text import period_text, whole_period_line
+from accrue.catalog.model import PricingScheme, packages
+from accrue.invoicing.line_text import TIMES, period_text, whole_period_line
 from accrue.invoicing.model import InvoiceLine, LineCharge, taxed
 from accrue.invoicing.proration import prorate_partial_period
 from accrue.invoicing.tax import TaxRate
@@ -98,12 +99,20 @@ def with_tax(
 
 
 def _whole(sub: Subscription, item: SubscriptionItem, period: Period) -> LineCharge:
-    amount = item.terms.amount_for(item.quantity).amount_minor
+    terms = item.terms
+    amount = terms.amount_for(item.quantity).amount_minor
+    explanation = f"{amount} for one whole period"
+    if terms.scheme is PricingScheme.PACKAGE:
+        count = packages(item.quantity, terms.package_size)
+        explanation = (
+            f"{item.quantity} units in packages of {terms.package_size}, rounded up ="
+            f" {count} packages {TIMES} {terms.unit_amount_minor} = {explanation}"
+        )
     return LineCharge(
         description=whole_period_line(
             label=item.label or item.price_id,
             quantity=item.quantity,
-            unit_amount_minor=item.terms.unit_amount_minor,
+            unit_amount_minor=terms.shown_unit_amount_minor,
             currency_code=item.terms.currency_code,
             start=period.start,
             end=period.end,
@@ -112,9 +121,9 @@ def _whole(sub: Subscription, item: SubscriptionItem, period: Period) -> LineCha
         price_id=item.price_id,
         subscription_id=sub.id,
         quantity=item.quantity,
-        unit_amount_minor=item.terms.unit_amount_minor,
+        unit_amount_minor=terms.shown_unit_amount_minor,
         amount_minor=amount,
-        tax_behavior=item.terms.tax_behavior,
+        tax_behavior=terms.tax_behavior,
         period_start=period.start,
         period_end=period.end,
         proration=False,
@@ -122,7 +131,7 @@ def _whole(sub: Subscription, item: SubscriptionItem, period: Period) -> LineCha
         full_period_amount_minor=amount,
         unrounded=Fraction(amount),
         rounding=DEFAULT_RULE.value,
-        explanation=f"{amount} for one whole period",
+        explanation=explanation,
     )
 
 

@@ -236,7 +236,7 @@ class SubscriptionService:
                 credit = self._preview_credit(uow, customer, invoice)
                 invoice = replace(invoice, credit_applied_minor=credit)
         preview = transition.subscription
-        if change.behavior is ProrationBehavior.CREATE_PRORATIONS:
+        if change.behavior is not ProrationBehavior.ALWAYS_INVOICE:
             preview = replace(preview, pending_lines=(*sub.pending_lines, *lines))
         preview = replace(preview, update_time=now)
         return ChangeResult(preview, tuple(lines), invoice, at, violations)
@@ -255,8 +255,12 @@ class SubscriptionService:
                 uow, customer, new, lines, reason=BillingReason.SUBSCRIPTION_UPDATE, now=at
             )
             invoice = uow.invoices.get(tenant_id, new.latest_invoice_id)
-        elif change.behavior is ProrationBehavior.CREATE_PRORATIONS:
+        elif lines:
+            # CREATE_PRORATIONS, and NONE whose only lines are the usage so far of
+            # metered items the change removes: billed on the next invoice, at the
+            # price they were used under, never dropped.
             new = replace(new, pending_lines=(*sub.pending_lines, *lines))
+            self._billing.record_usage(uow, new, lines, invoice_id="", at=at)
         for item in new.items:
             uow.prices.mark_in_use(tenant_id, item.price_id)
         return ChangeResult(self._save(uow, sub, new, transition), tuple(lines), invoice, at)
@@ -345,6 +349,9 @@ class SubscriptionService:
             lines = self._invoicing.lines(customer, credits)
             if self._net_against_open_invoice(uow, sub, lines, now=now):
                 lines = []
+            # The usage so far is billed on this final invoice (Stripe's invoice_now):
+            # no renewal comes to bill it later.
+            lines += self._invoicing.lines(customer, self._billing.usage_until_cancel(sub, now))
             if sub.status is SubscriptionStatus.INCOMPLETE:
                 self._void_unpaid_first_invoice(uow, sub, now=now)
             new = self._billing.issue_lines(

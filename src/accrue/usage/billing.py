@@ -1,141 +1,278 @@
 """Metered items billed in arrears: the lines a renewal adds for the period that ended.
 
-A metered item's line for period P counts the events recorded before P ended
-(the `late` flag is set at ingestion from the customer's clock, so a test
-clock's simulated time decides it too). Events of P recorded after P ended,
-inside the meter's grace, are billed on the next renewal as a separate "late
-usage" line naming P: the price of all of P's usage less the price already
-billed, so tiers stay right. Grouped meters get a line per group of dimension
-values.
+A metered item's line for period P prices all of P's usage at the renewal
+that closes P. What each metered line billed is recorded (`usage_billings`:
+per subscription, price, usage period and group, the quantity and amount it
+added), and every later renewal (or an immediate cancellation's final
+invoice) looks again at each earlier usage period that may still change - its
+end plus the meter's grace reaches back past the previous renewal - and bills
+the difference between the price of its usage now and the sum billed: a
+"late usage" line when usage arrived late, a "usage adjustment" line
+(negative when it gives money back) when a correction changed it. Each line
+names the period it is for. So usage is billed once however late it comes
+inside the grace, tiers and packages stay right (the price of the whole
+period, less what was billed), and a correction is never lost nor counted
+twice. A negative adjustment can make an invoice's total negative; invoicing
+turns that into customer credit balance, as it does for proration credits.
 
 The usage is read through its own read-only unit of work: the renewal is
-planned in memory (the bill run plans many subscriptions before it writes),
-and what it reads is committed usage of a period that has ended. An event
-recorded before the period's end whose transaction commits after the renewal
-read it is not billed; the window is the time a batch takes to commit.
+planned in memory (the bill run plans many subscriptions, and many steps of
+one, before it writes), so the caller passes the metered lines it planned but
+has not stored yet (`unsaved`) and they count as billed. Usage committed
+after a renewal read it is picked up by the next renewal, not lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from accrue.invoicing.model import LineCharge
-from accrue.kernel.calendar import Period, period_containing
+from accrue.catalog.model import PriceTerms
+from accrue.invoicing.model import LineCharge, UsageMark
+from accrue.kernel.calendar import Period
+from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import Subscription, SubscriptionItem
-from accrue.usage.model import Aggregate, Meter, group_dimensions
-from accrue.usage.pricing import metered_line
+from accrue.usage.model import MAX_GRACE, BilledUsage, Meter, group_dimensions
+from accrue.usage.pricing import metered_amount, metered_line
 from accrue.usage.service import period_total_micros
+
+# (price id, usage period start, usage period end, group key)
+_Slot = tuple[str, datetime, datetime, str]
+
+
+@dataclass(slots=True)
+class _Billed:
+    quantity_micros: int = 0
+    amount_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One price's usage over one usage period: what a set of lines is for."""
+
+    price_id: str
+    terms: PriceTerms
+    label: str
+    meter: Meter
+    period: Period
+    # The part the step closes (its first line is plain usage), or an earlier one.
+    current: bool
 
 
 class UsageArrears:
-    def __init__(self, uow_factory: Any) -> None:
+    def __init__(self, uow_factory: Any, ids: IdGenerator) -> None:
         self._uow_factory = uow_factory
+        self._ids = ids
 
-    def charges(self, sub: Subscription, period: Period) -> list[LineCharge]:
-        """Lines of `sub`'s metered items for `period` (ended), and late usage of the one before."""
-        items = [item for item in sub.items if item.metered]
-        if not items:
+    def charges(
+        self, sub: Subscription, period: Period, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """Lines of `sub`'s metered items for `period` (ended), and what changed since
+        in the earlier periods."""
+        return self._lines(sub, period, since=period.start, unsaved=unsaved)
+
+    def final_charges(
+        self, sub: Subscription, until: datetime, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """The current period's usage up to `until` and what changed in earlier periods."""
+        current = sub.current_period
+        if until <= current.start:
             return []
-        previous = self._previous(sub, period)
-        lines: list[LineCharge] = []
-        with self._uow_factory(write=False) as uow:
-            for item in items:
-                assert item.terms.recurring is not None
-                meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
-                if meter is None:
-                    continue
-                part = _since(item, period)
-                if part is not None:
-                    lines += self._item_lines(uow, sub, item, meter, part, late=False)
-                late_part = None if previous is None else _since(item, previous)
-                if late_part is not None:
-                    lines += self._item_lines(uow, sub, item, meter, late_part, late=True)
-        return lines
+        part = Period(current.start, min(until, current.end))
+        return self._lines(sub, part, since=current.start, unsaved=unsaved)
 
     def removed_charges(
         self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
     ) -> list[LineCharge]:
         """Usage of `removed` metered items from the period's start (or when each was
         added) to `until`, at their own price: a plan change bills each price its part."""
-        lines: list[LineCharge] = []
+        if until <= sub.current_period.start:
+            return []
         with self._uow_factory(write=False) as uow:
-            for item in removed:
-                assert item.terms.recurring is not None
-                meter = uow.usage.get_meter(sub.tenant_id, item.terms.recurring.meter_id)
-                if meter is None or until <= sub.current_period.start:
-                    continue
-                part = _since(item, Period(sub.current_period.start, until))
-                if part is not None:
-                    lines += self._item_lines(uow, sub, item, meter, part, late=False)
-        return lines
+            parts = self._current_parts(uow, sub, removed, Period(sub.current_period.start, until))
+            return self._priced(uow, sub, parts, billed={})
 
-    @staticmethod
-    def _previous(sub: Subscription, period: Period) -> Period | None:
-        before = period_containing(sub.anchor, sub.interval, period.start - timedelta(seconds=1))
-        start = max(before.start, sub.create_time.replace(microsecond=0))
-        return Period(start, period.start) if start < period.start else None
-
-    def _item_lines(
+    def record_billed(
         self,
         uow: Any,
         sub: Subscription,
-        item: SubscriptionItem,
-        meter: Meter,
-        period: Period,
+        charges: Iterable[LineCharge],
         *,
-        late: bool,
+        invoice_id: str,
+        at: datetime,
+    ) -> None:
+        """Record the metered lines in `charges` as billed (on `invoice_id`, or "" while
+        they wait on the subscription for its next invoice)."""
+        rows = [
+            BilledUsage(
+                tenant_id=sub.tenant_id,
+                id=self._ids.new("ub"),
+                subscription_id=sub.id,
+                price_id=charge.price_id,
+                meter_id=charge.usage.meter_id,
+                group_key=charge.usage.group_key,
+                period_start=charge.period_start,
+                period_end=charge.period_end,
+                quantity_micros=charge.usage.quantity_micros,
+                amount_minor=charge.amount_minor,
+                invoice_id=invoice_id,
+                create_time=at,
+            )
+            for charge in charges
+            if charge.usage is not None
+            and charge.period_start is not None
+            and charge.period_end is not None
+        ]
+        uow.usage.add_billings(rows)
+
+    # -- planning ---------------------------------------------------------------
+
+    def _lines(
+        self, sub: Subscription, part: Period, *, since: datetime, unsaved: Sequence[LineCharge]
     ) -> list[LineCharge]:
-        line = _LineMaker(sub, item, meter, period)
-        store = uow.usage
-        if not meter.dimension_keys:
-            on_time = _total(uow, sub, meter, period, late=False)
-            if not late:
-                return [line.make("", on_time)]
-            everything = _total(uow, sub, meter, period, late=None)
-            if everything == on_time:
-                return []
-            return [line.make("", everything, late_of=on_time)]
-        on_groups = store.period_aggregates(
-            sub.tenant_id, sub.customer_id, meter, period, late=False
-        )
-        if not late:
-            return [
-                line.make(key, on_groups[key].quantity_micros(meter.aggregation))
-                for key in sorted(on_groups)
-            ]
-        all_groups = store.period_aggregates(sub.tenant_id, sub.customer_id, meter, period)
-        lines = []
-        for key in sorted(all_groups):
-            billed = on_groups.get(key, Aggregate()).quantity_micros(meter.aggregation)
-            everything = all_groups[key].quantity_micros(meter.aggregation)
-            if everything != billed:
-                lines.append(line.make(key, everything, late_of=billed))
+        items = [item for item in sub.items if item.metered]
+        if not items:
+            # A subscription without metered items (most of a bill run) reads nothing.
+            # One whose last metered item a change removed has billed its usage to the
+            # change; what arrives for that part later is not looked at again.
+            return []
+        with self._uow_factory(write=False) as uow:
+            rows = uow.usage.billings(sub.tenant_id, sub.id, ending_from=since - MAX_GRACE)
+            billed = _billed(rows, unsaved)
+            parts = self._current_parts(uow, sub, items, part)
+            taken = {(p.price_id, p.period) for p in parts}
+            for earlier in self._earlier_parts(uow, sub, rows, since=since):
+                if (earlier.price_id, earlier.period) not in taken:
+                    taken.add((earlier.price_id, earlier.period))
+                    parts.append(earlier)
+            return self._priced(uow, sub, parts, billed=billed)
+
+    def _current_parts(
+        self, uow: Any, sub: Subscription, items: Sequence[SubscriptionItem], period: Period
+    ) -> list[_Part]:
+        parts = []
+        for item in items:
+            meter = _meter(uow, sub, item.terms)
+            part = _since(item, period)
+            if meter is not None and part is not None:
+                parts.append(_Part(item.price_id, item.terms, item.label, meter, part, True))
+        return parts
+
+    @staticmethod
+    def _earlier_parts(
+        uow: Any, sub: Subscription, rows: Sequence[BilledUsage], *, since: datetime
+    ) -> list[_Part]:
+        """Earlier usage periods that may have changed since the previous renewal (at
+        `since`): every billed one whose end plus the meter's grace reaches `since`
+        (every part billed has a row: a part without usage bills a zero line)."""
+        by_price = {item.price_id: item for item in sub.items}
+        found: dict[tuple[str, Period], _Part] = {}
+        for row in rows:
+            period = Period(row.period_start, row.period_end)
+            if (row.price_id, period) in found:
+                continue
+            item = by_price.get(row.price_id)
+            terms, label = (item.terms, item.label) if item else (_terms(uow, sub, row), "")
+            meter = uow.usage.get_meter(sub.tenant_id, row.meter_id)
+            if terms is None or meter is None or row.period_end + meter.grace < since:
+                continue
+            found[(row.price_id, period)] = _Part(row.price_id, terms, label, meter, period, False)
+        return list(found.values())
+
+    def _priced(
+        self, uow: Any, sub: Subscription, parts: Sequence[_Part], *, billed: dict[_Slot, _Billed]
+    ) -> list[LineCharge]:
+        lines: list[LineCharge] = []
+        for part in parts:
+            now = _quantities(uow, sub, part)
+            groups = sorted(set(now) | {g for (p, s, e, g) in billed if (p, s, e) == _ident(part)})
+            if part.current and not groups:
+                groups = [""]  # a zero line, so the part is on record for later usage
+            for group in groups:
+                line = _group_line(
+                    sub, part, group, now.get(group), billed.get((*_ident(part), group))
+                )
+                if line is not None:
+                    lines.append(line)
         return lines
 
 
-class _LineMaker:
-    def __init__(
-        self, sub: Subscription, item: SubscriptionItem, meter: Meter, period: Period
-    ) -> None:
-        self._sub, self._item, self._meter, self._period = sub, item, meter, period
+def _ident(part: _Part) -> tuple[str, datetime, datetime]:
+    return (part.price_id, part.period.start, part.period.end)
 
-    def make(self, key: str, quantity_micros: int, *, late_of: int | None = None) -> LineCharge:
-        dimensions = group_dimensions(self._meter.dimension_keys, key)
-        group_text = ", ".join(f"{k}={v}" for k, v in dimensions.items())
-        return metered_line(
-            terms=self._item.terms,
-            price_id=self._item.price_id,
-            subscription_id=self._sub.id,
-            label=self._item.label,
-            group_text=group_text,
-            quantity_micros=quantity_micros,
-            period_start=self._period.start,
-            period_end=self._period.end,
-            time_zone=self._sub.anchor.time_zone,
-            late_of=late_of,
+
+def _billed(rows: Sequence[BilledUsage], unsaved: Sequence[LineCharge]) -> dict[_Slot, _Billed]:
+    """What each (price, period, group) has been billed: stored rows and unsaved lines."""
+    billed: dict[_Slot, _Billed] = {}
+    for row in rows:
+        slot = billed.setdefault(
+            (row.price_id, row.period_start, row.period_end, row.group_key), _Billed()
         )
+        slot.quantity_micros += row.quantity_micros
+        slot.amount_minor += row.amount_minor
+    for charge in unsaved:
+        if charge.usage is None or charge.period_start is None or charge.period_end is None:
+            continue
+        key = (charge.price_id, charge.period_start, charge.period_end, charge.usage.group_key)
+        slot = billed.setdefault(key, _Billed())
+        slot.quantity_micros += charge.usage.quantity_micros
+        slot.amount_minor += charge.amount_minor
+    return billed
+
+
+def _quantities(uow: Any, sub: Subscription, part: _Part) -> dict[str, int]:
+    """The part's quantity now per group ("" for a meter without dimensions)."""
+    meter = part.meter
+    if not meter.dimension_keys:
+        total = period_total_micros(uow, sub.tenant_id, sub.customer_id, meter, part.period)
+        return {"": total}
+    groups = uow.usage.period_aggregates(sub.tenant_id, sub.customer_id, meter, part.period)
+    return {key: groups[key].quantity_micros(meter.aggregation) for key in groups}
+
+
+def _group_line(
+    sub: Subscription, part: _Part, group: str, now: int | None, billed: _Billed | None
+) -> LineCharge | None:
+    """The line of one group of a part: its usage, or the difference from what was billed."""
+    quantity = now or 0
+    if billed is None:
+        if not part.current and not quantity:
+            return None
+        late_of = None if part.current else 0
+        added = quantity
+    else:
+        if metered_amount(part.terms, quantity).amount_minor == billed.amount_minor:
+            return None
+        late_of = billed.quantity_micros
+        added = quantity - billed.quantity_micros
+    dimensions = group_dimensions(part.meter.dimension_keys, group)
+    line = metered_line(
+        terms=part.terms,
+        price_id=part.price_id,
+        subscription_id=sub.id,
+        label=part.label,
+        group_text=", ".join(f"{k}={v}" for k, v in dimensions.items()),
+        quantity_micros=quantity,
+        period_start=part.period.start,
+        period_end=part.period.end,
+        time_zone=sub.anchor.time_zone,
+        late_of=late_of,
+    )
+    return replace(line, usage=UsageMark(part.meter.id, group, added))
+
+
+def _meter(uow: Any, sub: Subscription, terms: PriceTerms) -> Meter | None:
+    assert terms.recurring is not None
+    meter = uow.usage.get_meter(sub.tenant_id, terms.recurring.meter_id)
+    return meter if isinstance(meter, Meter) else None
+
+
+def _terms(uow: Any, sub: Subscription, row: BilledUsage) -> PriceTerms | None:
+    """A price no longer on the subscription: its terms are frozen since it was used."""
+    price = uow.prices.get(sub.tenant_id, row.price_id)
+    return None if price is None else price.terms
 
 
 def _since(item: SubscriptionItem, period: Period) -> Period | None:
@@ -144,7 +281,3 @@ def _since(item: SubscriptionItem, period: Period) -> Period | None:
     if since is None or since <= period.start:
         return period
     return Period(since, period.end) if since < period.end else None
-
-
-def _total(uow: Any, sub: Subscription, meter: Meter, period: Period, *, late: bool | None) -> int:
-    return period_total_micros(uow, sub.tenant_id, sub.customer_id, meter, period, late=late)

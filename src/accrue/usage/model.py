@@ -295,3 +295,25 @@ def check_timing(
 def check_batch_size(count: int) -> None:
     if not 1 <= count <= MAX_BATCH:
         raise ValidationFailed.on("events", f"must hold 1 to {MAX_BATCH} events")
+
+
+@dataclass(frozen=True, slots=True)
+class BilledUsage:
+    """One metered line as billed: what it added to a usage period's billed total.
+
+    Rows are only ever added (a correction is a new line, so a new row); the
+    sums over a (subscription, price, period, group) are what has been billed.
+    """
+
+    tenant_id: str
+    id: str
+    subscription_id: str
+    price_id: str
+    meter_id: str
+    group_key: str
+    period_start: datetime
+    period_end: datetime
+    quantity_micros: int
+    amount_minor: int
+    invoice_id: str
+    create_time: datetime

@@ -1,4 +1,4 @@
-"""What a metered quantity costs: per unit, flat, graduated (TIERED) and VOLUME tiers.
+"""What a metered quantity costs: per unit, flat, PACKAGE, graduated (TIERED) and VOLUME tiers.
 
 Quantities are exact decimals (micros), so a line's amount is an exact
 fraction of minor units, rounded once (ROUND_HALF_EVEN) at the end; the line's
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from accrue.catalog.model import PriceTerms, PricingScheme
+from accrue.catalog.model import PriceTerms, PricingScheme, packages
 from accrue.invoicing.line_text import period_text
 from accrue.invoicing.model import LineCharge
 from accrue.kernel.money import Money
@@ -28,6 +28,8 @@ class MeteredAmount:
     unrounded: Fraction
     amount_minor: int
     tiers_used: tuple[str, ...]
+    # PACKAGE prices: the whole packages billed (a partial one rounded up); else 0.
+    packages: int = 0
 
 
 def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
@@ -35,7 +37,16 @@ def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
     q = Fraction(max(quantity_micros, 0), UNIT)
     money = _money(terms.currency_code)
     used: list[str] = []
-    if terms.scheme is PricingScheme.FLAT:
+    count = 0
+    if terms.scheme is PricingScheme.PACKAGE:
+        count = packages(q, terms.package_size)
+        unit = terms.unit_amount_minor or 0
+        total = Fraction(unit * count)
+        used.append(
+            f"{_q(q)} in packages of {terms.package_size}, rounded up = {count} packages"
+            f" {TIMES} {money(unit)}"
+        )
+    elif terms.scheme is PricingScheme.FLAT:
         total = Fraction(terms.unit_amount_minor or 0)
         used.append(f"flat {money(terms.unit_amount_minor or 0)}")
     elif terms.scheme is PricingScheme.PER_UNIT:
@@ -66,7 +77,7 @@ def metered_amount(terms: PriceTerms, quantity_micros: int) -> MeteredAmount:
             if tier.up_to is None:
                 break
             lower = Fraction(tier.up_to)
-    return MeteredAmount(total, round_minor(total, rule=DEFAULT_RULE), tuple(used))
+    return MeteredAmount(total, round_minor(total, rule=DEFAULT_RULE), tuple(used), count)
 
 
 def metered_line(
@@ -84,9 +95,10 @@ def metered_line(
 ) -> LineCharge:
     """The invoice line of a metered item for a period (or its late usage).
 
-    `late_of`: for usage that arrived after the period was invoiced, the
-    quantity already billed; the line then charges the difference between the
-    price of everything and the price of what was billed.
+    `late_of`: for usage that arrived or was corrected after the period was
+    invoiced, the quantity already billed; the line then charges the difference
+    between the price of everything and the price of what was billed (negative
+    when a correction lowered it).
     """
     full = metered_amount(terms, quantity_micros)
     amount, unrounded = full.amount_minor, full.unrounded
@@ -97,12 +109,24 @@ def metered_line(
         amount -= billed.amount_minor
         unrounded -= billed.amount_minor
         quantity = quantity_micros - late_of
-        what = "late usage"
+        # More usage than billed is late usage; less (a correction) is an adjustment.
+        what = "late usage" if quantity > 0 and amount >= 0 else "usage adjustment"
     exact = format_quantity(quantity)
     parts = [label or price_id]
     if group_text:
         parts.append(group_text)
     parts.append(f"{what} {exact}")
+    line_quantity, line_unit = (
+        _whole(quantity),
+        (terms.unit_amount_minor if terms.scheme is PricingScheme.PER_UNIT else None),
+    )
+    if terms.scheme is PricingScheme.PACKAGE:
+        # The line counts packages at the package price, so quantity x unit is its amount.
+        line_quantity = full.packages
+        if late_of is not None:
+            line_quantity -= metered_amount(terms, late_of).packages
+        line_unit = terms.unit_amount_minor
+        parts.append(f"{line_quantity} packages of {terms.package_size}")
     parts.append(period_text(period_start, period_end, time_zone))
     explanation = (
         f"{what} {exact} for the period; {'; '.join(full.tiers_used)}"
@@ -114,10 +138,8 @@ def metered_line(
         description=", ".join(parts),
         price_id=price_id,
         subscription_id=subscription_id,
-        quantity=_whole(quantity),
-        unit_amount_minor=terms.unit_amount_minor
-        if terms.scheme is PricingScheme.PER_UNIT
-        else None,
+        quantity=line_quantity,
+        unit_amount_minor=line_unit,
         amount_minor=amount,
         tax_behavior=terms.tax_behavior,
         period_start=period_start,

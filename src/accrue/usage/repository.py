@@ -14,6 +14,7 @@ the raw events only for its partial hours.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +37,7 @@ from accrue.usage.model import (
     BUCKET,
     Aggregate,
     Aggregation,
+    BilledUsage,
     Meter,
     Reading,
     StoredEvent,
@@ -63,6 +65,7 @@ _m = t.meters.c
 _e = t.usage_events.c
 _r = t.usage_rollups.c
 _u = t.usage_unique_values.c
+_b = t.usage_billings.c
 
 
 class SqlUsageStore(UsageReads):
@@ -320,6 +323,28 @@ class SqlUsageStore(UsageReads):
             (customer_id, meter_id, row.timestamp, row.id, _reading(row), row.late) for row in rows
         )
         self._upsert_rollups(tenant_id, folded, add=False)
+
+    # -- billed usage ---------------------------------------------------------
+
+    def add_billings(self, rows: Sequence[BilledUsage]) -> None:
+        if rows:
+            self._conn.execute(t.usage_billings.insert(), [dataclasses.asdict(row) for row in rows])
+
+    def billings(
+        self, tenant_id: str, subscription_id: str, *, ending_from: datetime
+    ) -> list[BilledUsage]:
+        """What the subscription's metered lines billed for usage periods ending at or
+        after `ending_from` (the periods that late usage or a correction may still change)."""
+        rows = self._conn.execute(
+            select(t.usage_billings)
+            .where(
+                _b.tenant_id == tenant_id,
+                _b.subscription_id == subscription_id,
+                _b.period_end >= ending_from,
+            )
+            .order_by(_b.period_end, _b.id)
+        )
+        return [BilledUsage(**row._mapping) for row in rows]
 
     # -- reading --------------------------------------------------------------
 

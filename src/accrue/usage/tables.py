@@ -6,6 +6,10 @@ key is the exactly-once guarantee). `usage_rollups` are the running aggregates
 per customer, meter, hour and group of dimension values, updated in the
 ingestion transaction; `usage_unique_values` does the same for UNIQUE_COUNT
 meters (distinct values cannot be added up hour by hour, their sets can).
+`usage_billings` is what each metered invoice line billed, per subscription,
+price, usage period and group: a renewal bills the difference between a
+period's price now and the sum billed, so late usage and corrections are
+billed once, whenever they come inside the grace.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ usage_events = Table(
     Column("unique_value", String(200), nullable=False),
     Column("group_key", String(700), nullable=False),
     Column("canceled", Boolean, nullable=False),
-    # Recorded after its period had ended (inside the grace): billed as late usage.
+    # Recorded after its period had ended (inside the grace). Billing no longer
+    # reads it (`usage_billings` says what was billed); kept for the reads' filter.
     Column("late", Boolean, nullable=False),
     Column("revision", BigInteger, nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
@@ -111,4 +116,30 @@ usage_event_corrections = Table(
     Column("actor", String(100), nullable=False),
     Column("previous_properties", JSON, nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
+)
+
+usage_billings = Table(
+    "usage_billings",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("subscription_id", ID, nullable=False),
+    Column("price_id", ID, nullable=False),
+    Column("meter_id", ID, nullable=False),
+    Column("group_key", String(700), nullable=False),
+    # The usage period the line billed (a part of a billing period after a change).
+    Column("period_start", UtcDateTime(), nullable=False),
+    Column("period_end", UtcDateTime(), nullable=False),
+    # What this line added: signed, so the sums are what the period has been billed.
+    Column("quantity_micros", BigInteger, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    # The invoice that billed it; "" while it waits on the subscription for the next one.
+    Column("invoice_id", String(40), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Index(
+        "ix_usage_billings_tenant_id_subscription_id_period_end",
+        "tenant_id",
+        "subscription_id",
+        "period_end",
+    ),
 )

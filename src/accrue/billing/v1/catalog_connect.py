@@ -110,8 +110,8 @@ class CatalogService(Protocol):
     async def update_price(self, request: UpdatePriceRequest, ctx: RequestContext[UpdatePriceRequest, Price], /) -> Price:
         """
         Updates the fields named in `update_mask`. The economic terms
-        (`unit_amount`, `tiers`, `pricing_scheme`, `recurring`, `tax_behavior`)
-        can change only while the price has never been used: afterwards
+        (`unit_amount`, `tiers`, `pricing_scheme`, `package_size`, `recurring`,
+        `tax_behavior`) can change only while the price has never been used: afterwards
         FAILED_PRECONDITION (PRICE_IN_USE) and the way forward is a new price.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (RESOURCE_ARCHIVED).
         """
@@ -501,8 +501,8 @@ class CatalogServiceClient(ConnectClient):
     ) -> Price:
         """
         Updates the fields named in `update_mask`. The economic terms
-        (`unit_amount`, `tiers`, `pricing_scheme`, `recurring`, `tax_behavior`)
-        can change only while the price has never been used: afterwards
+        (`unit_amount`, `tiers`, `pricing_scheme`, `package_size`, `recurring`,
+        `tax_behavior`) can change only while the price has never been used: afterwards
         FAILED_PRECONDITION (PRICE_IN_USE) and the way forward is a new price.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (RESOURCE_ARCHIVED).
         """
@@ -618,8 +618,8 @@ class CatalogServiceSync(Protocol):
     def update_price(self, request: UpdatePriceRequest, ctx: RequestContext[UpdatePriceRequest, Price], /) -> Price:
         """
         Updates the fields named in `update_mask`. The economic terms
-        (`unit_amount`, `tiers`, `pricing_scheme`, `recurring`, `tax_behavior`)
-        can change only while the price has never been used: afterwards
+        (`unit_amount`, `tiers`, `pricing_scheme`, `package_size`, `recurring`,
+        `tax_behavior`) can change only while the price has never been used: afterwards
         FAILED_PRECONDITION (PRICE_IN_USE) and the way forward is a new price.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (RESOURCE_ARCHIVED).
         """
@@ -1007,8 +1007,8 @@ class CatalogServiceClientSync(ConnectClientSync):
     ) -> Price:
         """
         Updates the fields named in `update_mask`. The economic terms
-        (`unit_amount`, `tiers`, `pricing_scheme`, `recurring`, `tax_behavior`)
-        can change only while the price has never been used: afterwards
+        (`unit_amount`, `tiers`, `pricing_scheme`, `package_size`, `recurring`,
+        `tax_behavior`) can change only while the price has never been used: afterwards
         FAILED_PRECONDITION (PRICE_IN_USE) and the way forward is a new price.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (RESOURCE_ARCHIVED).
         """

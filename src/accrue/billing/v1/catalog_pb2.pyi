@@ -22,6 +22,7 @@ class PricingScheme(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRICING_SCHEME_PER_UNIT: _ClassVar[PricingScheme]
     PRICING_SCHEME_TIERED: _ClassVar[PricingScheme]
     PRICING_SCHEME_VOLUME: _ClassVar[PricingScheme]
+    PRICING_SCHEME_PACKAGE: _ClassVar[PricingScheme]
 
 class IntervalUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +48,7 @@ PRICING_SCHEME_FLAT: PricingScheme
 PRICING_SCHEME_PER_UNIT: PricingScheme
 PRICING_SCHEME_TIERED: PricingScheme
 PRICING_SCHEME_VOLUME: PricingScheme
+PRICING_SCHEME_PACKAGE: PricingScheme
 INTERVAL_UNIT_UNSPECIFIED: IntervalUnit
 INTERVAL_UNIT_DAY: IntervalUnit
 INTERVAL_UNIT_WEEK: IntervalUnit
@@ -107,7 +109,7 @@ class PriceTier(_message.Message):
     def __init__(self, up_to: _Optional[int] = ..., unit_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., flat_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Price(_message.Message):
-    __slots__ = ("id", "product_id", "currency_code", "pricing_scheme", "unit_amount", "tiers", "recurring", "tax_behavior", "nickname", "state", "in_use", "metadata", "create_time", "update_time")
+    __slots__ = ("id", "product_id", "currency_code", "pricing_scheme", "unit_amount", "tiers", "recurring", "tax_behavior", "nickname", "state", "in_use", "metadata", "create_time", "update_time", "package_size")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +131,7 @@ class Price(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     product_id: str
     currency_code: str
@@ -143,7 +146,8 @@ class Price(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., product_id: _Optional[str] = ..., currency_code: _Optional[str] = ..., pricing_scheme: _Optional[_Union[PricingScheme, str]] = ..., unit_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., recurring: _Optional[_Union[Recurring, _Mapping]] = ..., tax_behavior: _Optional[_Union[TaxBehavior, str]] = ..., nickname: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.LifecycleState, str]] = ..., in_use: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    package_size: int
+    def __init__(self, id: _Optional[str] = ..., product_id: _Optional[str] = ..., currency_code: _Optional[str] = ..., pricing_scheme: _Optional[_Union[PricingScheme, str]] = ..., unit_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., recurring: _Optional[_Union[Recurring, _Mapping]] = ..., tax_behavior: _Optional[_Union[TaxBehavior, str]] = ..., nickname: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.LifecycleState, str]] = ..., in_use: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., package_size: _Optional[int] = ...) -> None: ...
 
 class CreateProductRequest(_message.Message):
     __slots__ = ("product", "request_id")

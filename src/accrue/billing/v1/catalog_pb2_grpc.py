@@ -174,8 +174,8 @@ class CatalogServiceServicer:
 
     def UpdatePrice(self, request, context):
         """Updates the fields named in `update_mask`. The economic terms
-        (`unit_amount`, `tiers`, `pricing_scheme`, `recurring`, `tax_behavior`)
-        can change only while the price has never been used: afterwards
+        (`unit_amount`, `tiers`, `pricing_scheme`, `package_size`, `recurring`,
+        `tax_behavior`) can change only while the price has never been used: afterwards
         FAILED_PRECONDITION (PRICE_IN_USE) and the way forward is a new price.
         NOT_FOUND (RESOURCE_NOT_FOUND); FAILED_PRECONDITION (RESOURCE_ARCHIVED).
         """

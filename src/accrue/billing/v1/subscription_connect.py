@@ -147,7 +147,11 @@ class SubscriptionService(Protocol):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        its unpaid first invoice voided. An immediate cancellation of a
+        subscription with metered items bills their usage from the period's start
+        to the cancellation, and what late usage or corrections changed in
+        periods already invoiced, on its final invoice (as Stripe's
+        `invoice_now`). NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
         when the tenant's policy allows only cancellations at the period end.
         """
@@ -546,7 +550,11 @@ class SubscriptionServiceClient(ConnectClient):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        its unpaid first invoice voided. An immediate cancellation of a
+        subscription with metered items bills their usage from the period's start
+        to the cancellation, and what late usage or corrections changed in
+        periods already invoiced, on its final invoice (as Stripe's
+        `invoice_now`). NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
         when the tenant's policy allows only cancellations at the period end.
         """
@@ -699,7 +707,11 @@ class SubscriptionServiceSync(Protocol):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        its unpaid first invoice voided. An immediate cancellation of a
+        subscription with metered items bills their usage from the period's start
+        to the cancellation, and what late usage or corrections changed in
+        periods already invoiced, on its final invoice (as Stripe's
+        `invoice_now`). NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
         when the tenant's policy allows only cancellations at the period end.
         """
@@ -1096,7 +1108,11 @@ class SubscriptionServiceClientSync(ConnectClientSync):
         exceeds the amount due goes to the customer's credit balance. Otherwise
         the credit lines are invoiced and the credit goes to the customer's
         credit balance. An INCOMPLETE subscription (never paid) is canceled with
-        its unpaid first invoice voided. NOT_FOUND (RESOURCE_NOT_FOUND);
+        its unpaid first invoice voided. An immediate cancellation of a
+        subscription with metered items bills their usage from the period's start
+        to the cancellation, and what late usage or corrections changed in
+        periods already invoiced, on its final invoice (as Stripe's
+        `invoice_now`). NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
         when the tenant's policy allows only cancellations at the period end.
         """
