@@ -59,9 +59,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 AREAS = frozenset(MAY_IMPORT)
 
-# The combined unit of work is composition, but every area still types its
-# transaction with it (narrowing each area to its own unit-of-work protocol is
-# the next step); it is the one top-level module an area may import.
+# The combined unit of work is composition. Most areas type their use cases
+# with their own narrow unit-of-work protocol (in their ports.py); the
+# cross-area flows (bill run, test-clock runner, reconciliation import) still
+# use the combined one, the one top-level module an area may import.
 AREA_MAY_USE_FROM_TOP = frozenset({"accrue.ports"})
 
 # Entry points that live in their area and build the application to run.
@@ -109,7 +110,12 @@ MODEL_MODULES = frozenset(
 )
 
 # Use cases and ports: no transport, no database driver, no generated code.
-USE_CASE_NAMES = ("service.py", "ports.py")
+USE_CASE_NAMES = ("service.py", "ports.py", "use_cases.py")
+# Handlers convert, call a use case and convert back: the use case owns the
+# transaction, so a handler module reaches no unit of work, table or repository.
+HANDLER_NAMES = ("handlers.py",)
+HANDLERS_MAY_NOT_USE = ("sqlalchemy", "psycopg", "accrue.ports", "accrue.unit_of_work")
+HANDLERS_MAY_NOT_USE_MODULES = ("repository", "tables", "unit_of_work")
 
 
 def _imports(path: Path) -> set[str]:
@@ -205,6 +211,16 @@ def _judge(relative: str, top: str, name: str, model_modules: set[str]) -> str |
         and not _under(name, ("google.protobuf",))
     ):
         bad = "use cases and ports import no transport, database or generated code"
+    if (
+        bad is None
+        and top in AREAS
+        and relative.endswith(HANDLER_NAMES)
+        and (
+            _under(name, HANDLERS_MAY_NOT_USE)
+            or any(part in HANDLERS_MAY_NOT_USE_MODULES for part in name.split(".")[2:])
+        )
+    ):
+        bad = "handlers reach no unit of work, table or repository (the use case owns it)"
     return bad
 
 
@@ -262,6 +278,10 @@ def _write(root: Path, relative: str, source: str) -> None:
         ),
         ("catalog/model.py", "from accrue.catalog import tables\n", "model modules import only"),
         ("ledger/service.py", "import grpc\n", "use cases and ports import no"),
+        ("ledger/use_cases.py", "import sqlalchemy\n", "use cases and ports import no"),
+        ("ledger/handlers.py", "from accrue.ports import UnitOfWork\n", "handlers reach no"),
+        ("customers/handlers.py", "from accrue.customers import repository\n", "handlers reach"),
+        ("usage/handlers.py", "from sqlalchemy import select\n", "handlers reach no"),
     ],
 )
 def test_the_checker_reports_a_violation(

@@ -1,4 +1,8 @@
-"""Read and mutation helpers shared by every handler."""
+"""What handlers share: a request's idempotency identity and its stored answer.
+
+Handlers open no transaction; the use cases they call do (see
+`MutationRunner`). These helpers only say how a request is identified and
+how its result becomes the stored, byte-identical response."""
 
 from __future__ import annotations
 
@@ -9,10 +13,8 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from accrue.platform.idempotency import MutationRunner, Outcome, Replay, RequestIdentity
-from accrue.platform.ports import TransactionFactory
 from accrue.platform.transport.call import CallContext
 
-R = TypeVar("R")
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
@@ -26,13 +28,8 @@ def request_fingerprint(request: Message) -> str:
 
 
 class HandlerSupport:
-    def __init__(self, uow_factory: TransactionFactory, runner: MutationRunner) -> None:
-        self._uow_factory = uow_factory
+    def __init__(self, runner: MutationRunner) -> None:
         self._runner = runner
-
-    def read(self, work: Callable[[Any], R]) -> R:
-        with self._uow_factory(write=False) as uow:
-            return work(uow)
 
     def stored_response(self, call: CallContext, request: Any) -> bytes | None:
         """The stored response of an earlier request with this request_id, if any.
@@ -50,30 +47,6 @@ class HandlerSupport:
             fingerprint=request_fingerprint(request),
         )
         return self._runner.stored(identity)
-
-    def mutate(
-        self,
-        call: CallContext,
-        request: Any,
-        response_type: type[M],
-        work: Callable[[Any], M],
-    ) -> M:
-        """Run `work` once per request_id and answer with the stored bytes on a retry."""
-        identity = None
-        if request.request_id:
-            identity = RequestIdentity(
-                tenant_id=call.tenant_id,
-                request_id=request.request_id,
-                method=call.method,
-                fingerprint=request_fingerprint(request),
-            )
-        outcome = self._runner.run(
-            identity, work, encode=lambda message: message.SerializeToString(deterministic=True)
-        )
-        if outcome.replayed is not None:
-            return response_type.FromString(outcome.replayed)
-        assert outcome.value is not None
-        return outcome.value
 
     def replay(self, call: CallContext, request: Any, convert: Callable[[T], Message]) -> Replay[T]:
         """For a use case that owns its transaction: the request's identity and how
