@@ -84,21 +84,6 @@ class EntitlementStore(Protocol):
         ...
 
 
-class EventSink(Protocol):
-    """The outbox recorder: queues an event in the unit of work it is given."""
-
-    def record(
-        self,
-        uow: Any,
-        tenant_id: str,
-        *,
-        type: str,
-        resource_id: str,
-        subject: object,
-        resource_type: str = "",
-    ) -> None: ...
-
-
 class EntitlementUnitOfWork(Protocol):
     """One transaction of the entitlement use cases: the feature store and the
     outbox the event recorder writes to. A metered feature's live usage is read

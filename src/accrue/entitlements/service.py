@@ -21,8 +21,9 @@ from accrue.entitlements.model import (
     new_feature_checked,
     parse_amount,
 )
-from accrue.entitlements.ports import EntitlementUnitOfWork, EventSink, MeterUsageReader
+from accrue.entitlements.ports import EntitlementUnitOfWork, MeterUsageReader
 from accrue.entitlements.resolver import EntitlementResolver
+from accrue.event_log.ports import EventSink
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.kernel.ids import IdGenerator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
 
@@ -44,3 +44,18 @@ class EventLogUnitOfWork(HasEvents, Protocol):
 
 class EventLogUnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> EventLogUnitOfWork: ...
+
+
+class EventSink(Protocol):
+    """The outbox recorder: queues an event in the unit of work it is given."""
+
+    def record(
+        self,
+        uow: Any,
+        tenant_id: str,
+        *,
+        type: str,
+        resource_id: str,
+        subject: object,
+        resource_type: str = "",
+    ) -> None: ...

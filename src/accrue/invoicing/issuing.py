@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from accrue.customers.model import Customer
+from accrue.event_log.ports import EventSink
 from accrue.invoicing import model as inv
 from accrue.invoicing.model import (
     BillingReason,
@@ -24,7 +25,7 @@ from accrue.invoicing.model import (
     InvoiceStatus,
     LineCharge,
 )
-from accrue.invoicing.ports import EventSink, InvoicingUnitOfWork, Postings
+from accrue.invoicing.ports import InvoicingUnitOfWork
 from accrue.invoicing.postings import (
     credit_note_posting,
     customer_credit,
@@ -36,6 +37,7 @@ from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock, whole_second
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.model import PostingRequest, reversal_of
+from accrue.ledger.ports import Postings
 
 
 class Invoicing:

@@ -12,7 +12,6 @@ from accrue.customers.ports import CustomerRepository
 from accrue.event_log.ports import EventRepository
 from accrue.invoicing.model import CreditNote, Invoice, InvoiceStatus
 from accrue.kernel.paging import PageRequest
-from accrue.ledger.model import PostingRequest, Transaction
 from accrue.ledger.ports import LedgerRepository
 from accrue.platform.ports import DueItem
 
@@ -75,30 +74,6 @@ class UpcomingInvoices(Protocol):
     """
 
     def upcoming_invoice(self, uow: Any, tenant_id: str, subscription_id: str) -> Invoice: ...
-
-
-class EventSink(Protocol):
-    """The outbox recorder: queues an event in the unit of work it is given."""
-
-    def record(
-        self,
-        uow: Any,
-        tenant_id: str,
-        *,
-        type: str,
-        resource_id: str,
-        subject: object,
-        resource_type: str = "",
-    ) -> None: ...
-
-
-class Postings(Protocol):
-    """The ledger's posting service, posting in the unit of work it is given."""
-
-    def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction: ...
-    def post_many(
-        self, uow: Any, tenant_id: str, requests: Sequence[PostingRequest]
-    ) -> list[Transaction]: ...
 
 
 class FrozenClock(Protocol):

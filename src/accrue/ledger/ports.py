@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
-from accrue.ledger.model import AccountRef, Transaction
+from accrue.ledger.model import AccountRef, PostingRequest, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +152,12 @@ class LedgerUnitOfWork(LedgerPosting, Protocol):
 
 class LedgerUnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> LedgerUnitOfWork: ...
+
+
+class Postings(Protocol):
+    """The ledger's posting service, posting in the unit of work it is given."""
+
+    def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction: ...
+    def post_many(
+        self, uow: Any, tenant_id: str, requests: Sequence[PostingRequest]
+    ) -> list[Transaction]: ...

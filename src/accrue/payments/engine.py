@@ -29,22 +29,18 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from accrue.customers.model import Customer
+from accrue.event_log.ports import EventSink
 from accrue.invoicing import model as inv
 from accrue.invoicing.model import Invoice, InvoiceStatus
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import ConcurrentModification, InvalidState, NotFound, PspUnavailableError
 from accrue.kernel.ids import IdGenerator
 from accrue.ledger.model import PostingRequest
+from accrue.ledger.ports import Postings
 from accrue.payments import model as pay
 from accrue.payments.dunning import DunningPolicy
 from accrue.payments.model import Cause, Payment, PspResult, Refund, RefundStatus
-from accrue.payments.ports import (
-    CustomerTime,
-    EventSink,
-    InvoiceCollectionListener,
-    PaymentUnitOfWork,
-    Postings,
-)
+from accrue.payments.ports import CustomerTime, InvoiceCollectionListener, PaymentUnitOfWork
 from accrue.payments.postings import capture_posting, refund_posting
 from accrue.payments.psp.port import (
     PaymentGateway,

@@ -13,7 +13,6 @@ from accrue.event_log.ports import EventRepository
 from accrue.invoicing.model import Invoice
 from accrue.invoicing.ports import InvoiceRepository
 from accrue.kernel.paging import PageRequest
-from accrue.ledger.model import PostingRequest, Transaction
 from accrue.ledger.ports import LedgerRepository
 from accrue.payments.dunning import FinalAction
 from accrue.payments.model import Payment, PaymentStatus, Refund
@@ -123,27 +122,6 @@ class NoCollectionListener:
         final_action: FinalAction | None,
     ) -> None:
         return None
-
-
-class EventSink(Protocol):
-    """The outbox recorder: queues an event in the unit of work it is given."""
-
-    def record(
-        self,
-        uow: Any,
-        tenant_id: str,
-        *,
-        type: str,
-        resource_id: str,
-        subject: object,
-        resource_type: str = "",
-    ) -> None: ...
-
-
-class Postings(Protocol):
-    """The ledger's posting service, posting in the unit of work it is given."""
-
-    def post(self, uow: Any, tenant_id: str, request: PostingRequest) -> Transaction: ...
 
 
 class CustomerTime(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from accrue.event_log.ports import EventRepository
 from accrue.policies.model import SubscriptionPolicy
@@ -16,21 +16,6 @@ class PolicyStore(Protocol):
     def count_changes(self, tenant_id: str, subscription_id: str, *, since: datetime) -> int: ...
     def record_change(
         self, tenant_id: str, subscription_id: str, *, change_id: str, at: datetime
-    ) -> None: ...
-
-
-class EventSink(Protocol):
-    """The outbox recorder: queues an event in the unit of work it is given."""
-
-    def record(
-        self,
-        uow: Any,
-        tenant_id: str,
-        *,
-        type: str,
-        resource_id: str,
-        subject: object,
-        resource_type: str = "",
     ) -> None: ...
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from accrue.event_log.ports import EventSink
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import ValidationFailed
 from accrue.policies.model import MAX_CHANGES_LIMIT, SubscriptionPolicy
-from accrue.policies.ports import EventSink, PolicyUnitOfWork
+from accrue.policies.ports import PolicyUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,14 +41,6 @@ class UsageObserver(Protocol):
     ) -> None: ...
 
 
-class EventSink(Protocol):
-    """The platform's outbox recorder (`EventRecorder`)."""
-
-    def record(
-        self, uow: Any, tenant_id: str, *, type: str, resource_id: str, subject: object
-    ) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event that passed every check, ready to be stored."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
+from accrue.event_log.ports import EventSink
 from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import AccrueError, NotFound, ResourceArchived
@@ -33,13 +34,7 @@ from accrue.usage.model import (
     to_decimal,
 )
 from accrue.usage.periods import CustomerTime, CustomerTimes
-from accrue.usage.ports import (
-    EventSink,
-    NewEvent,
-    UsageChange,
-    UsageObserver,
-    UsageUnitOfWork,
-)
+from accrue.usage.ports import NewEvent, UsageChange, UsageObserver, UsageUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
