@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol
 
-from accrue.catalog.ports import PriceRepository, ProductRepository
+from accrue.catalog.ports import CatalogUnitOfWork, PriceRepository, ProductRepository
 from accrue.customers.ports import CustomerRepository
 from accrue.entitlements.ports import EntitlementStore, EntitlementUnitOfWork
 from accrue.event_log.ports import EventRepository
@@ -25,7 +25,7 @@ from accrue.platform.ports import IdempotencyRepository
 from accrue.policies.ports import PolicyStore, PolicyUnitOfWork
 from accrue.reconciliation.ports import ReconciliationRepository
 from accrue.relay.ports import RelayCursorStore
-from accrue.subscriptions.ports import SubscriptionRepository
+from accrue.subscriptions.ports import SubscriptionRepository, SubscriptionsUnitOfWork
 from accrue.tenancy.ports import TenantRepository
 from accrue.test_clocks.ports import TestClockRepository
 from accrue.usage.ports import UsageStore, UsageUnitOfWork
@@ -92,8 +92,14 @@ class UnitOfWorkFactory(Protocol):
 def _satisfies_area_ports(
     uow: UnitOfWork,
 ) -> tuple[
-    PolicyUnitOfWork, EntitlementUnitOfWork, UsageUnitOfWork, PaymentUnitOfWork, InvoicingUnitOfWork
+    PolicyUnitOfWork,
+    EntitlementUnitOfWork,
+    UsageUnitOfWork,
+    PaymentUnitOfWork,
+    InvoicingUnitOfWork,
+    CatalogUnitOfWork,
+    SubscriptionsUnitOfWork,
 ]:
     """Never called: mypy proves here that the combined unit of work satisfies
     each area's narrow unit-of-work protocol, so any transaction can serve any area."""
-    return uow, uow, uow, uow, uow
+    return uow, uow, uow, uow, uow, uow, uow

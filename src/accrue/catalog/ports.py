@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Protocol
 
 from accrue.catalog.model import Price, Product
+from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 
 
@@ -28,3 +30,27 @@ class PriceRepository(Protocol):
         self, tenant_id: str, page: PageRequest, *, product_id: str, show_archived: bool
     ) -> Sequence[Price]: ...
     def mark_in_use(self, tenant_id: str, price_id: str) -> None: ...
+
+
+class CatalogUnitOfWork(Protocol):
+    """One transaction of the catalog's use cases: products, prices and the
+    outbox their events go to; nothing of any other area."""
+
+    @property
+    def products(self) -> ProductRepository: ...
+    @property
+    def prices(self) -> PriceRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    def __enter__(self) -> CatalogUnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class CatalogUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> CatalogUnitOfWork: ...

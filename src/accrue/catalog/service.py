@@ -12,13 +12,13 @@ from accrue.catalog.model import (
     ProductChanges,
     apply_product_changes,
 )
+from accrue.catalog.ports import CatalogUnitOfWork
 from accrue.event_log.service import EventRecorder
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import NotFound, ResourceArchived
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import Page, PageRequest, paginate
-from accrue.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,13 @@ class CatalogService:
         self._ids = ids
         self._events = events
 
-    def _changed(self, uow: UnitOfWork, change: str, subject: Product | Price) -> None:
+    def _changed(self, uow: CatalogUnitOfWork, change: str, subject: Product | Price) -> None:
         kind = "product" if isinstance(subject, Product) else "price"
         self._events.record(
             uow, subject.tenant_id, type=f"{kind}.{change}", resource_id=subject.id, subject=subject
         )
 
-    def create_product(self, uow: UnitOfWork, tenant_id: str, new: NewProduct) -> Product:
+    def create_product(self, uow: CatalogUnitOfWork, tenant_id: str, new: NewProduct) -> Product:
         now = self._clock.now()
         product = Product(
             id=self._ids.new("prod"),
@@ -75,7 +75,7 @@ class CatalogService:
         return product
 
     def get_product(
-        self, uow: UnitOfWork, tenant_id: str, product_id: str, *, for_update: bool = False
+        self, uow: CatalogUnitOfWork, tenant_id: str, product_id: str, *, for_update: bool = False
     ) -> Product:
         product = uow.products.get(tenant_id, product_id, for_update=for_update)
         if product is None:
@@ -83,13 +83,13 @@ class CatalogService:
         return product
 
     def list_products(
-        self, uow: UnitOfWork, tenant_id: str, page: PageRequest, *, show_archived: bool
+        self, uow: CatalogUnitOfWork, tenant_id: str, page: PageRequest, *, show_archived: bool
     ) -> Page[Product]:
         items = uow.products.list(tenant_id, page, show_archived=show_archived)
         return paginate(items, page)
 
     def update_product(
-        self, uow: UnitOfWork, tenant_id: str, product_id: str, changes: ProductChanges
+        self, uow: CatalogUnitOfWork, tenant_id: str, product_id: str, changes: ProductChanges
     ) -> Product:
         product = self.get_product(uow, tenant_id, product_id, for_update=True)
         updated = apply_product_changes(product, changes, self._clock.now())
@@ -97,7 +97,7 @@ class CatalogService:
         self._changed(uow, "updated", updated)
         return updated
 
-    def archive_product(self, uow: UnitOfWork, tenant_id: str, product_id: str) -> Product:
+    def archive_product(self, uow: CatalogUnitOfWork, tenant_id: str, product_id: str) -> Product:
         product = self.get_product(uow, tenant_id, product_id, for_update=True)
         if product.state is LifecycleState.ARCHIVED:
             return product
@@ -106,7 +106,7 @@ class CatalogService:
         self._changed(uow, "archived", archived)
         return archived
 
-    def create_price(self, uow: UnitOfWork, tenant_id: str, new: NewPrice) -> Price:
+    def create_price(self, uow: CatalogUnitOfWork, tenant_id: str, new: NewPrice) -> Price:
         product = self.get_product(uow, tenant_id, new.product_id)
         product.ensure_active()
         new.terms.validate()
@@ -128,7 +128,7 @@ class CatalogService:
         return price
 
     def get_price(
-        self, uow: UnitOfWork, tenant_id: str, price_id: str, *, for_update: bool = False
+        self, uow: CatalogUnitOfWork, tenant_id: str, price_id: str, *, for_update: bool = False
     ) -> Price:
         price = uow.prices.get(tenant_id, price_id, for_update=for_update)
         if price is None:
@@ -137,7 +137,7 @@ class CatalogService:
 
     def list_prices(
         self,
-        uow: UnitOfWork,
+        uow: CatalogUnitOfWork,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -150,7 +150,7 @@ class CatalogService:
         return paginate(items, page)
 
     def update_price(
-        self, uow: UnitOfWork, tenant_id: str, price_id: str, changes: PriceChanges
+        self, uow: CatalogUnitOfWork, tenant_id: str, price_id: str, changes: PriceChanges
     ) -> Price:
         price = self.get_price(uow, tenant_id, price_id, for_update=True)
         if price.state is LifecycleState.ARCHIVED:
@@ -169,7 +169,7 @@ class CatalogService:
         self._changed(uow, "updated", updated)
         return updated
 
-    def archive_price(self, uow: UnitOfWork, tenant_id: str, price_id: str) -> Price:
+    def archive_price(self, uow: CatalogUnitOfWork, tenant_id: str, price_id: str) -> Price:
         price = self.get_price(uow, tenant_id, price_id, for_update=True)
         if price.state is LifecycleState.ARCHIVED:
             return price

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from accrue.catalog.model import Price, Product, ProductChanges
+from accrue.catalog.ports import CatalogUnitOfWork, CatalogUnitOfWorkFactory
 from accrue.catalog.service import CatalogService, NewPrice, NewProduct, PriceChanges
 from accrue.kernel.paging import Page, PageRequest
 from accrue.platform.idempotency import MutationRunner, Outcome, Replay
-from accrue.ports import UnitOfWork, UnitOfWorkFactory
 
 
 class CatalogUseCases:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, runner: MutationRunner, service: CatalogService
+        self, uow_factory: CatalogUnitOfWorkFactory, runner: MutationRunner, service: CatalogService
     ) -> None:
         self._uow = uow_factory
         self._runner = runner
@@ -92,7 +92,7 @@ class CatalogUseCases:
         """`changes_to` turns the current (locked) price into the changes to apply:
         a field mask may leave economic fields unset, merged from what is stored."""
 
-        def work(uow: UnitOfWork) -> Price:
+        def work(uow: CatalogUnitOfWork) -> Price:
             current = self._service.get_price(uow, tenant_id, price_id, for_update=True)
             return self._service.update_price(uow, tenant_id, current.id, changes_to(current))
 

@@ -17,7 +17,6 @@ from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import BillingReason, Invoice, InvoiceLine, LineCharge
 from accrue.kernel.calendar import Period
-from accrue.ports import UnitOfWork
 from accrue.subscriptions import model as subs
 from accrue.subscriptions.charges import metered_notices, period_charges, unused_time_credits
 from accrue.subscriptions.model import (
@@ -28,6 +27,7 @@ from accrue.subscriptions.model import (
     SubscriptionStatus,
     Transition,
 )
+from accrue.subscriptions.ports import SubscriptionsUnitOfWork
 
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 _UNBILLED_USAGE = (SubscriptionStatus.TRIALING, SubscriptionStatus.INCOMPLETE)
@@ -74,7 +74,7 @@ class ArrearsCharges(Protocol):
 
     def record_billed(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         sub: Subscription,
         charges: Iterable[LineCharge],
         *,
@@ -124,7 +124,7 @@ class SubscriptionBilling:
         )
 
     def issue(
-        self, uow: UnitOfWork, sub: Subscription, draft: Invoice, *, now: datetime
+        self, uow: SubscriptionsUnitOfWork, sub: Subscription, draft: Invoice, *, now: datetime
     ) -> Subscription:
         """Issue `draft` for `sub`; its pending lines are now billed."""
         invoice = self._invoicing.issue(uow, draft, now=now)
@@ -133,7 +133,7 @@ class SubscriptionBilling:
 
     def record_usage(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         sub: Subscription,
         lines: Sequence[InvoiceLine],
         *,
@@ -174,7 +174,7 @@ class SubscriptionBilling:
 
     def issue_lines(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         customer: Customer,
         sub: Subscription,
         lines: Sequence[InvoiceLine],
@@ -270,7 +270,7 @@ class SubscriptionBilling:
 
     def run_step(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         customer: Customer,
         sub: Subscription,
         work: DueWork,
@@ -294,7 +294,12 @@ class SubscriptionBilling:
         return new
 
     def run_due(
-        self, uow: UnitOfWork, customer: Customer, sub: Subscription, *, until: datetime
+        self,
+        uow: SubscriptionsUnitOfWork,
+        customer: Customer,
+        sub: Subscription,
+        *,
+        until: datetime,
     ) -> tuple[Subscription, int]:
         """Every step due at or before `until`, in order; the result and the step count."""
         steps = 0
@@ -306,7 +311,7 @@ class SubscriptionBilling:
 
     def run_due_many(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         due: Sequence[tuple[Customer, Subscription]],
         *,
         until: datetime,
@@ -347,7 +352,10 @@ class SubscriptionBilling:
         return DuePlan(planned, drafts)
 
     def store_planned(
-        self, uow: UnitOfWork, due: Sequence[tuple[Customer, Subscription]], plan: DuePlan
+        self,
+        uow: SubscriptionsUnitOfWork,
+        due: Sequence[tuple[Customer, Subscription]],
+        plan: DuePlan,
     ) -> int:
         """Store a plan of `due` (claimed or locked by the caller); the steps it ran.
 
@@ -366,7 +374,7 @@ class SubscriptionBilling:
         self.issue_planned(uow, plan)
         return sum(ran for _, ran in results)
 
-    def issue_planned(self, uow: UnitOfWork, plan: DuePlan) -> None:
+    def issue_planned(self, uow: SubscriptionsUnitOfWork, plan: DuePlan) -> None:
         """The second half of `run_due_many`: the drafts issued, the events recorded."""
         self._invoicing.issue_many(uow, plan.drafts)
         subscriptions = {sub.id: sub for sub, _ in plan.planned}
@@ -378,7 +386,7 @@ class SubscriptionBilling:
             for transition in steps:
                 self.record(uow, transition)
 
-    def record(self, uow: UnitOfWork, transition: Transition) -> None:
+    def record(self, uow: SubscriptionsUnitOfWork, transition: Transition) -> None:
         """One event per fact, each carrying the subscription as it ended up."""
         sub = transition.subscription
         for event in transition.events:
@@ -386,7 +394,7 @@ class SubscriptionBilling:
                 uow, sub.tenant_id, type=event.type, resource_id=sub.id, subject=sub
             )
 
-    def record_change(self, uow: UnitOfWork, change: str, sub: Subscription) -> None:
+    def record_change(self, uow: SubscriptionsUnitOfWork, change: str, sub: Subscription) -> None:
         self._events.record(
             uow, sub.tenant_id, type=f"subscription.{change}", resource_id=sub.id, subject=sub
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from accrue.invoicing.ports import InvoicingUnitOfWork
 from accrue.kernel.paging import PageRequest
 from accrue.subscriptions.model import Subscription, SubscriptionStatus
 
@@ -73,3 +74,16 @@ class SubscriptionRepository(Protocol):
         Raises ConcurrentModification when any stored version differs.
         """
         ...
+
+
+class SubscriptionsUnitOfWork(InvoicingUnitOfWork, Protocol):
+    """One transaction of the subscription use cases: the subscriptions, plus
+    everything invoicing needs, because a subscription step issues its invoice
+    in the same transaction."""
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+
+class SubscriptionsUnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> SubscriptionsUnitOfWork: ...

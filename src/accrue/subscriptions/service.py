@@ -34,7 +34,6 @@ from accrue.kernel.errors import (
 )
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import Page, PageRequest, paginate
-from accrue.ports import UnitOfWork
 from accrue.subscriptions import model as subs
 from accrue.subscriptions.billing import SubscriptionBilling
 from accrue.subscriptions.charges import unused_time_credits
@@ -46,6 +45,7 @@ from accrue.subscriptions.model import (
     SubscriptionStatus,
     Transition,
 )
+from accrue.subscriptions.ports import SubscriptionsUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,12 @@ class SubscriptionService:
     # -- reads ---------------------------------------------------------------
 
     def get(
-        self, uow: UnitOfWork, tenant_id: str, subscription_id: str, *, for_update: bool = False
+        self,
+        uow: SubscriptionsUnitOfWork,
+        tenant_id: str,
+        subscription_id: str,
+        *,
+        for_update: bool = False,
     ) -> Subscription:
         sub = uow.subscriptions.get(tenant_id, subscription_id, for_update=for_update)
         if sub is None:
@@ -105,7 +110,7 @@ class SubscriptionService:
 
     def list_subscriptions(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         tenant_id: str,
         page: PageRequest,
         *,
@@ -115,7 +120,9 @@ class SubscriptionService:
         fetched = uow.subscriptions.list(tenant_id, page, customer_id=customer_id, status=status)
         return paginate(fetched, page)
 
-    def upcoming_invoice(self, uow: UnitOfWork, tenant_id: str, subscription_id: str) -> Invoice:
+    def upcoming_invoice(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, subscription_id: str
+    ) -> Invoice:
         """The next renewal's invoice, built by the code the renewal runs."""
         sub = self.get(uow, tenant_id, subscription_id)
         customer = self._customer(uow, sub.tenant_id, sub.customer_id)
@@ -136,7 +143,9 @@ class SubscriptionService:
 
     # -- creation ------------------------------------------------------------
 
-    def create(self, uow: UnitOfWork, tenant_id: str, new: NewSubscription) -> Subscription:
+    def create(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, new: NewSubscription
+    ) -> Subscription:
         customer = self._customer(uow, tenant_id, new.customer_id)
         customer.ensure_active()
         if (
@@ -213,7 +222,9 @@ class SubscriptionService:
 
     # -- changes ---------------------------------------------------------------
 
-    def preview_change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
+    def preview_change(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, change: ItemChange
+    ) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         transition, lines, at, now = self._plan_change(uow, customer, sub, change)
@@ -241,7 +252,9 @@ class SubscriptionService:
         preview = replace(preview, update_time=now)
         return ChangeResult(preview, tuple(lines), invoice, at, violations)
 
-    def change(self, uow: UnitOfWork, tenant_id: str, change: ItemChange) -> ChangeResult:
+    def change(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, change: ItemChange
+    ) -> ChangeResult:
         sub = self.get(uow, tenant_id, change.subscription_id, for_update=True)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         transition, lines, at, now = self._plan_change(uow, customer, sub, change)
@@ -266,7 +279,11 @@ class SubscriptionService:
         return ChangeResult(self._save(uow, sub, new, transition), tuple(lines), invoice, at)
 
     def _plan_change(
-        self, uow: UnitOfWork, customer: Customer, sub: Subscription, change: ItemChange
+        self,
+        uow: SubscriptionsUnitOfWork,
+        customer: Customer,
+        sub: Subscription,
+        change: ItemChange,
     ) -> tuple[Transition, list[InvoiceLine], datetime, datetime]:
         """The change's transition, its taxed proration lines, its instant, and now."""
         now = self._invoicing.now_for(uow, customer)
@@ -305,14 +322,20 @@ class SubscriptionService:
         return transition, self._invoicing.lines(customer, charges), at, now
 
     def pause(
-        self, uow: UnitOfWork, tenant_id: str, subscription_id: str, resume_at: datetime | None
+        self,
+        uow: SubscriptionsUnitOfWork,
+        tenant_id: str,
+        subscription_id: str,
+        resume_at: datetime | None,
     ) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)
         now = self._now(uow, sub)
         transition = subs.pause(sub, now, resume_at)
         return self._save(uow, sub, replace(transition.subscription, update_time=now), transition)
 
-    def resume(self, uow: UnitOfWork, tenant_id: str, subscription_id: str) -> Subscription:
+    def resume(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, subscription_id: str
+    ) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)
         customer = self._customer(uow, tenant_id, sub.customer_id)
         now = self._invoicing.now_for(uow, customer)
@@ -324,7 +347,7 @@ class SubscriptionService:
 
     def cancel(
         self,
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         tenant_id: str,
         subscription_id: str,
         *,
@@ -365,7 +388,7 @@ class SubscriptionService:
         return self._save(uow, sub, replace(new, update_time=now), transition)
 
     def _void_unpaid_first_invoice(
-        self, uow: UnitOfWork, sub: Subscription, *, now: datetime
+        self, uow: SubscriptionsUnitOfWork, sub: Subscription, *, now: datetime
     ) -> None:
         """A subscription canceled before it started owes nothing: its first invoice is voided."""
         invoice = uow.invoices.get(sub.tenant_id, sub.latest_invoice_id, for_update=True)
@@ -376,7 +399,12 @@ class SubscriptionService:
             self._invoicing.void(uow, invoice, now=now)
 
     def _net_against_open_invoice(
-        self, uow: UnitOfWork, sub: Subscription, lines: Sequence[InvoiceLine], *, now: datetime
+        self,
+        uow: SubscriptionsUnitOfWork,
+        sub: Subscription,
+        lines: Sequence[InvoiceLine],
+        *,
+        now: datetime,
     ) -> bool:
         """Credit the unused time on the subscription's unpaid invoice; whether it was.
 
@@ -405,7 +433,9 @@ class SubscriptionService:
         )
         return True
 
-    def reactivate(self, uow: UnitOfWork, tenant_id: str, subscription_id: str) -> Subscription:
+    def reactivate(
+        self, uow: SubscriptionsUnitOfWork, tenant_id: str, subscription_id: str
+    ) -> Subscription:
         sub = self.get(uow, tenant_id, subscription_id, for_update=True)
         now = self._now(uow, sub)
         transition = subs.reactivate(sub, now)
@@ -414,21 +444,27 @@ class SubscriptionService:
     # -- helpers -------------------------------------------------------------------
 
     def _save(
-        self, uow: UnitOfWork, before: Subscription, after: Subscription, transition: Transition
+        self,
+        uow: SubscriptionsUnitOfWork,
+        before: Subscription,
+        after: Subscription,
+        transition: Transition,
     ) -> Subscription:
         uow.subscriptions.update(after, expected_version=before.version)
         self._billing.record(uow, replace(transition, subscription=after))
         return after
 
-    def _now(self, uow: UnitOfWork, sub: Subscription) -> datetime:
+    def _now(self, uow: SubscriptionsUnitOfWork, sub: Subscription) -> datetime:
         return self._invoicing.now_for(uow, self._customer(uow, sub.tenant_id, sub.customer_id))
 
-    def _preview_credit(self, uow: UnitOfWork, customer: Customer, draft: Invoice) -> int:
+    def _preview_credit(
+        self, uow: SubscriptionsUnitOfWork, customer: Customer, draft: Invoice
+    ) -> int:
         balance = self._invoicing.credit_balance(uow, customer)
         return min(max(balance, 0), max(draft.total_minor, 0))
 
     @staticmethod
-    def _customer(uow: UnitOfWork, tenant_id: str, customer_id: str) -> Customer:
+    def _customer(uow: SubscriptionsUnitOfWork, tenant_id: str, customer_id: str) -> Customer:
         customer = uow.customers.get(tenant_id, customer_id)
         if customer is None:
             raise NotFound("customer", customer_id)
@@ -436,7 +472,7 @@ class SubscriptionService:
 
     @staticmethod
     def _items(
-        uow: UnitOfWork,
+        uow: SubscriptionsUnitOfWork,
         tenant_id: str,
         customer: Customer,
         requested: Sequence[ItemRequest],

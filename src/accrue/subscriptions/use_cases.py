@@ -13,9 +13,9 @@ from datetime import datetime
 
 from accrue.kernel.paging import Page, PageRequest
 from accrue.platform.idempotency import MutationRunner, Outcome, Replay
-from accrue.ports import UnitOfWorkFactory
 from accrue.subscriptions.first_charge import FirstCharge
 from accrue.subscriptions.model import Subscription, SubscriptionStatus
+from accrue.subscriptions.ports import SubscriptionsUnitOfWorkFactory
 from accrue.subscriptions.service import (
     ChangeResult,
     ItemChange,
@@ -27,7 +27,7 @@ from accrue.subscriptions.service import (
 class SubscriptionUseCases:
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: SubscriptionsUnitOfWorkFactory,
         runner: MutationRunner,
         subscriptions: SubscriptionService,
         first_charge: FirstCharge | None = None,
