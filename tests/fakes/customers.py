@@ -9,13 +9,13 @@ from accrue.customers.model import Customer, PaymentMethod
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from tests.fakes.event_log import FakeEvents
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeCustomers:
     """CustomerRepository in memory, listed by id like the SQL one."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     @property
@@ -64,14 +64,14 @@ class FakeCustomers:
 class FakeClockLookup:
     """The test clocks a customer may be created on: ids seeded by the test."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     def get(self, tenant_id: str, clock_id: str) -> object | None:
         return self._tx.table("test_clock_ids").get((tenant_id, clock_id))
 
 
-class FakeCustomersUnitOfWork(FakeTransaction):
+class FakeCustomersUnitOfWork(FakeUnitOfWork):
     """CustomersUnitOfWork: customers, test clocks to look up, the outbox."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

@@ -1,6 +1,6 @@
 """In-memory fakes of the entitlement ports, for use-case tests without SQL.
 
-`FakeUnitOfWork` here is the bare set of stores the entitlement and policy
+`FakeStores` is the bare set of stores the entitlement and policy
 steps read (no transaction); `entitlement_use_cases` runs the use cases,
 transactions and all, on a `FakeDatabase`.
 """
@@ -22,7 +22,7 @@ from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import PageRequest
 from accrue.platform.idempotency import MutationRunner
 from tests.fakes.policies import FakePolicyStore
-from tests.fakes.transactional import (
+from tests.fakes.transactions import (
     FakeClock,
     FakeDatabase,
     FakeIdempotency,
@@ -141,7 +141,7 @@ class FakeEntitlementStore:
 
 
 @dataclass
-class FakeUnitOfWork:
+class FakeStores:
     entitlements: FakeEntitlementStore = field(default_factory=FakeEntitlementStore)
     policies: FakePolicyStore = field(default_factory=FakePolicyStore)
     events: FakeOutbox = field(default_factory=FakeOutbox)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeEvents:
     """Numbers each event as it is recorded; a rolled-back transaction loses them."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     def create_head(self, tenant_id: str) -> None:
@@ -47,7 +47,7 @@ class FakeEvents:
         return found[: query.limit]
 
 
-class FakeEventLogUnitOfWork(FakeTransaction):
+class FakeEventLogUnitOfWork(FakeUnitOfWork):
     """EventLogUnitOfWork: the outbox only."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

@@ -26,7 +26,7 @@ from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.ledger.model import PostingRequest, Transaction
 from accrue.platform.idempotency import MutationRunner
-from tests.fakes.transactional import (
+from tests.fakes.transactions import (
     TENANT,
     FakeClock,
     FakeDatabase,

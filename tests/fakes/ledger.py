@@ -13,13 +13,13 @@ from accrue.kernel.paging import PageRequest
 from accrue.ledger.model import GENESIS_HASH, Transaction
 from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
 from tests.fakes.event_log import FakeEvents
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeLedger:
     """The parts of LedgerRepository a sealed (one-writer) ledger uses."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     @property
@@ -131,14 +131,14 @@ class FakeLedger:
 class FakeCustomerIds:
     """Which customers exist (all the ledger asks of them)."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     def get(self, tenant_id: str, customer_id: str) -> object | None:
         return self._tx.table("customer_ids").get((tenant_id, customer_id))
 
 
-class FakeLedgerUnitOfWork(FakeTransaction):
+class FakeLedgerUnitOfWork(FakeUnitOfWork):
     """LedgerUnitOfWork: the ledger, the outbox, and the customers adjustments name."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

@@ -27,7 +27,11 @@ from accrue.payments.service import PaymentService
 from accrue.platform.clock import FixedClock
 from accrue.platform.resilience.circuit_breaker import CircuitBreakers
 from tests.fakes.invoicing import FakeById, FakeInvoices, FakeLedgerBook, customer
-from tests.fakes.transactional import FakeDatabase, FakeIdempotency, FakeUnitOfWorkFactory
+from tests.fakes.transactions import (
+    FakeDatabase,
+    FakeIdempotency,
+    FakeUnitOfWorkFactory,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PAYMENTS_TENANT = "t_1"
@@ -211,7 +215,7 @@ class PaymentStack:
     engine: PaymentEngine
     service: PaymentService
     db: FakeDatabase
-    uow: FakeUnitOfWorkFactory
+    uow: FakeUnitOfWorkFactory[Any]
     ledger: FakeLedger
     events: FakeEvents
     listener: RecordingListener

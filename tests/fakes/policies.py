@@ -9,7 +9,7 @@ from accrue.platform.idempotency import MutationRunner
 from accrue.policies.model import SubscriptionPolicy
 from accrue.policies.service import PolicyService
 from accrue.policies.use_cases import PolicyUseCases
-from tests.fakes.transactional import (
+from tests.fakes.transactions import (
     FakeClock,
     FakeDatabase,
     FakeIdempotency,

@@ -8,14 +8,14 @@ from accrue.kernel.paging import PageRequest
 from accrue.reconciliation.breaks import Break, BreakCategory
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
 from tests.fakes.event_log import FakeEvents
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeReconciliationStore:
     """The runs-and-breaks half of ReconciliationRepository (what reads and
     resolutions use); matching a report runs against SQL elsewhere."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     @property
@@ -73,7 +73,7 @@ class FakeReconciliationStore:
         self._breaks[(item.run_id, item.seq)] = item
 
 
-class FakeReconciliationUnitOfWork(FakeTransaction):
+class FakeReconciliationUnitOfWork(FakeUnitOfWork):
     """ReconciliationUnitOfWork: runs and breaks, and the outbox resolutions go to."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

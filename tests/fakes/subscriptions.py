@@ -26,7 +26,7 @@ from accrue.subscriptions.model import Subscription, SubscriptionStatus
 from accrue.subscriptions.service import SubscriptionService
 from accrue.subscriptions.use_cases import SubscriptionUseCases
 from tests.fakes.invoicing import FakePostings, invoicing_database
-from tests.fakes.transactional import (
+from tests.fakes.transactions import (
     TENANT,
     FakeClock,
     FakeDatabase,

@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from accrue.tenancy.model import ApiKey, Tenant
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeTenants:
     """TenantRepository in memory; a key is stored by its hash, never its secret."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     def add(self, tenant: Tenant) -> None:
@@ -62,7 +62,7 @@ class FakeTenants:
 class FakeHeads:
     """Where a tenant's ledger chain or event numbering starts."""
 
-    def __init__(self, tx: FakeTransaction, table: str) -> None:
+    def __init__(self, tx: FakeUnitOfWork, table: str) -> None:
         self._tx = tx
         self._table = table
 
@@ -72,7 +72,7 @@ class FakeHeads:
         heads[tenant_id] = 0
 
 
-class FakeTenancyUnitOfWork(FakeTransaction):
+class FakeTenancyUnitOfWork(FakeUnitOfWork):
     """TenancyUnitOfWork: tenants and keys, and the two per-tenant heads."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 from accrue.kernel.paging import PageRequest
 from accrue.test_clocks.model import ClockState, TestClock
 from tests.fakes.event_log import FakeEvents
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeClocks:
     """TestClockRepository in memory, listed by id like the SQL one."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     @property
@@ -55,7 +55,7 @@ class NothingDue:
         return []
 
 
-class FakeClocksUnitOfWork(FakeTransaction):
+class FakeClocksUnitOfWork(FakeUnitOfWork):
     """ClocksUnitOfWork (the clock and the outbox), plus what an advance's runner
     asks of subscriptions and invoices - here, that nothing is due."""
 

@@ -15,7 +15,7 @@ from accrue.usage.model import Meter
 from accrue.usage.ports import NewEvent
 from accrue.usage.service import UsageService
 from accrue.usage.use_cases import UsageUseCases
-from tests.fakes.transactional import (
+from tests.fakes.transactions import (
     FakeClock,
     FakeDatabase,
     FakeIdempotency,

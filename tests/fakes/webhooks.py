@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from accrue.kernel.paging import PageRequest
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint
 from tests.fakes.event_log import FakeEvents
-from tests.fakes.transactions import FakeDatabase, FakeTransaction
+from tests.fakes.transactions import FakeDatabase, FakeUnitOfWork
 
 
 class FakeWebhookStore:
     """The endpoint and delivery half of WebhookStore (what the use cases call);
     the dispatcher's leasing half is exercised against SQL elsewhere."""
 
-    def __init__(self, tx: FakeTransaction) -> None:
+    def __init__(self, tx: FakeUnitOfWork) -> None:
         self._tx = tx
 
     @property
@@ -86,7 +86,7 @@ class FakeWebhookStore:
         return found[: page.size + 1]
 
 
-class FakeWebhookUnitOfWork(FakeTransaction):
+class FakeWebhookUnitOfWork(FakeUnitOfWork):
     """WebhookUnitOfWork: the webhook store and the outbox it reads."""
 
     def __init__(self, db: FakeDatabase, write: bool) -> None:

@@ -17,7 +17,7 @@ from accrue.entitlements.service import NewFeature, Target
 from accrue.kernel.errors import NotFound
 from accrue.subscriptions.model import SubscriptionStatus
 from tests.fakes.entitlements import FakeUsage, entitlement_database, entitlement_use_cases
-from tests.fakes.transactional import TENANT, FakeClock, replay
+from tests.fakes.transactions import TENANT, FakeClock, replay
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -47,7 +47,9 @@ def _subscribed(product_id: str) -> SubscriptionFact:
 def test_a_limit_attached_to_a_product_is_checked_against_live_usage() -> None:
     db, usage = entitlement_database(), FakeUsage()
     use_cases = entitlement_use_cases(db, FakeClock(START), usage)
-    created = use_cases.create_feature(TENANT, _feature("api_calls", meter_id="mtr_1"), replay())
+    created = use_cases.create_feature(
+        TENANT, _feature("api_calls", meter_id="mtr_1"), replay(TENANT)
+    )
     assert created.value is not None
     feature = created.value
     use_cases.attach_feature(
@@ -56,7 +58,7 @@ def test_a_limit_attached_to_a_product_is_checked_against_live_usage() -> None:
         Target.of(product_id="prod_1", price_id=""),
         enabled=False,
         limit="100",
-        replay=replay(),
+        replay=replay(TENANT),
     )
     db.entitlements.subscribe("cus_1", _subscribed("prod_1"))
     usage.values[("cus_1", "mtr_1")] = Decimal(95)
@@ -70,7 +72,7 @@ def test_a_limit_attached_to_a_product_is_checked_against_live_usage() -> None:
 def test_attaching_to_a_missing_product_changes_nothing() -> None:
     db = entitlement_database()
     use_cases = entitlement_use_cases(db, FakeClock(START))
-    feature = use_cases.create_feature(TENANT, _feature("seats"), replay()).value
+    feature = use_cases.create_feature(TENANT, _feature("seats"), replay(TENANT)).value
     assert feature is not None
     version, events = db.entitlements.version, list(db.events.recorded)
     with pytest.raises(NotFound):
@@ -80,7 +82,7 @@ def test_attaching_to_a_missing_product_changes_nothing() -> None:
             Target.of(product_id="missing_prod", price_id=""),
             enabled=False,
             limit="3",
-            replay=replay("r-attach"),
+            replay=replay(TENANT, "r-attach"),
         )
     assert db.entitlements.attachments == {}
     assert (db.entitlements.version, db.events.recorded) == (version, events)
@@ -90,16 +92,18 @@ def test_attaching_to_a_missing_product_changes_nothing() -> None:
 def test_a_retried_detach_answers_the_first_response_although_the_attachment_is_gone() -> None:
     db = entitlement_database()
     use_cases = entitlement_use_cases(db, FakeClock(START))
-    feature = use_cases.create_feature(TENANT, _feature("seats"), replay()).value
+    feature = use_cases.create_feature(TENANT, _feature("seats"), replay(TENANT)).value
     assert feature is not None
     target = Target.of(product_id="prod_1", price_id="")
-    use_cases.attach_feature(TENANT, feature.id, target, enabled=False, limit="3", replay=replay())
+    use_cases.attach_feature(
+        TENANT, feature.id, target, enabled=False, limit="3", replay=replay(TENANT)
+    )
 
-    first = use_cases.detach_feature(TENANT, feature.id, target, replay("r-detach"))
-    again = use_cases.detach_feature(TENANT, feature.id, target, replay("r-detach"))
+    first = use_cases.detach_feature(TENANT, feature.id, target, replay(TENANT, "r-detach"))
+    again = use_cases.detach_feature(TENANT, feature.id, target, replay(TENANT, "r-detach"))
 
     assert first.value == feature.id
     assert again.replayed == repr(feature.id).encode()
     assert db.events.types().count("feature.detached") == 1
     with pytest.raises(NotFound):  # without the key, a second detach is refused
-        use_cases.detach_feature(TENANT, feature.id, target, replay())
+        use_cases.detach_feature(TENANT, feature.id, target, replay(TENANT))

@@ -23,8 +23,8 @@ from accrue.event_log.service import EventRecorder
 from accrue.kernel.errors import NotFound, ResourceArchived, ValidationFailed
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import SubscriptionStatus
-from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
-from tests.fakes.transactional import FakeClock
+from tests.fakes.entitlements import FakeStores, FakeUsage
+from tests.fakes.transactions import FakeClock
 
 T = "ten_1"
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -50,7 +50,7 @@ class World:
     def __init__(self, *, usage: FakeUsage | None = None) -> None:
         usage = usage or FakeUsage()
         self.clock = FakeClock(START)
-        self.uow = FakeUnitOfWork()
+        self.uow = FakeStores()
         self.store = self.uow.entitlements
         ids = IdGenerator(self.clock)
         self.service = EntitlementService(

@@ -40,8 +40,8 @@ from accrue.subscriptions.model import (
     create_subscription,
     start,
 )
-from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
-from tests.fakes.transactional import FakeClock
+from tests.fakes.entitlements import FakeStores, FakeUsage
+from tests.fakes.transactions import FakeClock
 
 T = "ten_1"
 MAR1 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -149,7 +149,7 @@ class Guarded:
 
     def __init__(self, policy: SubscriptionPolicy) -> None:
         self.clock = FakeClock(MAR1)
-        self.uow = FakeUnitOfWork()
+        self.uow = FakeStores()
         self.uow.policies.policy = policy
         self.usage = FakeUsage()
         self.guard = PolicyGuard(IdGenerator(self.clock), EntitlementResolver(), self.usage)
@@ -255,7 +255,7 @@ def test_cancel_now_is_refused_by_the_guard_and_at_period_end_is_not() -> None:
 
 def test_policy_updates_change_only_the_named_rules_and_are_audited() -> None:
     clock = FakeClock(MAR1)
-    uow = FakeUnitOfWork()
+    uow = FakeStores()
     service = PolicyService(clock, EventRecorder(clock, IdGenerator(clock), lambda: ""))
     u = cast(Any, uow)
     assert service.get(u, T) == SubscriptionPolicy(T)

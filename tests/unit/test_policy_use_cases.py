@@ -12,7 +12,7 @@ from accrue.kernel.errors import IdempotencyKeyReused, ValidationFailed
 from accrue.policies.model import SubscriptionPolicy
 from accrue.policies.service import PolicyChanges
 from tests.fakes.policies import policy_database, policy_use_cases
-from tests.fakes.transactional import TENANT, FakeClock, replay
+from tests.fakes.transactions import TENANT, FakeClock, replay
 
 
 def test_a_tenant_without_a_policy_reads_the_defaults_and_nothing_is_written() -> None:
@@ -29,7 +29,7 @@ def test_an_update_stores_who_changed_what_and_when_with_its_audit_event() -> No
         TENANT,
         PolicyChanges(max_changes_per_period=2, cancel_at_period_end=True),
         actor="api_key:abc",
-        replay=replay(),
+        replay=replay(TENANT),
     )
     assert outcome.value is not None and outcome.replayed is None
     stored = use_cases.get_policy(TENANT)
@@ -45,7 +45,10 @@ def test_a_refused_update_changes_nothing() -> None:
     use_cases = policy_use_cases(db, FakeClock())
     with pytest.raises(ValidationFailed):
         use_cases.update_policy(
-            TENANT, PolicyChanges(max_changes_per_period=-1), actor="a", replay=replay("r-1")
+            TENANT,
+            PolicyChanges(max_changes_per_period=-1),
+            actor="a",
+            replay=replay(TENANT, "r-1"),
         )
     assert db.policies.policy is None
     assert db.events.recorded == [] and db.idempotency.rows == {}
@@ -56,14 +59,14 @@ def test_a_retried_update_is_answered_with_the_first_response_and_applied_once()
     db, clock = policy_database(), FakeClock()
     use_cases = policy_use_cases(db, clock)
     changes = PolicyChanges(downgrade_at_period_end=True)
-    first = use_cases.update_policy(TENANT, changes, actor="a", replay=replay("r-1"))
+    first = use_cases.update_policy(TENANT, changes, actor="a", replay=replay(TENANT, "r-1"))
     clock.advance(60)
-    again = use_cases.update_policy(TENANT, changes, actor="a", replay=replay("r-1"))
+    again = use_cases.update_policy(TENANT, changes, actor="a", replay=replay(TENANT, "r-1"))
     assert again.value is None and again.replayed == repr(first.value).encode()
     assert db.events.types() == ["subscription_policy.updated"]
     assert use_cases.get_policy(TENANT).update_time == first.value.update_time  # type: ignore[union-attr]
 
     with pytest.raises(IdempotencyKeyReused):
         use_cases.update_policy(
-            TENANT, changes, actor="a", replay=replay("r-1", fingerprint="another request")
+            TENANT, changes, actor="a", replay=replay(TENANT, "r-1", request="another request")
         )

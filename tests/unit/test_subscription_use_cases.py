@@ -17,7 +17,7 @@ from accrue.subscriptions.service import ItemRequest, NewSubscription
 from accrue.subscriptions.use_cases import SubscriptionUseCases
 from tests.fakes.invoicing import customer
 from tests.fakes.subscriptions import monthly_price, subscription_database, subscription_use_cases
-from tests.fakes.transactional import TENANT, FakeClock, FakeDatabase, replay
+from tests.fakes.transactions import TENANT, FakeClock, FakeDatabase, replay
 
 MAR1 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def _subscribed(clock: FakeClock) -> tuple[FakeDatabase, SubscriptionUseCases, S
     db = subscription_database([customer("cus_1")], [monthly_price("price_basic", 3100)])
     use_cases = subscription_use_cases(db, clock)
     new = NewSubscription(customer_id="cus_1", items=(ItemRequest("price_basic", 1),))
-    created = use_cases.create_subscription(TENANT, new, replay()).value
+    created = use_cases.create_subscription(TENANT, new, replay(TENANT)).value
     assert created is not None
     return db, use_cases, created
 
@@ -52,7 +52,7 @@ def test_cancel_at_period_end_keeps_it_active_until_then_and_can_be_withdrawn() 
     invoices = dict(db.invoices.rows)
 
     scheduled = use_cases.cancel_subscription(
-        TENANT, sub.id, at_period_end=True, prorate=True, replay=replay()
+        TENANT, sub.id, at_period_end=True, prorate=True, replay=replay(TENANT)
     ).value
 
     assert scheduled is not None
@@ -60,10 +60,10 @@ def test_cancel_at_period_end_keeps_it_active_until_then_and_can_be_withdrawn() 
     assert db.invoices.rows == invoices  # nothing billed or credited now
     with pytest.raises(AccrueError) as twice:
         use_cases.cancel_subscription(
-            TENANT, sub.id, at_period_end=True, prorate=False, replay=replay()
+            TENANT, sub.id, at_period_end=True, prorate=False, replay=replay(TENANT)
         )
     assert twice.value.reason == "INVALID_STATE"
-    withdrawn = use_cases.reactivate_subscription(TENANT, sub.id, replay()).value
+    withdrawn = use_cases.reactivate_subscription(TENANT, sub.id, replay(TENANT)).value
     assert withdrawn is not None and not withdrawn.cancel_at_period_end
     assert use_cases.get_subscription(TENANT, sub.id) == withdrawn
 
@@ -74,7 +74,7 @@ def test_canceling_now_credits_the_unused_time_against_the_unpaid_invoice() -> N
     clock.advance(timedelta(days=21).total_seconds())  # 10 of March's 31 days unused
 
     canceled = use_cases.cancel_subscription(
-        TENANT, sub.id, at_period_end=False, prorate=True, replay=replay()
+        TENANT, sub.id, at_period_end=False, prorate=True, replay=replay(TENANT)
     ).value
 
     assert canceled is not None and canceled.status is SubscriptionStatus.CANCELED
@@ -87,10 +87,10 @@ def test_a_retried_cancellation_is_answered_with_its_first_response_and_applied_
     clock = FakeClock(MAR1)
     db, use_cases, sub = _subscribed(clock)
     first = use_cases.cancel_subscription(
-        TENANT, sub.id, at_period_end=True, prorate=False, replay=replay("r-cancel")
+        TENANT, sub.id, at_period_end=True, prorate=False, replay=replay(TENANT, "r-cancel")
     )
     again = use_cases.cancel_subscription(
-        TENANT, sub.id, at_period_end=True, prorate=False, replay=replay("r-cancel")
+        TENANT, sub.id, at_period_end=True, prorate=False, replay=replay(TENANT, "r-cancel")
     )
     assert again.value is None and again.replayed == repr(first.value).encode()
     assert db.subscriptions.rows[sub.id] == first.value

@@ -22,8 +22,8 @@ from accrue.event_log.service import EventRecorder
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import SubscriptionStatus
 from accrue.usage.ports import UsageChange
-from tests.fakes.entitlements import FakeUnitOfWork, FakeUsage
-from tests.fakes.transactional import FakeClock
+from tests.fakes.entitlements import FakeStores, FakeUsage
+from tests.fakes.transactions import FakeClock
 
 T = "ten_1"
 MAR1, APR1, MAY1 = (datetime(2026, m, 1, tzinfo=UTC) for m in (3, 4, 5))
@@ -38,7 +38,7 @@ class Metered:
         ids = IdGenerator(clock)
         events = EventRecorder(clock, ids, lambda: "")
         resolver = EntitlementResolver()
-        self.uow = FakeUnitOfWork()
+        self.uow = FakeStores()
         self.u = cast(Any, self.uow)
         service = EntitlementService(clock, ids, events, resolver, FakeUsage())
         feature = service.create_feature(

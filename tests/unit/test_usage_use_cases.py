@@ -14,7 +14,7 @@ import pytest
 from accrue.kernel.errors import ConcurrentModification
 from accrue.usage.model import Aggregation, EventInput, Outcome
 from accrue.usage.service import NewMeter
-from tests.fakes.transactional import TENANT, FakeClock, replay
+from tests.fakes.transactions import TENANT, FakeClock, replay
 from tests.fakes.usage import usage_database, usage_use_cases
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -44,7 +44,7 @@ def _event(event_id: str, meter_id: str, calls: str = "1", customer: str = "cus_
 def test_a_resent_event_is_a_duplicate_and_another_body_under_its_id_a_conflict() -> None:
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, FakeClock(NOW))
-    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
     assert meter is not None
 
     first = use_cases.ingest(TENANT, [_event("e1", meter.id), _event("e2", meter.id, "3")])
@@ -73,7 +73,7 @@ def test_a_resent_event_is_a_duplicate_and_another_body_under_its_id_a_conflict(
 def test_refused_events_store_nothing_and_the_rest_of_the_batch_is_kept() -> None:
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, FakeClock(NOW))
-    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
     assert meter is not None
     results = use_cases.ingest(
         TENANT,
@@ -96,7 +96,7 @@ def test_refused_events_store_nothing_and_the_rest_of_the_batch_is_kept() -> Non
 def test_a_batch_that_lost_a_race_is_run_again_and_counted_once() -> None:
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, FakeClock(NOW))
-    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
     assert meter is not None
     db.usage.races_to_lose = 2
 
@@ -110,7 +110,7 @@ def test_a_batch_that_lost_a_race_is_run_again_and_counted_once() -> None:
 def test_a_batch_that_keeps_losing_gives_up_and_stores_nothing() -> None:
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, FakeClock(NOW))
-    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
     assert meter is not None
     db.usage.races_to_lose = 3
     with pytest.raises(ConcurrentModification):
@@ -121,10 +121,10 @@ def test_a_batch_that_keeps_losing_gives_up_and_stores_nothing() -> None:
 def test_archiving_a_meter_twice_with_one_request_id_records_one_event() -> None:
     db = usage_database()
     use_cases = usage_use_cases(db, FakeClock(NOW))
-    meter = use_cases.create_meter(TENANT, _meter(), replay()).value
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
     assert meter is not None
-    first = use_cases.archive_meter(TENANT, meter.id, replay("r-archive"))
-    again = use_cases.archive_meter(TENANT, meter.id, replay("r-archive"))
+    first = use_cases.archive_meter(TENANT, meter.id, replay(TENANT, "r-archive"))
+    again = use_cases.archive_meter(TENANT, meter.id, replay(TENANT, "r-archive"))
     assert first.value is not None and first.value.archived
     assert again.replayed == repr(first.value).encode()
     assert db.events.types() == ["meter.created", "meter.archived"]

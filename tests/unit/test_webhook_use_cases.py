@@ -104,7 +104,7 @@ def test_a_url_that_is_not_acceptable_is_refused_and_nothing_is_written(
     assert why in raised.value.field_violations[0].description
     assert raised.value.field_violations[0].field == "endpoint.url"
     assert world.db.rows("webhook_endpoints") == {}
-    assert world.db.rows("idempotency") == {}
+    assert world.db.idempotency.rows == {}
 
 
 def test_an_update_vets_a_new_url_and_only_a_new_url(world: World) -> None:
