@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +15,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     literal_column,
     select,
     text,
@@ -53,10 +55,6 @@ def _upsert_account(dialect: Any) -> Any:
 
 
 _UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
-# Make sure an account row exists (zero balance), taking no lock on one that does.
-_ENSURE_ACCOUNT = postgresql.insert(t.ledger_accounts).on_conflict_do_nothing(
-    index_elements=["tenant_id", "id"]
-)
 # The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
 WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
 # Insert unless the source already posted (waiting for an in-flight poster of
@@ -106,9 +104,12 @@ def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) ->
     query = (
         select(
             _e.account_id.label("account_id"),
+            _e.currency_code.label("currency_code"),
             cast(func.sum(_e.amount_minor), BigInteger).label("net"),
             cast(func.sum(debit), BigInteger).label("debits"),
             cast(func.sum(credit), BigInteger).label("credits"),
+            func.min(_tx.post_time).label("first_time"),
+            func.max(_tx.post_time).label("last_time"),
         )
         .select_from(
             t.ledger_transactions.join(
@@ -117,7 +118,7 @@ def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) ->
             )
         )
         .where(_tx.tenant_id == tenant_id, _tx.sequence.is_(None))
-        .group_by(_e.account_id)
+        .group_by(_e.account_id, _e.currency_code)
     )
     if account_ids is not None:
         query = query.where(_e.account_id.in_(list(account_ids)))
@@ -126,21 +127,39 @@ def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) ->
 
 def _accounts_with_pending(tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
     """Stored balances plus what the sequencer has still to apply, in ONE
-    statement: a sequencer batch moves a transaction from "pending" into the
-    stored balance atomically, so a single snapshot sees it exactly once."""
+    statement (a sequencer batch moves a transaction from pending into the
+    stored balance atomically, so a single snapshot counts it once), as a
+    subquery with the columns of `ledger_accounts`. An account whose first
+    postings are still pending has no row yet: the full join shows it, its
+    code and customer read from its id (`code:CUR[:customer]`)."""
     pending = _pending_deltas(tenant_id, account_ids)
-    return select(
-        _a.tenant_id,
-        _a.id,
-        _a.code,
-        _a.currency_code,
-        _a.customer_id,
-        (_a.net_minor + func.coalesce(pending.c.net, 0)).label("net_minor"),
-        (_a.debits_minor + func.coalesce(pending.c.debits, 0)).label("debits_minor"),
-        (_a.credits_minor + func.coalesce(pending.c.credits, 0)).label("credits_minor"),
-        _a.create_time,
-        _a.update_time,
-    ).select_from(t.ledger_accounts.outerjoin(pending, pending.c.account_id == _a.id))
+    stored = select(t.ledger_accounts).where(_a.tenant_id == tenant_id)
+    if account_ids is not None:
+        stored = stored.where(_a.id.in_(list(account_ids)))
+    a = stored.subquery("stored")
+    account_id = func.coalesce(a.c.id, pending.c.account_id)
+    return (
+        select(
+            literal(tenant_id, t.ledger_accounts.c.tenant_id.type).label("tenant_id"),
+            account_id.label("id"),
+            func.coalesce(a.c.code, func.split_part(pending.c.account_id, ":", 1)).label("code"),
+            func.coalesce(a.c.currency_code, pending.c.currency_code).label("currency_code"),
+            func.coalesce(a.c.customer_id, func.split_part(pending.c.account_id, ":", 3)).label(
+                "customer_id"
+            ),
+            (func.coalesce(a.c.net_minor, 0) + func.coalesce(pending.c.net, 0)).label("net_minor"),
+            (func.coalesce(a.c.debits_minor, 0) + func.coalesce(pending.c.debits, 0)).label(
+                "debits_minor"
+            ),
+            (func.coalesce(a.c.credits_minor, 0) + func.coalesce(pending.c.credits, 0)).label(
+                "credits_minor"
+            ),
+            func.coalesce(a.c.create_time, pending.c.first_time).label("create_time"),
+            func.coalesce(pending.c.last_time, a.c.update_time).label("update_time"),
+        )
+        .select_from(a.join(pending, pending.c.account_id == a.c.id, full=True))
+        .subquery("balances")
+    )
 
 
 class SqlLedgerRepository:
@@ -149,9 +168,6 @@ class SqlLedgerRepository:
         # Sealed postings of this unit of work whose balance increments are
         # applied as late as possible (one-writer databases).
         self._deferred: list[Transaction] = []
-        # Unsequenced postings of this unit of work whose accounts must exist
-        # at commit; the sequencer adds their amounts later (PostgreSQL).
-        self._accounts_to_ensure: list[Transaction] = []
         self._sequenced_later = conn.dialect.name == "postgresql"
 
     def create_head(self, tenant_id: str) -> None:
@@ -224,7 +240,6 @@ class SqlLedgerRepository:
         fresh = [tx for tx in transactions if tx.id in inserted]
         if fresh:
             self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
-            self._accounts_to_ensure.extend(fresh)
         return inserted
 
     def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
@@ -263,26 +278,22 @@ class SqlLedgerRepository:
         return Unsequenced(int(count), oldest)
 
     def apply_balances(self) -> None:
-        """Bring this unit of work's postings to the accounts table now.
+        """Bring this unit of work's sealed postings to the accounts table now.
 
-        Sealed postings (SQLite) add their increments: one upsert, accounts in
-        sorted order, run by the unit of work as the last statement before
-        COMMIT, so a hot account's row lock is held for that statement and the
-        commit only. Unsequenced postings (PostgreSQL) lock no balance row at
-        all: their accounts are created if new (`ON CONFLICT DO NOTHING`, no
-        lock on an existing row) and the sequencer adds the amounts in batches
-        after commit (`add_to_balances`); readers add what is still pending
-        (`_accounts_with_pending`), so every balance read is exact. Any balance
-        read of this repository calls this first, so a use case always reads
-        its own postings.
+        Sealed postings (SQLite, one writer) add their increments here: one
+        upsert, accounts in sorted order, run by the unit of work as the last
+        statement before COMMIT. Unsequenced postings (PostgreSQL) touch the
+        accounts table not at all, not even to create a new account (an insert
+        would wait on the sequencer's update of a hot row): the sequencer adds
+        their amounts per batch (`add_to_balances`) and readers add what is
+        still pending (`_accounts_with_pending`), so every balance read is
+        exact. Any balance read of this repository calls this first, so a use
+        case always reads its own postings.
         """
         if self._deferred:
             pending, self._deferred = self._deferred, []
             for tenant_transactions in _by_tenant(pending):
                 self._apply(tenant_transactions)
-        if self._accounts_to_ensure:
-            fresh, self._accounts_to_ensure = self._accounts_to_ensure, []
-            self._ensure_accounts(fresh)
 
     def add_to_balances(self, sealed: Sequence[Transaction]) -> None:
         """The sequencer's half of a posting: add a numbered batch's amounts to
@@ -294,42 +305,20 @@ class SqlLedgerRepository:
         for tenant_transactions in _by_tenant(sealed):
             self._apply(tenant_transactions)
 
-    def _ensure_accounts(self, transactions: Sequence[Transaction]) -> None:
-        accounts: dict[str, tuple[AccountRef, Transaction]] = {}
-        for tx in transactions:
-            for entry in tx.entries:
-                accounts.setdefault(entry.account.id, (entry.account, tx))
-        self._conn.execute(
-            _ENSURE_ACCOUNT,
-            [
-                {
-                    "tenant_id": tx.tenant_id,
-                    "id": ref.id,
-                    "code": ref.code,
-                    "currency_code": ref.currency_code,
-                    "customer_id": ref.customer_id,
-                    "net_minor": 0,
-                    "debits_minor": 0,
-                    "credits_minor": 0,
-                    "create_time": tx.post_time,
-                    "update_time": tx.post_time,
-                }
-                for account_id, (ref, tx) in sorted(accounts.items())
-            ],
-        )
-
     def _apply(self, transactions: Sequence[Transaction]) -> None:
-        # One UPDATE per account (sorted, so concurrent posters lock in the same
-        # order); the increment happens in the database, under its row lock.
+        # One row per account: created on first use (dated by its first posting),
+        # incremented otherwise; sorted, so two appliers lock rows in one order.
         totals: dict[AccountRef, list[int]] = defaultdict(lambda: [0, 0])
+        first: dict[AccountRef, datetime] = {}
+        last: dict[AccountRef, datetime] = {}
         tenant_id = transactions[0].tenant_id
-        when = max(tx.post_time for tx in transactions)
         for tx in transactions:
             for entry in tx.entries:
                 side = 0 if entry.direction is Direction.DEBIT else 1
                 totals[entry.account][side] += entry.amount_minor
-        # Created on first use, incremented otherwise: one statement per account,
-        # sorted so concurrent posters take row locks in the same order.
+                ref = entry.account
+                first[ref] = min(first.get(ref, tx.post_time), tx.post_time)
+                last[ref] = max(last.get(ref, tx.post_time), tx.post_time)
         accounts = sorted(totals, key=lambda ref: ref.id)
         self._conn.execute(
             _UPSERT_ACCOUNT[self._conn.dialect.name],
@@ -343,8 +332,8 @@ class SqlLedgerRepository:
                     "net_minor": totals[ref][0] - totals[ref][1],
                     "debits_minor": totals[ref][0],
                     "credits_minor": totals[ref][1],
-                    "create_time": when,
-                    "update_time": when,
+                    "create_time": first[ref],
+                    "update_time": last[ref],
                 }
                 for ref in accounts
             ],
@@ -402,43 +391,45 @@ class SqlLedgerRepository:
         return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
 
     def _balances(self, tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
-        """The balance rows query: on PostgreSQL stored plus pending (see
-        `apply_balances`); a one-writer database has nothing pending."""
+        """The balance rows (columns of `ledger_accounts`): on PostgreSQL stored
+        plus pending (see `apply_balances`); a one-writer database has nothing
+        pending."""
         self.apply_balances()
         if self._sequenced_later:
-            query = _accounts_with_pending(tenant_id, account_ids)
-        else:
-            query = select(t.ledger_accounts)
-        query = query.where(_a.tenant_id == tenant_id)
+            return _accounts_with_pending(tenant_id, account_ids)
+        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id)
         if account_ids is not None:
             query = query.where(_a.id.in_(list(account_ids)))
-        return query
+        return query.subquery("balances")
 
     def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
-        row = self._conn.execute(self._balances(tenant_id, [account_id])).first()
+        rows = self._balances(tenant_id, [account_id])
+        row = self._conn.execute(select(rows)).first()
         return None if row is None else _balance(row)
 
     def list_accounts(
         self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
     ) -> Sequence[AccountBalance]:
-        query = self._balances(tenant_id).where(_a.id > page.after_id)
+        rows = self._balances(tenant_id)
+        query = select(rows).where(rows.c.id > page.after_id)
         if currency_code:
-            query = query.where(_a.currency_code == currency_code)
+            query = query.where(rows.c.currency_code == currency_code)
         if customer_id:
-            query = query.where(_a.customer_id == customer_id)
+            query = query.where(rows.c.customer_id == customer_id)
         if code:
-            query = query.where(_a.code == code)
-        rows = self._conn.execute(query.order_by(_a.id).limit(page.size + 1))
-        return [_balance(row) for row in rows]
+            query = query.where(rows.c.code == code)
+        found = self._conn.execute(query.order_by(rows.c.id).limit(page.size + 1))
+        return [_balance(row) for row in found]
 
     def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
         if not account_ids:
             return {}
-        rows = self._conn.execute(self._balances(tenant_id, account_ids))
-        return {row.id: row.net_minor for row in rows}
+        rows = self._balances(tenant_id, account_ids)
+        return {row.id: row.net_minor for row in self._conn.execute(select(rows))}
 
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
-        return {row.id: row.net_minor for row in self._conn.execute(self._balances(tenant_id))}
+        rows = self._balances(tenant_id)
+        return {row.id: row.net_minor for row in self._conn.execute(select(rows))}
 
     def entry_nets(self, tenant_id: str) -> dict[str, int]:
         query = (
