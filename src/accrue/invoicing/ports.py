@@ -82,7 +82,8 @@ class FrozenClock(Protocol):
 
 
 class FrozenClocks(Protocol):
-    """The test-clock repository, as far as invoicing reads it: a customer's "now"."""
+    """The test-clock repository, as far as invoicing and usage read it: a
+    clock's frozen time (a clocked customer's "now")."""
 
     def get(
         self, tenant_id: str, clock_id: str, *, for_update: bool = False

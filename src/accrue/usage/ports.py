@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from accrue.event_log.ports import EventRepository
+from accrue.invoicing.ports import FrozenClocks
 from accrue.kernel.calendar import Period
 from accrue.kernel.paging import PageRequest
 from accrue.subscriptions.ports import SubscriptionRepository
@@ -147,19 +148,6 @@ class CustomerDirectory(Protocol):
     def get_many(
         self, tenant_id: str, customer_ids: Sequence[str]
     ) -> Mapping[str, BilledCustomer]: ...
-
-
-class FrozenClock(Protocol):
-    @property
-    def frozen_time(self) -> datetime: ...
-
-
-class FrozenClocks(Protocol):
-    """The test-clock repository, as far as usage reads it: a clock's frozen time."""
-
-    def get(
-        self, tenant_id: str, clock_id: str, *, for_update: bool = False
-    ) -> FrozenClock | None: ...
 
 
 class UsageUnitOfWork(Protocol):
