@@ -213,7 +213,7 @@ def build_application(
     ledger = LedgerService(clock, ids, events, current_trace_id)
     shutting_down = threading.Event()
     runner = MutationRunner(uow_factory, clock)
-    support = HandlerSupport(runner)
+    support = HandlerSupport()
     invoicing = Invoicing(clock, ids, events, ledger, RateTableTaxProvider(DEFAULT_TABLE))
     billing = SubscriptionBilling(invoicing, events, _usage_arrears(uow_factory, ids))
     resolver = EntitlementResolver()

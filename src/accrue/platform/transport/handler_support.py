@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from accrue.platform.idempotency import MutationRunner, Outcome, Replay, RequestIdentity
+from accrue.platform.idempotency import Outcome, Replay, RequestIdentity
 from accrue.platform.transport.call import CallContext
 
 T = TypeVar("T")
@@ -28,29 +28,13 @@ def request_fingerprint(request: Message) -> str:
 
 
 class HandlerSupport:
-    def __init__(self, runner: MutationRunner) -> None:
-        self._runner = runner
-
-    def stored_response(self, call: CallContext, request: Any) -> bytes | None:
-        """The stored response of an earlier request with this request_id, if any.
-
-        For mutations that commit in several steps before their final one: a
-        replay must be answered before any step runs again, and a reused key
-        refused before anything changes.
-        """
-        if not request.request_id:
-            return None
-        identity = RequestIdentity(
-            tenant_id=call.tenant_id,
-            request_id=request.request_id,
-            method=call.method,
-            fingerprint=request_fingerprint(request),
-        )
-        return self._runner.stored(identity)
+    """Stateless: how a handler names its request to the use case's runner and
+    turns the outcome back into a response."""
 
     def replay(self, call: CallContext, request: Any, convert: Callable[[T], Message]) -> Replay[T]:
         """For a use case that owns its transaction: the request's identity and how
-        its result becomes the stored response (the same bytes `mutate` stores)."""
+        its result becomes the stored response (deterministic bytes, so a retry
+        is answered byte for byte)."""
         identity = None
         if request.request_id:
             identity = RequestIdentity(
