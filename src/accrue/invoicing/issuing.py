@@ -114,9 +114,10 @@ class Invoicing:
     ) -> list[Invoice]:
         """`issue` of many (draft, now) pairs at once, in their order; the issued invoices.
 
-        Per tenant (in tenant order, as every path locks): one block of numbers from
-        the counter, the customers' credit locks and balances read in one query
-        and carried forward in memory from invoice to invoice, one `post_many`, and one
+        Per tenant (in tenant order, as every path locks): the customers' credit locks
+        in one statement and their balances in one query, carried forward in memory
+        from invoice to invoice, then one block of numbers from the counter (taken
+        after the credit locks, as `_finalized` does), one `post_many`, and one
         multi-row insert of the invoices and of their lines. Each invoice is finalised
         by the same domain functions as `issue`, so the results are the same as issuing
         the drafts one by one in this order.
