@@ -70,6 +70,16 @@ _NUMBER = (
     .where(_tx.tenant_id == bindparam("t_id"), _tx.id == bindparam("tx_id"))
     .values(sequence=bindparam("seq"), previous_hash=bindparam("prev"), hash=bindparam("hash_"))
 )
+# The same in one statement on PostgreSQL: a batch is one UPDATE joined to
+# unnested arrays, not one UPDATE per transaction (fewer statements for the
+# database to run and far less per-row work in the driver).
+_NUMBER_MANY = text(
+    "UPDATE ledger_transactions AS x "
+    "SET sequence = v.seq, previous_hash = v.prev, hash = v.hash "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[]), "
+    "CAST(:prevs AS text[]), CAST(:hashes AS text[])) AS v(id, seq, prev, hash) "
+    "WHERE x.tenant_id = :t_id AND x.id = v.id"
+)
 _LOCK_CREDIT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 # Many at once, in the order given (the ordinality keeps the array's order).
 _LOCK_CREDITS = text(
@@ -258,8 +268,20 @@ class SqlLedgerRepository:
         return self._with_entries(tenant_id, list(self._conn.execute(query)))
 
     def number(self, sealed: Sequence[Transaction]) -> None:
-        """Store the sequence and hashes the sequencer gave (one pipelined statement)."""
-        if sealed:
+        """Store the sequence and hashes the sequencer gave (one statement)."""
+        if sealed and self._sequenced_later:
+            for batch in _by_tenant(sealed):
+                self._conn.execute(
+                    _NUMBER_MANY,
+                    {
+                        "t_id": batch[0].tenant_id,
+                        "ids": [tx.id for tx in batch],
+                        "seqs": [tx.sequence for tx in batch],
+                        "prevs": [tx.previous_hash for tx in batch],
+                        "hashes": [tx.hash for tx in batch],
+                    },
+                )
+        elif sealed:
             self._conn.execute(
                 _NUMBER,
                 [

@@ -78,7 +78,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accrue.event_log import tables as event_log_tables
 from accrue.event_log.notifications import CHANNEL
 from accrue.kernel.clock import Clock
 from accrue.ledger import tables as t
@@ -91,14 +90,19 @@ log = logging.getLogger("accrue.ledger.sequencer")
 CRASH_EXIT_CODE = 86
 
 _h = t.ledger_heads.c
-_eh = event_log_tables.event_heads.c
 _PENDING_TENANTS = text(
     "SELECT DISTINCT tenant_id FROM ledger_transactions WHERE sequence IS NULL "
     "UNION SELECT DISTINCT tenant_id FROM event_queue"
 )
+# One statement: read the event head, move a batch from the queue into the
+# numbered log after it, and move the head. Only the sequencer holding the
+# tenant's ledger head writes event_heads, so reading the head in the same
+# statement's snapshot is safe. Returns how many events moved.
 _MOVE_EVENTS = text(
     """
-    WITH batch AS (
+    WITH head AS (
+        SELECT last_sequence AS base FROM event_heads WHERE tenant_id = :t_id
+    ), batch AS (
         SELECT tenant_id, id FROM event_queue WHERE tenant_id = :t_id
         ORDER BY writer_xid, position, id LIMIT :n
     ), moved AS (
@@ -108,15 +112,18 @@ _MOVE_EVENTS = text(
     ), numbered AS (
         INSERT INTO events (tenant_id, sequence, id, type, resource_type, resource_id,
                             occur_time, trace_id, payload_type, payload)
-        SELECT tenant_id, :base + row_number() OVER (ORDER BY writer_xid, position, id),
+        SELECT tenant_id,
+               (SELECT base FROM head) + row_number() OVER (ORDER BY writer_xid, position, id),
                id, type, resource_type, resource_id, occur_time, trace_id,
                payload_type, payload
         FROM moved
         RETURNING sequence
+    ), counted AS (
+        SELECT count(*) AS n FROM numbered
     )
-    UPDATE event_heads SET last_sequence = last_sequence + (SELECT count(*) FROM numbered)
+    UPDATE event_heads SET last_sequence = last_sequence + (SELECT n FROM counted)
     WHERE tenant_id = :t_id
-    RETURNING last_sequence
+    RETURNING (SELECT n FROM counted)
     """
 )
 _NOTIFY = text("SELECT pg_notify(:channel, :t_id)")
@@ -229,13 +236,8 @@ class LedgerSequencer:
         return len(sealed) + moved
 
     def _move_events(self, conn: Connection, tenant_id: str) -> int:
-        base = conn.execute(
-            select(_eh.last_sequence).where(_eh.tenant_id == tenant_id)
-        ).scalar_one()
-        last = conn.execute(
-            _MOVE_EVENTS, {"t_id": tenant_id, "n": self._batch_size, "base": base}
-        ).scalar_one()
-        return int(last) - int(base)
+        moved = conn.execute(_MOVE_EVENTS, {"t_id": tenant_id, "n": self._batch_size})
+        return int(moved.scalar_one())
 
     def _reached(self, point: str) -> None:
         if self._crash is not None:
