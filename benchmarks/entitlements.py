@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from harness import accrue_servers, create_tenant, postgres_database
+from harness import (
+    ECHO_METHOD,
+    ECHO_PAYLOAD,
+    accrue_servers,
+    create_tenant,
+    echo_process,
+    postgres_database,
+)
 
 from accrue.billing.v1 import (
     catalog_pb2,
@@ -43,7 +50,7 @@ FEATURES = ("sso", "seats", "audit-log")  # audit-log exists but is granted to n
 class Load:  # picklable: what one client process does
     target: str
     api_key: str
-    kind: str  # "check" | "customer"
+    kind: str  # "check" | "customer" | "echo"
     customers: tuple[str, ...]
     requests: int
     warmup: int
@@ -54,6 +61,9 @@ class Load:  # picklable: what one client process does
 def _call(load: Load, rng: random.Random) -> Any:
     channel = grpc.insecure_channel(load.target, options=[("grpc.use_local_subchannel_pool", 1)])
     metadata = (("authorization", f"Bearer {load.api_key}"),)
+    if load.kind == "echo":
+        echo = channel.unary_unary(ECHO_METHOD)
+        return lambda: echo(ECHO_PAYLOAD, metadata=metadata, timeout=30)
     if load.kind == "customer":
         customers = customer_pb2_grpc.CustomerServiceStub(channel)
         return lambda: customers.GetCustomer(
@@ -321,6 +331,17 @@ def main() -> int:
         flush=True,
     )
     rows: list[dict[str, Any]] = []
+    # The ceiling: a bare grpcio server that does nothing, under the same callers. No
+    # server on this machine answers 16 callers faster than this.
+    with echo_process(SPAWN) as (_pid, target):
+        echo = Load(target, "acc_unused", "echo", (), args.requests, args.warmup, 0, 0)
+        ceiling = [
+            {
+                **drive(f"Echo x{n}", "bare grpcio", replace(echo, threads=n), min(procs, n)),
+                "callers": n,
+            }
+            for n, procs in ((args.concurrency, args.client_procs), (1, 1))
+        ]
     with tempfile.TemporaryDirectory(prefix="accrue_bench_") as tmp:
         rows += bench("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp), args)
         if not args.quick:
@@ -328,7 +349,7 @@ def main() -> int:
             with postgres_database(admin) as url:
                 if url:
                     rows += bench("PostgreSQL", url, Path(tmp), args)
-    errors = sum(r["errors"] for r in rows)
+    errors = sum(r["errors"] for r in rows + ceiling)
     checks = [r for r in rows if r["phase"].startswith("CheckEntitlement") and r["callers"] > 1]
     goal_rows = [r for r in checks if r["database"] == "PostgreSQL"] or checks
     best = min(r["p99"] for r in goal_rows)
@@ -337,6 +358,12 @@ def main() -> int:
     print(
         f"goal: CheckEntitlement p99 <= 5 ms under {args.concurrency} callers ({where}, best of"
         f" {len(goal_rows)} runs): {best:.2f} ms -> {verdict}"
+    )
+    floor = ceiling[0]["p99"]
+    print(
+        f"ceiling: a bare grpcio echo server under the same {args.concurrency} callers has p99"
+        f" {floor:.2f} ms ({ceiling[0]['rps']:.0f} rpc/s); CheckEntitlement's p99 is"
+        f" {best / floor:.1f}x that. With one caller: echo p99 {ceiling[1]['p99']:.2f} ms."
     )
     print(f"RPC errors: {errors}")
     return 1 if errors else 0

@@ -10,10 +10,44 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
+
 ACCRUE = str(Path(sys.executable).with_name("accrue"))
+ECHO_METHOD = "/bench.Echo/Echo"
+ECHO_PAYLOAD = b"x" * 64  # about the size of a small Accrue request
+
+
+def echo_server(port_pipe: object) -> None:
+    """A bare grpcio server returning the request bytes, with 32 worker threads like
+    `accrue serve`: the ceiling for any Python grpcio server on this machine. Run it
+    in a spawned process; it sends its port down `port_pipe`."""
+    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)  # bytes in/out
+    server = grpc.server(ThreadPoolExecutor(32), options=[("grpc.so_reuseport", 0)])  # as accrue
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": echo})
+    server.add_generic_rpc_handlers([handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    port_pipe.send(port)  # type: ignore[attr-defined]
+    server.wait_for_termination()
+
+
+@contextmanager
+def echo_process(spawn: object) -> Iterator[tuple[int, str]]:
+    """`echo_server` in a process of `spawn` (a multiprocessing context); yields (pid, target)."""
+    receive, send = spawn.Pipe(duplex=False)  # type: ignore[attr-defined]
+    process = spawn.Process(target=echo_server, args=(send,), daemon=True)  # type: ignore[attr-defined]
+    process.start()
+    try:
+        if not receive.poll(60):
+            raise RuntimeError("echo server did not start")
+        yield process.pid or 0, f"127.0.0.1:{receive.recv()}"
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def _env(database_url: str) -> dict[str, str]:

@@ -14,17 +14,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
-from harness import accrue_servers, create_tenant, postgres_database
+from harness import (
+    ECHO_METHOD,
+    ECHO_PAYLOAD,
+    accrue_servers,
+    create_tenant,
+    echo_process,
+    postgres_database,
+)
 
 from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
 
-ECHO_METHOD = "/bench.Echo/Echo"
-ECHO_PAYLOAD = b"x" * 64  # about the size of a CreateCustomerRequest
 SPAWN = mp.get_context("spawn")  # a fresh interpreter: no inherited gRPC state or GIL
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LEDGER = (  # the posting and event sequencing, counted apart
@@ -175,37 +179,10 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
     return r
 
 
-def _echo_server(port_pipe: object) -> None:
-    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)  # bytes in/out
-    server = grpc.server(ThreadPoolExecutor(32), options=[("grpc.so_reuseport", 0)])  # as accrue
-    handler = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": echo})
-    server.add_generic_rpc_handlers([handler])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    port_pipe.send(port)  # type: ignore[attr-defined]
-    server.wait_for_termination()
-
-
 def bench_echo(phase: str, args: argparse.Namespace) -> Result:
-    receive, send = SPAWN.Pipe(duplex=False)
-    process = SPAWN.Process(target=_echo_server, args=(send,), daemon=True)
-    process.start()
-    try:
-        if not receive.poll(60):
-            raise RuntimeError("echo server did not start")
-        load = Load(
-            f"127.0.0.1:{receive.recv()}",
-            "echo",
-            "acc_unused",
-            "",
-            args.requests,
-            args.warmup,
-            args.concurrency,
-        )
-        return drive(phase, "-", [process.pid or 0], load, args.client_procs)
-    finally:
-        process.terminate()
-        process.join(10)
+    with echo_process(SPAWN) as (pid, target):
+        load = Load(target, "echo", "acc_unused", "", args.requests, args.warmup, args.concurrency)
+        return drive(phase, "-", [pid], load, args.client_procs)
 
 
 def bench_accrue(
