@@ -60,6 +60,9 @@ class FakeCustomers:
     def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
         return {i: c for i in customer_ids if (c := self.get(tenant_id, i)) is not None}
 
+    def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        return {i: c.test_clock_id for i, c in self.get_many(tenant_id, customer_ids).items()}
+
 
 class FakeClockLookup:
     """The test clocks a customer may be created on: ids seeded by the test."""

@@ -83,8 +83,8 @@ class FakeCustomer:
 class FakeCustomerDirectory:
     customers: dict[str, FakeCustomer] = field(default_factory=dict)
 
-    def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, FakeCustomer]:
-        return {c: self.customers[c] for c in customer_ids if c in self.customers}
+    def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        return {c: self.customers[c].test_clock_id for c in customer_ids if c in self.customers}
 
 
 @dataclass

@@ -31,6 +31,11 @@ class CustomerRepository(Protocol):
         """The customers of a batch in one query, by id (missing ones left out)."""
         ...
 
+    def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        """Which of `customer_ids` exist, each with its test clock id ("" for real
+        time): one narrow query, for readers that need a customer's "now" only."""
+        ...
+
 
 class ClockLookup(Protocol):
     """Enough of the test clocks to refuse a customer on a clock that does not exist."""

@@ -106,6 +106,15 @@ class SqlCustomerRepository:
         methods = self._methods(tenant_id, [row.id for row in rows])
         return {row.id: customer_from_row(row, methods.get(row.id, ())) for row in rows}
 
+    def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        if not customer_ids:
+            return {}
+        c = t.customers.c
+        query = select(c.id, c.test_clock_id).where(
+            c.tenant_id == tenant_id, c.id.in_(list(customer_ids))
+        )
+        return {row.id: row.test_clock_id or "" for row in self._conn.execute(query)}
+
     def update(self, customer: Customer) -> None:
         values = customer_row(customer)
         # A customer never moves between real and simulated time.

@@ -89,17 +89,17 @@ class CustomerTimes:
         found: dict[str, CustomerTime] = {}
         clocks: dict[str, datetime] = {}
         wall = self._clock.now().replace(microsecond=0)
-        customers = uow.customers.get_many(tenant_id, sorted(set(customer_ids)))
+        customers = uow.customers.test_clock_ids(tenant_id, sorted(set(customer_ids)))
         for customer_id in sorted(customers):
-            customer = customers[customer_id]
+            test_clock_id = customers[customer_id]
             now = wall
-            if customer.test_clock_id:
-                if customer.test_clock_id not in clocks:
-                    test_clock = uow.test_clocks.get(tenant_id, customer.test_clock_id)
-                    clocks[customer.test_clock_id] = (
+            if test_clock_id:
+                if test_clock_id not in clocks:
+                    test_clock = uow.test_clocks.get(tenant_id, test_clock_id)
+                    clocks[test_clock_id] = (
                         test_clock.frozen_time if test_clock is not None else wall
                     )
-                now = clocks[customer.test_clock_id]
+                now = clocks[test_clock_id]
             subs = uow.subscriptions.list(tenant_id, _ALL, customer_id=customer_id, status=None)
             live = tuple(sub for sub in subs if sub.status in _LIVE)
             found[customer_id] = CustomerTime(now=now, subscriptions=live)

@@ -135,19 +135,12 @@ class UsageStore(Protocol):
         ...
 
 
-class BilledCustomer(Protocol):
-    """What usage reads of a customer: whether a test clock sets its "now"."""
-
-    @property
-    def test_clock_id(self) -> str: ...
-
-
 class CustomerDirectory(Protocol):
     """The customers area's repository, as far as usage reads it."""
 
-    def get_many(
-        self, tenant_id: str, customer_ids: Sequence[str]
-    ) -> Mapping[str, BilledCustomer]: ...
+    def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> Mapping[str, str]:
+        """Which of `customer_ids` exist, each with its test clock ("" for real time)."""
+        ...
 
 
 class UsageUnitOfWork(Protocol):

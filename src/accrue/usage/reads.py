@@ -12,9 +12,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, select, union, union_all
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union,
+    union_all,
+)
 
 from accrue.kernel.calendar import Period
 from accrue.usage import tables as t
@@ -87,31 +97,17 @@ class UsageReads:
     ) -> None:
         """Count, sum and max per group in one statement: the whole hours' rollups
         and the partial hours' raw events, UNION ALL, grouped once."""
-        parts: list[Any] = []
+        params: dict[str, Any] = {
+            "t_id": scope.tenant_id,
+            "c_id": scope.customer_id,
+            "m_id": scope.meter_id,
+        }
         if whole is not None:
-            parts.append(
-                select(
-                    _r.group_key.label("g"),
-                    _r.event_count.label("n"),
-                    _r.sum_micros.label("s"),
-                    _r.max_micros.label("mx"),
-                ).where(_rollup_where(scope, whole))
-            )
-        for lo, hi in edges:
-            parts.append(
-                select(
-                    _e.group_key.label("g"),
-                    literal_column("1").label("n"),
-                    _e.value_micros.label("s"),
-                    _e.value_micros.label("mx"),
-                ).where(_raw_where(scope, lo, hi))
-            )
-        combined: Any = union_all(*parts) if len(parts) > 1 else parts[0]
-        both = combined.subquery()
-        query = select(
-            both.c.g, func.sum(both.c.n), func.sum(both.c.s), func.max(both.c.mx)
-        ).group_by(both.c.g)
-        for key, count, total, largest in self._conn.execute(query):
+            params |= {"w_lo": whole[0], "w_hi": whole[1]}
+        for n, (lo, hi) in enumerate(edges):
+            params |= {f"lo_{n}": lo, f"hi_{n}": hi}
+        query = _sums_statement(whole is not None, len(edges), scope.late)
+        for key, count, total, largest in self._conn.execute(query, params):
             part = Aggregate(count=int(count), sum_micros=int(total), max_micros=int(largest))
             groups[key].merge(part)
 
@@ -180,6 +176,42 @@ class _Scope:
     customer_id: str
     meter_id: str
     late: bool | None
+
+
+@lru_cache(maxsize=32)
+def _sums_statement(has_whole: bool, edges: int, late: bool | None) -> Any:
+    """`_sums`'s statement for one shape of period (whole hours or not, 0-2 partial
+    hours, which events), with the values bound at execution. Built once per shape:
+    building a UNION of selects is a good part of a live read's own work."""
+    bound: Any = {name: bindparam(name) for name in ("t_id", "c_id", "m_id")}
+    scope = _Scope(bound["t_id"], bound["c_id"], bound["m_id"], late)
+    parts: list[Any] = []
+    if has_whole:
+        whole: Any = (bindparam("w_lo"), bindparam("w_hi"))
+        parts.append(
+            select(
+                _r.group_key.label("g"),
+                _r.event_count.label("n"),
+                _r.sum_micros.label("s"),
+                _r.max_micros.label("mx"),
+            ).where(_rollup_where(scope, whole))
+        )
+    for n in range(edges):
+        lo: Any = bindparam(f"lo_{n}")
+        hi: Any = bindparam(f"hi_{n}")
+        parts.append(
+            select(
+                _e.group_key.label("g"),
+                literal_column("1").label("n"),
+                _e.value_micros.label("s"),
+                _e.value_micros.label("mx"),
+            ).where(_raw_where(scope, lo, hi))
+        )
+    combined: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    both = combined.subquery()
+    return select(both.c.g, func.sum(both.c.n), func.sum(both.c.s), func.max(both.c.mx)).group_by(
+        both.c.g
+    )
 
 
 def _newer(aggregate: Aggregate, candidate: tuple[datetime, str, int]) -> None:
