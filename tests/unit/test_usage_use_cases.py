@@ -70,6 +70,38 @@ def test_a_resent_event_is_a_duplicate_and_another_body_under_its_id_a_conflict(
     assert db.usage.events["e2"].reading.value_micros == 3_000_000  # the first body stands
 
 
+def test_a_stored_event_resent_is_answered_from_its_stored_copy_even_when_now_refusable() -> None:
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, FakeClock(NOW))
+    meter = use_cases.create_meter(TENANT, _meter(), replay(TENANT)).value
+    assert meter is not None
+    use_cases.ingest(TENANT, [_event("e1", meter.id), _event("e2", meter.id, "3")])
+    # Another body twice in one batch: both conflict with the stored copy.
+    twice = use_cases.ingest(TENANT, [_event("e2", meter.id, "4"), _event("e2", meter.id, "4")])
+    assert [r.error and r.error.reason for r in twice] == ["USAGE_EVENT_CONFLICT"] * 2
+    use_cases.archive_meter(TENANT, meter.id, replay(TENANT, "r-archive"))
+
+    again = use_cases.ingest(
+        TENANT,
+        [
+            _event("e1", meter.id),  # stored; its meter is archived since: still a duplicate
+            _event("e2", meter.id, "4"),  # stored with another body
+            _event("e2", meter.id, "4"),  # and again in the same batch: still that conflict
+            _event("e1", meter.id),  # a twin of a stored event
+            _event("e9", meter.id),  # new, on an archived meter
+        ],
+    )
+
+    assert [(r.outcome, r.error and r.error.reason) for r in again] == [
+        (Outcome.DUPLICATE, None),
+        (Outcome.REFUSED, "USAGE_EVENT_CONFLICT"),
+        (Outcome.REFUSED, "USAGE_EVENT_CONFLICT"),
+        (Outcome.DUPLICATE, None),
+        (Outcome.REFUSED, "RESOURCE_ARCHIVED"),
+    ]
+    assert db.usage.folded == ["e1", "e2"]
+
+
 def test_refused_events_store_nothing_and_the_rest_of_the_batch_is_kept() -> None:
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, FakeClock(NOW))

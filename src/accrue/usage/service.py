@@ -138,30 +138,43 @@ class UsageService:
         check_batch_size(len(events))
         meters = uow.usage.get_meters(tenant_id, [e.meter_id for e in events])
         times = self._times.load(uow, tenant_id, [e.customer_id for e in events])
-        stored = uow.usage.fingerprints(tenant_id, [e.id for e in events])
         results: dict[int, EventResult] = {}
         seen: dict[str, str] = {}
         fresh: list[tuple[int, NewEvent]] = []
+        refused: dict[int, EventResult] = {}
+        repeats: list[int] = []
+        prints = [event.fingerprint() for event in events]
         for index, event in enumerate(events):
-            print_ = event.fingerprint()
-            earlier = stored.get(event.id, seen.get(event.id))
-            if earlier is not None:
-                results[index] = _repeat(event.id, earlier, print_)
+            print_ = prints[index]
+            if event.id in seen:  # repeated inside this batch: answered below
+                repeats.append(index)
                 continue
             try:
                 fresh.append((index, self._judge(event, print_, meters, times)))
                 seen[event.id] = print_
             except AccrueError as error:
-                results[index] = EventResult(event.id, Outcome.REFUSED, error)
+                refused[index] = EventResult(event.id, Outcome.REFUSED, error)
         watched = self._watched(uow, tenant_id)
         before = self._totals(uow, tenant_id, meters, times, [e for _, e in fresh], watched=watched)
+        # Stored copies are looked up only for the events that need it: those the
+        # insert kept out (stored before, by an earlier call or a concurrent one) and
+        # those refused now (a resent event is a DUPLICATE even if, say, its grace has
+        # since passed). A batch of new events costs no lookup at all.
         inserted = uow.usage.insert_events(tenant_id, [e for _, e in fresh], now=self._clock.now())
         lost = [(i, e) for i, e in fresh if e.id not in inserted]
-        if lost:
-            # Inserted by a concurrent caller since we looked: judge against theirs.
-            theirs = uow.usage.fingerprints(tenant_id, [e.id for _, e in lost])
-            for index, late in lost:
-                results[index] = _repeat(late.id, theirs.get(late.id, ""), late.fingerprint)
+        lookup = [e.id for _, e in lost] + [events[i].id for i in refused]
+        stored = uow.usage.fingerprints(tenant_id, lookup) if lookup else {}
+        for index, kept in lost:
+            results[index] = _repeat(kept.id, stored.get(kept.id, ""), kept.fingerprint)
+        for index, refusal in refused.items():
+            earlier = stored.get(events[index].id)
+            results[index] = (
+                refusal if earlier is None else _repeat(refusal.id, earlier, prints[index])
+            )
+        for index in repeats:  # against the stored copy if there is one, else the batch's
+            event_id = events[index].id
+            earlier = stored.get(event_id, seen[event_id])
+            results[index] = _repeat(event_id, earlier, prints[index])
         new = [e for _, e in fresh if e.id in inserted]
         for index, kept in fresh:
             if kept.id in inserted:
