@@ -147,11 +147,16 @@ def format_quantity(micros: int) -> str:
     return format(to_decimal(micros), "f")
 
 
+# One compact encoder for the hot paths: json.dumps with options builds a new
+# encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def group_key(keys: Sequence[str], properties: Mapping[str, str]) -> str:
     """The dimension values as a canonical string ("" without dimensions)."""
     if not keys:
         return ""
-    return json.dumps([properties.get(key, "") for key in keys], separators=(",", ":"))
+    return _COMPACT.encode([properties.get(key, "") for key in keys])
 
 
 def group_dimensions(keys: Sequence[str], key: str) -> dict[str, str]:
@@ -170,9 +175,8 @@ def fingerprint(
     meter_id: str, customer_id: str, timestamp: datetime, properties: Mapping[str, str]
 ) -> str:
     """Digest of an event's body: what "the same event sent again" means."""
-    body = json.dumps(
-        [meter_id, customer_id, timestamp.astimezone(UTC).isoformat(), sorted(properties.items())],
-        separators=(",", ":"),
+    body = _COMPACT.encode(
+        [meter_id, customer_id, timestamp.astimezone(UTC).isoformat(), sorted(properties.items())]
     )
     return hashlib.sha256(body.encode()).hexdigest()
 

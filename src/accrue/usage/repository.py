@@ -1,12 +1,11 @@
 """SQL persistence of meters, usage events and their running aggregates.
 
 Ingestion is set-based: a batch is one `INSERT ... ON CONFLICT DO NOTHING
-RETURNING id` into `usage_events` (on PostgreSQL `SELECT FROM unnest` of one
-binary array per column, on SQLite multi-row VALUES; the primary key on the
-caller's event id is what makes a resend harmless, even from concurrent
-callers), and
-one multi-row upsert of the batch's pre-aggregated hourly rollups, sorted by
-key so concurrent batches lock rows in the same order.
+RETURNING id` into `usage_events` (on PostgreSQL `SELECT FROM
+json_array_elements` of the batch as one JSON text, on SQLite multi-row VALUES;
+the primary key on the caller's event id is what makes a resend harmless, even
+from concurrent callers), and one multi-row upsert of the batch's pre-aggregated
+hourly rollups, sorted by key so concurrent batches lock rows in the same order.
 
 Reading (`reads.py`) sums the rollups of the whole hours of a period and reads
 the raw events only for its partial hours.
@@ -18,7 +17,7 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -46,18 +45,17 @@ from accrue.usage.model import (
 from accrue.usage.ports import NewEvent
 from accrue.usage.reads import UsageReads, _reading, _Scope
 
-_UNNEST_SQL = """
+# The batch travels as one JSON array of rows, encoded by the standard library's C
+# encoder and unpacked by PostgreSQL: far cheaper for the server process than
+# binding one array per column, which the driver dumps element by element in
+# Python. Amounts stay exact (JSON integers cast to bigint from their text).
+_INSERT_JSON_SQL = """
     INSERT INTO usage_events (tenant_id, id, meter_id, customer_id, "timestamp", properties,
         fingerprint, value_micros, unique_value, group_key, canceled, late, revision, create_time)
-    SELECT %(tenant_id)s, u.id, u.meter_id, u.customer_id, u.stamp, CAST(u.props AS json),
-        u.print, u.value, u.uniq, u.grp, false, u.late, 0, %(now)s
-    FROM unnest(
-        CAST(%(ids)s AS text[]), CAST(%(meters)s AS text[]), CAST(%(customers)s AS text[]),
-        CAST(%(stamps)s AS timestamptz[]), CAST(%(props)s AS text[]), CAST(%(prints)s AS text[]),
-        CAST(%(values)s AS bigint[]), CAST(%(uniques)s AS text[]), CAST(%(groups)s AS text[]),
-        CAST(%(lates)s AS boolean[])
-    ) AS u(id, meter_id, customer_id, stamp, props, print, value, uniq, grp, late)
-    ORDER BY u.id
+    SELECT %(tenant_id)s, r->>0, r->>1, r->>2, CAST(r->>3 AS timestamptz), r->4,
+        r->>5, CAST(r->>6 AS bigint), r->>7, r->>8, false, CAST(r->>9 AS boolean), 0, %(now)s
+    FROM json_array_elements(CAST(%(rows)s AS json)) AS r
+    ORDER BY r->>0
     ON CONFLICT DO NOTHING
     RETURNING id
     """
@@ -145,34 +143,38 @@ class SqlUsageStore(UsageReads):
             for event in sorted(events, key=lambda e: e.id)
         ]
         if self._dialect == "postgresql":
-            return self._insert_unnest(tenant_id, rows, now=now)
+            return self._insert_json(tenant_id, rows, now=now)
         # SQLite: one cached statement, sent as multi-row VALUES (insertmanyvalues).
         insert = self._insert(t.usage_events).on_conflict_do_nothing().returning(_e.id)
         result = self._conn.execute(insert, rows)
         return {row.id for row in result}
 
-    def _insert_unnest(
+    def _insert_json(
         self, tenant_id: str, rows: Sequence[dict[str, Any]], *, now: datetime
     ) -> set[str]:
-        """PostgreSQL: the whole batch as one array per column, in one statement whose
-        text never changes (so nothing is compiled per batch, whatever its size)."""
-        columns = {
-            "ids": [r["id"] for r in rows],
-            "meters": [r["meter_id"] for r in rows],
-            "customers": [r["customer_id"] for r in rows],
-            "stamps": [r["timestamp"] for r in rows],
-            "props": [json.dumps(r["properties"]) for r in rows],
-            "prints": [r["fingerprint"] for r in rows],
-            "values": [r["value_micros"] for r in rows],
-            "uniques": [r["unique_value"] for r in rows],
-            "groups": [r["group_key"] for r in rows],
-            "lates": [r["late"] for r in rows],
-        }
-        # Binary parameters: arrays go over without text escaping (a third of the cost).
+        """PostgreSQL: the whole batch in one statement whose text never changes (so
+        nothing is compiled per batch, whatever its size), its rows as one JSON text."""
+        document = json.dumps(
+            [
+                [
+                    r["id"],
+                    r["meter_id"],
+                    r["customer_id"],
+                    r["timestamp"].astimezone(UTC).isoformat(),
+                    r["properties"],
+                    r["fingerprint"],
+                    r["value_micros"],
+                    r["unique_value"],
+                    r["group_key"],
+                    r["late"],
+                ]
+                for r in rows
+            ]
+        )
         driver = self._conn.connection.driver_connection
         assert driver is not None
-        with driver.cursor(binary=True) as cursor:
-            cursor.execute(_UNNEST_SQL, {"tenant_id": tenant_id, "now": now, **columns})
+        with driver.cursor() as cursor:
+            cursor.execute(_INSERT_JSON_SQL, {"tenant_id": tenant_id, "now": now, "rows": document})
             return {row[0] for row in cursor.fetchall()}
 
     def add_to_rollups(
