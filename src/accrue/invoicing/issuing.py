@@ -116,9 +116,9 @@ class Invoicing:
 
         Per tenant (in tenant order, as every path locks): the customers' credit locks
         in one statement and their balances in one query, carried forward in memory
-        from invoice to invoice, then one block of numbers from the counter (taken
-        after the credit locks, as `_finalized` does), one `post_many`, and one
-        multi-row insert of the invoices and of their lines. Each invoice is finalised
+        from invoice to invoice, one `post_many`, then one block of numbers from the
+        counter (taken last, as `_finalized` does), and one multi-row insert of the
+        invoices and of their lines. Each invoice is finalised
         by the same domain functions as `issue`, so the results are the same as issuing
         the drafts one by one in this order.
         """
@@ -139,15 +139,14 @@ class Invoicing:
                 for d, _ in (drafts[i] for i in indexes)
             }
             nets = uow.ledger.nets(tenant_id, sorted(credit_ids))
-            first = uow.invoices.next_numbers(tenant_id, "invoice", len(indexes))
             finalized: list[Invoice] = []
             requests: list[PostingRequest | None] = []
-            for offset, index in enumerate(indexes):
+            for index in indexes:
                 draft, now = drafts[index]
                 credit_id = customer_credit(draft.currency_code, draft.customer_id).id
                 done = inv.finalize(
                     draft,
-                    number=first + offset,
+                    number=0,  # numbered below, once the postings are written
                     credit_balance_minor=-nets.get(credit_id, 0),
                     now=now,
                 )
@@ -163,10 +162,16 @@ class Invoicing:
             posted = iter(
                 self._ledger.post_many(uow, tenant_id, [r for r in requests if r is not None])
             )
+            # The counter last, one block for the batch (see `_finalized`).
+            first = uow.invoices.next_numbers(tenant_id, "invoice", len(indexes))
             tenant_issued: list[Invoice] = []
-            for index, done, request in zip(indexes, finalized, requests, strict=True):
+            for offset, (index, done, request) in enumerate(
+                zip(indexes, finalized, requests, strict=True)
+            ):
                 tx_id = "" if request is None else next(posted).id
-                final = inv.schedule_collection(replace(done, ledger_transaction_id=tx_id))
+                final = inv.schedule_collection(
+                    replace(inv.numbered(done, first + offset), ledger_transaction_id=tx_id)
+                )
                 issued[index] = final
                 tenant_issued.append(final)
             uow.invoices.add_many(tenant_issued)
@@ -251,13 +256,14 @@ class Invoicing:
         # Spending credit: serialised with the other spenders (prepayment refunds).
         uow.ledger.lock_customer_credit(tenant_id, invoice.customer_id, invoice.currency_code)
         balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
-        # The tenant's gapless counter after the customer's lock and read: every
-        # finaliser of the tenant queues on it until COMMIT, so it is held for
-        # the posting, the invoice update and the commit only. Lock order is
-        # customer credit, then counter, on every path (no deadlock).
+        unnumbered = inv.finalize(invoice, number=0, credit_balance_minor=balance, now=now)
+        tx_id = self._post(uow, tenant_id, finalization_posting(unnumbered))
+        # The tenant's gapless counter comes last: every finaliser of the tenant
+        # queues on it until COMMIT, so it is taken only once the posting is
+        # written and is held for the invoice update, the events and the commit.
+        # Lock order is customer credit, then counter, on every path (no deadlock).
         number = uow.invoices.next_number(tenant_id, "invoice")
-        done = inv.finalize(invoice, number=number, credit_balance_minor=balance, now=now)
-        tx_id = self._post(uow, tenant_id, finalization_posting(done))
+        done = inv.numbered(unnumbered, number)
         return inv.schedule_collection(replace(done, ledger_transaction_id=tx_id))
 
     def _post(

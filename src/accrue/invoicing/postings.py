@@ -41,7 +41,9 @@ def finalization_posting(invoice: Invoice) -> PostingRequest | None:
         nets,
         source_type="invoice_finalization",
         source_id=invoice.id,
-        description=f"Invoice {invoice.number} finalised",
+        # By id: the posting is written before the invoice takes its number,
+        # which comes last from the tenant's counter (see Invoicing._finalized).
+        description=f"Invoice {invoice.id} finalised",
         invoice=invoice,
     )
 

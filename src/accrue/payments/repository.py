@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    DateTime,
     Integer,
     Select,
     String,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     literal,
     select,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -29,7 +29,6 @@ from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.paging import PageRequest
 from accrue.payments import tables as t
 from accrue.payments.model import Cause, Payment, PaymentStatus, Refund, RefundStatus, StatusChange
-from accrue.platform.db.tables import UtcDateTime
 from accrue.platform.ports import DueItem
 
 _p = t.payments.c
@@ -344,20 +343,31 @@ _TRANSITION_COLUMNS = [
 def _transition_rows(
     tenant_id: str, subject_id: str, changes: Sequence[StatusChange], start: int
 ) -> Select[Any]:
-    """The new status changes as a VALUES list, ready to be inserted by SELECT."""
-    rows = values(
-        column("seq", Integer),
-        column("from_status", String),
-        column("to_status", String),
-        column("cause", String),
-        column("time", UtcDateTime()),
-        name="changes",
-    ).data(
-        [
-            (seq, change.from_status, change.to_status, change.cause.value, change.time)
-            for seq, change in enumerate(changes)
-            if seq >= start
-        ]
+    """The new status changes as rows of unnested arrays, ready to be inserted by
+    SELECT (PostgreSQL). Arrays, not a VALUES list: the statement's shape is then
+    the same however many changes there are, so SQLAlchemy compiles it once and
+    caches it (a VALUES list with data is compiled again on every call)."""
+    new = [(seq, change) for seq, change in enumerate(changes) if seq >= start]
+
+    def array(values: list[Any], of: Any) -> Any:
+        return bindparam("changes", values, type_=postgresql.ARRAY(of), unique=True)
+
+    rows = (
+        func.unnest(
+            array([seq for seq, _ in new], Integer),
+            array([c.from_status for _, c in new], String),
+            array([c.to_status for _, c in new], String),
+            array([c.cause.value for _, c in new], String),
+            array([c.time for _, c in new], DateTime(timezone=True)),
+        )
+        .table_valued(
+            column("seq", Integer),
+            column("from_status", String),
+            column("to_status", String),
+            column("cause", String),
+            column("time", DateTime(timezone=True)),
+        )
+        .render_derived(name="changes")
     )
     return select(
         literal(tenant_id, String).label("tenant_id"),
@@ -367,7 +377,7 @@ def _transition_rows(
         rows.c.to_status,
         rows.c.cause,
         rows.c.time,
-    ).select_from(rows)
+    )
 
 
 def _transitions_insert(
