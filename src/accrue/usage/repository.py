@@ -192,40 +192,12 @@ class SqlUsageStore(UsageReads):
             return
         keys = sorted(folded)
         rows = [_rollup_row(tenant_id, key, folded[key]) for key in keys]
-        insert = self._insert(t.usage_rollups).values(rows)
+        # One prebuilt statement per dialect, its rows bound at execution (sent in
+        # one round trip): nothing is built or compiled per batch.
         if add:
-            greatest = "greatest" if self._dialect == "postgresql" else "max"
-            newer = (
-                "(excluded.last_time > usage_rollups.last_time"
-                " OR (excluded.last_time = usage_rollups.last_time"
-                " AND excluded.last_event_id > usage_rollups.last_event_id))"
-            )
-            insert = insert.on_conflict_do_update(
-                index_elements=[
-                    "tenant_id",
-                    "customer_id",
-                    "meter_id",
-                    "bucket_start",
-                    "group_key",
-                    "late",
-                ],
-                set_={
-                    "event_count": literal_column(
-                        "usage_rollups.event_count + excluded.event_count"
-                    ),
-                    "sum_micros": literal_column("usage_rollups.sum_micros + excluded.sum_micros"),
-                    "max_micros": literal_column(
-                        f"{greatest}(usage_rollups.max_micros, excluded.max_micros)"
-                    ),
-                    **{
-                        name: literal_column(
-                            f"CASE WHEN {newer} THEN excluded.{name} ELSE usage_rollups.{name} END"
-                        )
-                        for name in ("last_time", "last_event_id", "last_micros")
-                    },
-                },
-            )
-        self._conn.execute(insert)
+            self._conn.execute(_ADD_TO_ROLLUPS[self._dialect], rows)
+        else:
+            self._conn.execute(self._insert(t.usage_rollups), rows)
         uniques = sorted({(*key, value) for key in keys for value in folded[key].uniques})
         if uniques:
             unique_rows = [
@@ -355,6 +327,40 @@ class SqlUsageStore(UsageReads):
         return module.insert(table)
 
 
+def _add_to_rollups(dialect: Any) -> Any:
+    """Upsert of hourly rollups that adds a batch's aggregates to the stored ones."""
+    greatest = "greatest" if dialect is postgresql else "max"
+    newer = (
+        "(excluded.last_time > usage_rollups.last_time"
+        " OR (excluded.last_time = usage_rollups.last_time"
+        " AND excluded.last_event_id > usage_rollups.last_event_id))"
+    )
+    return dialect.insert(t.usage_rollups).on_conflict_do_update(
+        index_elements=[
+            "tenant_id",
+            "customer_id",
+            "meter_id",
+            "bucket_start",
+            "group_key",
+            "late",
+        ],
+        set_={
+            "event_count": literal_column("usage_rollups.event_count + excluded.event_count"),
+            "sum_micros": literal_column("usage_rollups.sum_micros + excluded.sum_micros"),
+            "max_micros": literal_column(
+                f"{greatest}(usage_rollups.max_micros, excluded.max_micros)"
+            ),
+            **{
+                name: literal_column(
+                    f"CASE WHEN {newer} THEN excluded.{name} ELSE usage_rollups.{name} END"
+                )
+                for name in ("last_time", "last_event_id", "last_micros")
+            },
+        },
+    )
+
+
+_ADD_TO_ROLLUPS = {"postgresql": _add_to_rollups(postgresql), "sqlite": _add_to_rollups(sqlite)}
 _Key = tuple[str, str, datetime, str, bool]
 
 
