@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +16,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal,
     literal_column,
     select,
     text,
@@ -104,7 +104,12 @@ _ENTRIES_OF = (
 )
 
 
-def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
+# The balance reads' parameters, bound at execution (see `_accounts_with_pending`).
+_BALANCE_TENANT: Any = bindparam("balance_tenant", type_=t.ledger_accounts.c.tenant_id.type)
+_BALANCE_IDS: Any = bindparam("balance_ids", expanding=True)
+
+
+def _pending_deltas(*, filtered: bool) -> Any:
     """Per account, the entries of committed-but-unsequenced transactions (and
     of this unit of work's own), which the sequencer has not yet added to the
     stored balance. Served by the partial index on unsequenced transactions;
@@ -127,30 +132,34 @@ def _pending_deltas(tenant_id: str, account_ids: Sequence[str] | None = None) ->
                 (_e.tenant_id == _tx.tenant_id) & (_e.transaction_id == _tx.id),
             )
         )
-        .where(_tx.tenant_id == tenant_id, _tx.sequence.is_(None))
+        .where(_tx.tenant_id == _BALANCE_TENANT, _tx.sequence.is_(None))
         .group_by(_e.account_id, _e.currency_code)
     )
-    if account_ids is not None:
-        query = query.where(_e.account_id.in_(list(account_ids)))
+    if filtered:
+        query = query.where(_e.account_id.in_(_BALANCE_IDS))
     return query.subquery("pending")
 
 
-def _accounts_with_pending(tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
+@lru_cache(maxsize=2)
+def _accounts_with_pending(*, filtered: bool) -> Any:
     """Stored balances plus what the sequencer has still to apply, in ONE
     statement (a sequencer batch moves a transaction from pending into the
     stored balance atomically, so a single snapshot counts it once), as a
     subquery with the columns of `ledger_accounts`. An account whose first
     postings are still pending has no row yet: the full join shows it, its
-    code and customer read from its id (`code:CUR[:customer]`)."""
-    pending = _pending_deltas(tenant_id, account_ids)
-    stored = select(t.ledger_accounts).where(_a.tenant_id == tenant_id)
-    if account_ids is not None:
-        stored = stored.where(_a.id.in_(list(account_ids)))
+    code and customer read from its id (`code:CUR[:customer]`).
+
+    Built once (per `filtered`), its values bound at execution (`_balance_params`):
+    building this statement was most of a balance read's own work."""
+    pending = _pending_deltas(filtered=filtered)
+    stored = select(t.ledger_accounts).where(_a.tenant_id == _BALANCE_TENANT)
+    if filtered:
+        stored = stored.where(_a.id.in_(_BALANCE_IDS))
     a = stored.subquery("stored")
     account_id = func.coalesce(a.c.id, pending.c.account_id)
     return (
         select(
-            literal(tenant_id, t.ledger_accounts.c.tenant_id.type).label("tenant_id"),
+            cast(_BALANCE_TENANT, t.ledger_accounts.c.tenant_id.type).label("tenant_id"),
             account_id.label("id"),
             func.coalesce(a.c.code, func.split_part(pending.c.account_id, ":", 1)).label("code"),
             func.coalesce(a.c.currency_code, pending.c.currency_code).label("currency_code"),
@@ -170,6 +179,27 @@ def _accounts_with_pending(tenant_id: str, account_ids: Sequence[str] | None = N
         .select_from(a.join(pending, pending.c.account_id == a.c.id, full=True))
         .subquery("balances")
     )
+
+
+@lru_cache(maxsize=2)
+def _stored_accounts(*, filtered: bool) -> Any:
+    """The stored balances alone (a one-writer database has nothing pending)."""
+    query = select(t.ledger_accounts).where(_a.tenant_id == _BALANCE_TENANT)
+    if filtered:
+        query = query.where(_a.id.in_(_BALANCE_IDS))
+    return query.subquery("balances")
+
+
+@lru_cache(maxsize=8)
+def _select_all(rows: Any) -> Any:
+    return select(rows)
+
+
+def _balance_params(tenant_id: str, account_ids: Sequence[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"balance_tenant": tenant_id}
+    if account_ids is not None:
+        params["balance_ids"] = list(account_ids)
+    return params
 
 
 class SqlLedgerRepository:
@@ -412,27 +442,30 @@ class SqlLedgerRepository:
             )
         return [_tx_from_row(row, tuple(entries[row.id])) for row in rows]
 
-    def _balances(self, tenant_id: str, account_ids: Sequence[str] | None = None) -> Any:
-        """The balance rows (columns of `ledger_accounts`): on PostgreSQL stored
-        plus pending (see `apply_balances`); a one-writer database has nothing
-        pending."""
+    def _balances(
+        self, tenant_id: str, account_ids: Sequence[str] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """The balance rows (columns of `ledger_accounts`) as a prebuilt subquery and
+        the parameters to execute it with: on PostgreSQL stored plus pending (see
+        `apply_balances`); a one-writer database has nothing pending."""
         self.apply_balances()
-        if self._sequenced_later:
-            return _accounts_with_pending(tenant_id, account_ids)
-        query = select(t.ledger_accounts).where(_a.tenant_id == tenant_id)
-        if account_ids is not None:
-            query = query.where(_a.id.in_(list(account_ids)))
-        return query.subquery("balances")
+        filtered = account_ids is not None
+        rows = (
+            _accounts_with_pending(filtered=filtered)
+            if self._sequenced_later
+            else _stored_accounts(filtered=filtered)
+        )
+        return rows, _balance_params(tenant_id, account_ids)
 
     def get_account(self, tenant_id: str, account_id: str) -> AccountBalance | None:
-        rows = self._balances(tenant_id, [account_id])
-        row = self._conn.execute(select(rows)).first()
+        rows, params = self._balances(tenant_id, [account_id])
+        row = self._conn.execute(_select_all(rows), params).first()
         return None if row is None else _balance(row)
 
     def list_accounts(
         self, tenant_id: str, page: PageRequest, *, currency_code: str, customer_id: str, code: str
     ) -> Sequence[AccountBalance]:
-        rows = self._balances(tenant_id)
+        rows, params = self._balances(tenant_id)
         query = select(rows).where(rows.c.id > page.after_id)
         if currency_code:
             query = query.where(rows.c.currency_code == currency_code)
@@ -440,18 +473,18 @@ class SqlLedgerRepository:
             query = query.where(rows.c.customer_id == customer_id)
         if code:
             query = query.where(rows.c.code == code)
-        found = self._conn.execute(query.order_by(rows.c.id).limit(page.size + 1))
+        found = self._conn.execute(query.order_by(rows.c.id).limit(page.size + 1), params)
         return [_balance(row) for row in found]
 
     def nets(self, tenant_id: str, account_ids: Sequence[str]) -> dict[str, int]:
         if not account_ids:
             return {}
-        rows = self._balances(tenant_id, account_ids)
-        return {row.id: row.net_minor for row in self._conn.execute(select(rows))}
+        rows, params = self._balances(tenant_id, account_ids)
+        return {row.id: row.net_minor for row in self._conn.execute(_select_all(rows), params)}
 
     def stored_nets(self, tenant_id: str) -> dict[str, int]:
-        rows = self._balances(tenant_id)
-        return {row.id: row.net_minor for row in self._conn.execute(select(rows))}
+        rows, params = self._balances(tenant_id)
+        return {row.id: row.net_minor for row in self._conn.execute(_select_all(rows), params)}
 
     def entry_nets(self, tenant_id: str) -> dict[str, int]:
         query = (
