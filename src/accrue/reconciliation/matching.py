@@ -217,9 +217,16 @@ class Reconciler:
         """The references of the charges and refunds in `lines`: the records to load."""
         return {line.reference for line in lines if line.kind in _RECORD_KINDS}
 
-    def row_references(self, rows: Sequence[SettlementRow]) -> set[str]:
-        """`references` of a batch of rows."""
-        return {row[3] for row in rows if row[1] in _RECORD_KINDS}
+    def row_references(self, rows: Sequence[SettlementRow]) -> dict[str, LineKind]:
+        """`references` of a batch of rows, each with the kind of record to look for
+        first: its line's, so that a store can look a reference up among the records
+        of that kind alone and among the other kind's only if none has it (that
+        record makes the line MISSING_INTERNALLY). A reference that a charge and a
+        refund line both name is a refund's, the record `records` gives it."""
+        charge, refund = LineKind.CHARGE, LineKind.REFUND
+        wanted = {row[3]: charge for row in rows if row[1] is charge}
+        wanted.update({row[3]: refund for row in rows if row[1] is refund})
+        return wanted
 
     def feed(
         self, lines: Sequence[SettlementLine], records: Mapping[str, InternalRecord]

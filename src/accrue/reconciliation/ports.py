@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
@@ -12,6 +12,7 @@ from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
+from accrue.reconciliation.settlement import LineKind
 
 _Batch = TypeVar("_Batch")
 _Result = TypeVar("_Result")
@@ -55,9 +56,11 @@ class ReconciliationRepository(Protocol):
         ...
 
     def record_rows(
-        self, tenant_id: str, psp: str, references: Sequence[str]
+        self, tenant_id: str, psp: str, references: Sequence[str] | Mapping[str, LineKind]
     ) -> dict[str, RecordRow]:
-        """`records` as tuples, fetched in bulk."""
+        """`records` as tuples, fetched in bulk; given each reference's kind (a mapping,
+        `Reconciler.row_references`), looked up as that kind first and as the other
+        only where no record of that kind has it."""
         ...
 
     def classify_ahead(

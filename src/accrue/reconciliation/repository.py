@@ -8,17 +8,18 @@ insert-only: a bulk COPY on PostgreSQL) or, settled before marks existed, a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
 from accrue.kernel.paging import PageRequest
 from accrue.payments import tables as payments_tables
+from accrue.platform.collector import fewer_young_collections
 from accrue.reconciliation import tables as t
 from accrue.reconciliation.matching import Break, BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import CurrencyTotals, ReconciliationRun, StoredBreak
@@ -30,6 +31,8 @@ _p = payments_tables.payments.c
 _r = payments_tables.refunds.c
 _m = t.settlement_marks.c
 _Batch = TypeVar("_Batch")
+# References to look up: plain (as both kinds), or each with the kind to look for first.
+References: TypeAlias = Sequence[str] | Mapping[str, LineKind]
 _Result = TypeVar("_Result")
 _OPEN = ("succeeded", "processing", "unknown", "pending")
 # Lookups by reference go in slices this long (bound parameters per statement).
@@ -159,21 +162,35 @@ class SqlReconciliationRepository:
         found: dict[str, InternalRecord] = {}
         for start in range(0, len(references), _IN_SLICE):
             part = list(references[start : start + _IN_SLICE])
-            charges = (
+            for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins
+                found.update(self._records_of(kind, tenant_id, psp, part))
+        return found
+
+    def _records_of(
+        self, kind: LineKind, tenant_id: str, psp: str, references: Sequence[str]
+    ) -> dict[str, InternalRecord]:
+        """The records of one kind among at most `_IN_SLICE` references."""
+        if kind is LineKind.CHARGE:
+            query = (
                 select(*_CHARGE_COLUMNS)
                 .select_from(_CHARGES_WITH_MARK)
-                .where(_p.tenant_id == tenant_id, _p.psp == psp, _p.psp_idempotency_key.in_(part))
+                .where(
+                    _p.tenant_id == tenant_id,
+                    _p.psp == psp,
+                    _p.psp_idempotency_key.in_(references),
+                )
             )
-            for row in self._conn.execute(charges):
-                found[row.reference] = _record_of(row, LineKind.CHARGE)
-            refunds = (
+        else:
+            query = (
                 select(*_REFUND_COLUMNS)
                 .select_from(_REFUNDS_WITH_MARK)
-                .where(_r.tenant_id == tenant_id, _p.psp == psp, _r.psp_idempotency_key.in_(part))
+                .where(
+                    _r.tenant_id == tenant_id,
+                    _p.psp == psp,
+                    _r.psp_idempotency_key.in_(references),
+                )
             )
-            for row in self._conn.execute(refunds):
-                found[row.reference] = _record_of(row, LineKind.REFUND)
-        return found
+        return {row.reference: _record_of(row, kind) for row in self._conn.execute(query)}
 
     def mark_settled(self, tenant_id: str, run_id: str, records: Sequence[InternalRecord]) -> None:
         ids = [r.record_id for r in records]
@@ -221,14 +238,27 @@ class SqlReconciliationRepository:
     # references or ids as one array parameter, rows as plain tuples. SQLite takes
     # the statements above, converted.
 
-    def record_rows(
-        self, tenant_id: str, psp: str, references: Sequence[str]
-    ) -> dict[str, RecordRow]:
-        """`records` as `RecordRow` tuples."""
-        if self._conn.dialect.name != "postgresql":
-            found = self.records(tenant_id, psp, sorted(references))
-            return {reference: record.row() for reference, record in found.items()}
-        return _pg_record_rows(self._driver(), tenant_id, psp, references)
+    def record_rows(self, tenant_id: str, psp: str, references: References) -> dict[str, RecordRow]:
+        """`records` as `RecordRow` tuples. Given the kind to look for first (a
+        mapping, `Reconciler.row_references`), each reference is looked up among
+        the records of that kind, and among the other kind's only if none has it:
+        one index probe per reference, where looking every reference up as both
+        kinds took two. (Where both a payment and a refund had one reference, the
+        kind named first would win; Accrue's keys, `accrue_` and the record's id,
+        never coincide.)"""
+        if self._conn.dialect.name == "postgresql":
+            return _pg_record_rows(self._driver(), tenant_id, psp, references)
+
+        def fetch(kind: LineKind, wanted: Sequence[str]) -> dict[str, RecordRow]:
+            rows: dict[str, RecordRow] = {}
+            ordered = sorted(wanted)
+            for start in range(0, len(ordered), _IN_SLICE):
+                part = ordered[start : start + _IN_SLICE]
+                found = self._records_of(kind, tenant_id, psp, part)
+                rows.update({reference: record.row() for reference, record in found.items()})
+            return rows
+
+        return _own_kind_first(fetch, references)
 
     def classify_ahead(
         self,
@@ -248,12 +278,27 @@ class SqlReconciliationRepository:
         on the same connection) runs beside the worker. Hence a batch's records are
         always read before the caller's writes for the previous batch, on PostgreSQL
         as on SQLite (which fetches each batch when it is reached, after them) if
-        `classify` makes up for those writes (settlement marks) as the service does."""
-        if self._conn.dialect.name != "postgresql":
-            for batch in batches:
-                records = self.record_rows(tenant_id, psp, list(references(batch)))
-                yield batch, records, classify(batch, records)
-            return
+        `classify` makes up for those writes (settlement marks) as the service does.
+
+        The rows of a batch or two are alive at any time and freed as the loop moves
+        on, so the cyclic collector is told to wait for more of them meanwhile
+        (`fewer_young_collections`) instead of walking the process over and over."""
+        with fewer_young_collections():
+            if self._conn.dialect.name != "postgresql":
+                for batch in batches:
+                    records = self.record_rows(tenant_id, psp, _wanted(references(batch)))
+                    yield batch, records, classify(batch, records)
+                return
+            yield from self._classify_ahead_pg(tenant_id, psp, batches, references, classify)
+
+    def _classify_ahead_pg(
+        self,
+        tenant_id: str,
+        psp: str,
+        batches: Iterable[_Batch],
+        references: Callable[[_Batch], Iterable[str]],
+        classify: Callable[[_Batch, dict[str, RecordRow]], _Result],
+    ) -> Iterator[tuple[_Batch, dict[str, RecordRow], _Result]]:
         driver = self._driver()
         items = iter(batches)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-rows") as worker:
@@ -261,7 +306,7 @@ class SqlReconciliationRepository:
             def fetch(batch: _Batch | None) -> Future[dict[str, RecordRow]] | None:
                 if batch is None:
                     return None
-                wanted = list(references(batch))
+                wanted = _wanted(references(batch))
                 return worker.submit(_pg_record_rows, driver, tenant_id, psp, wanted)
 
             current = next(items, None)
@@ -345,17 +390,44 @@ class SqlReconciliationRepository:
         return self._conn.connection.driver_connection
 
 
-def _pg_record_rows(
-    driver: Any, tenant_id: str, psp: str, references: Sequence[str]
+def _wanted(references: Iterable[str]) -> References:
+    return references if isinstance(references, Mapping) else list(references)
+
+
+def _own_kind_first(
+    fetch: Callable[[LineKind, Sequence[str]], dict[str, RecordRow]], references: References
 ) -> dict[str, RecordRow]:
-    # One text parameter, split by the server: references never hold a line end.
-    params = (tenant_id, psp, "\n".join(references))
-    rows: dict[str, RecordRow] = {}
-    with driver.cursor(binary=True) as cursor:
-        for kind in (LineKind.CHARGE, LineKind.REFUND):  # a refund wins, as in `records`
-            cursor.execute(_PG_BY_REFERENCE[kind], params)
-            rows.update({row[1]: (kind, *row) for row in cursor.fetchall()})
+    """`record_rows` from `fetch` (the rows of one kind among some references)."""
+    if not isinstance(references, Mapping):  # kinds unknown: both, a refund wins
+        rows = fetch(LineKind.CHARGE, references)
+        rows.update(fetch(LineKind.REFUND, references))
+        return rows
+    charges = [reference for reference, kind in references.items() if kind is LineKind.CHARGE]
+    refunds = [reference for reference, kind in references.items() if kind is LineKind.REFUND]
+    rows = fetch(LineKind.CHARGE, charges) if charges else {}
+    found = fetch(LineKind.REFUND, refunds) if refunds else {}
+    missing = {
+        LineKind.REFUND: [reference for reference in charges if reference not in rows],
+        LineKind.CHARGE: [reference for reference in refunds if reference not in found],
+    }
+    rows.update(found)
+    for kind, wanted in missing.items():
+        if wanted:
+            rows.update(fetch(kind, wanted))
     return rows
+
+
+def _pg_record_rows(
+    driver: Any, tenant_id: str, psp: str, references: References
+) -> dict[str, RecordRow]:
+    with driver.cursor(binary=True) as cursor:
+
+        def fetch(kind: LineKind, wanted: Sequence[str]) -> dict[str, RecordRow]:
+            # One text parameter, split by the server: references never hold a line end.
+            cursor.execute(_PG_BY_REFERENCE[kind], (tenant_id, psp, "\n".join(wanted)))
+            return {row[1]: (kind, *row) for row in cursor.fetchall()}
+
+        return _own_kind_first(fetch, references)
 
 
 _PG_RECORD_COLUMNS = (

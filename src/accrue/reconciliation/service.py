@@ -34,6 +34,7 @@ from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.ledger.service import LedgerService
 from accrue.payments.postings import settlement_posting
+from accrue.platform.collector import fewer_young_collections
 from accrue.ports import UnitOfWork, UnitOfWorkFactory
 from accrue.reconciliation.matching import (
     Break,
@@ -265,8 +266,9 @@ def _spool_and_check(
     """Hash and parse every line of the upload, spooling the parsed rows to `spool`
     a batch at a time, so the matching pass does not parse the report again."""
     digest = ReportDigest()
-    for batch in parse_settlement_rows(digest.tee(chunks), fmt, batch_size):
-        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+    with fewer_young_collections():
+        for batch in parse_settlement_rows(digest.tee(chunks), fmt, batch_size):
+            pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
     return digest.hexdigest()
 
 
