@@ -14,11 +14,10 @@ from accrue import schema as t
 from accrue.bootstrap import build_application
 from accrue.config import Settings
 from accrue.customers.mapping import customer_row
-from accrue.customers.model import Customer
-from accrue.kernel.lifecycle import LifecycleState
 from accrue.payments.model import psp_key
 from accrue.reconciliation.matching import FeeSchedule, InternalRecord, Reconciler
 from accrue.reconciliation.settlement import LineKind, SettlementRow
+from tests.fakes.invoicing import customer as make_customer
 from tests.recon_seeding import PSP, Payer, insert_records
 
 
@@ -62,22 +61,7 @@ def test_a_reference_is_found_as_the_other_kind_when_its_own_has_none(database_u
             _record(LineKind.REFUND, "re_c", 300, now - timedelta(days=1)),
             _record(LineKind.REFUND, "re_d", 400, now - timedelta(days=1)),
         ]
-        customer = Customer(
-            id="cus_usd",
-            tenant_id=tenant_id,
-            display_name="Payer USD",
-            email="",
-            currency_code="USD",
-            billing_address=None,
-            tax_location=None,
-            time_zone="UTC",
-            metadata={},
-            payment_methods=(),
-            default_payment_method_id="",
-            state=LifecycleState.ACTIVE,
-            create_time=now,
-            update_time=now,
-        )
+        customer = make_customer("cus_usd", tenant_id=tenant_id)
         with app.engine.begin() as conn:
             conn.execute(insert(t.customers), [customer_row(customer)])
             payer = Payer("cus_usd", "pm_usd", "pay_parent_usd")
