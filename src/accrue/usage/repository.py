@@ -215,15 +215,7 @@ class SqlUsageStore(UsageReads):
             ]
             insert_u = self._insert(t.usage_unique_values).values(unique_rows)
             insert_u = insert_u.on_conflict_do_update(
-                index_elements=[
-                    "tenant_id",
-                    "customer_id",
-                    "meter_id",
-                    "bucket_start",
-                    "group_key",
-                    "late",
-                    "value",
-                ],
+                index_elements=[*_ROLLUP_KEY, "value"],
                 set_={"event_count": literal_column("usage_unique_values.event_count + 1")},
             )
             self._conn.execute(insert_u)
@@ -327,6 +319,10 @@ class SqlUsageStore(UsageReads):
         return module.insert(table)
 
 
+# What identifies an hourly rollup (and, with the value, a unique value's count).
+_ROLLUP_KEY = ("tenant_id", "customer_id", "meter_id", "bucket_start", "group_key", "late")
+
+
 def _add_to_rollups(dialect: Any) -> Any:
     """Upsert of hourly rollups that adds a batch's aggregates to the stored ones."""
     greatest = "greatest" if dialect is postgresql else "max"
@@ -336,14 +332,7 @@ def _add_to_rollups(dialect: Any) -> Any:
         " AND excluded.last_event_id > usage_rollups.last_event_id))"
     )
     return dialect.insert(t.usage_rollups).on_conflict_do_update(
-        index_elements=[
-            "tenant_id",
-            "customer_id",
-            "meter_id",
-            "bucket_start",
-            "group_key",
-            "late",
-        ],
+        index_elements=list(_ROLLUP_KEY),
         set_={
             "event_count": literal_column("usage_rollups.event_count + excluded.event_count"),
             "sum_micros": literal_column("usage_rollups.sum_micros + excluded.sum_micros"),
