@@ -8,7 +8,6 @@ implementation is `accrue.unit_of_work`.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Protocol
 
 from accrue.catalog.ports import CatalogUnitOfWork, PriceRepository, ProductRepository
@@ -21,7 +20,7 @@ from accrue.ledger.ports import (
     LedgerRepository,
 )
 from accrue.payments.ports import PaymentRepository, PaymentUnitOfWork
-from accrue.platform.ports import IdempotencyRepository
+from accrue.platform.ports import IdempotencyRepository, Transactional
 from accrue.policies.ports import PolicyStore, PolicyUnitOfWork
 from accrue.reconciliation.ports import ReconciliationRepository
 from accrue.relay.ports import RelayCursorStore
@@ -32,7 +31,7 @@ from accrue.usage.ports import UsageStore, UsageUnitOfWork
 from accrue.webhooks.ports import WebhookStore
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(Transactional, Protocol):
     """One database transaction; nothing is written unless `commit` is called."""
 
     # Read-only members, so an implementation may hold more specific repositories.
@@ -72,15 +71,6 @@ class UnitOfWork(Protocol):
     def entitlements(self) -> EntitlementStore: ...
     @property
     def policies(self) -> PolicyStore: ...
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Protocol
 
 from accrue.catalog.model import Price, Product
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 
 
 class ProductRepository(Protocol):
@@ -32,7 +32,7 @@ class PriceRepository(Protocol):
     def mark_in_use(self, tenant_id: str, price_id: str) -> None: ...
 
 
-class CatalogUnitOfWork(Protocol):
+class CatalogUnitOfWork(Transactional, Protocol):
     """One transaction of the catalog's use cases: products, prices and the
     outbox their events go to; nothing of any other area."""
 
@@ -42,14 +42,6 @@ class CatalogUnitOfWork(Protocol):
     def prices(self) -> PriceRepository: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> CatalogUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class CatalogUnitOfWorkFactory(Protocol):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 
 from accrue.customers.model import Customer, PaymentMethod
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 
 
 class CustomerRepository(Protocol):
@@ -50,7 +50,7 @@ class HasCustomers(Protocol):
     def customers(self) -> CustomerRepository: ...
 
 
-class CustomersUnitOfWork(HasCustomers, Protocol):
+class CustomersUnitOfWork(HasCustomers, Transactional, Protocol):
     """One transaction of the customer use cases: customers, the test clocks they
     may be attached to, and the outbox their changes are announced in."""
 
@@ -58,14 +58,6 @@ class CustomersUnitOfWork(HasCustomers, Protocol):
     def test_clocks(self) -> ClockLookup: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> CustomersUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class CustomersUnitOfWorkFactory(Protocol):

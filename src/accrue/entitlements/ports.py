@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from accrue.entitlements.model import Attachment, Feature, SubscriptionFact, TargetKind
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 
 
 class MeterUsageReader(Protocol):
@@ -84,7 +84,7 @@ class EntitlementStore(Protocol):
         ...
 
 
-class EntitlementUnitOfWork(Protocol):
+class EntitlementUnitOfWork(Transactional, Protocol):
     """One transaction of the entitlement use cases: the feature store and the
     outbox the event recorder writes to. A metered feature's live usage is read
     by the `MeterUsageReader` through the same transaction, with its own port."""
@@ -93,14 +93,6 @@ class EntitlementUnitOfWork(Protocol):
     def entitlements(self) -> EntitlementStore: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class EntitlementUnitOfWorkFactory(Protocol):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Protocol
 
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
+from accrue.platform.ports import Transactional
 
 
 class EventRepository(Protocol):
@@ -29,17 +29,8 @@ class HasEvents(Protocol):
     def events(self) -> EventRepository: ...
 
 
-class EventLogUnitOfWork(HasEvents, Protocol):
+class EventLogUnitOfWork(HasEvents, Transactional, Protocol):
     """The reading side's own transaction: the outbox and nothing else."""
-
-    def __enter__(self) -> EventLogUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class EventLogUnitOfWorkFactory(Protocol):

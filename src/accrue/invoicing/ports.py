@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from accrue.catalog.ports import PriceRepository, ProductRepository
 from accrue.customers.ports import CustomerRepository
@@ -13,7 +12,7 @@ from accrue.event_log.ports import EventRepository
 from accrue.invoicing.model import CreditNote, Invoice, InvoiceStatus
 from accrue.kernel.paging import PageRequest
 from accrue.ledger.ports import LedgerRepository
-from accrue.platform.ports import DueItem
+from accrue.platform.ports import DueItem, Transactional
 
 
 class InvoiceRepository(Protocol):
@@ -90,7 +89,7 @@ class FrozenClocks(Protocol):
     ) -> FrozenClock | None: ...
 
 
-class InvoicingUnitOfWork(Protocol):
+class InvoicingUnitOfWork(Transactional, Protocol):
     """One transaction of the invoicing use cases: invoices, the customer and the
     catalog they bill, the customer's test clock, the ledger the invoice posts to
     (through `Postings`) and the outbox the event recorder writes to."""
@@ -109,14 +108,6 @@ class InvoicingUnitOfWork(Protocol):
     def ledger(self) -> LedgerRepository: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class InvoicingUnitOfWorkFactory(Protocol):

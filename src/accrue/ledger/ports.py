@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Protocol
 
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
 from accrue.ledger.model import AccountRef, PostingRequest, Transaction
+from accrue.platform.ports import Transactional
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +135,11 @@ class CustomerLookup(Protocol):
     def get(self, tenant_id: str, customer_id: str) -> object | None: ...
 
 
-class LedgerUnitOfWork(LedgerPosting, Protocol):
+class LedgerUnitOfWork(LedgerPosting, Transactional, Protocol):
     """One transaction of the ledger's own use cases (reads, adjustments, reversals)."""
 
     @property
     def customers(self) -> CustomerLookup: ...
-    def __enter__(self) -> LedgerUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class LedgerUnitOfWorkFactory(Protocol):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol
 
 from accrue.customers.model import Customer
 from accrue.customers.ports import CustomerRepository
@@ -16,7 +15,7 @@ from accrue.kernel.paging import PageRequest
 from accrue.ledger.ports import LedgerRepository
 from accrue.payments.dunning import FinalAction
 from accrue.payments.model import Payment, PaymentStatus, Refund
-from accrue.platform.ports import DueItem, IdempotencyRepository
+from accrue.platform.ports import DueItem, IdempotencyRepository, Transactional
 
 if TYPE_CHECKING:  # the combined unit of work imports this module
     from accrue.ports import UnitOfWork
@@ -134,7 +133,7 @@ class CustomerTime(Protocol):
     def credit_balance(self, uow: Any, customer: Customer) -> int: ...
 
 
-class PaymentUnitOfWork(Protocol):
+class PaymentUnitOfWork(Transactional, Protocol):
     """One transaction of PaymentService and of the engine's first step: payments,
     the customer and invoice paid, the customer's credit in the ledger, the
     request_id lock, and the outbox the event recorder writes to."""
@@ -151,14 +150,6 @@ class PaymentUnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepository: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class PaymentUnitOfWorkFactory(Protocol):

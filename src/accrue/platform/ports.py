@@ -43,7 +43,21 @@ class DueItem:
     due_time: datetime
 
 
-class IdempotentTransaction(Protocol):
+class Transactional(Protocol):
+    """A unit of work's transaction: entered, committed explicitly, rolled back on
+    exit unless committed. Every area's narrow unit of work extends it."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class IdempotentTransaction(Transactional, Protocol):
     """What the platform's mutation runner needs of a unit of work.
 
     The combined unit of work (`accrue.ports.UnitOfWork`) satisfies it; the
@@ -53,14 +67,6 @@ class IdempotentTransaction(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class TransactionFactory(Protocol):

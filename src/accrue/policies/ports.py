@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from accrue.event_log.ports import EventRepository
+from accrue.platform.ports import Transactional
 from accrue.policies.model import SubscriptionPolicy
 
 
@@ -19,7 +19,7 @@ class PolicyStore(Protocol):
     ) -> None: ...
 
 
-class PolicyUnitOfWork(Protocol):
+class PolicyUnitOfWork(Transactional, Protocol):
     """One transaction of the policy use cases: the policy store and the outbox
     the event recorder writes to; nothing of any other area."""
 
@@ -27,14 +27,6 @@ class PolicyUnitOfWork(Protocol):
     def policies(self) -> PolicyStore: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class PolicyUnitOfWorkFactory(Protocol):

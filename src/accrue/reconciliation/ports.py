@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 from accrue.reconciliation.matching import BreakCategory, InternalRecord, RecordRow
 from accrue.reconciliation.runs import ReconciliationRun, StoredBreak
 from accrue.reconciliation.settlement import LineKind
@@ -112,7 +112,7 @@ class RunsAndBreaks(Protocol):
     def update_break(self, item: StoredBreak) -> None: ...
 
 
-class ReconciliationUnitOfWork(Protocol):
+class ReconciliationUnitOfWork(Transactional, Protocol):
     """One transaction of the reconciliation reads and of resolving a break (the
     runs, their breaks, and the outbox a resolution is announced in).
 
@@ -124,14 +124,6 @@ class ReconciliationUnitOfWork(Protocol):
     def reconciliation(self) -> RunsAndBreaks: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> ReconciliationUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class ReconciliationUnitOfWorkFactory(Protocol):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 
+from accrue.platform.ports import Transactional
 from accrue.tenancy.model import ApiKey, Tenant
 
 
@@ -35,7 +35,7 @@ class ChainHeads(Protocol):
     def create_head(self, tenant_id: str) -> None: ...
 
 
-class TenancyUnitOfWork(Protocol):
+class TenancyUnitOfWork(Transactional, Protocol):
     """One transaction of tenant administration: tenants and their keys, and the
     heads of the ledger and the event log a new tenant starts with."""
 
@@ -45,14 +45,6 @@ class TenancyUnitOfWork(Protocol):
     def ledger(self) -> ChainHeads: ...
     @property
     def events(self) -> ChainHeads: ...
-    def __enter__(self) -> TenancyUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class TenancyUnitOfWorkFactory(Protocol):

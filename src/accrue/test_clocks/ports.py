@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Protocol
 
 from accrue.event_log.ports import EventRepository
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 from accrue.test_clocks.model import TestClock
 
 
@@ -21,7 +21,7 @@ class TestClockRepository(Protocol):
     def claim_advancing(self, *, limit: int, lock: bool = True) -> Sequence[tuple[str, str]]: ...
 
 
-class ClocksUnitOfWork(Protocol):
+class ClocksUnitOfWork(Transactional, Protocol):
     """One transaction of the clock's own use cases (create, read, start an advance).
 
     Running an advance is not among them: its batches span subscriptions,
@@ -32,14 +32,6 @@ class ClocksUnitOfWork(Protocol):
     def test_clocks(self) -> TestClockRepository: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> ClocksUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class ClocksUnitOfWorkFactory(Protocol):

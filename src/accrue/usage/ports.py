@@ -10,13 +10,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from accrue.event_log.ports import EventRepository
 from accrue.invoicing.ports import FrozenClocks
 from accrue.kernel.calendar import Period
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 from accrue.subscriptions.ports import SubscriptionRepository
 from accrue.usage.model import Aggregate, Meter, Reading, StoredEvent
 
@@ -143,7 +143,7 @@ class CustomerDirectory(Protocol):
         ...
 
 
-class UsageUnitOfWork(Protocol):
+class UsageUnitOfWork(Transactional, Protocol):
     """One transaction of the usage use cases: the usage store, what a customer's
     billing periods are read from (customers, their test clocks, subscriptions),
     and the outbox the event recorder writes to. Observers are handed the same
@@ -159,14 +159,6 @@ class UsageUnitOfWork(Protocol):
     def subscriptions(self) -> SubscriptionRepository: ...
     @property
     def events(self) -> EventRepository: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
 
 
 class UsageUnitOfWorkFactory(Protocol):
