@@ -433,7 +433,7 @@ def test_invoice_with_lines_round_trips_exactly_and_updates(
     assert loaded.lines[1].tax_rate == CA_TAX
 
     finalized = replace(
-        inv.finalize(draft, number=1, credit_balance_minor=100, now=CREATED),
+        inv.numbered(inv.finalize(draft, credit_balance_minor=100, now=CREATED), 1),
         ledger_transaction_id="tx_1",
     )
     with uow_factory(write=True) as uow:
@@ -462,8 +462,8 @@ def test_invoice_with_lines_round_trips_exactly_and_updates(
 def test_invoice_list_filters_pages_and_loads_lines(uow_factory: SqlUnitOfWorkFactory) -> None:
     arrange(uow_factory, "ten_a")
     manual = draft_invoice("ten_a", "in_3", subscription_id="", customer_id="cus_real")
-    opened = inv.finalize(
-        draft_invoice("ten_a", "in_2"), number=1, credit_balance_minor=0, now=START
+    opened = inv.numbered(
+        inv.finalize(draft_invoice("ten_a", "in_2"), credit_balance_minor=0, now=START), 1
     )
     with uow_factory(write=True) as uow:
         for invoice in (manual, opened, draft_invoice("ten_a", "in_1")):

@@ -99,7 +99,7 @@ def invoice() -> inv.Invoice:
         test_clock_id="",
         now=START,
     )
-    return inv.finalize(draft, number=7, credit_balance_minor=0, now=START)
+    return inv.numbered(inv.finalize(draft, credit_balance_minor=0, now=START), 7)
 
 
 def pdf_text(data: bytes) -> str:

@@ -28,6 +28,7 @@ from accrue.invoicing.model import (
     finalize,
     mark_uncollectible,
     new_invoice,
+    numbered,
     taxed,
     void,
 )
@@ -87,7 +88,7 @@ def draft(lines: list[InvoiceLine], currency: str = "USD") -> Invoice:
 
 def issued(amounts: list[int], rate: TaxRate | None = VAT_19, balance: int = 0) -> Invoice:
     lines = [taxed(charge(a), rate, "USD") for a in amounts]
-    return finalize(draft(lines), number=1, credit_balance_minor=balance, now=NOW)
+    return finalize(draft(lines), credit_balance_minor=balance, now=NOW)
 
 
 def credit_note(invoice: Invoice, amount: int, currency: str = "USD") -> tuple[Invoice, CreditNote]:
@@ -157,7 +158,7 @@ def test_totals_are_sums_of_lines_each_rounded_once(
 def test_finalisation_uses_credit_up_to_the_total_and_posts_exactly_the_invoice(
     specs: list[tuple[int, TaxBehavior, TaxRate | None]], balance: int
 ) -> None:
-    invoice = finalize(build(specs, "USD"), number=7, credit_balance_minor=balance, now=NOW)
+    invoice = numbered(finalize(build(specs, "USD"), credit_balance_minor=balance, now=NOW), 7)
     total, applied = invoice.total_minor, invoice.credit_applied_minor
     assert 0 <= applied <= min(max(balance, 0), max(total, 0))
     assert applied == min(max(balance, 0), max(total, 0))
@@ -177,7 +178,7 @@ def test_finalisation_uses_credit_up_to_the_total_and_posts_exactly_the_invoice(
 def test_credit_notes_never_exceed_the_total_and_keep_the_ledger_in_step(
     specs: list[tuple[int, TaxBehavior, TaxRate | None]], balance: int, data: st.DataObject
 ) -> None:
-    invoice = finalize(build(specs, "USD"), number=1, credit_balance_minor=balance, now=NOW)
+    invoice = finalize(build(specs, "USD"), credit_balance_minor=balance, now=NOW)
     receivable_net = nets(finalization_posting(invoice)).get(receivable(invoice), 0)
     total, credited, tax_reversed = invoice.total_minor, 0, 0
     for _ in range(data.draw(st.integers(1, 6), "notes")):
@@ -312,13 +313,13 @@ def test_drafts_need_lines_and_finalise_only_once() -> None:
         draft([])
     invoice = issued([1_000])
     with pytest.raises(InvalidState):
-        finalize(invoice, number=2, credit_balance_minor=0, now=NOW)
+        finalize(invoice, credit_balance_minor=0, now=NOW)
 
 
 def test_crediting_an_invoice_in_many_notes_reverses_exactly_its_tax() -> None:
     rate = TaxRate("JP", Fraction(1, 10), "CT")
     invoice = finalize(
-        build([(10, TaxBehavior.EXCLUSIVE, rate)], "JPY"), number=1, credit_balance_minor=0, now=NOW
+        build([(10, TaxBehavior.EXCLUSIVE, rate)], "JPY"), credit_balance_minor=0, now=NOW
     )
     assert (invoice.total_minor, invoice.tax_minor) == (11, 1)
     taxes = []

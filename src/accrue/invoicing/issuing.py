@@ -146,7 +146,6 @@ class Invoicing:
                 credit_id = customer_credit(draft.currency_code, draft.customer_id).id
                 done = inv.finalize(
                     draft,
-                    number=0,  # numbered below, once the postings are written
                     credit_balance_minor=-nets.get(credit_id, 0),
                     now=now,
                 )
@@ -256,7 +255,7 @@ class Invoicing:
         # Spending credit: serialised with the other spenders (prepayment refunds).
         uow.ledger.lock_customer_credit(tenant_id, invoice.customer_id, invoice.currency_code)
         balance = _credit_balance(uow, tenant_id, invoice.currency_code, invoice.customer_id)
-        unnumbered = inv.finalize(invoice, number=0, credit_balance_minor=balance, now=now)
+        unnumbered = inv.finalize(invoice, credit_balance_minor=balance, now=now)
         tx_id = self._post(uow, tenant_id, finalization_posting(unnumbered))
         # The tenant's gapless counter comes last: every finaliser of the tenant
         # queues on it until COMMIT, so it is taken only once the posting is

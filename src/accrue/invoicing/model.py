@@ -242,8 +242,9 @@ def format_number(prefix: str, number: int) -> str:
     return f"{prefix}-{number:06d}"
 
 
-def finalize(invoice: Invoice, *, number: int, credit_balance_minor: int, now: datetime) -> Invoice:
-    """DRAFT -> OPEN, numbered, using up to `credit_balance_minor` of customer credit.
+def finalize(invoice: Invoice, *, credit_balance_minor: int, now: datetime) -> Invoice:
+    """DRAFT -> OPEN, using up to `credit_balance_minor` of customer credit; it
+    gets its number afterwards (`numbered`), last of all.
 
     An invoice left with nothing to pay (a zero or net-credit total, or one
     covered by credit) is PAID at once.
@@ -252,7 +253,6 @@ def finalize(invoice: Invoice, *, number: int, credit_balance_minor: int, now: d
     applied = min(max(credit_balance_minor, 0), max(invoice.total_minor, 0))
     done = replace(
         invoice,
-        number=format_number("INV", number),
         credit_applied_minor=applied,
         status=InvoiceStatus.OPEN,
         finalize_time=now,
