@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 
 from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.platform.ports import Transactional
 
 
 class RelayCursorStore(Protocol):
@@ -21,19 +21,11 @@ class EventLog(Protocol):
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
 
 
-class RelayUnitOfWork(Protocol):
+class RelayUnitOfWork(Transactional, Protocol):
     @property
     def relay_cursors(self) -> RelayCursorStore: ...
     @property
     def events(self) -> EventLog: ...
-    def commit(self) -> None: ...
-    def __enter__(self) -> RelayUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 class RelayUnitOfWorkFactory(Protocol):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 
 from accrue.kernel.events import EventQuery, StoredEvent
 from accrue.kernel.paging import PageRequest
+from accrue.platform.ports import Transactional
 from accrue.webhooks.model import AttemptResult, Delivery, DeliveryStatus, Endpoint
 
 
@@ -99,42 +99,26 @@ class EventLog(Protocol):
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
 
 
-class EndpointsUnitOfWork(Protocol):
+class EndpointsUnitOfWork(Transactional, Protocol):
     """One transaction of the endpoint use cases (the RPCs): no dispatching."""
 
     @property
     def webhooks(self) -> EndpointStore: ...
     @property
     def events(self) -> EventLog: ...
-    def commit(self) -> None: ...
-    def __enter__(self) -> EndpointsUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 class EndpointsUnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> EndpointsUnitOfWork: ...
 
 
-class WebhookUnitOfWork(Protocol):
+class WebhookUnitOfWork(Transactional, Protocol):
     """One transaction of the dispatcher."""
 
     @property
     def webhooks(self) -> WebhookStore: ...
     @property
     def events(self) -> EventLog: ...
-    def commit(self) -> None: ...
-    def __enter__(self) -> WebhookUnitOfWork: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 class WebhookUnitOfWorkFactory(Protocol):
