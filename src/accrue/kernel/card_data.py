@@ -13,7 +13,10 @@ smuggle in while leaving ordinary text alone:
 2. A *chain* is a run of digit groups where each group is separated from the
    next by one to three separator characters, and which is not glued to a
    letter at either end (so digits inside ULIDs, UUIDs and hashes do not
-   count).
+   count). A UUID in its canonical form (hex groups of 8-4-4-4-12 joined by
+   dashes) is an identifier, not digit groups: its leading groups can all be
+   decimal (about one random UUID in 35,000 would otherwise pass as a card),
+   and clients send UUIDs as request ids.
 3. The text holds a card number when some consecutive whole groups of a chain
    have 13 to 19 digits in total that start like a card of a major network
    (3, 4, 5 or 6, or the Mastercard 2221-2720 range) and pass the Luhn check.
@@ -35,6 +38,10 @@ _MAX_SEPARATOR = 3
 # On the normalised skeleton: digits, "a" for any letter, " " for a separator.
 _CHAIN = re.compile(rf"(?<![0-9a])[0-9]+(?: {{1,{_MAX_SEPARATOR}}}[0-9]+)*(?![0-9a])")
 _GROUP = re.compile(r"[0-9]+")
+_UUID = re.compile(
+    r"(?<![0-9A-Za-z-])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"(?![0-9A-Za-z-])"
+)
 _ASCII_SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 _ASCII_LETTERS = re.compile(r"[A-Za-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
@@ -87,6 +94,7 @@ def looks_like_card_number(text: str) -> bool:
     """True when `text` contains something that is, or is written like, a card number."""
     if len(text) < MIN_PAN_DIGITS or _count_digits(text) < MIN_PAN_DIGITS:
         return False
+    text = _UUID.sub("uuid", text)  # a letter run: ends any chain, as a UUID's letters would
     for chain in _CHAIN.finditer(_skeleton(text)):
         groups = _GROUP.findall(chain.group())
         for start in range(len(groups)):
