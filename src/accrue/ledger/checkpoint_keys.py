@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,14 +103,24 @@ def _private_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(pem)
-        log.warning(
-            "generated a ledger checkpoint signing key beside the database; keep a copy "
-            "of it (or of its public key) away from the database",
-            extra={"path": str(path)},
-        )
+        # Written whole under a private name, then linked into place: `accrue serve
+        # --processes N` starts N processes at once, and whichever links first wins;
+        # the others read its complete key (never a half-written file).
+        staging = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(pem)
+            os.link(staging, path)
+            log.warning(
+                "generated a ledger checkpoint signing key beside the database; keep a copy "
+                "of it (or of its public key) away from the database",
+                extra={"path": str(path)},
+            )
+        except FileExistsError:
+            pass  # another process of this deployment created it first: use that one
+        finally:
+            staging.unlink(missing_ok=True)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
