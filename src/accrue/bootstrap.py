@@ -440,6 +440,7 @@ def _sequencer(settings: Settings, engine: Engine, clock: Clock) -> LedgerSequen
         keys,
         batch_size=settings.sequencer_batch_size,
         poll_seconds=settings.sequencer_poll_seconds,
+        linger_seconds=settings.sequencer_linger_seconds,
         checkpoint_seconds=settings.ledger_checkpoint_seconds,
         crash=SequencerCrash(seed) if seed >= 0 else None,
     )

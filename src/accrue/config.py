@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     sequencer_poll_seconds: float = Field(
         0.05, gt=0, description="Idle wait of the ledger/event sequencer between passes"
     )
+    sequencer_linger_seconds: float = Field(
+        0.02,
+        ge=0,
+        le=0.5,
+        description="After a pass that found work, how long the sequencer lets more commits "
+        "gather before the next pass (bigger batches, fewer of them; adds at most this to lag)",
+    )
     sequencer_batch_size: int = Field(
         1000, ge=1, description="Transactions (and events) one sequencing batch numbers at most"
     )
