@@ -43,6 +43,40 @@ _PAYMENT_FIXED = frozenset({"tenant_id", "id", "customer_id", "create_time", "re
 _REFUND_FIXED = frozenset({"tenant_id", "id", "payment_id", "create_time", "request_id"})
 
 
+def _with_history(where: Any) -> Select[Any]:
+    """A payment row per status change (or one row with none), oldest first."""
+    return (
+        select(t.payments)
+        .add_columns(
+            _h.from_status.label("h_from"),
+            _h.to_status.label("h_to"),
+            _h.time.label("h_time"),
+            _h.cause.label("h_cause"),
+        )
+        .outerjoin(
+            t.payment_transitions,
+            and_(_h.tenant_id == _p.tenant_id, _h.subject_id == _p.id),
+        )
+        .where(_p.tenant_id == bindparam("k_tenant_id"), where)
+        .order_by(_h.seq)
+    )
+
+
+# Reads of the payment hot path, built once (see `_bound` for why).
+_PAYMENT_BY_ID = _with_history(_p.id == bindparam("k_id"))
+_PAYMENT_BY_ID_LOCKED = _PAYMENT_BY_ID.with_for_update(of=t.payments)
+_PAYMENT_BY_REQUEST = _with_history(_p.request_id == bindparam("k_request_id"))
+_IN_PROGRESS_FOR_INVOICE = (
+    select(_p.id)
+    .where(
+        _p.tenant_id == bindparam("k_tenant_id"),
+        _p.invoice_id == bindparam("k_invoice_id"),
+        _p.status.in_(_IN_PROGRESS),
+    )
+    .limit(1)
+)
+
+
 def _claim(table: Any) -> Select[Any]:
     c = table.c
     return (
@@ -84,12 +118,13 @@ class SqlPaymentRepository:
         self._add_transitions(payment.tenant_id, payment.id, payment.transitions, start=0)
 
     def get(self, tenant_id: str, payment_id: str, *, for_update: bool = False) -> Payment | None:
-        query = select(t.payments).where(_p.tenant_id == tenant_id, _p.id == payment_id)
-        return self._one_payment(query, for_update)
+        lock = for_update and self._postgres
+        query = _PAYMENT_BY_ID_LOCKED if lock else _PAYMENT_BY_ID
+        return self._one_payment(query, {"k_tenant_id": tenant_id, "k_id": payment_id})
 
     def get_by_request(self, tenant_id: str, request_id: str) -> Payment | None:
-        query = select(t.payments).where(_p.tenant_id == tenant_id, _p.request_id == request_id)
-        return self._one_payment(query, False)
+        params = {"k_tenant_id": tenant_id, "k_request_id": request_id}
+        return self._one_payment(_PAYMENT_BY_REQUEST, params)
 
     def find_by_psp_key(self, psp_idempotency_key: str) -> tuple[str, str] | None:
         query = select(_p.tenant_id, _p.id).where(_p.psp_idempotency_key == psp_idempotency_key)
@@ -147,12 +182,8 @@ class SqlPaymentRepository:
         return [_payment_of(row, history[row.id]) for row in rows]
 
     def in_progress_for_invoice(self, tenant_id: str, invoice_id: str) -> bool:
-        query = select(_p.id).where(
-            _p.tenant_id == tenant_id,
-            _p.invoice_id == invoice_id,
-            _p.status.in_(_IN_PROGRESS),
-        )
-        return self._conn.execute(query.limit(1)).first() is not None
+        params = {"k_tenant_id": tenant_id, "k_invoice_id": invoice_id}
+        return self._conn.execute(_IN_PROGRESS_FOR_INVOICE, params).first() is not None
 
     def claim_inquiries(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
         return self._claim_due(t.payments, now, limit)
@@ -263,24 +294,9 @@ class SqlPaymentRepository:
         rows = self._conn.execute(query, {"now": now, "limit": limit})
         return [DueItem(row.tenant_id, row.id, row.next_inquiry_time) for row in rows]
 
-    def _one_payment(self, query: Select[Any], for_update: bool) -> Payment | None:
+    def _one_payment(self, query: Select[Any], params: dict[str, Any]) -> Payment | None:
         """The payment and its status history in one round trip (a row per transition)."""
-        query = (
-            query.add_columns(
-                _h.from_status.label("h_from"),
-                _h.to_status.label("h_to"),
-                _h.time.label("h_time"),
-                _h.cause.label("h_cause"),
-            )
-            .outerjoin(
-                t.payment_transitions,
-                and_(_h.tenant_id == _p.tenant_id, _h.subject_id == _p.id),
-            )
-            .order_by(_h.seq)
-        )
-        if for_update and self._postgres:
-            query = query.with_for_update(of=t.payments)
-        rows = list(self._conn.execute(query))
+        rows = list(self._conn.execute(query, params))
         if not rows:
             return None
         history = [

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 
 from accrue.event_log.tables import events as _events
 from accrue.kernel.paging import PageRequest
+from accrue.platform.db.tables import UtcDateTime
 from accrue.webhooks.model import Delivery, DeliveryStatus, Endpoint, Ordering
 from accrue.webhooks.ports import DueEndpoint, EventHead
 from accrue.webhooks.tables import webhook_cursors, webhook_deliveries, webhook_endpoints
@@ -34,6 +35,36 @@ _UPDATE_OUTCOMES = (
     update(webhook_deliveries)
     .where(_d.tenant_id == bindparam("k_tenant_id"), _d.id == bindparam("k_id"))
     .values({name: bindparam(f"v_{name}") for name in _OUTCOME_COLUMNS})
+)
+
+
+# The dispatcher's two polling reads run several times a second in every
+# process whether or not there is work: built once, bound at execution.
+_TENANTS_BEHIND = (
+    select(_c.tenant_id)
+    .where(
+        select(_ev.sequence)
+        .where(_ev.tenant_id == _c.tenant_id, _ev.sequence > _c.last_sequence)
+        .exists()
+    )
+    .order_by(_c.tenant_id)
+)
+_NOW = bindparam("now", type_=UtcDateTime())
+_DUE_ENDPOINTS = (
+    select(_d.tenant_id, _d.endpoint_id)
+    .join(webhook_endpoints, and_(_e.tenant_id == _d.tenant_id, _e.id == _d.endpoint_id))
+    .where(
+        _d.status == DeliveryStatus.PENDING.value,
+        _d.next_attempt_time <= _NOW,
+        or_(
+            _d.manual.is_(True),
+            and_(_e.enabled.is_(True), or_(_e.retry_after.is_(None), _e.retry_after <= _NOW)),
+        ),
+        or_(_e.lease_until.is_(None), _e.lease_until < _NOW),
+    )
+    .group_by(_d.tenant_id, _d.endpoint_id)
+    .order_by(_d.tenant_id, _d.endpoint_id)
+    .limit(bindparam("limit"))
 )
 
 
@@ -95,14 +126,7 @@ class SqlWebhookStore:
     # Fan-out cursors
 
     def tenants_behind(self) -> Sequence[str]:
-        newer = (
-            select(_ev.sequence)
-            .where(_ev.tenant_id == _c.tenant_id, _ev.sequence > _c.last_sequence)
-            .exists()
-        )
-        return list(
-            self._conn.execute(select(_c.tenant_id).where(newer).order_by(_c.tenant_id)).scalars()
-        )
+        return list(self._conn.execute(_TENANTS_BEHIND).scalars())
 
     def event_heads(self, tenant_id: str, *, after: int, limit: int) -> Sequence[EventHead]:
         rows = self._conn.execute(
@@ -213,29 +237,8 @@ class SqlWebhookStore:
     # Dispatching
 
     def due_endpoints(self, now: datetime, *, limit: int) -> Sequence[DueEndpoint]:
-        query = (
-            select(_d.tenant_id, _d.endpoint_id)
-            .join(
-                webhook_endpoints,
-                and_(_e.tenant_id == _d.tenant_id, _e.id == _d.endpoint_id),
-            )
-            .where(
-                _d.status == DeliveryStatus.PENDING.value,
-                _d.next_attempt_time <= now,
-                or_(
-                    _d.manual.is_(True),
-                    and_(
-                        _e.enabled.is_(True),
-                        or_(_e.retry_after.is_(None), _e.retry_after <= now),
-                    ),
-                ),
-                or_(_e.lease_until.is_(None), _e.lease_until < now),
-            )
-            .group_by(_d.tenant_id, _d.endpoint_id)
-            .order_by(_d.tenant_id, _d.endpoint_id)
-            .limit(limit)
-        )
-        return [DueEndpoint(row.tenant_id, row.endpoint_id) for row in self._conn.execute(query)]
+        rows = self._conn.execute(_DUE_ENDPOINTS, {"now": now, "limit": limit})
+        return [DueEndpoint(row.tenant_id, row.endpoint_id) for row in rows]
 
     def claim_endpoint(
         self, tenant_id: str, endpoint_id: str, *, now: datetime, until: datetime

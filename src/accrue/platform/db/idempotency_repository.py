@@ -18,6 +18,9 @@ _STORED_RESPONSE = select(_ik.method, _ik.fingerprint, _ik.response).where(
 _INSERT_KEY = insert(t.idempotency_keys)
 
 
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:id)")
+
+
 class SqlIdempotencyRepository:
     """Stored responses, plus a per-key lock that spans processes on PostgreSQL."""
 
@@ -34,9 +37,7 @@ class SqlIdempotencyRepository:
         if self._conn.dialect.name == "postgresql" and not self._locks.spans_processes(key):
             digest = hashlib.sha256(f"{tenant_id}\0{request_id}".encode()).digest()
             lock_id = int.from_bytes(digest[:8], "big", signed=True)
-            acquired = self._conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}
-            ).scalar_one()
+            acquired = self._conn.execute(_TRY_LOCK, {"id": lock_id}).scalar_one()
             return bool(acquired)
         return True
 
