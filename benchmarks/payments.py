@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 import httpx
-from harness import accrue_server, create_tenant, postgres_database
+from harness import accrue_servers, create_tenant, postgres_database
 
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import invoice_pb2 as inv
@@ -94,9 +94,10 @@ def raw_psp_rate(base_url: str, count: int, concurrency: int) -> float:
 
 
 def accrue_rate(
-    database_url: str, base_url: str, count: int, concurrency: int
+    database_url: str, base_url: str, count: int, concurrency: int, processes: int = 1
 ) -> tuple[float, float]:
-    """(payments/s finalise+charge, payments/s charge only) through `accrue serve`."""
+    """(payments/s finalise+charge, payments/s charge only) through `accrue serve`
+    with `processes` server processes."""
     os.environ.update(
         ACCRUE_PSP_URL=base_url,
         ACCRUE_PAYMENT_RATE_PER_SECOND="0",
@@ -106,17 +107,25 @@ def accrue_rate(
     meta = (("authorization", f"Bearer {key}"),)
     with (
         tempfile.TemporaryDirectory() as work,
-        accrue_server(database_url, Path(work)) as (
-            _,
-            target,
-        ),
+        accrue_servers(database_url, Path(work), processes=processes) as (_, target),
     ):
-        channel = grpc.insecure_channel(target)
+        # A connection per caller (its own subchannel pool), so that with
+        # several server processes the kernel spreads the callers over them
+        # (SO_REUSEPORT balances connections, not calls).
+        channels = [
+            grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(concurrency)
+        ]
+        channel = channels[0]
         customers = CustomerServiceStub(channel)
         invoices = invoice_pb2_grpc.InvoiceServiceStub(channel)
-        payments = payment_pb2_grpc.PaymentServiceStub(channel)
         ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
+        invoice_stubs = [invoice_pb2_grpc.InvoiceServiceStub(c) for c in channels]
+        payment_stubs = [payment_pb2_grpc.PaymentServiceStub(c) for c in channels]
+        payments = payment_stubs[0]
         buyers = [_customer(customers, meta, i) for i in range(concurrency)]
+        # The simulator outlives one server's run: count only this run's charges.
+        before = {c["idempotency_key"] for c in _accrue_charges(base_url)}
         total = 2 * count + min(200, count)
 
         def draft(i: int) -> str:
@@ -128,14 +137,16 @@ def accrue_rate(
             request = inv.CreateInvoiceRequest(
                 customer_id=buyers[i % len(buyers)], lines=[line], request_id=f"d{i}"
             )
-            drafted: inv.Invoice = invoices.CreateInvoice(request, metadata=meta)
+            drafted: inv.Invoice = invoice_stubs[i % concurrency].CreateInvoice(
+                request, metadata=meta
+            )
             return drafted.id
 
         drafts: list[str] = [""] * total
         timed(total, concurrency, lambda i: drafts.__setitem__(i, draft(i)))
 
         def finalise_and_pay(i: int) -> None:
-            invoices.FinalizeInvoice(
+            invoice_stubs[i % concurrency].FinalizeInvoice(
                 inv.FinalizeInvoiceRequest(id=drafts[i], request_id=f"f{i}"), metadata=meta
             )
             pay_only(i)
@@ -144,7 +155,7 @@ def accrue_rate(
             request = pay.CreatePaymentRequest(
                 customer_id=buyers[i % len(buyers)], invoice_id=drafts[i], request_id=f"p{i}"
             )
-            paid: pay.Payment = payments.CreatePayment(request, metadata=meta)
+            paid: pay.Payment = payment_stubs[i % concurrency].CreatePayment(request, metadata=meta)
             if paid.status != pay.PAYMENT_STATUS_SUCCEEDED:
                 raise RuntimeError(f"payment {paid.id} ended {paid.status}")
 
@@ -156,8 +167,9 @@ def accrue_rate(
                 inv.FinalizeInvoiceRequest(id=drafts[i], request_id=f"f{i}"), metadata=meta
             )
         charge_only = count / timed(count, concurrency, lambda i: pay_only(count + i))
-        _check(invoices, ledger, payments, meta, base_url, total)
-        channel.close()
+        _check(invoices, ledger, payments, meta, base_url, total, before)
+        for each in channels:
+            each.close()
     return end_to_end, charge_only
 
 
@@ -185,6 +197,7 @@ def _check(
     meta: tuple[tuple[str, str], ...],
     base_url: str,
     total: int,
+    before: set[object],
 ) -> None:
     """Every invoice paid once, the PSP's log agrees one to one, the ledger verifies."""
     paid = _count(
@@ -205,8 +218,7 @@ def _check(
         ),
         "payments",
     )
-    log = httpx.get(f"{base_url}/v1/_admin/log", timeout=60).json()
-    ours = [c for c in log["charges"] if c["idempotency_key"].startswith("accrue_")]
+    ours = [c for c in _accrue_charges(base_url) if c["idempotency_key"] not in before]
     keys = {c["idempotency_key"] for c in ours}
     verified = ledger.VerifyLedger(ledger_pb2.VerifyLedgerRequest(), metadata=meta)
     print(
@@ -216,6 +228,12 @@ def _check(
     )
     if not (paid == succeeded == len(ours) == len(keys) == total and verified.intact):
         raise RuntimeError("the books do not tie out")
+
+
+def _accrue_charges(base_url: str) -> list[dict[str, object]]:
+    """The simulator's log of the charges Accrue made."""
+    log = httpx.get(f"{base_url}/v1/_admin/log", timeout=60).json()
+    return [c for c in log["charges"] if c["idempotency_key"].startswith("accrue_")]
 
 
 def _count(page: Callable[[str], object], field: str) -> int:
@@ -234,6 +252,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent callers")
     parser.add_argument("--quick", action="store_true", help="CI smoke: 100 payments on SQLite")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also run `accrue serve --processes N` on PostgreSQL (1 = not)",
+    )
     args = parser.parse_args()
     count = 100 if args.quick else args.count
     load = os.getloadavg()[0]
@@ -247,9 +271,13 @@ def main() -> int:
                 _report("SQLite", *accrue_rate(url, base_url, count, args.concurrency), raw)
         else:
             admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
-            with postgres_database(admin) as url:
-                if url is not None:
-                    _report("PostgreSQL", *accrue_rate(url, base_url, count, args.concurrency), raw)
+            for processes in [1, args.processes] if args.processes > 1 else [1]:
+                with postgres_database(admin) as url:
+                    if url is None:
+                        break
+                    label = "PostgreSQL" if processes == 1 else f"PostgreSQL x{processes}"
+                    rates = accrue_rate(url, base_url, count, args.concurrency, processes)
+                    _report(label, *rates, raw)
     return 0
 
 
