@@ -9,13 +9,18 @@ from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
 from accrue.platform.ports import Transactional
 
 
-class EventRepository(Protocol):
+class EventLogReader(Protocol):
+    """The outbox's reading side: sequenced events after a cursor, in sequence
+    order. What the event consumers (webhook fan-out, the broker relay) need."""
+
+    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
+
+
+class EventRepository(EventLogReader, Protocol):
     def create_head(self, tenant_id: str) -> None: ...
     def record(self, tenant_id: str, event: DomainEvent) -> None:
         """Queue an event; it is numbered and written when the unit of work commits."""
         ...
-
-    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
 
 
 class HasEvents(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.event_log.ports import EventLogReader
 from accrue.platform.ports import Transactional
 
 
@@ -17,15 +17,11 @@ class RelayCursorStore(Protocol):
     def set(self, stream: str, tenant_id: str, last_sequence: int, *, now: datetime) -> None: ...
 
 
-class EventLog(Protocol):
-    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
-
-
 class RelayUnitOfWork(Transactional, Protocol):
     @property
     def relay_cursors(self) -> RelayCursorStore: ...
     @property
-    def events(self) -> EventLog: ...
+    def events(self) -> EventLogReader: ...
 
 
 class RelayUnitOfWorkFactory(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from accrue.kernel.events import EventQuery, StoredEvent
+from accrue.event_log.ports import EventLogReader
 from accrue.kernel.paging import PageRequest
 from accrue.platform.ports import Transactional
 from accrue.webhooks.model import AttemptResult, Delivery, DeliveryStatus, Endpoint
@@ -93,19 +93,13 @@ class WebhookStore(EndpointStore, Protocol):
     def fail_pending(self, tenant_id: str, endpoint_id: str, *, now: datetime) -> int: ...
 
 
-class EventLog(Protocol):
-    """The outbox reader: sequenced events after a cursor, in sequence order."""
-
-    def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]: ...
-
-
 class EndpointsUnitOfWork(Transactional, Protocol):
     """One transaction of the endpoint use cases (the RPCs): no dispatching."""
 
     @property
     def webhooks(self) -> EndpointStore: ...
     @property
-    def events(self) -> EventLog: ...
+    def events(self) -> EventLogReader: ...
 
 
 class EndpointsUnitOfWorkFactory(Protocol):
@@ -118,7 +112,7 @@ class WebhookUnitOfWork(Transactional, Protocol):
     @property
     def webhooks(self) -> WebhookStore: ...
     @property
-    def events(self) -> EventLog: ...
+    def events(self) -> EventLogReader: ...
 
 
 class WebhookUnitOfWorkFactory(Protocol):

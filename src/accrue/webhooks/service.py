@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from accrue.event_log.ports import EventLogReader
 from accrue.kernel.clock import Clock
 from accrue.kernel.errors import NotFound, ValidationFailed
 from accrue.kernel.events import EventQuery, StoredEvent
@@ -26,7 +27,7 @@ from accrue.webhooks.model import (
     check_url,
     new_secret,
 )
-from accrue.webhooks.ports import EndpointsUnitOfWork, EventHead, EventLog, Resolver
+from accrue.webhooks.ports import EndpointsUnitOfWork, EventHead, Resolver
 
 MAX_REPLAY = 10_000
 _SCAN = 1000
@@ -247,7 +248,7 @@ def new_delivery(
     )
 
 
-def last_visible_sequence(events: EventLog, tenant_id: str, *, after: int) -> int:
+def last_visible_sequence(events: EventLogReader, tenant_id: str, *, after: int) -> int:
     """The greatest sequence the event reader shows, scanning forward from `after`."""
     last = after
     while True:
