@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,3 +132,71 @@ def postgres_database(admin_url: str) -> Iterator[str | None]:
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process of this machine (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    busy = user + nice + system + irq + softirq + steal
+    tick = os.sysconf("SC_CLK_TCK")
+    return busy / tick, (busy + idle + iowait) / tick
+
+
+def database_backends(database_url: str) -> list[int]:
+    """Pids of the PostgreSQL backends connected to `database_url`'s database now."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,),
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+class CpuWatch:
+    """CPU seconds each named group of processes spent between `start` and `stop`,
+    and how busy the whole machine was: which part of the machine a figure is
+    bound by. A process that appears during the phase counts from zero."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self._before: dict[str, dict[int, float]] = {}
+        self._machine = (0.0, 0.0)
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {
+            name: {pid: process_cpu(pid) for pid in pids()} for name, pids in self._groups.items()
+        }
+
+    def start(self) -> None:
+        self._before = self._sample()
+        self._machine = machine_busy_seconds()
+
+    def stop(self) -> dict[str, float]:
+        """Seconds per group, plus "machine busy" (cores busy on average) and "cores"."""
+        after = self._sample()
+        busy, total = machine_busy_seconds()
+        spent = {
+            name: sum(cpu - self._before[name].get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in after.items()
+        }
+        cores = float(os.cpu_count() or 1)
+        elapsed = max(total - self._machine[1], 1e-9)
+        spent["machine busy"] = cores * (busy - self._machine[0]) / elapsed
+        spent["cores"] = cores
+        return spent

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 import httpx
-from harness import accrue_servers, create_tenant, postgres_database
+from harness import CpuWatch, accrue_servers, create_tenant, database_backends, postgres_database
 
 from accrue.billing.v1 import customer_pb2 as cus
 from accrue.billing.v1 import invoice_pb2 as inv
@@ -36,8 +36,8 @@ ACCRUE = str(Path(sys.executable).with_name("accrue"))
 
 
 @contextmanager
-def psp_sim() -> Iterator[str]:
-    """`accrue psp-sim` with no added latency and no faults; yields its base URL."""
+def psp_sim() -> Iterator[tuple[str, int]]:
+    """`accrue psp-sim` with no added latency and no faults; yields (base URL, pid)."""
     sim = subprocess.Popen(
         [ACCRUE, "psp-sim", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -49,7 +49,7 @@ def psp_sim() -> Iterator[str]:
         match = re.search(r"port=(\d+)", line)
         if match is None:
             raise RuntimeError("accrue psp-sim did not start")
-        yield f"http://127.0.0.1:{match.group(1)}"
+        yield f"http://127.0.0.1:{match.group(1)}", sim.pid
     finally:
         sim.terminate()
         sim.wait(10)
@@ -93,11 +93,19 @@ def raw_psp_rate(base_url: str, count: int, concurrency: int) -> float:
     return count / timed(count, concurrency, charge)
 
 
+Phase = tuple[float, dict[str, float]]  # payments/s, CPU ms per payment by process group
+
+
 def accrue_rate(
-    database_url: str, base_url: str, count: int, concurrency: int, processes: int = 1
-) -> tuple[float, float]:
-    """(payments/s finalise+charge, payments/s charge only) through `accrue serve`
-    with `processes` server processes."""
+    database_url: str,
+    psp: tuple[str, int],
+    count: int,
+    concurrency: int,
+    processes: int = 1,
+) -> tuple[Phase, Phase]:
+    """(finalise+charge, charge only): payments/s through `accrue serve` with
+    `processes` server processes, and where the CPU went in each phase."""
+    base_url, sim_pid = psp
     os.environ.update(
         ACCRUE_PSP_URL=base_url,
         ACCRUE_PAYMENT_RATE_PER_SECOND="0",
@@ -107,8 +115,13 @@ def accrue_rate(
     meta = (("authorization", f"Bearer {key}"),)
     with (
         tempfile.TemporaryDirectory() as work,
-        accrue_servers(database_url, Path(work), processes=processes) as (_, target),
+        accrue_servers(database_url, Path(work), processes=processes) as (pids, target),
     ):
+        groups = {"server": lambda: pids}
+        if not database_url.startswith("sqlite"):
+            groups["PostgreSQL"] = lambda: database_backends(database_url)
+        groups |= {"psp-sim": lambda: [sim_pid], "callers": lambda: [os.getpid()]}
+        watch = CpuWatch(groups)
         # A connection per caller (its own subchannel pool), so that with
         # several server processes the kernel spreads the callers over them
         # (SO_REUSEPORT balances connections, not calls).
@@ -161,16 +174,26 @@ def accrue_rate(
 
         warm = min(200, count)
         timed(warm, concurrency, lambda i: finalise_and_pay(2 * count + i))
+        watch.start()
         end_to_end = count / timed(count, concurrency, finalise_and_pay)
+        end_to_end_cpu = _per_payment(watch.stop(), count)
         for i in range(count, 2 * count):  # finalised up front: the pay-only phase
             invoices.FinalizeInvoice(
                 inv.FinalizeInvoiceRequest(id=drafts[i], request_id=f"f{i}"), metadata=meta
             )
+        watch.start()
         charge_only = count / timed(count, concurrency, lambda i: pay_only(count + i))
+        charge_only_cpu = _per_payment(watch.stop(), count)
         _check(invoices, ledger, payments, meta, base_url, total, before)
         for each in channels:
             each.close()
-    return end_to_end, charge_only
+    return (end_to_end, end_to_end_cpu), (charge_only, charge_only_cpu)
+
+
+def _per_payment(cpu: dict[str, float], count: int) -> dict[str, float]:
+    """CPU seconds per group -> milliseconds per payment (machine figures kept)."""
+    keep = ("machine busy", "cores")
+    return {k: v if k in keep else 1000 * v / count for k, v in cpu.items()}
 
 
 def _customer(stub: CustomerServiceStub, meta: tuple[tuple[str, str], ...], i: int) -> str:
@@ -262,13 +285,13 @@ def main() -> int:
     count = 100 if args.quick else args.count
     load = os.getloadavg()[0]
     print(f"setup: {count} payments per phase, concurrency {args.concurrency}, load {load:.2f}")
-    with psp_sim() as base_url:
-        raw = raw_psp_rate(base_url, max(count, 500), args.concurrency)
+    with psp_sim() as psp:
+        raw = raw_psp_rate(psp[0], max(count, 500), args.concurrency)
         print(f"  raw PSP calls (HttpPaymentGateway -> psp-sim): {raw:,.0f} charges/s  [ceiling]")
         if args.quick or args.sqlite:
             with tempfile.TemporaryDirectory() as work:
                 url = f"sqlite:///{work}/bench.db"
-                _report("SQLite", *accrue_rate(url, base_url, count, args.concurrency), raw)
+                _report("SQLite", *accrue_rate(url, psp, count, args.concurrency), raw)
         else:
             admin = os.environ.get("ACCRUE_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
             for processes in [1, args.processes] if args.processes > 1 else [1]:
@@ -276,19 +299,29 @@ def main() -> int:
                     if url is None:
                         break
                     label = "PostgreSQL" if processes == 1 else f"PostgreSQL x{processes}"
-                    rates = accrue_rate(url, base_url, count, args.concurrency, processes)
+                    rates = accrue_rate(url, psp, count, args.concurrency, processes)
                     _report(label, *rates, raw)
     return 0
 
 
-def _report(database: str, end_to_end: float, charge_only: float, raw: float) -> None:
-    print(
-        f"  {database}: finalise + charge + paid + posted: {end_to_end:,.0f} payments/s"
-        f" ({end_to_end / raw:.1%} of raw PSP)"
-    )
-    print(
-        f"  {database}: charge + paid + posted (finalised before): {charge_only:,.0f} payments/s"
-        f" ({charge_only / raw:.1%} of raw PSP)"
+def _report(database: str, end_to_end: Phase, charge_only: Phase, raw: float) -> None:
+    for label, (rate, cpu) in (
+        ("finalise + charge + paid + posted", end_to_end),
+        ("charge + paid + posted (finalised before)", charge_only),
+    ):
+        print(f"  {database}: {label}: {rate:,.0f} payments/s ({rate / raw:.1%} of raw PSP)")
+        print(f"    {_cpu_line(cpu)}")
+
+
+def _cpu_line(cpu: dict[str, float]) -> str:
+    """CPU per payment of each process group, and how many of the machine's cores
+    were busy: when all of them were, the machine's CPU is the limit, and the group
+    spending the most per payment is where a gain would have to come from."""
+    groups = [k for k in cpu if k not in ("machine busy", "cores")]
+    parts = ", ".join(f"{k} {cpu[k]:.1f} ms" for k in groups)
+    return (
+        f"CPU per payment: {parts}; machine {cpu['machine busy']:.2f} of"
+        f" {cpu['cores']:.0f} cores busy"
     )
 
 
