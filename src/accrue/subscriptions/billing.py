@@ -72,6 +72,10 @@ class ArrearsCharges(Protocol):
         changed in earlier ones (an immediate cancellation's last lines)."""
         ...
 
+    def open_until(self, sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
+        """`sub.usage_open_until` once `charges` are billed too."""
+        ...
+
     def record_billed(
         self,
         uow: SubscriptionsUnitOfWork,
@@ -221,6 +225,8 @@ class SubscriptionBilling:
         if work.action is DueAction.SCHEDULED_RESUME:
             return transition, self.resume_invoice(customer, sub, new, preview=preview)
         arrears = self._arrears(sub, work, unsaved)
+        new = self.with_usage(new, arrears)
+        transition = replace(transition, subscription=new)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
             lines = self._invoicing.lines(customer, arrears)
@@ -239,6 +245,13 @@ class SubscriptionBilling:
             )
             return transition, draft
         return transition, None
+
+    def with_usage(self, sub: Subscription, charges: Iterable[LineCharge]) -> Subscription:
+        """`sub` once the metered lines among `charges` are billed: open for late usage
+        and corrections until the last of their periods' grace has passed."""
+        if self._usage is None:
+            return sub
+        return replace(sub, usage_open_until=self._usage.open_until(sub, charges))
 
     def metered_until_change(
         self, sub: Subscription, new_items: Sequence[SubscriptionItem], at: datetime

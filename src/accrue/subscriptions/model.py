@@ -182,6 +182,11 @@ class Subscription:
     latest_invoice_id: str = ""
     update_time: datetime | None = None
     collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE
+    # The last instant at which usage this subscription has billed may still be
+    # reported or corrected (a billed usage period's end plus its meter's grace);
+    # set by billing, which knows the meters. It keeps prices a change removed
+    # re-checked after the last metered item is gone.
+    usage_open_until: datetime | None = None
 
     @property
     def currency_code(self) -> str:

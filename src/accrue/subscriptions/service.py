@@ -262,6 +262,8 @@ class SubscriptionService:
             uow, before=sub, after=transition.subscription, at=at, behavior=change.behavior
         )
         new = replace(transition.subscription, update_time=now)
+        # The removed metered items' usage so far stays open for late usage.
+        new = self._billing.with_usage(new, [line.charge for line in lines])
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
             new = self._billing.issue_lines(

@@ -2,8 +2,10 @@
 
 Usage is aggregated per billing period of the customer's subscription that
 bills the meter (else its first live subscription); a customer without one is
-measured per UTC calendar month. "Now" is the customer's test clock's frozen
-time when it has one, so usage can be reported at simulated times.
+measured per UTC calendar month.
+
+"Now" is the customer's test clock's frozen time when it has one, so usage can
+be reported at simulated times.
 """
 
 from __future__ import annotations
@@ -40,12 +42,7 @@ class CustomerTime:
 
     def subscription_for(self, meter_id: str) -> Subscription | None:
         for sub in self.subscriptions:
-            if any(
-                item.terms.recurring
-                and item.terms.recurring.meter_id == meter_id
-                and item.terms.recurring.usage_type is UsageType.METERED
-                for item in sub.items
-            ):
+            if _bills(sub, meter_id):
                 return sub
         return self.subscriptions[0] if self.subscriptions else None
 
@@ -57,13 +54,37 @@ class CustomerTime:
         sub = self.subscription_for(meter_id)
         if sub is None:
             return calendar_month(instant)
-        current = sub.current_period
-        if current.start <= instant < current.end:
-            return current
+        return usage_period(sub, instant)
+
+
+def usage_period(sub: Subscription, instant: datetime) -> Period:
+    """The billing period of `sub` that holds `instant`, as usage is judged against it.
+
+    Ingestion refuses an event once this period's end plus the meter's grace
+    has passed, and billing re-checks a billed usage period until then, so both
+    must use this one rule. A canceled subscription's last period ends at the
+    cancellation.
+    """
+    current = sub.current_period
+    if current.start <= instant < current.end:
+        found = current
+    else:
         found = period_containing(sub.anchor, sub.interval, instant)
         if instant < current.start and found.end > current.start:
-            return Period(found.start, current.start)
-        return found
+            found = Period(found.start, current.start)
+    ended = sub.canceled_at
+    if ended is not None and found.start < ended < found.end:
+        return Period(found.start, ended)
+    return found
+
+
+def _bills(sub: Subscription, meter_id: str) -> bool:
+    return any(
+        item.terms.recurring
+        and item.terms.recurring.meter_id == meter_id
+        and item.terms.recurring.usage_type is UsageType.METERED
+        for item in sub.items
+    )
 
 
 def calendar_month(instant: datetime) -> Period:
