@@ -1,9 +1,11 @@
-"""Golden late usage that outlives the metered items that billed it.
+"""Golden late usage that outlives the metered items or the subscription that billed it.
 
-A plan change that removes every metered item leaves usage periods billed
-whose grace has not closed. Late usage and corrections inside that grace are
-billed exactly once, at the price they were used under, on the next renewal.
-Amounts are computed by hand; every scenario runs on a test clock.
+A plan change that removes every metered item, and a cancellation, both leave
+usage periods billed whose grace has not closed. Late usage and corrections
+inside that grace are billed exactly once, at the price they were used
+under: on the next renewal for a removed price, on one trailing invoice once
+the grace has closed for a canceled subscription. Amounts are computed by
+hand; every scenario runs on a test clock.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import usage_pb2 as use
 from tests.conftest import Transport
 from tests.contract.billing_steps import SUBSCRIPTIONS, Scenario, rid, utc
-from tests.contract.test_usage import event, ingest, meter
+from tests.contract.test_usage import USAGE, event, ingest, meter
 from tests.contract.test_usage_billing import FEB, JAN, MAR, metered_price, report, subscribe
 from tests.contract.test_usage_unbilled import usage_lines
 
@@ -88,3 +90,83 @@ def test_late_usage_of_a_metered_price_a_change_removed_is_billed_at_its_old_pri
     every = usage_lines(s.invoices(subscription_id=subscription.id))
     # 5 + 2 + 4 + 3 = 14 tokens at 10, each billed once.
     assert sum(amount for _, amount, _, _ in every) == 140
+
+
+def test_late_usage_after_a_cancellation_is_billed_once_on_a_trailing_invoice(
+    s: Scenario,
+) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens")
+    customer = s.customer()
+    api = metered_price(s, tokens.id, unit=7)
+    subscription = subscribe(s, customer.id, api.id)
+    counted = rid()
+    s.advance(utc(2026, 2, 3))
+    ingest(s, event(tokens.id, customer.id, utc(2026, 2, 3), event_id=counted, tokens="10"))
+    s.advance(utc(2026, 2, 10))
+    canceled = s.cancel(subscription.id)
+    final = s.invoice(canceled.latest_invoice_id)
+    assert usage_lines([final]) == [(api.id, 70, FEB, utc(2026, 2, 10))]
+    # Inside the one-day grace after the last period (February 1-10): 3 tokens arrive
+    # late and the counted event is corrected from 10 to 9.
+    s.advance(utc(2026, 2, 10, 18))
+    ingest(s, event(tokens.id, customer.id, utc(2026, 2, 9), tokens="3"))
+    s.call(
+        USAGE,
+        "AmendUsageEvent",
+        use.AmendUsageEventRequest(id=counted, properties={"tokens": "9"}, reason="recount"),
+    )
+    s.advance(utc(2026, 2, 11))
+    assert s.invoices(subscription_id=subscription.id)[-1].id == final.id
+    # The grace closes at February 11, 00:00: one trailing invoice.
+    s.advance(utc(2026, 2, 12))
+    invoices = s.invoices(subscription_id=subscription.id)
+    trailing = invoices[-1]
+    assert trailing.id != final.id
+    assert trailing.billing_reason == inv.BILLING_REASON_SUBSCRIPTION_ADJUSTMENT
+    # 12 tokens now, 10 billed: 84 - 70 = 14, naming February 1-10.
+    assert usage_lines([trailing]) == [(api.id, 14, FEB, utc(2026, 2, 10))]
+    assert trailing.total.amount_minor == 14
+    # Later usage of that period is refused, not accepted and dropped.
+    refused = ingest(s, event(tokens.id, customer.id, utc(2026, 2, 9), tokens="50"))
+    assert [r.reason for r in refused.results] == ["USAGE_EVENT_TOO_LATE"]
+    s.advance(APR)
+    assert len(s.invoices(subscription_id=subscription.id)) == len(invoices)
+    every = usage_lines(s.invoices(subscription_id=subscription.id))
+    assert sum(amount for _, amount, _, _ in every) == 12 * 7
+
+
+def test_a_period_end_cancellation_bills_late_usage_of_the_last_period_once(
+    s: Scenario,
+) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens", grace_seconds=3 * 86400)
+    customer = s.customer()
+    api = metered_price(s, tokens.id, unit=5)
+    subscription = subscribe(s, customer.id, api.id)
+    report(s, tokens.id, customer.id, utc(2026, 1, 20), tokens="4")
+    s.cancel(subscription.id, at_period_end=True)
+    s.advance(FEB)
+    (final,) = s.invoices(subscription_id=subscription.id)[-1:]
+    assert usage_lines([final]) == [(api.id, 20, JAN, FEB)]
+    s.advance(utc(2026, 2, 3))
+    ingest(s, event(tokens.id, customer.id, utc(2026, 1, 31, 23), tokens="6"))
+    s.advance(utc(2026, 2, 5))
+    trailing = s.invoices(subscription_id=subscription.id)[-1]
+    # The three-day grace closed on February 4: 6 late tokens at 5.
+    assert usage_lines([trailing]) == [(api.id, 30, JAN, FEB)]
+    assert "late usage 6" in trailing.lines[0].description
+    s.advance(APR)
+    assert s.invoices(subscription_id=subscription.id)[-1].id == trailing.id
+
+
+def test_a_cancellation_without_late_usage_gets_no_trailing_invoice(s: Scenario) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens")
+    customer = s.customer()
+    api = metered_price(s, tokens.id, unit=7)
+    subscription = subscribe(s, customer.id, api.id)
+    report(s, tokens.id, customer.id, utc(2026, 1, 3), tokens="2")
+    s.advance(utc(2026, 1, 10))
+    s.cancel(subscription.id)
+    before = s.invoices(subscription_id=subscription.id)
+    s.advance(MAR)
+    assert s.invoices(subscription_id=subscription.id) == before
+    assert s.subscription(subscription.id).status == sub.SUBSCRIPTION_STATUS_CANCELED

@@ -376,13 +376,16 @@ class SubscriptionService:
                 lines = []
             # The usage so far is billed on this final invoice (Stripe's invoice_now):
             # no renewal comes to bill it later.
-            lines += self._invoicing.lines(customer, self._billing.usage_until_cancel(sub, now))
+            usage = self._billing.usage_until_cancel(sub, now)
+            lines += self._invoicing.lines(customer, usage)
             if sub.status is SubscriptionStatus.INCOMPLETE:
                 self._void_unpaid_first_invoice(uow, sub, now=now)
+            # Late usage of the periods billed here is billed by a trailing invoice
+            # once their grace has closed (see `SubscriptionBilling.plan_step`).
             new = self._billing.issue_lines(
                 uow,
                 customer,
-                transition.subscription,
+                self._billing.with_usage(transition.subscription, usage),
                 lines,
                 reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
                 now=now,

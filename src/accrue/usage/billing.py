@@ -21,7 +21,11 @@ over the subscription's current items: a price a change removed keeps being
 re-checked at its own (frozen) terms while its periods are open. The
 subscription carries `usage_open_until`, the last instant any of its billed
 usage may still change, so one without metered items reads nothing once that
-has passed (most of a bill run reads nothing).
+has passed (most of a bill run reads nothing). A canceled subscription has no
+next renewal: once `usage_open_until` has passed it is due once more
+(`settlement_charges`), and the difference, if any, is its trailing invoice.
+(Refusing such usage at ingestion instead would let a cancellation cut short
+the grace the meter promises; ingestion refuses only what comes after it.)
 A negative adjustment can make an invoice's total negative; invoicing turns
 that into customer credit balance, as it does for proration credits.
 
@@ -93,6 +97,13 @@ class UsageArrears:
             return []
         part = Period(current.start, min(until, current.end))
         return self._lines(sub, part, since=current.start, unsaved=unsaved)
+
+    def settlement_charges(
+        self, sub: Subscription, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """A canceled subscription's trailing lines: what changed, since its last
+        invoice, in the usage periods it billed (its grace has closed on all of them)."""
+        return self._lines(sub, None, since=sub.current_period.start, unsaved=unsaved)
 
     def open_until(self, sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
         """`sub.usage_open_until` once `charges` are billed: the latest instant at which

@@ -2,7 +2,10 @@
 
 Usage is aggregated per billing period of the customer's subscription that
 bills the meter (else its first live subscription); a customer without one is
-measured per UTC calendar month.
+measured per UTC calendar month. Usage at an instant before a canceled
+subscription that billed the meter ended belongs to that subscription's last
+periods, so its grace is the one the trailing invoice honours: usage accepted
+is usage billed, and what comes later is refused as too late, never dropped.
 
 "Now" is the customer's test clock's frozen time when it has one, so usage can
 be reported at simulated times.
@@ -39,6 +42,8 @@ class CustomerTime:
 
     now: datetime
     subscriptions: tuple[Subscription, ...]
+    # Canceled subscriptions of the customer: their last periods keep their grace.
+    ended: tuple[Subscription, ...] = ()
 
     def subscription_for(self, meter_id: str) -> Subscription | None:
         for sub in self.subscriptions:
@@ -52,6 +57,10 @@ class CustomerTime:
     def period_of(self, meter_id: str, instant: datetime) -> Period:
         """The billing period that holds `instant` for this meter."""
         sub = self.subscription_for(meter_id)
+        if sub is None or not _bills(sub, meter_id):
+            for ended in self.ended:
+                if _bills(ended, meter_id) and _lived_at(ended, instant):
+                    return usage_period(ended, instant)
         if sub is None:
             return calendar_month(instant)
         return usage_period(sub, instant)
@@ -85,6 +94,11 @@ def _bills(sub: Subscription, meter_id: str) -> bool:
         and item.terms.recurring.usage_type is UsageType.METERED
         for item in sub.items
     )
+
+
+def _lived_at(sub: Subscription, instant: datetime) -> bool:
+    ended = sub.canceled_at
+    return ended is not None and sub.create_time <= instant < ended
 
 
 def calendar_month(instant: datetime) -> Period:
@@ -123,5 +137,6 @@ class CustomerTimes:
                 now = clocks[test_clock_id]
             subs = uow.subscriptions.list(tenant_id, _ALL, customer_id=customer_id, status=None)
             live = tuple(sub for sub in subs if sub.status in _LIVE)
-            found[customer_id] = CustomerTime(now=now, subscriptions=live)
+            ended = tuple(sub for sub in subs if sub.status is SubscriptionStatus.CANCELED)
+            found[customer_id] = CustomerTime(now=now, subscriptions=live, ended=ended)
         return found
