@@ -18,7 +18,7 @@ from accrue.billing.v1 import invoice_pb2 as inv
 from accrue.billing.v1 import subscription_pb2 as sub
 from accrue.billing.v1 import usage_pb2 as use
 from tests.conftest import Transport
-from tests.contract.billing_steps import SUBSCRIPTIONS, Scenario, rid, utc
+from tests.contract.billing_steps import INVOICES, SUBSCRIPTIONS, Scenario, rid, utc
 from tests.contract.test_usage import USAGE, event, ingest, meter
 from tests.contract.test_usage_billing import FEB, JAN, MAR, metered_price, report, subscribe
 from tests.contract.test_usage_unbilled import usage_lines
@@ -117,6 +117,14 @@ def test_late_usage_after_a_cancellation_is_billed_once_on_a_trailing_invoice(
     )
     s.advance(utc(2026, 2, 11))
     assert s.invoices(subscription_id=subscription.id)[-1].id == final.id
+    # Nothing renews: the upcoming invoice is refused, as for every canceled subscription.
+    refusal = s.fail(
+        INVOICES,
+        "GetUpcomingInvoice",
+        inv.GetUpcomingInvoiceRequest(subscription_id=subscription.id),
+    )
+    assert (refusal.code, refusal.reason) == ("FAILED_PRECONDITION", "INVALID_STATE")
+    assert "canceled" in refusal.message
     # The grace closes at February 11, 00:00: one trailing invoice.
     s.advance(utc(2026, 2, 12))
     invoices = s.invoices(subscription_id=subscription.id)

@@ -135,6 +135,10 @@ class SubscriptionService:
                 f"it is scheduled to cancel at the end of its period, {utc_text(work.at)},"
                 " so nothing will renew (ReactivateSubscription undoes the cancellation)",
             )
+        if work is not None and work.action is subs.DueAction.USAGE_SETTLEMENT:
+            # A canceled subscription's trailing usage invoice is no renewal: the
+            # contract refuses the preview for every canceled subscription.
+            work = None
         if work is not None:
             _, draft = self._billing.plan_step(customer, sub, work, preview=True)
         if draft is None:
