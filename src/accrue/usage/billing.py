@@ -105,22 +105,18 @@ class UsageArrears:
         invoice, in the usage periods it billed (its grace has closed on all of them)."""
         return self._lines(sub, None, since=sub.current_period.start, unsaved=unsaved)
 
-    def open_until(self, sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
+    @staticmethod
+    def open_until(sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
         """`sub.usage_open_until` once `charges` are billed: the latest instant at which
         the usage of a billed period may still change (judged against `sub` as it is
-        after the step, so a cancellation's last period ends when it did)."""
+        after the step, so a cancellation's last period ends when it did). Each line
+        carries its meter's grace, so this reads nothing."""
         latest = sub.usage_open_until
-        billed = [c for c in charges if c.usage is not None and c.period_start is not None]
-        if not billed:
-            return latest
-        with self._uow_factory(write=False) as uow:
-            for charge in billed:
-                assert charge.usage is not None and charge.period_start is not None
-                meter = uow.usage.get_meter(sub.tenant_id, charge.usage.meter_id)
-                if meter is None:
-                    continue
-                until = usage_period(sub, charge.period_start).end + meter.grace
-                latest = until if latest is None else max(latest, until)
+        for charge in charges:
+            if charge.usage is None or charge.period_start is None:
+                continue
+            until = usage_period(sub, charge.period_start).end + charge.usage.grace
+            latest = until if latest is None else max(latest, until)
         return latest
 
     def removed_charges(
@@ -320,7 +316,7 @@ def _group_line(
         time_zone=sub.anchor.time_zone,
         late_of=late_of,
     )
-    return replace(line, usage=UsageMark(part.meter.id, group, added))
+    return replace(line, usage=UsageMark(part.meter.id, group, added, part.meter.grace))
 
 
 def _meter(uow: Any, sub: Subscription, terms: PriceTerms) -> Meter | None:
