@@ -33,7 +33,10 @@ The usage is read through its own read-only unit of work: the renewal is
 planned in memory (the bill run plans many subscriptions, and many steps of
 one, before it writes), so the caller passes the metered lines it planned but
 has not stored yet (`unsaved`) and they count as billed. Usage committed
-after a renewal read it is picked up by the next renewal, not lost.
+after a renewal read it is picked up by the next renewal, not lost. The
+trailing invoice has no next one: it runs a second after the last instant an
+event can be accepted, so only an ingestion judged in that last second whose
+transaction commits after the trailing invoice read the usage would be missed.
 """
 
 from __future__ import annotations
