@@ -178,3 +178,24 @@ def test_a_cancellation_without_late_usage_gets_no_trailing_invoice(s: Scenario)
     s.advance(MAR)
     assert s.invoices(subscription_id=subscription.id) == before
     assert s.subscription(subscription.id).status == sub.SUBSCRIPTION_STATUS_CANCELED
+
+
+def test_late_usage_of_a_canceled_subscription_follows_its_grace_not_its_successor(
+    s: Scenario,
+) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens")
+    customer = s.customer()
+    api = metered_price(s, tokens.id, unit=7)
+    first = subscribe(s, customer.id, api.id)
+    s.advance(utc(2026, 1, 20))
+    s.cancel(first.id)  # its last period: January 1-20, grace to January 21
+    s.advance(utc(2026, 1, 25))
+    second = subscribe(s, customer.id, api.id)  # periods from January 25
+    # January 19 happened under the first subscription, whose grace has closed
+    # (the second's period holding it would run to January 25 plus a day).
+    refused = ingest(s, event(tokens.id, customer.id, utc(2026, 1, 19), tokens="5"))
+    assert [r.reason for r in refused.results] == ["USAGE_EVENT_TOO_LATE"]
+    report(s, tokens.id, customer.id, utc(2026, 1, 26), tokens="2")
+    s.advance(utc(2026, 2, 26))
+    assert sum(a for _, a, _, _ in usage_lines(s.invoices(subscription_id=second.id))) == 14
+    assert sum(a for _, a, _, _ in usage_lines(s.invoices(subscription_id=first.id))) == 0

@@ -2,10 +2,11 @@
 
 Usage is aggregated per billing period of the customer's subscription that
 bills the meter (else its first live subscription); a customer without one is
-measured per UTC calendar month. Usage at an instant before a canceled
-subscription that billed the meter ended belongs to that subscription's last
-periods, so its grace is the one the trailing invoice honours: usage accepted
-is usage billed, and what comes later is refused as too late, never dropped.
+measured per UTC calendar month. Usage at an instant when a since-canceled
+subscription billed the meter (and no live one billing it had started)
+belongs to that subscription's periods, so its grace is the one the trailing
+invoice honours: usage accepted is usage billed, and what comes later is
+refused as too late, never dropped.
 
 "Now" is the customer's test clock's frozen time when it has one, so usage can
 be reported at simulated times.
@@ -57,7 +58,8 @@ class CustomerTime:
     def period_of(self, meter_id: str, instant: datetime) -> Period:
         """The billing period that holds `instant` for this meter."""
         sub = self.subscription_for(meter_id)
-        if sub is None or not _bills(sub, meter_id):
+        if sub is None or not _bills(sub, meter_id) or instant < sub.create_time:
+            # The subscription that billed the meter when the usage happened.
             for ended in self.ended:
                 if _bills(ended, meter_id) and _lived_at(ended, instant):
                     return usage_period(ended, instant)
