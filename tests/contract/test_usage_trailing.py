@@ -92,6 +92,31 @@ def test_late_usage_of_a_metered_price_a_change_removed_is_billed_at_its_old_pri
     assert sum(amount for _, amount, _, _ in every) == 140
 
 
+def test_removing_the_metered_item_with_an_immediate_invoice_still_bills_later_usage(
+    s: Scenario,
+) -> None:
+    tokens = meter(s, use.METER_AGGREGATION_SUM, prop="tokens")
+    customer = s.customer()
+    seat = s.price(1000)
+    api = metered_price(s, tokens.id, unit=10)
+    subscription = subscribe(s, customer.id, seat.id, api.id)
+    report(s, tokens.id, customer.id, utc(2026, 1, 5), tokens="5")
+    s.advance(utc(2026, 1, 16))
+    changed = s.change(subscription.id, seat.id, behavior=sub.PRORATION_BEHAVIOR_ALWAYS_INVOICE)
+    # January 1-16 billed at once: 5 x 10.
+    assert usage_lines([changed.invoice]) == [(api.id, 50, JAN, utc(2026, 1, 16))]
+    s.advance(utc(2026, 1, 16, 8))
+    ingest(s, event(tokens.id, customer.id, utc(2026, 1, 15), tokens="7"))
+    s.advance(FEB)
+    (february,) = [
+        i
+        for i in s.invoices(subscription_id=subscription.id)
+        if i.billing_reason == inv.BILLING_REASON_SUBSCRIPTION_CYCLE
+    ]
+    # 7 late tokens of January 1-16 at the removed price: 70.
+    assert usage_lines([february]) == [(api.id, 70, JAN, utc(2026, 1, 16))]
+
+
 def test_late_usage_after_a_cancellation_is_billed_once_on_a_trailing_invoice(
     s: Scenario,
 ) -> None:
