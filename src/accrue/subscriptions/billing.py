@@ -271,8 +271,9 @@ class SubscriptionBilling:
         of its last periods, or None when they changed nothing (no empty invoice).
 
         Its lines are the renewal's late usage and usage adjustment lines, planned
-        by the same code, so the bill run, a test clock and GetUpcomingInvoice agree.
-        The step runs once: it clears `usage_open_until` under the subscription's
+        by the same code, so the bill run and a test clock bill the same (there is
+        no preview: GetUpcomingInvoice refuses a canceled subscription). The step
+        runs once: it clears `usage_open_until` under the subscription's
         version check, and what it bills is recorded as billed.
         """
         if self._usage is None:
