@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from itertools import pairwise
@@ -39,6 +40,7 @@ from accrue.subscriptions.model import (
     resume,
     run_due,
     scheduled_work,
+    settle_usage,
     start,
 )
 
@@ -312,3 +314,30 @@ def test_due_work_runs_in_time_order_on_a_test_clock() -> None:
     ]
     assert ran[-1][0] is DueAction.PERIOD_END_CANCELLATION
     assert sub.status is S.CANCELED and sub.canceled_at == ran[-1][1]
+
+
+def test_a_canceled_subscription_with_open_usage_is_due_once_after_the_grace() -> None:
+    ended = JAN31 + timedelta(days=5)
+    canceled = cancel_now(active(), ended).subscription
+    assert scheduled_work(canceled) is None
+    open_until = ended + timedelta(days=1)
+    waiting = replace(canceled, usage_open_until=open_until)
+    work = scheduled_work(waiting)
+    assert work == DueWork(DueAction.USAGE_SETTLEMENT, open_until + timedelta(seconds=1))
+    assert due_work(waiting, open_until) is None
+    with pytest.raises(InvalidState):
+        settle_usage(waiting, open_until)
+    done = run_due(waiting, work)
+    assert done.events == ()
+    assert done.subscription.status is S.CANCELED
+    assert done.subscription.version == waiting.version + 1
+    assert scheduled_work(done.subscription) is None
+    # Usage whose grace closed before the cancellation leaves nothing to settle.
+    assert scheduled_work(replace(canceled, usage_open_until=ended - timedelta(days=1))) is None
+
+
+def test_only_a_canceled_subscription_settles_its_usage() -> None:
+    live = replace(active(), usage_open_until=JAN31 + timedelta(days=1))
+    assert scheduled_work(live) == DueWork(DueAction.RENEWAL, live.current_period.end)
+    with pytest.raises(InvalidState):
+        settle_usage(live, JAN31 + timedelta(days=2))

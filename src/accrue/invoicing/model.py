@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from accrue.catalog.model import TaxBehavior
@@ -73,6 +73,8 @@ class UsageMark:
     group_key: str
     # The quantity this line adds to (or, negative, takes from) the period's billed quantity.
     quantity_micros: int
+    # The meter's grace: how long after its billing period the usage may still change.
+    grace: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)

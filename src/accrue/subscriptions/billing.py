@@ -72,6 +72,17 @@ class ArrearsCharges(Protocol):
         changed in earlier ones (an immediate cancellation's last lines)."""
         ...
 
+    def settlement_charges(
+        self, sub: Subscription, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """A canceled subscription's trailing lines: what changed in the usage periods
+        it billed since its last invoice (their grace has closed)."""
+        ...
+
+    def open_until(self, sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
+        """`sub.usage_open_until` once `charges` are billed too."""
+        ...
+
     def record_billed(
         self,
         uow: SubscriptionsUnitOfWork,
@@ -220,7 +231,13 @@ class SubscriptionBilling:
         new = transition.subscription
         if work.action is DueAction.SCHEDULED_RESUME:
             return transition, self.resume_invoice(customer, sub, new, preview=preview)
+        if work.action is DueAction.USAGE_SETTLEMENT:
+            return transition, self._settlement_invoice(
+                customer, sub, new, at=work.at, preview=preview, unsaved=unsaved
+            )
         arrears = self._arrears(sub, work, unsaved)
+        new = self.with_usage(new, arrears)
+        transition = replace(transition, subscription=new)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
             lines = self._invoicing.lines(customer, arrears)
@@ -239,6 +256,45 @@ class SubscriptionBilling:
             )
             return transition, draft
         return transition, None
+
+    def _settlement_invoice(
+        self,
+        customer: Customer,
+        sub: Subscription,
+        settled: Subscription,
+        *,
+        at: datetime,
+        preview: bool,
+        unsaved: Sequence[LineCharge],
+    ) -> Invoice | None:
+        """A canceled subscription's trailing invoice: the late usage and corrections
+        of its last periods, or None when they changed nothing (no empty invoice).
+
+        Its lines are the renewal's late usage and usage adjustment lines, planned
+        by the same code, so the bill run and a test clock bill the same (there is
+        no preview: GetUpcomingInvoice refuses a canceled subscription). The step
+        runs once: it clears `usage_open_until` under the subscription's
+        version check, and what it bills is recorded as billed.
+        """
+        if self._usage is None:
+            return None
+        charges = self._usage.settlement_charges(sub, unsaved)
+        lines = self._invoicing.lines(customer, charges)
+        return self.lines_invoice(
+            customer,
+            settled,
+            lines,
+            reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
+            now=at,
+            preview=preview,
+        )
+
+    def with_usage(self, sub: Subscription, charges: Iterable[LineCharge]) -> Subscription:
+        """`sub` once the metered lines among `charges` are billed: open for late usage
+        and corrections until the last of their periods' grace has passed."""
+        if self._usage is None:
+            return sub
+        return replace(sub, usage_open_until=self._usage.open_until(sub, charges))
 
     def metered_until_change(
         self, sub: Subscription, new_items: Sequence[SubscriptionItem], at: datetime

@@ -75,6 +75,8 @@ class DueAction(enum.Enum):
     RENEWAL = "renewal"
     PERIOD_END_CANCELLATION = "period_end_cancellation"
     SCHEDULED_RESUME = "scheduled_resume"
+    # A canceled subscription's trailing usage invoice, once every meter's grace closed.
+    USAGE_SETTLEMENT = "usage_settlement"
 
 
 _S = SubscriptionStatus
@@ -182,6 +184,11 @@ class Subscription:
     latest_invoice_id: str = ""
     update_time: datetime | None = None
     collection_method: CollectionMethod = CollectionMethod.SEND_INVOICE
+    # The last instant at which usage this subscription has billed may still be
+    # reported or corrected (a billed usage period's end plus its meter's grace);
+    # set by billing, which knows the meters. It keeps prices a change removed
+    # re-checked, and a canceled subscription due once more for its late usage.
+    usage_open_until: datetime | None = None
 
     @property
     def currency_code(self) -> str:
@@ -412,6 +419,20 @@ def change_items(
     return replace(done, prorations=tuple(lines))
 
 
+def settle_usage(sub: Subscription, now: datetime) -> Transition:
+    """A canceled subscription's usage can no longer change: nothing more is due.
+
+    Not an action of the state machine (a canceled subscription stays canceled
+    and records no new fact; the trailing invoice, if any, is the event). Billing
+    prices the late usage before this step clears `usage_open_until`.
+    """
+    if sub.status is not _S.CANCELED or sub.usage_open_until is None:
+        refuse(sub, "settle usage", "only a canceled subscription with billed usage settles it")
+    if _instant(now, "now") <= sub.usage_open_until:
+        refuse(sub, "settle usage", f"usage may change until {utc_text(sub.usage_open_until)}")
+    return Transition(replace(sub, usage_open_until=None, version=sub.version + 1), ())
+
+
 def scheduled_work(sub: Subscription) -> DueWork | None:
     """The next time-driven action, whenever it falls; None if nothing is scheduled."""
     ending = DueAction.PERIOD_END_CANCELLATION if sub.cancel_at_period_end else None
@@ -421,6 +442,10 @@ def scheduled_work(sub: Subscription) -> DueWork | None:
         return DueWork(ending or DueAction.RENEWAL, sub.current_period.end)
     if sub.status is _S.PAUSED and sub.pause is not None and sub.pause.resume_at is not None:
         return DueWork(DueAction.SCHEDULED_RESUME, sub.pause.resume_at)
+    settle, ended = sub.usage_open_until, sub.canceled_at
+    if sub.status is _S.CANCELED and settle is not None and ended is not None and settle >= ended:
+        # One second after the last instant an event could still be accepted.
+        return DueWork(DueAction.USAGE_SETTLEMENT, settle + timedelta(seconds=1))
     return None
 
 
@@ -434,6 +459,8 @@ def run_due(sub: Subscription, work: DueWork) -> Transition:
     """Carry out `work` at exactly its scheduled instant."""
     if work.action is DueAction.SCHEDULED_RESUME:
         return resume(sub, work.at)
+    if work.action is DueAction.USAGE_SETTLEMENT:
+        return settle_usage(sub, work.at)
     if sub.status is _S.TRIALING:
         return end_trial(sub, work.at)
     return renew(sub, work.at)

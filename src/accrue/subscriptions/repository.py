@@ -257,6 +257,7 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
         "update_time": sub.update_time,
         "next_action_time": None if work is None else work.at,
         "collection_method": sub.collection_method.value,
+        "usage_open_until": sub.usage_open_until,
     }
 
 
@@ -285,4 +286,5 @@ def _subscription_from_row(row: Any) -> Subscription:
         latest_invoice_id=row.latest_invoice_id or "",
         update_time=row.update_time,
         collection_method=CollectionMethod(row.collection_method),
+        usage_open_until=row.usage_open_until,
     )

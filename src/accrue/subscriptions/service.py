@@ -135,6 +135,10 @@ class SubscriptionService:
                 f"it is scheduled to cancel at the end of its period, {utc_text(work.at)},"
                 " so nothing will renew (ReactivateSubscription undoes the cancellation)",
             )
+        if work is not None and work.action is subs.DueAction.USAGE_SETTLEMENT:
+            # A canceled subscription's trailing usage invoice is no renewal: the
+            # contract refuses the preview for every canceled subscription.
+            work = None
         if work is not None:
             _, draft = self._billing.plan_step(customer, sub, work, preview=True)
         if draft is None:
@@ -262,6 +266,8 @@ class SubscriptionService:
             uow, before=sub, after=transition.subscription, at=at, behavior=change.behavior
         )
         new = replace(transition.subscription, update_time=now)
+        # The removed metered items' usage so far stays open for late usage.
+        new = self._billing.with_usage(new, [line.charge for line in lines])
         invoice = None
         if change.behavior is ProrationBehavior.ALWAYS_INVOICE and lines:
             new = self._billing.issue_lines(
@@ -374,13 +380,16 @@ class SubscriptionService:
                 lines = []
             # The usage so far is billed on this final invoice (Stripe's invoice_now):
             # no renewal comes to bill it later.
-            lines += self._invoicing.lines(customer, self._billing.usage_until_cancel(sub, now))
+            usage = self._billing.usage_until_cancel(sub, now)
+            lines += self._invoicing.lines(customer, usage)
             if sub.status is SubscriptionStatus.INCOMPLETE:
                 self._void_unpaid_first_invoice(uow, sub, now=now)
+            # Late usage of the periods billed here is billed by a trailing invoice
+            # once their grace has closed (see `SubscriptionBilling.plan_step`).
             new = self._billing.issue_lines(
                 uow,
                 customer,
-                transition.subscription,
+                self._billing.with_usage(transition.subscription, usage),
                 lines,
                 reason=BillingReason.SUBSCRIPTION_ADJUSTMENT,
                 now=now,

@@ -52,6 +52,8 @@ subscriptions = Table(
     Column("update_time", UtcDateTime(), nullable=True),
     Column("next_action_time", UtcDateTime(), nullable=True),
     Column("collection_method", String(24), nullable=False, server_default="send_invoice"),
+    # Until when billed usage may still change (see `Subscription.usage_open_until`).
+    Column("usage_open_until", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
     ForeignKeyConstraint(
         ["tenant_id", "test_clock_id"], ["test_clocks.tenant_id", "test_clocks.id"]

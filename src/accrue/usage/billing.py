@@ -12,14 +12,31 @@ the difference between the price of its usage now and the sum billed: a
 names the period it is for. So usage is billed once however late it comes
 inside the grace, tiers and packages stay right (the price of the whole
 period, less what was billed), and a correction is never lost nor counted
-twice. A negative adjustment can make an invoice's total negative; invoicing
-turns that into customer credit balance, as it does for proration credits.
+twice. A period's grace runs from the end of the billing period that holds
+it (`usage_period`, the rule ingestion refuses late events by), so a part a
+plan change cut short stays open as long as ingestion accepts usage for it.
+
+The re-check ranges over what was billed (the `usage_billings` rows), not
+over the subscription's current items: a price a change removed keeps being
+re-checked at its own (frozen) terms while its periods are open. The
+subscription carries `usage_open_until`, the last instant any of its billed
+usage may still change, so one without metered items reads nothing once that
+has passed (most of a bill run reads nothing). A canceled subscription has no
+next renewal: once `usage_open_until` has passed it is due once more
+(`settlement_charges`), and the difference, if any, is its trailing invoice.
+(Refusing such usage at ingestion instead would let a cancellation cut short
+the grace the meter promises; ingestion refuses only what comes after it.)
+A negative adjustment can make an invoice's total negative; invoicing turns
+that into customer credit balance, as it does for proration credits.
 
 The usage is read through its own read-only unit of work: the renewal is
 planned in memory (the bill run plans many subscriptions, and many steps of
 one, before it writes), so the caller passes the metered lines it planned but
 has not stored yet (`unsaved`) and they count as billed. Usage committed
-after a renewal read it is picked up by the next renewal, not lost.
+after a renewal read it is picked up by the next renewal, not lost. The
+trailing invoice has no next one: it runs a second after the last instant an
+event can be accepted, so only an ingestion judged in that last second whose
+transaction commits after the trailing invoice read the usage would be missed.
 """
 
 from __future__ import annotations
@@ -31,10 +48,11 @@ from typing import Any
 
 from accrue.catalog.model import PriceTerms
 from accrue.invoicing.model import LineCharge, UsageMark
-from accrue.kernel.calendar import Period
+from accrue.kernel.calendar import Period, period_containing
 from accrue.kernel.ids import IdGenerator
 from accrue.subscriptions.model import Subscription, SubscriptionItem
 from accrue.usage.model import MAX_GRACE, BilledUsage, Meter, group_dimensions
+from accrue.usage.periods import usage_period
 from accrue.usage.pricing import metered_amount, metered_line
 from accrue.usage.service import period_total_micros
 
@@ -83,6 +101,27 @@ class UsageArrears:
         part = Period(current.start, min(until, current.end))
         return self._lines(sub, part, since=current.start, unsaved=unsaved)
 
+    def settlement_charges(
+        self, sub: Subscription, unsaved: Sequence[LineCharge] = ()
+    ) -> list[LineCharge]:
+        """A canceled subscription's trailing lines: what changed, since its last
+        invoice, in the usage periods it billed (its grace has closed on all of them)."""
+        return self._lines(sub, None, since=sub.current_period.start, unsaved=unsaved)
+
+    @staticmethod
+    def open_until(sub: Subscription, charges: Iterable[LineCharge]) -> datetime | None:
+        """`sub.usage_open_until` once `charges` are billed: the latest instant at which
+        the usage of a billed period may still change (judged against `sub` as it is
+        after the step, so a cancellation's last period ends when it did). Each line
+        carries its meter's grace, so this reads nothing."""
+        latest = sub.usage_open_until
+        for charge in charges:
+            if charge.usage is None or charge.period_start is None:
+                continue
+            until = usage_period(sub, charge.period_start).end + charge.usage.grace
+            latest = until if latest is None else max(latest, until)
+        return latest
+
     def removed_charges(
         self, sub: Subscription, removed: Sequence[SubscriptionItem], until: datetime
     ) -> list[LineCharge]:
@@ -130,18 +169,25 @@ class UsageArrears:
     # -- planning ---------------------------------------------------------------
 
     def _lines(
-        self, sub: Subscription, part: Period, *, since: datetime, unsaved: Sequence[LineCharge]
+        self,
+        sub: Subscription,
+        part: Period | None,
+        *,
+        since: datetime,
+        unsaved: Sequence[LineCharge],
     ) -> list[LineCharge]:
-        items = [item for item in sub.items if item.metered]
-        if not items:
-            # A subscription without metered items (most of a bill run) reads nothing.
-            # One whose last metered item a change removed has billed its usage to the
-            # change; what arrives for that part later is not looked at again.
+        """The lines of `part` (the usage period a step closes; None for none) and of
+        every earlier billed period still open at `since`, the previous invoice."""
+        items = [item for item in sub.items if item.metered] if part is not None else []
+        still_open = sub.usage_open_until is not None and sub.usage_open_until >= since
+        if not items and not still_open:
+            # Nothing metered now and nothing billed that may still change (most of a
+            # bill run): nothing to read.
             return []
         with self._uow_factory(write=False) as uow:
-            rows = uow.usage.billings(sub.tenant_id, sub.id, ending_from=since - MAX_GRACE)
+            rows = uow.usage.billings(sub.tenant_id, sub.id, ending_from=_rows_from(sub, since))
             billed = _billed(rows, unsaved)
-            parts = self._current_parts(uow, sub, items, part)
+            parts = [] if part is None else self._current_parts(uow, sub, items, part)
             taken = {(p.price_id, p.period) for p in parts}
             for earlier in self._earlier_parts(uow, sub, rows, since=since):
                 if (earlier.price_id, earlier.period) not in taken:
@@ -164,9 +210,10 @@ class UsageArrears:
     def _earlier_parts(
         uow: Any, sub: Subscription, rows: Sequence[BilledUsage], *, since: datetime
     ) -> list[_Part]:
-        """Earlier usage periods that may have changed since the previous renewal (at
-        `since`): every billed one whose end plus the meter's grace reaches `since`
-        (every part billed has a row: a part without usage bills a zero line)."""
+        """Earlier usage periods that may have changed since the previous invoice (at
+        `since`): every billed one whose billing period's end plus the meter's grace
+        reaches `since` (every part billed has a row: a part without usage bills a zero
+        line), whether or not its price is still on the subscription."""
         by_price = {item.price_id: item for item in sub.items}
         found: dict[tuple[str, Period], _Part] = {}
         for row in rows:
@@ -176,7 +223,9 @@ class UsageArrears:
             item = by_price.get(row.price_id)
             terms, label = (item.terms, item.label) if item else (_terms(uow, sub, row), "")
             meter = uow.usage.get_meter(sub.tenant_id, row.meter_id)
-            if terms is None or meter is None or row.period_end + meter.grace < since:
+            if terms is None or meter is None:
+                continue
+            if usage_period(sub, row.period_start).end + meter.grace < since:
                 continue
             found[(row.price_id, period)] = _Part(row.price_id, terms, label, meter, period, False)
         return list(found.values())
@@ -197,6 +246,16 @@ class UsageArrears:
                 if line is not None:
                     lines.append(line)
         return lines
+
+
+def _rows_from(sub: Subscription, since: datetime) -> datetime:
+    """The earliest end of a billed usage period that may still be open at `since`.
+
+    Such a period's billing period ends at or after `since - MAX_GRACE`, and the
+    usage period lies inside it, so it ends after that billing period's start.
+    """
+    earliest = since - MAX_GRACE
+    return min(earliest, period_containing(sub.anchor, sub.interval, earliest).start)
 
 
 def _ident(part: _Part) -> tuple[str, datetime, datetime]:
@@ -260,7 +319,7 @@ def _group_line(
         time_zone=sub.anchor.time_zone,
         late_of=late_of,
     )
-    return replace(line, usage=UsageMark(part.meter.id, group, added))
+    return replace(line, usage=UsageMark(part.meter.id, group, added, part.meter.grace))
 
 
 def _meter(uow: Any, sub: Subscription, terms: PriceTerms) -> Meter | None:

@@ -2,8 +2,14 @@
 
 Usage is aggregated per billing period of the customer's subscription that
 bills the meter (else its first live subscription); a customer without one is
-measured per UTC calendar month. "Now" is the customer's test clock's frozen
-time when it has one, so usage can be reported at simulated times.
+measured per UTC calendar month. Usage at an instant when a since-canceled
+subscription billed the meter (and no live one billing it had started)
+belongs to that subscription's periods, so its grace is the one the trailing
+invoice honours: usage accepted is usage billed, and what comes later is
+refused as too late, never dropped.
+
+"Now" is the customer's test clock's frozen time when it has one, so usage can
+be reported at simulated times.
 """
 
 from __future__ import annotations
@@ -37,15 +43,12 @@ class CustomerTime:
 
     now: datetime
     subscriptions: tuple[Subscription, ...]
+    # Canceled subscriptions of the customer: their last periods keep their grace.
+    ended: tuple[Subscription, ...] = ()
 
     def subscription_for(self, meter_id: str) -> Subscription | None:
         for sub in self.subscriptions:
-            if any(
-                item.terms.recurring
-                and item.terms.recurring.meter_id == meter_id
-                and item.terms.recurring.usage_type is UsageType.METERED
-                for item in sub.items
-            ):
+            if _bills(sub, meter_id):
                 return sub
         return self.subscriptions[0] if self.subscriptions else None
 
@@ -55,15 +58,49 @@ class CustomerTime:
     def period_of(self, meter_id: str, instant: datetime) -> Period:
         """The billing period that holds `instant` for this meter."""
         sub = self.subscription_for(meter_id)
+        if sub is None or not _bills(sub, meter_id) or instant < sub.create_time:
+            # The subscription that billed the meter when the usage happened.
+            for ended in self.ended:
+                if _bills(ended, meter_id) and _lived_at(ended, instant):
+                    return usage_period(ended, instant)
         if sub is None:
             return calendar_month(instant)
-        current = sub.current_period
-        if current.start <= instant < current.end:
-            return current
+        return usage_period(sub, instant)
+
+
+def usage_period(sub: Subscription, instant: datetime) -> Period:
+    """The billing period of `sub` that holds `instant`, as usage is judged against it.
+
+    Ingestion refuses an event once this period's end plus the meter's grace
+    has passed, and billing re-checks a billed usage period until then, so both
+    must use this one rule. A canceled subscription's last period ends at the
+    cancellation.
+    """
+    current = sub.current_period
+    if current.start <= instant < current.end:
+        found = current
+    else:
         found = period_containing(sub.anchor, sub.interval, instant)
         if instant < current.start and found.end > current.start:
-            return Period(found.start, current.start)
-        return found
+            found = Period(found.start, current.start)
+    ended = sub.canceled_at
+    if ended is not None and found.start < ended < found.end:
+        return Period(found.start, ended)
+    return found
+
+
+def _bills(sub: Subscription, meter_id: str) -> bool:
+    return any(
+        item.terms.recurring
+        and item.terms.recurring.meter_id == meter_id
+        and item.terms.recurring.usage_type is UsageType.METERED
+        for item in sub.items
+    )
+
+
+def _lived_at(sub: Subscription, instant: datetime) -> bool:
+    ended = sub.canceled_at
+    return ended is not None and sub.create_time <= instant < ended
 
 
 def calendar_month(instant: datetime) -> Period:
@@ -102,5 +139,6 @@ class CustomerTimes:
                 now = clocks[test_clock_id]
             subs = uow.subscriptions.list(tenant_id, _ALL, customer_id=customer_id, status=None)
             live = tuple(sub for sub in subs if sub.status in _LIVE)
-            found[customer_id] = CustomerTime(now=now, subscriptions=live)
+            ended = tuple(sub for sub in subs if sub.status is SubscriptionStatus.CANCELED)
+            found[customer_id] = CustomerTime(now=now, subscriptions=live, ended=ended)
         return found

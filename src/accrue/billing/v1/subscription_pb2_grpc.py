@@ -220,7 +220,8 @@ class SubscriptionServiceServicer:
         subscription with metered items bills their usage from the period's start
         to the cancellation, and what late usage or corrections changed in
         periods already invoiced, on its final invoice (as Stripe's
-        `invoice_now`). NOT_FOUND (RESOURCE_NOT_FOUND);
+        `invoice_now`); what arrives later inside the meter's grace is billed on
+        one trailing invoice when that grace closes. NOT_FOUND (RESOURCE_NOT_FOUND);
         FAILED_PRECONDITION (POLICY_VIOLATION) for an immediate cancellation
         when the tenant's policy allows only cancellations at the period end.
         """
