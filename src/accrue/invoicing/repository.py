@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.invoicing import tables as t
@@ -25,10 +25,6 @@ from accrue.kernel.paging import PageRequest
 from accrue.platform.ports import DueItem
 
 _i = t.invoices.c
-_GET_INVOICE = select(t.invoices).where(
-    _i.tenant_id == bindparam("tenant_id"), _i.id == bindparam("id")
-)
-_LOCK_INVOICE = _GET_INVOICE.with_for_update()
 _INSERT_INVOICE = insert(t.invoices)
 # The SET clause comes from the parameters; the key's names differ from the
 # columns' because SQLAlchemy reserves column names for SET values.
@@ -56,6 +52,16 @@ _MUTABLE = (
     "next_payment_attempt_time",
 )
 _l = t.invoice_lines.c
+# One invoice with its lines in one round trip: a row per line (or one row
+# for an invoice without lines), the line's columns prefixed `l_`. Locking
+# takes the invoice row only (the lines of a finalised invoice never change).
+_INVOICE_WITH_LINES = (
+    select(t.invoices, *(column.label(f"l_{column.name}") for column in t.invoice_lines.c))
+    .outerjoin(t.invoice_lines, and_(_l.tenant_id == _i.tenant_id, _l.invoice_id == _i.id))
+    .where(_i.tenant_id == bindparam("tenant_id"), _i.id == bindparam("id"))
+    .order_by(_l.line_number)
+)
+_LOCK_INVOICE_WITH_LINES = _INVOICE_WITH_LINES.with_for_update(of=t.invoices)
 _INSERT_LINES = insert(t.invoice_lines)
 _LINES_OF = (
     select(t.invoice_lines)
@@ -143,12 +149,14 @@ class SqlInvoiceRepository:
     def get(self, tenant_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         # SQLite has no row locks; its writers already hold the database lock.
         lock = for_update and self._conn.dialect.name == "postgresql"
-        query = _LOCK_INVOICE if lock else _GET_INVOICE
-        row = self._conn.execute(query, {"tenant_id": tenant_id, "id": invoice_id}).first()
-        if row is None:
+        query = _LOCK_INVOICE_WITH_LINES if lock else _INVOICE_WITH_LINES
+        rows = list(self._conn.execute(query, {"tenant_id": tenant_id, "id": invoice_id}))
+        if not rows:
             return None
-        lines = self._lines(tenant_id, [invoice_id])
-        return _invoice_from_row(row, lines.get(invoice_id, ()))
+        lines = tuple(
+            line_of(_LineFields(row._mapping)) for row in rows if row.l_line_number is not None
+        )
+        return _invoice_from_row(rows[0], lines)
 
     def update(self, invoice: Invoice) -> None:
         row = _invoice_row(invoice)
@@ -226,6 +234,22 @@ class SqlInvoiceRepository:
         for row in self._conn.execute(_LINES_OF, params):
             found[row.invoice_id].append(line_of(row._mapping))
         return {key: tuple(value) for key, value in found.items()}
+
+
+class _LineFields(Mapping[str, Any]):
+    """A line's columns of an `_INVOICE_WITH_LINES` row, by their own names."""
+
+    def __init__(self, row: Mapping[Any, Any]) -> None:
+        self._row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row[f"l_{name}"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (column.name for column in t.invoice_lines.c)
+
+    def __len__(self) -> int:
+        return len(t.invoice_lines.c)
 
 
 def _invoice_row(invoice: Invoice) -> dict[str, Any]:
