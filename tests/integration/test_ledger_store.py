@@ -67,6 +67,15 @@ def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Application
     app.close()
 
 
+@pytest.fixture
+def either_app(database_url: str) -> Iterator[Application]:
+    """An application on SQLite, then on PostgreSQL, where a posting batch is
+    inserted unsequenced in one statement and numbered by the sequencer."""
+    app = app_for(database_url)
+    yield app
+    app.close()
+
+
 def new_tenant(app: Application) -> str:
     return app.tenants.create_tenant("ledger").tenant.id
 
@@ -321,9 +330,9 @@ def test_a_batch_with_one_bad_posting_writes_none_of_them(sqlite_app: Applicatio
 
 
 def test_posting_the_same_source_twice_returns_the_first_transaction(
-    sqlite_app: Application,
+    either_app: Application,
 ) -> None:
-    app = sqlite_app
+    app = either_app
     tenant_id = new_tenant(app)
     request = transfer("inv_1", "accounts_receivable:USD:cus_a", "revenue:USD", 1250)
     first = post(app, tenant_id, request)
@@ -334,8 +343,8 @@ def test_posting_the_same_source_twice_returns_the_first_transaction(
     assert (after_first.transactions, after_first.events) == (1, 1)
 
 
-def test_the_same_source_twice_in_one_batch_posts_once(sqlite_app: Application) -> None:
-    app = sqlite_app
+def test_the_same_source_twice_in_one_batch_posts_once(either_app: Application) -> None:
+    app = either_app
     tenant_id = new_tenant(app)
     request = transfer("inv_1", "bank:EUR", "revenue:EUR", 99)
     posted = post_many(app, tenant_id, [request, request])
@@ -345,10 +354,51 @@ def test_the_same_source_twice_in_one_batch_posts_once(sqlite_app: Application) 
     assert state.ledger_head == (1, posted[0].hash)
 
 
-def test_the_same_source_with_different_entries_is_invalid_state(
-    sqlite_app: Application,
+def test_a_batch_with_an_already_posted_source_posts_only_the_new_ones(
+    either_app: Application,
 ) -> None:
-    app = sqlite_app
+    """The posted source is answered with its first transaction; the others
+    go in with exactly their own entries, and the books still balance."""
+    app = either_app
+    tenant_id = new_tenant(app)
+    first = post(
+        app, tenant_id, transfer("inv_1", "accounts_receivable:USD:cus_a", "revenue:USD", 1250)
+    )
+    posted = post_many(
+        app,
+        tenant_id,
+        [
+            transfer("inv_2", "accounts_receivable:USD:cus_a", "revenue:USD", 300),
+            transfer("inv_1", "accounts_receivable:USD:cus_a", "revenue:USD", 1250),
+            transfer("inv_3", "bank:USD", "accounts_receivable:USD:cus_a", 1550),
+        ],
+    )
+    assert posted[1] == first
+    assert len({tx.id for tx in posted}) == 3
+    state = snapshot(app, tenant_id)
+    assert (state.transactions, state.entries, state.events) == (3, 6, 3)
+    assert sorted(entry_rows(app, tenant_id)) == sorted(
+        [
+            ("accounts_receivable:USD:cus_a", "USD", 1250),
+            ("revenue:USD", "USD", -1250),
+            ("accounts_receivable:USD:cus_a", "USD", 300),
+            ("revenue:USD", "USD", -300),
+            ("bank:USD", "USD", 1550),
+            ("accounts_receivable:USD:cus_a", "USD", -1550),
+        ]
+    )
+    assert dict((row[0], row[1]) for row in state.accounts) == {
+        "accounts_receivable:USD:cus_a": 0,
+        "bank:USD": 1550,
+        "revenue:USD": -1550,
+    }
+    assert verify(app, tenant_id).intact
+
+
+def test_the_same_source_with_different_entries_is_invalid_state(
+    either_app: Application,
+) -> None:
+    app = either_app
     tenant_id = new_tenant(app)
     first = post(app, tenant_id, transfer("inv_1", "bank:USD", "revenue:USD", 100))
     before = snapshot(app, tenant_id)
