@@ -42,10 +42,12 @@ class Replay(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Outcome(Generic[T]):
-    """Either a fresh result (`value`) or the stored bytes of an earlier one."""
+    """Either a fresh result (`value`, and `encoded`, the response bytes stored
+    for it) or the stored bytes of an earlier one (`replayed`)."""
 
     value: T | None
     replayed: bytes | None
+    encoded: bytes | None = None
 
 
 class MutationRunner:
@@ -83,14 +85,15 @@ class MutationRunner:
                         retry_after_seconds=IN_FLIGHT_RETRY_SECONDS,
                     )
                 value = work(uow)
+                encoded = encode(value)
                 uow.idempotency.add(
                     identity.tenant_id,
                     identity.request_id,
-                    StoredResponse(identity.method, identity.fingerprint, encode(value)),
+                    StoredResponse(identity.method, identity.fingerprint, encoded),
                     create_time=self._clock.now(),
                 )
                 uow.commit()
-                return Outcome(value=value, replayed=None)
+                return Outcome(value=value, replayed=None, encoded=encoded)
         except IdempotencyRequestInFlight:
             raise
         except Exception:

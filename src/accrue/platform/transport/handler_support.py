@@ -47,8 +47,14 @@ class HandlerSupport:
 
     @staticmethod
     def answer(outcome: Outcome[T], response_type: type[M], convert: Callable[[T], M]) -> M:
-        """The response: the stored bytes of a replay, or the fresh result converted."""
+        """The response: the stored bytes of a replay; for a fresh result, the
+        bytes just stored for it (parsing them in the protobuf runtime is far
+        cheaper than converting the result a second time in Python, and the
+        first answer is then byte for byte the one a retry gets); else the
+        fresh result converted."""
         if outcome.replayed is not None:
             return response_type.FromString(outcome.replayed)
+        if outcome.encoded is not None:
+            return response_type.FromString(outcome.encoded)
         assert outcome.value is not None
         return convert(outcome.value)
