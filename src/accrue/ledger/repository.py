@@ -302,8 +302,8 @@ class SqlLedgerRepository:
         inserted. One whose source already posted (committed, or committing
         concurrently: the insert waits for it) is skipped, for the caller to
         look up. Their amounts reach the stored balances through the sequencer
-        (`add_to_balances`). Two statements, whatever the number of postings,
-        and one more at commit for their accounts."""
+        (`add_to_balances`). One statement on PostgreSQL, whatever the number
+        of postings (`_POST_UNSEQUENCED`); two on SQLite."""
         if not transactions:
             return set()
         if self._conn.dialect.name == "postgresql":
