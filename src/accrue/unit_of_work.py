@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import cached_property
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -32,24 +33,81 @@ from accrue.webhooks.repository import SqlWebhookStore
 
 
 class SqlUnitOfWork:
-    tenants: SqlTenantRepository
-    products: SqlProductRepository
-    prices: SqlPriceRepository
-    customers: SqlCustomerRepository
-    idempotency: SqlIdempotencyRepository
-    ledger: SqlLedgerRepository
-    events: SqlEventRepository
-    test_clocks: SqlTestClockRepository
-    subscriptions: SqlSubscriptionRepository
-    invoices: SqlInvoiceRepository
-    payments: SqlPaymentRepository
-    reconciliation: SqlReconciliationRepository
-    webhooks: SqlWebhookStore
-    relay_cursors: SqlRelayCursors
-    documents: SqlDocumentRepository
-    usage: SqlUsageStore
-    entitlements: SqlEntitlementStore
-    policies: SqlPolicyStore
+    """The repositories are made on first use: most units of work touch two or
+    three of the eighteen, and a read such as GetCustomer should not pay for
+    building the rest on every call."""
+
+    @cached_property
+    def tenants(self) -> SqlTenantRepository:
+        return SqlTenantRepository(self._conn)
+
+    @cached_property
+    def products(self) -> SqlProductRepository:
+        return SqlProductRepository(self._conn)
+
+    @cached_property
+    def prices(self) -> SqlPriceRepository:
+        return SqlPriceRepository(self._conn)
+
+    @cached_property
+    def customers(self) -> SqlCustomerRepository:
+        return SqlCustomerRepository(self._conn)
+
+    @cached_property
+    def idempotency(self) -> SqlIdempotencyRepository:
+        return SqlIdempotencyRepository(self._conn, self._locks)
+
+    @cached_property
+    def ledger(self) -> SqlLedgerRepository:
+        return SqlLedgerRepository(self._conn)
+
+    @cached_property
+    def events(self) -> SqlEventRepository:
+        return SqlEventRepository(self._conn, self._encode_event)
+
+    @cached_property
+    def test_clocks(self) -> SqlTestClockRepository:
+        return SqlTestClockRepository(self._conn)
+
+    @cached_property
+    def subscriptions(self) -> SqlSubscriptionRepository:
+        return SqlSubscriptionRepository(self._conn)
+
+    @cached_property
+    def invoices(self) -> SqlInvoiceRepository:
+        return SqlInvoiceRepository(self._conn)
+
+    @cached_property
+    def payments(self) -> SqlPaymentRepository:
+        return SqlPaymentRepository(self._conn)
+
+    @cached_property
+    def reconciliation(self) -> SqlReconciliationRepository:
+        return SqlReconciliationRepository(self._conn)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookStore:
+        return SqlWebhookStore(self._conn)
+
+    @cached_property
+    def relay_cursors(self) -> SqlRelayCursors:
+        return SqlRelayCursors(self._conn)
+
+    @cached_property
+    def documents(self) -> SqlDocumentRepository:
+        return SqlDocumentRepository(self._conn)
+
+    @cached_property
+    def usage(self) -> SqlUsageStore:
+        return SqlUsageStore(self._conn)
+
+    @cached_property
+    def entitlements(self) -> SqlEntitlementStore:
+        return SqlEntitlementStore(self._conn)
+
+    @cached_property
+    def policies(self) -> SqlPolicyStore:
+        return SqlPolicyStore(self._conn)
 
     def __init__(
         self,
@@ -89,30 +147,16 @@ class SqlUnitOfWork:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
         self._tx = conn.begin()
-        self.tenants = SqlTenantRepository(conn)
-        self.products = SqlProductRepository(conn)
-        self.prices = SqlPriceRepository(conn)
-        self.customers = SqlCustomerRepository(conn)
-        self.idempotency = SqlIdempotencyRepository(conn, self._locks)
-        self.ledger = SqlLedgerRepository(conn)
-        self.events = SqlEventRepository(conn, self._encode_event)
-        self.test_clocks = SqlTestClockRepository(conn)
-        self.subscriptions = SqlSubscriptionRepository(conn)
-        self.invoices = SqlInvoiceRepository(conn)
-        self.payments = SqlPaymentRepository(conn)
-        self.reconciliation = SqlReconciliationRepository(conn)
-        self.webhooks = SqlWebhookStore(conn)
-        self.relay_cursors = SqlRelayCursors(conn)
-        self.documents = SqlDocumentRepository(conn)
-        self.usage = SqlUsageStore(conn)
-        self.entitlements = SqlEntitlementStore(conn)
-        self.policies = SqlPolicyStore(conn)
+        for name in _REPOSITORIES:  # a unit of work entered again gets new ones
+            self.__dict__.pop(name, None)
         return self
 
     def commit(self) -> None:
-        tenants = self.events.flush()
-        # Hot balance rows are locked last, just for this statement and COMMIT.
-        self.ledger.apply_balances()
+        made = self.__dict__
+        tenants = made["events"].flush() if "events" in made else []
+        if "ledger" in made:
+            # Hot balance rows are locked last, just for this statement and COMMIT.
+            made["ledger"].apply_balances()
         self._tx.commit()
         self._on_events_committed(tenants)
 
@@ -126,7 +170,8 @@ class SqlUnitOfWork:
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
-            self.idempotency.release_all()
+            if "idempotency" in self.__dict__:
+                self.idempotency.release_all()
             self._conn.close()
             if self._gate is not None:
                 self._gate.release()
@@ -136,6 +181,10 @@ class SqlUnitOfWork:
                 retry_after_seconds=0.1,
             ) from exc
 
+
+_REPOSITORIES = tuple(
+    name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, cached_property)
+)
 
 # Serialization failure, deadlock, lock not available (PostgreSQL); busy (SQLite).
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
