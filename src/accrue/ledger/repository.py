@@ -16,7 +16,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal_column,
     select,
     text,
     tuple_,
@@ -28,6 +27,7 @@ from accrue.kernel.paging import PageRequest
 from accrue.ledger import tables as t
 from accrue.ledger.model import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
 from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
+from accrue.platform.db.json_rows import JsonInsert
 
 _h = t.ledger_heads.c
 _HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))
@@ -55,15 +55,36 @@ def _upsert_account(dialect: Any) -> Any:
 
 
 _UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
-# The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
-WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
 # Insert unless the source already posted (waiting for an in-flight poster of
-# the same source to finish first), reporting which rows went in.
-_INSERT_UNSEQUENCED = (
-    postgresql.insert(t.ledger_transactions)
-    .values(writer_xid=WRITER_XID)
-    .on_conflict_do_nothing(index_elements=["tenant_id", "source_type", "source_id"])
-    .returning(t.ledger_transactions.c.id)
+# the same source to finish first), reporting which rows went in. The rows
+# travel as one JSON text (see `json_rows`), the entries likewise: a bill-run
+# batch posts hundreds at once, and as a multi-row VALUES list of thousands of
+# parameters the statement cost the driver a parse per batch.
+_TX_COLUMNS = (
+    "tenant_id",
+    "id",
+    "source_type",
+    "source_id",
+    "description",
+    "reason",
+    "resource_type",
+    "resource_id",
+    "reverses_transaction_id",
+    "trace_id",
+    "post_time",
+    "previous_hash",
+    "hash",
+)
+_INSERT_UNSEQUENCED = JsonInsert(
+    t.ledger_transactions,
+    _TX_COLUMNS,
+    # The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
+    fixed={"writer_xid": "pg_current_xact_id()::text::bigint"},
+    suffix="ON CONFLICT (tenant_id, source_type, source_id) DO NOTHING RETURNING id",
+)
+_INSERT_ENTRIES = JsonInsert(
+    t.ledger_entries,
+    ("tenant_id", "transaction_id", "position", "account_id", "currency_code", "amount_minor"),
 )
 _NUMBER = (
     update(t.ledger_transactions)
@@ -275,11 +296,40 @@ class SqlLedgerRepository:
         and one more at commit for their accounts."""
         if not transactions:
             return set()
-        rows = [_tx_row(tx) | {"sequence": None} for tx in transactions]
-        inserted = set(self._conn.execute(_INSERT_UNSEQUENCED, rows).scalars())
+        rows = [
+            (
+                tx.tenant_id,
+                tx.id,
+                tx.source_type,
+                tx.source_id,
+                tx.description,
+                tx.reason,
+                tx.resource_type,
+                tx.resource_id,
+                tx.reverses_transaction_id,
+                tx.trace_id,
+                tx.post_time,
+                tx.previous_hash,
+                tx.hash,
+            )
+            for tx in transactions
+        ]
+        inserted = set(_INSERT_UNSEQUENCED.execute(self._conn, rows).scalars())
         fresh = [tx for tx in transactions if tx.id in inserted]
         if fresh:
-            self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
+            entries = [
+                (
+                    tx.tenant_id,
+                    tx.id,
+                    position,
+                    entry.account.id,
+                    entry.account.currency_code,
+                    entry.signed_minor,
+                )
+                for tx in fresh
+                for position, entry in enumerate(tx.entries)
+            ]
+            _INSERT_ENTRIES.execute(self._conn, entries)
         return inserted
 
     def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
