@@ -5,10 +5,13 @@ A batch written through SQLAlchemy's executemany costs the driver work per row
 and a multi-row VALUES list costs it a parse of a statement of thousands of
 placeholders, different for every batch size. Here the rows are one JSON array
 of arrays, encoded by the standard library's C encoder, and PostgreSQL unpacks
-it with `json_array_elements`: one parameter, one statement text whatever the
+it with `jsonb_array_elements`: one parameter, one statement text whatever the
 batch size (so it is prepared once per connection), and nothing done per value
 in Python but for instants and bytes. Amounts stay exact: JSON integers are
-cast to bigint from their text, never through a float.
+cast to bigint from their text, never through a float. jsonb, not json: a json
+value is re-parsed for every `->>` read from it, so a row of n columns was
+parsed n times, and the wide rows (invoices, events with their payload) cost
+the server more than executemany did.
 
 Used where the bill run writes (invoices, lines, postings, events); SQLite
 keeps its executemany, which costs no round trip in-process.
@@ -66,7 +69,7 @@ def encode_rows(rows: Sequence[Sequence[Any]]) -> str:
 
 
 class JsonInsert:
-    """`INSERT INTO table (columns...) SELECT ... FROM json_array_elements(rows)`.
+    """`INSERT INTO table (columns...) SELECT ... FROM jsonb_array_elements(rows)`.
 
     Each row is a sequence of values in the order of `columns`; `fixed` adds
     columns whose value is an SQL expression the same for every row (a writer's
