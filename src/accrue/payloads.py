@@ -40,9 +40,18 @@ _PAYLOADS: tuple[tuple[type, Callable[[Any], Message]], ...] = (
 )
 
 
+# Builders by exact subject type, filled on first use: the outbox encodes thousands
+# of payloads per bill-run batch, and the isinstance walk is only for a subclass.
+_BY_TYPE: dict[type, Callable[[Any], Message]] = {}
+
+
 def payload_message(subject: object) -> Message:
+    build = _BY_TYPE.get(type(subject))
+    if build is not None:
+        return build(subject)
     for kind, build in _PAYLOADS:
         if isinstance(subject, kind):
+            _BY_TYPE[type(subject)] = build
             return build(subject)
     raise TypeError(f"no event payload for {type(subject).__name__}")
 

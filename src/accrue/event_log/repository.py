@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from accrue.event_log import tables as t
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
+from accrue.platform.db.json_rows import JsonInsert
 
 # Turns an event's subject into (payload type name, payload bytes); supplied
 # by the API layer, which owns the `accrue.events.v1` messages.
@@ -31,8 +32,23 @@ _ADVANCE_HEAD = (
     .returning(_h.last_sequence)
 )
 _ev = t.events.c
-_QUEUE = insert(t.event_queue).values(
-    writer_xid=literal_column("pg_current_xact_id()::text::bigint")
+# The unit of work's events as one JSON text (see `json_rows`): a bill-run batch
+# queues four events per renewal, and executemany adapted them one by one.
+_QUEUE = JsonInsert(
+    t.event_queue,
+    (
+        "tenant_id",
+        "id",
+        "position",
+        "type",
+        "resource_type",
+        "resource_id",
+        "occur_time",
+        "trace_id",
+        "payload_type",
+        "payload",
+    ),
+    fixed={"writer_xid": "pg_current_xact_id()::text::bigint"},
 )
 
 
@@ -110,21 +126,21 @@ class SqlEventRepository:
             for position, event in enumerate(events):
                 payload_type, payload = self._payload(event)
                 rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "id": event.id,
-                        "position": position,
-                        "type": event.type,
-                        "resource_type": event.resource_type,
-                        "resource_id": event.resource_id,
-                        "occur_time": event.occur_time,
-                        "trace_id": event.trace_id,
-                        "payload_type": payload_type,
-                        "payload": payload,
-                    }
+                    (
+                        tenant_id,
+                        event.id,
+                        position,
+                        event.type,
+                        event.resource_type,
+                        event.resource_id,
+                        event.occur_time,
+                        event.trace_id,
+                        payload_type,
+                        payload,
+                    )
                 )
         if rows:
-            self._conn.execute(_QUEUE, rows)
+            _QUEUE.execute(self._conn, rows)
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]:
         statement = select(t.events).where(

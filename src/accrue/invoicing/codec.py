@@ -93,34 +93,68 @@ def terms_of(data: Mapping[str, Any]) -> PriceTerms:
     )
 
 
-def line_fields(line: InvoiceLine) -> dict[str, Any]:
-    """A line as `invoice_lines` columns (without the tenant and invoice ids)."""
+# The `invoice_lines` columns of a line (without the tenant and invoice ids), in
+# the order of `line_values`.
+LINE_COLUMNS = (
+    "line_number",
+    "description",
+    "price_id",
+    "subscription_id",
+    "quantity",
+    "unit_amount_minor",
+    "amount_minor",
+    "tax_behavior",
+    "net_minor",
+    "tax_minor",
+    "tax_jurisdiction",
+    "tax_name",
+    "tax_rate",
+    "unrounded_tax",
+    "period_start",
+    "period_end",
+    "proration",
+    "fraction",
+    "full_period_amount_minor",
+    "unrounded",
+    "rounding",
+    "explanation",
+)
+
+
+def line_values(line: InvoiceLine) -> tuple[Any, ...]:
+    """A line's column values in `LINE_COLUMNS` order: a batch of lines is written as
+    rows of values, without a dictionary per line."""
     charge = line.charge
     rate = line.tax_rate
-    return {
-        "line_number": line.line_number,
-        "description": charge.description,
-        "price_id": charge.price_id,
-        "subscription_id": charge.subscription_id,
-        "quantity": charge.quantity,
-        "unit_amount_minor": charge.unit_amount_minor,
-        "amount_minor": charge.amount_minor,
-        "tax_behavior": charge.tax_behavior.value,
-        "net_minor": line.net_minor,
-        "tax_minor": line.tax_minor,
-        "tax_jurisdiction": None if rate is None else rate.jurisdiction,
-        "tax_name": None if rate is None else rate.name,
-        "tax_rate": None if rate is None else fraction_text(rate.rate),
-        "unrounded_tax": fraction_text(line.unrounded_tax),
-        "period_start": charge.period_start,
-        "period_end": charge.period_end,
-        "proration": charge.proration,
-        "fraction": fraction_text(charge.fraction),
-        "full_period_amount_minor": charge.full_period_amount_minor,
-        "unrounded": fraction_text(charge.unrounded),
-        "rounding": charge.rounding,
-        "explanation": charge.explanation,
-    }
+    return (
+        line.line_number,
+        charge.description,
+        charge.price_id,
+        charge.subscription_id,
+        charge.quantity,
+        charge.unit_amount_minor,
+        charge.amount_minor,
+        charge.tax_behavior.value,
+        line.net_minor,
+        line.tax_minor,
+        None if rate is None else rate.jurisdiction,
+        None if rate is None else rate.name,
+        None if rate is None else fraction_text(rate.rate),
+        fraction_text(line.unrounded_tax),
+        charge.period_start,
+        charge.period_end,
+        charge.proration,
+        fraction_text(charge.fraction),
+        charge.full_period_amount_minor,
+        fraction_text(charge.unrounded),
+        charge.rounding,
+        charge.explanation,
+    )
+
+
+def line_fields(line: InvoiceLine) -> dict[str, Any]:
+    """A line as `invoice_lines` columns (without the tenant and invoice ids)."""
+    return dict(zip(LINE_COLUMNS, line_values(line), strict=True))
 
 
 def line_of(fields: Mapping[Any, Any]) -> InvoiceLine:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.invoicing import tables as t
-from accrue.invoicing.codec import line_fields, line_of
+from accrue.invoicing.codec import LINE_COLUMNS, line_fields, line_of, line_values
 from accrue.invoicing.model import (
     BillingReason,
     CollectionMethod,
@@ -22,6 +22,7 @@ from accrue.invoicing.model import (
     InvoiceStatus,
 )
 from accrue.kernel.paging import PageRequest
+from accrue.platform.db.json_rows import JsonInsert
 from accrue.platform.ports import DueItem
 
 _i = t.invoices.c
@@ -88,6 +89,39 @@ _COLLECTIONS_ON_CLOCK = (
     .order_by(_i.next_payment_attempt_time, _i.id)
     .limit(bindparam("limit"))
 )
+# The `invoices` columns in the order of `_invoice_values`.
+_INVOICE_COLUMNS = (
+    "tenant_id",
+    "id",
+    "customer_id",
+    "subscription_id",
+    "test_clock_id",
+    "number",
+    "status",
+    "billing_reason",
+    "currency_code",
+    "subtotal_minor",
+    "tax_minor",
+    "total_minor",
+    "credit_applied_minor",
+    "credited_minor",
+    "credited_to_due_minor",
+    "amount_paid_minor",
+    "amount_due_minor",
+    "period_start",
+    "period_end",
+    "create_time",
+    "finalize_time",
+    "close_time",
+    "ledger_transaction_id",
+    "version",
+    "collection_method",
+    "attempt_count",
+    "next_payment_attempt_time",
+)
+# A batch of invoices and of their lines, one JSON text each (PostgreSQL).
+_INSERT_INVOICES_JSON = JsonInsert(t.invoices, _INVOICE_COLUMNS)
+_INSERT_LINES_JSON = JsonInsert(t.invoice_lines, ("tenant_id", "invoice_id", *LINE_COLUMNS))
 _n = t.credit_notes.c
 _INSERT_CREDIT_NOTE = insert(t.credit_notes)
 _d = t.document_counters.c
@@ -131,12 +165,22 @@ class SqlInvoiceRepository:
             self._conn.execute(_INSERT_LINES, rows)
 
     def add_many(self, invoices: Sequence[Invoice]) -> None:
-        """Insert invoices and their lines: one multi-row INSERT per table."""
+        """Insert invoices and their lines: one statement per table."""
         if not invoices:
             return
-        # One statement for all rows: psycopg pipelines it as one prepared statement in
-        # one round trip, measured faster than a multi-row VALUES list of ~2,700
-        # parameters (parsed and planned anew each time).
+        if self._conn.dialect.name == "postgresql":
+            # Each table's rows as one JSON text: cheaper for this process than
+            # executemany (values adapted one by one) or a multi-row VALUES list
+            # (a statement of thousands of parameters, parsed anew per batch size).
+            _INSERT_INVOICES_JSON.execute(self._conn, [_invoice_values(i) for i in invoices])
+            values = [
+                (invoice.tenant_id, invoice.id, *line_values(line))
+                for invoice in invoices
+                for line in invoice.lines
+            ]
+            if values:
+                _INSERT_LINES_JSON.execute(self._conn, values)
+            return
         self._conn.execute(_INSERT_INVOICE, [_invoice_row(invoice) for invoice in invoices])
         lines = [
             {"tenant_id": invoice.tenant_id, "invoice_id": invoice.id, **line_fields(line)}
@@ -252,36 +296,41 @@ class _LineFields(Mapping[str, Any]):
         return len(t.invoice_lines.c)
 
 
+def _invoice_values(invoice: Invoice) -> tuple[Any, ...]:
+    """An invoice's column values in `_INVOICE_COLUMNS` order."""
+    return (
+        invoice.tenant_id,
+        invoice.id,
+        invoice.customer_id,
+        invoice.subscription_id or None,
+        invoice.test_clock_id or None,
+        invoice.number or None,
+        invoice.status.value,
+        invoice.billing_reason.value,
+        invoice.currency_code,
+        invoice.subtotal_minor,
+        invoice.tax_minor,
+        invoice.total_minor,
+        invoice.credit_applied_minor,
+        invoice.credited_minor,
+        invoice.credited_to_due_minor,
+        invoice.amount_paid_minor,
+        invoice.amount_due_minor,
+        invoice.period_start,
+        invoice.period_end,
+        invoice.create_time,
+        invoice.finalize_time,
+        invoice.close_time,
+        invoice.ledger_transaction_id or None,
+        invoice.version,
+        invoice.collection_method.value,
+        invoice.attempt_count,
+        invoice.next_payment_attempt_time,
+    )
+
+
 def _invoice_row(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "tenant_id": invoice.tenant_id,
-        "id": invoice.id,
-        "customer_id": invoice.customer_id,
-        "subscription_id": invoice.subscription_id or None,
-        "test_clock_id": invoice.test_clock_id or None,
-        "number": invoice.number or None,
-        "status": invoice.status.value,
-        "billing_reason": invoice.billing_reason.value,
-        "currency_code": invoice.currency_code,
-        "subtotal_minor": invoice.subtotal_minor,
-        "tax_minor": invoice.tax_minor,
-        "total_minor": invoice.total_minor,
-        "credit_applied_minor": invoice.credit_applied_minor,
-        "credited_minor": invoice.credited_minor,
-        "credited_to_due_minor": invoice.credited_to_due_minor,
-        "amount_paid_minor": invoice.amount_paid_minor,
-        "amount_due_minor": invoice.amount_due_minor,
-        "period_start": invoice.period_start,
-        "period_end": invoice.period_end,
-        "create_time": invoice.create_time,
-        "finalize_time": invoice.finalize_time,
-        "close_time": invoice.close_time,
-        "ledger_transaction_id": invoice.ledger_transaction_id or None,
-        "version": invoice.version,
-        "collection_method": invoice.collection_method.value,
-        "attempt_count": invoice.attempt_count,
-        "next_payment_attempt_time": invoice.next_payment_attempt_time,
-    }
+    return dict(zip(_INVOICE_COLUMNS, _invoice_values(invoice), strict=True))
 
 
 def _invoice_from_row(row: Any, lines: Sequence[InvoiceLine]) -> Invoice:

@@ -16,14 +16,35 @@ from accrue.kernel.clock import Clock
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+# Every pair of Crockford digits, indexed by the 10 bits they encode.
+_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+
+
 def encode_ulid(timestamp_ms: int, randomness: int) -> str:
-    """26 Crockford base32 characters: 48 bits of milliseconds, 80 of randomness."""
+    """26 Crockford base32 characters: 48 bits of milliseconds, 80 of randomness.
+
+    Two digits per table lookup (13 instead of 26 steps): the bill run makes about
+    six ids per renewal, and the digit-at-a-time loop was its costliest function of
+    its own."""
     value = (timestamp_ms << 80) | randomness
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    pairs = _PAIRS
+    return "".join(
+        (
+            pairs[(value >> 120) & 1023],
+            pairs[(value >> 110) & 1023],
+            pairs[(value >> 100) & 1023],
+            pairs[(value >> 90) & 1023],
+            pairs[(value >> 80) & 1023],
+            pairs[(value >> 70) & 1023],
+            pairs[(value >> 60) & 1023],
+            pairs[(value >> 50) & 1023],
+            pairs[(value >> 40) & 1023],
+            pairs[(value >> 30) & 1023],
+            pairs[(value >> 20) & 1023],
+            pairs[(value >> 10) & 1023],
+            pairs[value & 1023],
+        )
+    )
 
 
 class IdGenerator:

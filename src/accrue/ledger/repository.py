@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal_column,
     select,
     text,
     tuple_,
@@ -29,6 +27,7 @@ from accrue.kernel.paging import PageRequest
 from accrue.ledger import tables as t
 from accrue.ledger.model import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
 from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
+from accrue.platform.db.json_rows import JsonInsert, encode_rows
 
 _h = t.ledger_heads.c
 _HEAD = select(_h.last_sequence, _h.last_hash).where(_h.tenant_id == bindparam("tenant_id"))
@@ -56,21 +55,36 @@ def _upsert_account(dialect: Any) -> Any:
 
 
 _UPSERT_ACCOUNT = {"postgresql": _upsert_account(postgresql), "sqlite": _upsert_account(sqlite)}
-# The writer's transaction id as a bigint (xid8 fits: epoch << 32 | xid).
-WRITER_XID: Any = literal_column("pg_current_xact_id()::text::bigint")
-# Insert unless the source already posted (waiting for an in-flight poster of
-# the same source to finish first), reporting which rows went in.
-_INSERT_UNSEQUENCED = (
-    postgresql.insert(t.ledger_transactions)
-    .values(writer_xid=WRITER_XID)
-    .on_conflict_do_nothing(index_elements=["tenant_id", "source_type", "source_id"])
-    .returning(t.ledger_transactions.c.id)
+_ACCOUNT_COLUMNS = (
+    "tenant_id",
+    "id",
+    "code",
+    "currency_code",
+    "customer_id",
+    "net_minor",
+    "debits_minor",
+    "credits_minor",
+    "create_time",
+    "update_time",
 )
-# The same and the entries of the rows that went in, in one statement
-# (PostgreSQL): the batch travels as two JSON texts, encoded by the standard
-# library's C encoder and unpacked by PostgreSQL, instead of two driver-side
-# executemany calls that dump every value of every row in Python. A posting is
-# then one round trip, and `post_many` one statement whatever its size.
+# The same on PostgreSQL with the rows as one JSON text (see `json_rows`): a
+# sequencer batch of bill-run postings touches a receivable per customer.
+_UPSERT_ACCOUNTS_JSON = JsonInsert(
+    t.ledger_accounts,
+    _ACCOUNT_COLUMNS,
+    suffix="ON CONFLICT (tenant_id, id) DO UPDATE SET"
+    " net_minor = ledger_accounts.net_minor + EXCLUDED.net_minor,"
+    " debits_minor = ledger_accounts.debits_minor + EXCLUDED.debits_minor,"
+    " credits_minor = ledger_accounts.credits_minor + EXCLUDED.credits_minor,"
+    " update_time = EXCLUDED.update_time",
+)
+# A posting batch and its entries in one statement (PostgreSQL), inserted
+# unless the source already posted (waiting for an in-flight poster of the
+# same source to finish first); returns the ids that went in. The rows travel
+# as two JSON texts (see `platform/db/json_rows.py`) instead of two
+# driver-side executemany calls that adapt every value of every row in Python:
+# a posting is one round trip, and `post_many` one statement whatever its
+# size. jsonb, so that a row is parsed once, not once per column read.
 # Amounts stay exact (JSON integers cast to bigint from their text); times are
 # ISO 8601 with their UTC offset. Entries of a transaction whose source had
 # already posted are not inserted (`tx` returns only the rows that went in).
@@ -82,34 +96,32 @@ _POST_UNSEQUENCED = text(
             trace_id, post_time, previous_hash, hash, writer_xid)
         SELECT r->>0, r->>1, NULL, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9,
             CAST(r->>10 AS timestamptz), r->>11, r->>12, pg_current_xact_id()::text::bigint
-        FROM json_array_elements(CAST(:transactions AS json)) AS r
+        FROM jsonb_array_elements(CAST(:transactions AS jsonb)) AS r
         ON CONFLICT (tenant_id, source_type, source_id) DO NOTHING
         RETURNING tenant_id, id
     ), entries AS (
         INSERT INTO ledger_entries (tenant_id, transaction_id, position, account_id,
             currency_code, amount_minor)
         SELECT e->>0, e->>1, CAST(e->>2 AS integer), e->>3, e->>4, CAST(e->>5 AS bigint)
-        FROM json_array_elements(CAST(:entries AS json)) AS e
+        FROM jsonb_array_elements(CAST(:entries AS jsonb)) AS e
         JOIN tx ON tx.tenant_id = e->>0 AND tx.id = e->>1
     )
     SELECT id FROM tx
     """
 )
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _NUMBER = (
     update(t.ledger_transactions)
     .where(_tx.tenant_id == bindparam("t_id"), _tx.id == bindparam("tx_id"))
     .values(sequence=bindparam("seq"), previous_hash=bindparam("prev"), hash=bindparam("hash_"))
 )
-# The same in one statement on PostgreSQL: a batch is one UPDATE joined to
-# unnested arrays, not one UPDATE per transaction (fewer statements for the
-# database to run and far less per-row work in the driver).
-_NUMBER_MANY = text(
-    "UPDATE ledger_transactions AS x "
-    "SET sequence = v.seq, previous_hash = v.prev, hash = v.hash "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[]), "
-    "CAST(:prevs AS text[]), CAST(:hashes AS text[])) AS v(id, seq, prev, hash) "
-    "WHERE x.tenant_id = :t_id AND x.id = v.id"
+# The same in one statement on PostgreSQL: a batch is one UPDATE joined to its
+# rows, sent as one JSON text (see `json_rows`), not one UPDATE per transaction
+# nor one array per column (which the driver dumped element by element).
+_NUMBER_MANY = (
+    "UPDATE ledger_transactions AS x"
+    " SET sequence = CAST(r->>1 AS bigint), previous_hash = r->>2, hash = r->>3"
+    " FROM jsonb_array_elements(CAST(%(rows)s AS jsonb)) AS r"
+    " WHERE x.tenant_id = %(t_id)s AND x.id = r->>0"
 )
 _LOCK_CREDIT = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 # Many at once, in the order given (the ordinality keeps the array's order).
@@ -302,22 +314,15 @@ class SqlLedgerRepository:
         inserted. One whose source already posted (committed, or committing
         concurrently: the insert waits for it) is skipped, for the caller to
         look up. Their amounts reach the stored balances through the sequencer
-        (`add_to_balances`). One statement on PostgreSQL, whatever the number
-        of postings (`_POST_UNSEQUENCED`); two on SQLite."""
+        (`add_to_balances`). PostgreSQL only (SQLite seals at commit); one
+        statement whatever the number of postings (`_POST_UNSEQUENCED`)."""
         if not transactions:
             return set()
-        if self._conn.dialect.name == "postgresql":
-            params = {
-                "transactions": _JSON.encode([_tx_json(tx) for tx in transactions]),
-                "entries": _JSON.encode(_entries_json(transactions)),
-            }
-            return set(self._conn.execute(_POST_UNSEQUENCED, params).scalars())
-        rows = [_tx_row(tx) | {"sequence": None} for tx in transactions]
-        inserted = set(self._conn.execute(_INSERT_UNSEQUENCED, rows).scalars())
-        fresh = [tx for tx in transactions if tx.id in inserted]
-        if fresh:
-            self._conn.execute(insert(t.ledger_entries), _entry_rows(fresh))
-        return inserted
+        params = {
+            "transactions": encode_rows([_tx_json(tx) for tx in transactions]),
+            "entries": encode_rows(_entries_json(transactions)),
+        }
+        return set(self._conn.execute(_POST_UNSEQUENCED, params).scalars())
 
     def pending_batch(self, tenant_id: str, limit: int) -> list[Transaction]:
         """Up to `limit` committed, unnumbered transactions in sequencing order.
@@ -338,15 +343,9 @@ class SqlLedgerRepository:
         """Store the sequence and hashes the sequencer gave (one statement)."""
         if sealed and self._sequenced_later:
             for batch in _by_tenant(sealed):
-                self._conn.execute(
-                    _NUMBER_MANY,
-                    {
-                        "t_id": batch[0].tenant_id,
-                        "ids": [tx.id for tx in batch],
-                        "seqs": [tx.sequence for tx in batch],
-                        "prevs": [tx.previous_hash for tx in batch],
-                        "hashes": [tx.hash for tx in batch],
-                    },
+                rows = [(tx.id, tx.sequence, tx.previous_hash, tx.hash) for tx in batch]
+                self._conn.exec_driver_sql(
+                    _NUMBER_MANY, {"t_id": batch[0].tenant_id, "rows": encode_rows(rows)}
                 )
         elif sealed:
             self._conn.execute(
@@ -409,23 +408,27 @@ class SqlLedgerRepository:
                 first[ref] = min(first.get(ref, tx.post_time), tx.post_time)
                 last[ref] = max(last.get(ref, tx.post_time), tx.post_time)
         accounts = sorted(totals, key=lambda ref: ref.id)
+        rows = [
+            (
+                tenant_id,
+                ref.id,
+                ref.code,
+                ref.currency_code,
+                ref.customer_id,
+                totals[ref][0] - totals[ref][1],
+                totals[ref][0],
+                totals[ref][1],
+                first[ref],
+                last[ref],
+            )
+            for ref in accounts
+        ]
+        if self._conn.dialect.name == "postgresql":
+            _UPSERT_ACCOUNTS_JSON.execute(self._conn, rows)
+            return
         self._conn.execute(
             _UPSERT_ACCOUNT[self._conn.dialect.name],
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "id": ref.id,
-                    "code": ref.code,
-                    "currency_code": ref.currency_code,
-                    "customer_id": ref.customer_id,
-                    "net_minor": totals[ref][0] - totals[ref][1],
-                    "debits_minor": totals[ref][0],
-                    "credits_minor": totals[ref][1],
-                    "create_time": first[ref],
-                    "update_time": last[ref],
-                }
-                for ref in accounts
-            ],
+            [dict(zip(_ACCOUNT_COLUMNS, row, strict=True)) for row in rows],
         )
 
     def find_by_sources(
@@ -556,8 +559,6 @@ def _entry_rows(transactions: Sequence[Transaction]) -> list[dict[str, Any]]:
 
 def _tx_json(tx: Transaction) -> list[Any]:
     """A transaction as the positional JSON row `_POST_UNSEQUENCED` unpacks."""
-    if tx.post_time.tzinfo is None:
-        raise ValueError("naive datetimes are not stored")
     return [
         tx.tenant_id,
         tx.id,
@@ -569,7 +570,7 @@ def _tx_json(tx: Transaction) -> list[Any]:
         tx.resource_id,
         tx.reverses_transaction_id,
         tx.trace_id,
-        tx.post_time.astimezone(UTC).isoformat(),
+        tx.post_time,
         tx.previous_hash,
         tx.hash,
     ]

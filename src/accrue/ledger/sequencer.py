@@ -90,9 +90,17 @@ log = logging.getLogger("accrue.ledger.sequencer")
 CRASH_EXIT_CODE = 86
 
 _h = t.ledger_heads.c
+# Probed per tenant through the indexes (the partial one on unsequenced
+# transactions, and event_queue's (tenant_id, ...)) rather than a DISTINCT over
+# both: event_queue is emptied as fast as it fills, and a scan of it reads every
+# dead row the sequencer's deletes left behind until VACUUM runs, so without
+# autovacuum the poll (several per bill-run batch) grew with every event ever
+# queued.
 _PENDING_TENANTS = text(
-    "SELECT DISTINCT tenant_id FROM ledger_transactions WHERE sequence IS NULL "
-    "UNION SELECT DISTINCT tenant_id FROM event_queue"
+    "SELECT t.id AS tenant_id FROM tenants AS t"
+    " WHERE EXISTS (SELECT 1 FROM ledger_transactions AS x"
+    " WHERE x.tenant_id = t.id AND x.sequence IS NULL)"
+    " OR EXISTS (SELECT 1 FROM event_queue AS q WHERE q.tenant_id = t.id)"
 )
 # One statement: read the event head, move a batch from the queue into the
 # numbered log after it, and move the head. Only the sequencer holding the

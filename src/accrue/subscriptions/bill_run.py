@@ -7,9 +7,11 @@ billed at most once even if two claims ever overlapped.
 
 A batch is planned in memory by the same code an RPC or a test clock uses
 (`SubscriptionBilling.run_due_many` -> `plan_step`) and written set-based:
-one block of invoice numbers per tenant, one multi-row insert per table, one
+one block of invoice numbers per tenant, one insert per table, one
 `post_many` per tenant, the events in one insert, the subscriptions advanced
-in one update.
+in one update. On PostgreSQL each of those statements carries its rows as
+one JSONB text (`platform/db/json_rows.py`), so its text is the same for
+every batch and the driver adapts one parameter, not every value.
 
 If a batch fails, it is split in halves, each retried in its own transaction
 (and split again if it fails), so one bad subscription costs about

@@ -7,30 +7,26 @@ rather than a decoding of every subscription's JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Connection,
     Select,
-    TextClause,
     bindparam,
     insert,
     select,
-    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from accrue.invoicing.codec import lines_json, lines_of
 from accrue.invoicing.model import CollectionMethod
 from accrue.kernel.calendar import BillingInterval, IntervalUnit, Period
 from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.paging import PageRequest
+from accrue.platform.db.json_rows import encode_rows, json_value
 from accrue.subscriptions import tables as t
 from accrue.subscriptions.codec import anchor_json, anchor_of, items_json, items_of
 from accrue.subscriptions.model import Pause, Subscription, SubscriptionStatus, scheduled_work
@@ -88,30 +84,27 @@ _UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
 _KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
 
 
-def _update_many_statement() -> TextClause:
+def _update_many_statement() -> str:
     """One UPDATE of many rows on PostgreSQL, each guarded by its expected version.
 
-    The values travel as one array per column, unnested into rows: the statement
-    text is the same whatever the batch size, so it is parsed and planned once.
+    The rows travel as one JSON text of arrays (see `json_rows`): the statement
+    text is the same whatever the batch size, so it is parsed and planned once,
+    and the driver adapts one parameter instead of an array element per value.
     """
-    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
-    names = [key for key, _ in _KEYS] + _UPDATED
-    types = [_s[column].type for _, column in _KEYS] + [_s[name].type for name in _UPDATED]
-    arrays = ", ".join(
-        f"CAST(:{name} AS {type_.compile(dialect=pg)}[])"
-        for name, type_ in zip(names, types, strict=True)
+    names = [column for _, column in _KEYS] + _UPDATED
+    values = [json_value(_s[name], i) for i, name in enumerate(names)]
+    assignments = ", ".join(
+        f"{name} = {value}" for name, value in zip(_UPDATED, values[len(_KEYS) :], strict=True)
     )
-    assignments = ", ".join(f"{name} = u.{name}" for name in _UPDATED)
-    return text(
+    key_tenant, key_id, expected = values[: len(_KEYS)]
+    return (
         f"UPDATE subscriptions AS s SET {assignments}"  # noqa: S608 - names from the table
-        f" FROM unnest({arrays}) AS u({', '.join(names)})"
-        " WHERE s.tenant_id = u.key_tenant_id AND s.id = u.key_id"
-        " AND s.version = u.expected_version"
+        " FROM jsonb_array_elements(CAST(%(rows)s AS jsonb)) AS r"
+        f" WHERE s.tenant_id = {key_tenant} AND s.id = {key_id} AND s.version = {expected}"
     )
 
 
 _UPDATE_MANY = _update_many_statement()
-_JSON_COLUMNS = frozenset(c.name for c in t.subscriptions.columns if isinstance(c.type, JSON))
 
 
 def _locking(conn: Connection, plain: Select[Any], locking: Select[Any], lock: bool) -> Any:
@@ -202,20 +195,18 @@ class SqlSubscriptionRepository:
             for subscription, expected_version in changes:
                 self.update(subscription, expected_version=expected_version)
             return
-        params: dict[str, list[Any]] = {name: [] for name in (*(k for k, _ in _KEYS), *_UPDATED)}
+        rows = []
         for subscription, expected_version in changes:
             row = _subscription_row(subscription)
-            params["key_tenant_id"].append(subscription.tenant_id)
-            params["key_id"].append(subscription.id)
-            params["expected_version"].append(expected_version)
-            for name in _UPDATED:
-                value = row[name]
-                if name in _JSON_COLUMNS:
-                    value = json.dumps(value)
-                elif isinstance(value, datetime):
-                    value = value.astimezone(UTC)
-                params[name].append(value)
-        updated = self._conn.execute(_UPDATE_MANY, params).rowcount
+            rows.append(
+                (
+                    subscription.tenant_id,
+                    subscription.id,
+                    expected_version,
+                    *(row[name] for name in _UPDATED),
+                )
+            )
+        updated = self._conn.exec_driver_sql(_UPDATE_MANY, {"rows": encode_rows(rows)}).rowcount
         if updated != len(changes):
             raise ConcurrentModification(
                 f"{len(changes) - updated} of {len(changes)} subscriptions changed since they"

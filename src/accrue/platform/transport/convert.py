@@ -17,10 +17,21 @@ LIFECYCLE_TO_PB = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """`Timestamp.FromDatetime` (a naive value read as UTC) by integer arithmetic:
+    the same seconds and nanos, built in one constructor call at about a third of
+    the cost; every event payload carries several (the bill run encodes thousands
+    per batch). Exact before 1970 too: a timedelta's seconds and microseconds are
+    never negative."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def mask_fields(
