@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import postgres_database
+from harness import machine_busy_seconds, postgres_database
 from sqlalchemy import Engine, func, insert, select
 
 from accrue import schema as t
@@ -65,8 +65,7 @@ TERMS = PriceTerms("USD", PricingScheme.PER_UNIT, unit_amount_minor=1999, recurr
 
 
 def _machine_busy_seconds() -> float:
-    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(cpu) - cpu[3] - cpu[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    return machine_busy_seconds()[0]  # all but idle and iowait
 
 
 def _children_cpu_seconds() -> float:

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/reconciliation_files.py builds the reports
 
-from harness import postgres_database  # noqa: E402
+from harness import postgres_database, process_cpu  # noqa: E402
 from sqlalchemy import event, insert  # noqa: E402
 
 from accrue import schema as t  # noqa: E402
@@ -246,14 +246,14 @@ class CpuMeter:
     def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         pid = dbapi_connection.info.backend_pid
         if pid not in self._backends:
-            self._backends[pid] = _process_cpu(pid)
+            self._backends[pid] = process_cpu(pid)
 
     def freeze_database(self) -> None:
         """Take the backends' CPU now (before their connections are closed)."""
         self._frozen = self._database_cpu()
 
     def _database_cpu(self) -> float:
-        return sum(_process_cpu(pid) - start for pid, start in self._backends.items())
+        return sum(process_cpu(pid) - start for pid, start in self._backends.items())
 
     def read(self) -> dict[str, float]:
         wall = time.perf_counter() - self._wall
@@ -269,16 +269,6 @@ class CpuMeter:
             "machine_iowait": iowait / total,
             "cores": float(os.cpu_count() or 1),
         }
-
-
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process of this machine (0 if it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu() -> float:

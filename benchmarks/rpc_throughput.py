@@ -25,6 +25,7 @@ from harness import (
     create_tenant,
     echo_process,
     postgres_database,
+    process_cpu,
 )
 
 from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
@@ -137,11 +138,6 @@ def _client_process(load: Load, barrier: object, out: mp.Queue) -> None:  # type
     out.put((started, ended, latencies, errors, next((r[2] for r in results if r[2]), ""), cpu))
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: int) -> Result:
     """Warm up, then run `load.requests` RPCs from `procs` client processes; print and return."""
     barrier, out = SPAWN.Barrier(procs + 1), SPAWN.Queue()
@@ -152,9 +148,9 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
     for child in children:
         child.start()
     barrier.wait(timeout=300)  # every client process has warmed up
-    server_cpu = sum(_cpu_seconds(pid) for pid in server_pids)
+    server_cpu = sum(process_cpu(pid) for pid in server_pids)
     reports = [out.get(timeout=900) for _ in children]
-    server_cpu = sum(_cpu_seconds(pid) for pid in server_pids) - server_cpu
+    server_cpu = sum(process_cpu(pid) for pid in server_pids) - server_cpu
     for child in children:
         child.join()
     r = Result(
