@@ -23,7 +23,6 @@ from sqlalchemy import Engine, delete, select
 
 from accrue import schema as t
 from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring, UsageType
-from accrue.customers.model import Customer
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
@@ -43,6 +42,7 @@ from accrue.unit_of_work import SqlUnitOfWorkFactory
 from accrue.usage.billing import UsageArrears
 from accrue.usage.model import MAX_GRACE, Aggregation, Meter
 from accrue.usage.ports import NewEvent
+from tests.fakes.invoicing import customer as fake_customer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,22 +135,7 @@ def _seed(b: Billing) -> tuple[dict[str, Meter], dict[str, SubscriptionItem], st
             )
             uow.prices.add(price)
             items[name] = SubscriptionItem(price.id, terms, label=label)
-        customer = Customer(
-            id=b.ids.new("cus"),
-            tenant_id=tenant_id,
-            display_name="Backfilled",
-            email="b@example.com",
-            currency_code="USD",
-            billing_address=None,
-            tax_location=None,
-            time_zone="UTC",
-            metadata={},
-            payment_methods=(),
-            default_payment_method_id="",
-            state=LifecycleState.ACTIVE,
-            create_time=BEGAN,
-            update_time=BEGAN,
-        )
+        customer = fake_customer(b.ids.new("cus"), tenant_id=tenant_id)
         uow.customers.add(customer)
         sub = create_subscription(
             id=b.ids.new("sub"),

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, func, select
 
 from accrue import schema as t
 from accrue.catalog.model import Price, PriceTerms, PricingScheme, Product, Recurring, UsageType
-from accrue.customers.model import Customer
 from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.tax import DEFAULT_TABLE, RateTableTaxProvider
@@ -48,6 +47,7 @@ from accrue.unit_of_work import SqlUnitOfWorkFactory
 from accrue.usage.billing import UsageArrears
 from accrue.usage.model import DEFAULT_GRACE, UNIT, Aggregation, BilledUsage, Meter
 from accrue.usage.ports import NewEvent
+from tests.fakes.invoicing import customer as fake_customer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -116,22 +116,7 @@ def _seed(engine: Engine) -> dict[str, int]:
         )
         uow.prices.add(price)
         for n in range(SUBSCRIPTIONS):
-            customer = Customer(
-                id=ids.new("cus"),
-                tenant_id=tenant_id,
-                display_name=f"Customer {n}",
-                email=f"c{n}@example.com",
-                currency_code="USD",
-                billing_address=None,
-                tax_location=None,
-                time_zone="UTC",
-                metadata={},
-                payment_methods=(),
-                default_payment_method_id="",
-                state=LifecycleState.ACTIVE,
-                create_time=began,
-                update_time=began,
-            )
+            customer = fake_customer(ids.new("cus"), tenant_id=tenant_id)
             uow.customers.add(customer)
             sub = create_subscription(
                 id=ids.new("sub"),
