@@ -206,7 +206,11 @@ def stack(tmp_path: Path) -> Iterator[tuple[RunningServer, MetricsEndpoint, Prom
         psp_retry_attempts=2,
         psp_retry_base_seconds=0.001,
         psp_retry_cap_seconds=0.002,
-        psp_breaker_failures=2,
+        # One failure opens the breaker. With two, a success of the healthy load
+        # landing between the failing call's two attempts resets the count of
+        # consecutive failures, and on a busy machine the outage then never
+        # opened the breaker nor fired the alert.
+        psp_breaker_failures=1,
         psp_breaker_reset_seconds=600,
         payment_rate_per_second=0,
     ) as server:
