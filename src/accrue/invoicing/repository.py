@@ -90,35 +90,8 @@ _COLLECTIONS_ON_CLOCK = (
     .limit(bindparam("limit"))
 )
 # The `invoices` columns in the order of `_invoice_values`.
-_INVOICE_COLUMNS = (
-    "tenant_id",
-    "id",
-    "customer_id",
-    "subscription_id",
-    "test_clock_id",
-    "number",
-    "status",
-    "billing_reason",
-    "currency_code",
-    "subtotal_minor",
-    "tax_minor",
-    "total_minor",
-    "credit_applied_minor",
-    "credited_minor",
-    "credited_to_due_minor",
-    "amount_paid_minor",
-    "amount_due_minor",
-    "period_start",
-    "period_end",
-    "create_time",
-    "finalize_time",
-    "close_time",
-    "ledger_transaction_id",
-    "version",
-    "collection_method",
-    "attempt_count",
-    "next_payment_attempt_time",
-)
+# Every column, in the table's order: the order `_invoice_values` gives them.
+_INVOICE_COLUMNS = tuple(column.name for column in t.invoices.c)
 # A batch of invoices and of their lines, one JSON text each (PostgreSQL).
 _INSERT_INVOICES_JSON = JsonInsert(t.invoices, _INVOICE_COLUMNS)
 _INSERT_LINES_JSON = JsonInsert(t.invoice_lines, ("tenant_id", "invoice_id", *LINE_COLUMNS))
@@ -297,7 +270,7 @@ class _LineFields(Mapping[str, Any]):
 
 
 def _invoice_values(invoice: Invoice) -> tuple[Any, ...]:
-    """An invoice's column values in `_INVOICE_COLUMNS` order."""
+    """An invoice's column values in the table's column order (`_INVOICE_COLUMNS`)."""
     return (
         invoice.tenant_id,
         invoice.id,
