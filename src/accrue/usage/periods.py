@@ -47,9 +47,13 @@ class CustomerTime:
     ended: tuple[Subscription, ...] = ()
 
     def subscription_for(self, meter_id: str) -> Subscription | None:
-        for sub in self.subscriptions:
-            if _bills(sub, meter_id):
-                return sub
+        return self._billing(meter_id) or self._first_live()
+
+    def _billing(self, meter_id: str) -> Subscription | None:
+        """The live subscription that bills the meter, if any."""
+        return next((sub for sub in self.subscriptions if _bills(sub, meter_id)), None)
+
+    def _first_live(self) -> Subscription | None:
         return self.subscriptions[0] if self.subscriptions else None
 
     def current_period(self, meter_id: str) -> Period:
@@ -57,12 +61,13 @@ class CustomerTime:
 
     def period_of(self, meter_id: str, instant: datetime) -> Period:
         """The billing period that holds `instant` for this meter."""
-        sub = self.subscription_for(meter_id)
-        if sub is None or not _bills(sub, meter_id) or instant < sub.create_time:
+        billing = self._billing(meter_id)
+        if billing is None or instant < billing.create_time:
             # The subscription that billed the meter when the usage happened.
             for ended in self.ended:
                 if _bills(ended, meter_id) and _lived_at(ended, instant):
                     return usage_period(ended, instant)
+        sub = billing or self._first_live()
         if sub is None:
             return calendar_month(instant)
         return usage_period(sub, instant)
