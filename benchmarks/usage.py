@@ -24,7 +24,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import timestamp_pb2
-from harness import accrue_server, create_tenant, postgres_database
+from harness import CpuWatch, accrue_servers, create_tenant, database_backends, postgres_database
 from sqlalchemy import create_engine, text
 
 from accrue.billing.v1 import catalog_pb2 as cat
@@ -60,6 +60,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=160_000, help="events ingested")
     parser.add_argument("--callers", type=int, default=16)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="accrue serve --processes (one per core: 2)"
+    )
     parser.add_argument("--seed-events", type=int, default=1_000_000)
     parser.add_argument("--reads", type=int, default=500, help="GetCustomerUsage calls")
     parser.add_argument("--quick", action="store_true", help="CI smoke: small counts")
@@ -83,8 +86,11 @@ def _run(url: str, workdir: Path, args: argparse.Namespace) -> int:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
         tenant_id = conn.execute(text("SELECT id FROM tenants WHERE name = 'usage-bench'")).scalar()
-    print(f"database: {engine.dialect.name}; {args.callers} callers, batches of {args.batch}")
-    with accrue_server(url, workdir) as (_pid, target):
+    print(
+        f"database: {engine.dialect.name}; {args.callers} callers, batches of {args.batch};"
+        f" accrue serve --processes {args.processes}"
+    )
+    with accrue_servers(url, workdir, processes=args.processes) as (server_pids, target):
         meta = (("authorization", f"Bearer {key}"),)
         channel = grpc.insecure_channel(target)
         usage = usage_pb2_grpc.UsageServiceStub(channel)
@@ -109,11 +115,26 @@ def _run(url: str, workdir: Path, args: argparse.Namespace) -> int:
             ).id
             for i in range(args.callers)
         ]
-        rate, rows = _ingest(target, meta, meter.id, owners, args)
+        groups = {"server": lambda: server_pids, "callers": lambda: [os.getpid()]}
+        if engine.dialect.name == "postgresql":
+            groups["PostgreSQL"] = lambda: database_backends(url)
+        rate, rows, cpu = _ingest(target, meta, meter.id, owners, args, CpuWatch(groups))
         copy_rate = _copy(engine, rows)
         print(
             f"ingestion: {rate:,.0f} events/s through gRPC (goal >= {GOAL_EVENTS_PER_SECOND:,});"
             f" raw COPY of the same rows: {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.3f}"
+        )
+        per_event = {
+            name: 1e6 * seconds / len(rows)
+            for name, seconds in cpu.items()
+            if name not in ("machine busy", "cores")
+        }
+        print(
+            "  CPU per event: "
+            + ", ".join(f"{name} {micros:.0f} us" for name, micros in per_event.items())
+            + f"; {cpu['machine busy']:.2f} of {cpu['cores']:.0f} cores busy"
+            f" (CPU-bound ceiling at this cost: {1e6 * cpu['cores'] / sum(per_event.values()):,.0f}"
+            " events/s)"
         )
         customer_id = _clocked_customer(channel, meta)
         seeded = time.perf_counter()
@@ -147,8 +168,10 @@ def _ingest(
     meter_id: str,
     owners: list[str],
     args: argparse.Namespace,
-) -> tuple[float, list[dict[str, object]]]:
-    """16 callers, each its own channel and customer; returns events/s and the rows sent."""
+    watch: CpuWatch,
+) -> tuple[float, list[dict[str, object]], dict[str, float]]:
+    """16 callers, each its own channel and customer; returns events/s, the rows
+    sent and the CPU each part of the machine spent while they were sent."""
     now = datetime.now(UTC).replace(microsecond=0)
     per_caller = args.events // args.callers
     plans = []
@@ -174,7 +197,9 @@ def _ingest(
     ready = threading.Barrier(len(plans) + 1)
 
     def caller(batches: list[use.IngestUsageRequest]) -> None:
-        channel = grpc.insecure_channel(target)
+        # Its own subchannel pool: its own connection, so that SO_REUSEPORT
+        # spreads the callers over the server processes.
+        channel = grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
         stub = usage_pb2_grpc.UsageServiceStub(channel)
         ready.wait()
         try:
@@ -191,10 +216,12 @@ def _ingest(
     for thread in threads:
         thread.start()
     ready.wait()
+    watch.start()
     began = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
+    cpu = watch.stop()
     if failures:
         raise failures[0]
     sent = sum(len(b.events) for plan in plans for b in plan)
@@ -210,7 +237,7 @@ def _ingest(
         for b in plan
         for e in b.events
     ]
-    return sent / elapsed, rows
+    return sent / elapsed, rows, cpu
 
 
 def _copy(engine: object, rows: list[dict[str, object]]) -> float:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from google.protobuf.message import Message
 
 from accrue.billing.v1 import usage_pb2 as pb
 from accrue.events.v1 import events_pb2
-from accrue.platform.transport.convert import timestamp
+from accrue.platform.transport.convert import timestamp, utc_datetime
 from accrue.usage.model import (
     Aggregation,
     EventInput,
@@ -71,7 +71,7 @@ def event_input_from_pb(message: pb.UsageEventInput) -> EventInput:
         id=message.id,
         meter_id=message.meter_id,
         customer_id=message.customer_id,
-        timestamp=message.timestamp.ToDatetime(tzinfo=UTC),
+        timestamp=utc_datetime(message.timestamp),
         properties=dict(message.properties),
     )
 

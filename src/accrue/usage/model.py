@@ -9,6 +9,7 @@ rounding, and turned into `Decimal` only at the edges (the API, the pricing).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from accrue.kernel.errors import AccrueError, ValidationFailed, Violations
 SCALE = 6
 UNIT: int = 1_000_000  # 10**SCALE
 MAX_MICROS = 2**62  # far from BIGINT's limit, so sums of a batch cannot overflow it
+_SHORT_INTEGER = 12  # digits of a whole quantity whose micros are surely below MAX_MICROS
 MAX_BATCH = 1000
 MAX_DIMENSIONS = 3
 DEFAULT_GRACE = timedelta(days=1)
@@ -123,6 +125,8 @@ class Reading:
 
 def parse_quantity(text: str, *, prop: str = "value") -> int:
     """A decimal string as micros; at most 6 fractional digits, never a float."""
+    if text.isdigit() and text.isascii() and len(text) <= _SHORT_INTEGER:
+        return int(text) * UNIT  # the common case, exactly what Decimal would give
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -156,7 +160,13 @@ def group_key(keys: Sequence[str], properties: Mapping[str, str]) -> str:
     """The dimension values as a canonical string ("" without dimensions)."""
     if not keys:
         return ""
-    return _COMPACT.encode([properties.get(key, "") for key in keys])
+    return _encoded_group(tuple([properties.get(key, "") for key in keys]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_group(values: tuple[str, ...]) -> str:
+    """Dimension values repeat across a batch (a model, a region): each set is encoded once."""
+    return _COMPACT.encode(values)
 
 
 def group_dimensions(keys: Sequence[str], key: str) -> dict[str, str]:
@@ -175,9 +185,8 @@ def fingerprint(
     meter_id: str, customer_id: str, timestamp: datetime, properties: Mapping[str, str]
 ) -> str:
     """Digest of an event's body: what "the same event sent again" means."""
-    body = _COMPACT.encode(
-        [meter_id, customer_id, timestamp.astimezone(UTC).isoformat(), sorted(properties.items())]
-    )
+    utc = timestamp if timestamp.tzinfo is UTC else timestamp.astimezone(UTC)
+    body = _COMPACT.encode([meter_id, customer_id, utc.isoformat(), sorted(properties.items())])
     return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -15,7 +15,7 @@ be reported at simulated times.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,10 @@ class CustomerTime:
     subscriptions: tuple[Subscription, ...]
     # Canceled subscriptions of the customer: their last periods keep their grace.
     ended: tuple[Subscription, ...] = ()
+    # Per meter: (from, until, period) for instants known to fall in that period.
+    _known: dict[str, tuple[datetime, datetime, Period]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def subscription_for(self, meter_id: str) -> Subscription | None:
         return self._billing(meter_id) or self._first_live()
@@ -61,6 +65,9 @@ class CustomerTime:
 
     def period_of(self, meter_id: str, instant: datetime) -> Period:
         """The billing period that holds `instant` for this meter."""
+        known = self._known.get(meter_id)
+        if known is not None and known[0] <= instant < known[1]:
+            return known[2]
         billing = self._billing(meter_id)
         if billing is None or instant < billing.create_time:
             # The subscription that billed the meter when the usage happened.
@@ -69,8 +76,30 @@ class CustomerTime:
                     return usage_period(ended, instant)
         sub = billing or self._first_live()
         if sub is None:
-            return calendar_month(instant)
-        return usage_period(sub, instant)
+            found = calendar_month(instant)
+            if not any(_bills(ended, meter_id) for ended in self.ended):
+                self._known[meter_id] = (found.start, found.end, found)
+            return found
+        found = usage_period(sub, instant)
+        self._remember(meter_id, sub, billing is not None, found, instant)
+        return found
+
+    def _remember(
+        self, meter_id: str, sub: Subscription, billing: bool, found: Period, instant: datetime
+    ) -> None:
+        """Keep `found` for every instant of `sub`'s current period that would take
+        the same path to it: a batch's events mostly fall in that one period, and
+        each then costs a comparison instead of a walk over the subscriptions."""
+        current = sub.current_period
+        if not current.start <= instant < current.end:
+            return
+        if billing:
+            low = max(current.start, sub.create_time)  # earlier goes to the ended ones
+        elif any(_bills(ended, meter_id) for ended in self.ended):
+            return  # every instant is first tried against those
+        else:
+            low = current.start
+        self._known[meter_id] = (low, current.end, found)
 
 
 def usage_period(sub: Subscription, instant: datetime) -> Period:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -34,6 +34,20 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     )
 
 
+# The range `Timestamp` allows (0001-01-01 to 9999-12-31, nanos below one second).
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def utc_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
+    """`stamp.ToDatetime(tzinfo=UTC)`, the same value (nanos truncated to micros)
+    at about a third of the cost: ingestion converts one per usage event. A stamp
+    outside the range is handed to protobuf, which raises as it always has."""
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
+        return stamp.ToDatetime(tzinfo=UTC)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
 def mask_fields(
     mask: field_mask_pb2.FieldMask, *, allowed: frozenset[str], field: str = "update_mask"
 ) -> frozenset[str]:
@@ -55,4 +69,4 @@ def optional_time(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    return utc_datetime(stamp)

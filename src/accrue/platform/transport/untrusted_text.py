@@ -15,8 +15,10 @@ copy, and whatever is accepted is stored exactly as the client sent it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from accrue.kernel.card_data import looks_like_card_number
@@ -31,14 +33,28 @@ def text_violations(message: Message) -> list[FieldViolation]:
 
     A rejected map key is never echoed back (it may be a card number): its
     violation names the map field, and its value is shown as `map[<rejected key>]`.
+
+    Every string is judged, but each distinct text once per request (a batch
+    repeats its ids and property values many times over), and a path is only
+    written out for a string that fails.
     """
     violations = []
-    for path, text, what in _strings(message, ""):
-        problem = _problem(text, opaque=what == "opaque")
+    judged: dict[tuple[str, bool], str | None] = {}
+    for prefix, name, place, text, kind in _strings(message, ""):
+        opaque = kind == _OPAQUE
+        problem = judged.get((text, opaque), _UNJUDGED)
+        if problem is _UNJUDGED:
+            problem = judged[text, opaque] = _problem(text, opaque=opaque)
         if problem is not None:
-            prefix = "a key " if what == "key" else ""
-            violations.append(FieldViolation(path, prefix + problem))
+            where = f"{prefix}{name}" if place is None else f"{prefix}{name}[{place}]"
+            described = f"a key {problem}" if kind == _KEY else problem
+            violations.append(FieldViolation(where, described))
     return violations
+
+
+_UNJUDGED = "unjudged"  # a sentinel no problem description equals
+_VALUE, _KEY, _OPAQUE = "value", "key", "opaque"
+_MAP, _MESSAGE, _STRING, _OTHER = range(4)
 
 
 def _problem(text: str, *, opaque: bool = False) -> str | None:
@@ -54,29 +70,54 @@ def _problem(text: str, *, opaque: bool = False) -> str | None:
     return None
 
 
-def _strings(message: Message, prefix: str) -> Iterator[tuple[str, str, str]]:
-    """(path, text, kind) of every string in `message`; kind is value, key or opaque."""
+@functools.cache
+def _shape(field: FieldDescriptor) -> int:
+    """What walking a field means; descriptors are fixed, so this is asked once each."""
+    if field.message_type is not None:
+        return _MAP if field.message_type.GetOptions().map_entry else _MESSAGE
+    return _STRING if field.type == field.TYPE_STRING else _OTHER
+
+
+_Found = list[tuple[str, str, object, str, str]]
+
+
+def _strings(message: Message, prefix: str, found: _Found | None = None) -> _Found:
+    """(prefix, field, place, text, kind) of every string in `message`.
+
+    The path of a string is `prefix + field`, then `[place]` when place is not
+    None (an index, or a map key as it may be shown); kind is value, key or
+    opaque. The parts are joined only for a string that is reported. Appended
+    to one list rather than yielded: a batch holds thousands of strings, and
+    nested generators cost a resumption per level for each.
+    """
+    found = [] if found is None else found
     for field, value in message.ListFields():
-        path = f"{prefix}{field.name}"
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            for key, item in value.items():
-                shown = key
-                if isinstance(key, str):
-                    yield path, key, "key"
-                    shown = key if _problem(key) is None else "<rejected key>"
-                where = f"{path}[{shown}]"
-                if isinstance(item, str):
-                    yield where, item, "value"
-                elif isinstance(item, Message):
-                    yield from _strings(item, f"{where}.")
-        elif field.message_type is not None:
-            items = value if field.is_repeated else [value]
-            for index, item in enumerate(items):
-                yield from _strings(item, f"{path}[{index}]." if field.is_repeated else f"{path}.")
-        elif field.type == field.TYPE_STRING:
-            kind = "opaque" if field.name in _OPAQUE_FIELDS else "value"
+        shape = _shape(field)
+        name = field.name
+        if shape == _MAP:
+            _map_strings(value, prefix, name, found)
+        elif shape == _MESSAGE:
             if field.is_repeated:
                 for index, item in enumerate(value):
-                    yield f"{path}[{index}]", item, kind
+                    _strings(item, f"{prefix}{name}[{index}].", found)
             else:
-                yield path, value, kind
+                _strings(value, f"{prefix}{name}.", found)
+        elif shape == _STRING:
+            kind = _OPAQUE if name in _OPAQUE_FIELDS else _VALUE
+            if field.is_repeated:
+                found.extend((prefix, name, index, item, kind) for index, item in enumerate(value))
+            else:
+                found.append((prefix, name, None, value, kind))
+    return found
+
+
+def _map_strings(entries: Any, prefix: str, name: str, found: _Found) -> None:
+    for key, item in entries.items():
+        shown = key
+        if isinstance(key, str):
+            found.append((prefix, name, None, key, _KEY))
+            shown = key if _problem(key) is None else "<rejected key>"
+        if isinstance(item, str):
+            found.append((prefix, name, shown, item, _VALUE))
+        elif isinstance(item, Message):
+            _strings(item, f"{prefix}{name}[{shown}].", found)
