@@ -4,7 +4,8 @@ One run, one database (PostgreSQL from ACCRUE_BENCH_POSTGRES_URL; SQLite with
 --quick when it is unset): (1) 16 callers send IngestUsage batches of 500 to
 `accrue serve` (every event inserted, its hourly rollup updated, in the batch's
 transaction): events/s, as a ratio of (2) a raw COPY of the same rows into a
-copy of the events table; (3) a customer on a test clock with --seed-events
+copy of the events table, and the CPU each part of the machine spent per event;
+(1) and (2) once per `--processes` value (default: 1 server process, then 2); (3) a customer on a test clock with --seed-events
 events over a 30-day period that starts and ends mid-hour (raw rows seeded in
 bulk, rollups built by the ingestion code), then GetCustomerUsage p50/p99.
 """
@@ -61,7 +62,10 @@ def main() -> int:
     parser.add_argument("--callers", type=int, default=16)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument(
-        "--processes", type=int, default=1, help="accrue serve --processes (one per core: 2)"
+        "--processes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="accrue serve --processes for each ingestion phase, comma-separated (default 1,2)",
     )
     parser.add_argument("--seed-events", type=int, default=1_000_000)
     parser.add_argument("--reads", type=int, default=500, help="GetCustomerUsage calls")
@@ -83,46 +87,39 @@ def main() -> int:
 
 def _run(url: str, workdir: Path, args: argparse.Namespace) -> int:
     key = create_tenant(url, "usage-bench")
+    meta = (("authorization", f"Bearer {key}"),)
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
         tenant_id = conn.execute(text("SELECT id FROM tenants WHERE name = 'usage-bench'")).scalar()
-    print(
-        f"database: {engine.dialect.name}; {args.callers} callers, batches of {args.batch};"
-        f" accrue serve --processes {args.processes}"
-    )
-    with accrue_servers(url, workdir, processes=args.processes) as (server_pids, target):
-        meta = (("authorization", f"Bearer {key}"),)
-        channel = grpc.insecure_channel(target)
-        usage = usage_pb2_grpc.UsageServiceStub(channel)
-        meter = usage.CreateMeter(
-            use.CreateMeterRequest(
-                meter=use.Meter(
-                    display_name="Tokens",
-                    aggregation=use.METER_AGGREGATION_SUM,
-                    value_property="tokens",
-                    dimension_keys=["model"],
-                )
-            ),
-            metadata=meta,
-        )
-        customers = customer_pb2_grpc.CustomerServiceStub(channel)
-        owners = [
-            customers.CreateCustomer(
-                cus.CreateCustomerRequest(
-                    customer=cus.Customer(display_name=f"c{i}", currency_code="USD")
-                ),
-                metadata=meta,
-            ).id
-            for i in range(args.callers)
-        ]
-        groups = {"server": lambda: server_pids, "callers": lambda: [os.getpid()]}
-        if engine.dialect.name == "postgresql":
-            groups["PostgreSQL"] = lambda: database_backends(url)
-        rate, rows, cpu = _ingest(target, meta, meter.id, owners, args, CpuWatch(groups))
-        copy_rate = _copy(engine, rows)
+    print(f"database: {engine.dialect.name}; {args.callers} callers, batches of {args.batch}")
+    meter_id = ""
+    rates: dict[int, float] = {}
+    for processes in args.processes:
+        with accrue_servers(url, workdir, processes=processes) as (server_pids, target):
+            channel = grpc.insecure_channel(target)
+            meter_id = meter_id or _meter(channel, meta)
+            customers = customer_pb2_grpc.CustomerServiceStub(channel)
+            owners = [
+                customers.CreateCustomer(
+                    cus.CreateCustomerRequest(
+                        customer=cus.Customer(display_name=f"c{i}", currency_code="USD")
+                    ),
+                    metadata=meta,
+                ).id
+                for i in range(args.callers)
+            ]
+            channel.close()
+            groups = {"server": lambda pids=server_pids: pids, "callers": lambda: [os.getpid()]}
+            if engine.dialect.name == "postgresql":
+                groups["PostgreSQL"] = lambda: database_backends(url)
+            watch = CpuWatch(groups)
+            rate, rows, cpu = _ingest(target, meta, meter_id, owners, args, watch, f"p{processes}")
+        copy_rate = _copy(engine, rows, f"bench_copy_{processes}")
+        rates[processes] = rate
         print(
-            f"ingestion: {rate:,.0f} events/s through gRPC (goal >= {GOAL_EVENTS_PER_SECOND:,});"
-            f" raw COPY of the same rows: {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.3f}"
+            f"ingestion, accrue serve --processes {processes}: {rate:,.0f} events/s through gRPC"
+            f" (goal >= {GOAL_EVENTS_PER_SECOND:,}); raw COPY of the same rows:"
+            f" {copy_rate:,.0f} rows/s; ratio {rate / copy_rate:.3f}"
         )
         per_event = {
             name: 1e6 * seconds / len(rows)
@@ -136,13 +133,19 @@ def _run(url: str, workdir: Path, args: argparse.Namespace) -> int:
             f" (CPU-bound ceiling at this cost: {1e6 * cpu['cores'] / sum(per_event.values()):,.0f}"
             " events/s)"
         )
+    if len(rates) > 1:
+        first, *_, last = rates
+        print(f"--processes {last} against {first}: {rates[last] / rates[first]:.2f}x")
+    with accrue_servers(url, workdir, processes=1) as (_pids, target):
+        channel = grpc.insecure_channel(target)
+        usage = usage_pb2_grpc.UsageServiceStub(channel)
         customer_id = _clocked_customer(channel, meta)
         seeded = time.perf_counter()
-        _seed(engine, tenant_id, customer_id, meter.id, args.seed_events)
+        _seed(engine, tenant_id, customer_id, meter_id, args.seed_events)
         seconds = time.perf_counter() - seeded
         print(f"seeded {args.seed_events:,} events and their rollups in {seconds:.1f} s")
         latencies = []
-        request = use.GetCustomerUsageRequest(customer_id=customer_id, meter_id=meter.id)
+        request = use.GetCustomerUsageRequest(customer_id=customer_id, meter_id=meter_id)
         answer = usage.GetCustomerUsage(request, metadata=meta)
         total = sum(int(a.event_count) for a in answer.aggregates)
         assert total == args.seed_events, (total, args.seed_events)
@@ -162,6 +165,21 @@ def _run(url: str, workdir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _meter(channel: grpc.Channel, meta: tuple[tuple[str, str], ...]) -> str:
+    meter = usage_pb2_grpc.UsageServiceStub(channel).CreateMeter(
+        use.CreateMeterRequest(
+            meter=use.Meter(
+                display_name="Tokens",
+                aggregation=use.METER_AGGREGATION_SUM,
+                value_property="tokens",
+                dimension_keys=["model"],
+            )
+        ),
+        metadata=meta,
+    )
+    return str(meter.id)
+
+
 def _ingest(
     target: str,
     meta: tuple[tuple[str, str], ...],
@@ -169,6 +187,7 @@ def _ingest(
     owners: list[str],
     args: argparse.Namespace,
     watch: CpuWatch,
+    run: str,
 ) -> tuple[float, list[dict[str, object]], dict[str, float]]:
     """16 callers, each its own channel and customer; returns events/s, the rows
     sent and the CPU each part of the machine spent while they were sent."""
@@ -182,7 +201,7 @@ def _ingest(
                 use.IngestUsageRequest(
                     events=[
                         use.UsageEventInput(
-                            id=f"c{caller}-{i}",
+                            id=f"{run}-c{caller}-{i}",
                             meter_id=meter_id,
                             customer_id=owner,
                             timestamp=_stamp(now - timedelta(seconds=i % 3600)),
@@ -240,14 +259,15 @@ def _ingest(
     return sent / elapsed, rows, cpu
 
 
-def _copy(engine: object, rows: list[dict[str, object]]) -> float:
-    """The same rows into a copy of usage_events: COPY on PostgreSQL, executemany on SQLite."""
+def _copy(engine: object, rows: list[dict[str, object]], table: str) -> float:
+    """The same rows into `table`, a new copy of usage_events: COPY on PostgreSQL,
+    executemany on SQLite."""
 
     with engine.begin() as conn:  # type: ignore[attr-defined]
         if conn.dialect.name == "postgresql":
-            conn.execute(text("CREATE TABLE bench_copy (LIKE usage_events INCLUDING ALL)"))
+            conn.execute(text(f"CREATE TABLE {table} (LIKE usage_events INCLUDING ALL)"))
         else:
-            conn.execute(text("CREATE TABLE bench_copy AS SELECT * FROM usage_events WHERE 0"))
+            conn.execute(text(f"CREATE TABLE {table} AS SELECT * FROM usage_events WHERE 0"))
     values = [
         (
             "t",
@@ -276,13 +296,13 @@ def _copy(engine: object, rows: list[dict[str, object]]) -> float:
     try:
         cursor = raw.cursor()
         if engine.dialect.name == "postgresql":  # type: ignore[attr-defined]
-            with cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in values:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" * 14)
             cursor.executemany(
-                f"INSERT INTO bench_copy ({columns}) VALUES ({marks})",
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
                 [(*row[:4], row[4].isoformat(), *row[5:13], row[13].isoformat()) for row in values],
             )
         raw.commit()

@@ -2,7 +2,7 @@
 
 Ingestion is set-based: a batch is one `INSERT ... ON CONFLICT DO NOTHING
 RETURNING id` into `usage_events` (on PostgreSQL `SELECT FROM
-json_array_elements` of the batch as one JSON text, on SQLite multi-row VALUES;
+jsonb_array_elements` of the batch as one JSON text, on SQLite multi-row VALUES;
 the primary key on the caller's event id is what makes a resend harmless, even
 from concurrent callers), and one multi-row upsert of the batch's pre-aggregated
 hourly rollups, sorted by key so concurrent batches lock rows in the same order.
