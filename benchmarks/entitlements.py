@@ -287,7 +287,7 @@ def in_process(
 def bench(database: str, url: str, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     key = create_tenant(url, name=f"bench-entitlements-{database}")
     rows = []
-    with accrue_servers(url, workdir, processes=1) as (_pids, target):
+    with accrue_servers(url, workdir, processes=args.processes) as (_pids, target):
         customers = arrange(target, key, args.customers)
         load = Load(
             target, key, "check", customers, args.requests, args.warmup, args.concurrency, 0
@@ -315,6 +315,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent callers")
     parser.add_argument("--client-procs", type=int, default=2, help="processes for the callers")
     parser.add_argument("--customers", type=int, default=200, help="subscribed customers")
+    parser.add_argument("--processes", type=int, default=1, help="accrue serve --processes")
     parser.add_argument("--warmup", type=int, help="warm-up RPCs per phase (default requests/10)")
     parser.add_argument("--quick", action="store_true", help="CI smoke: SQLite only, 300 requests")
     args = parser.parse_args()
@@ -326,7 +327,8 @@ def main() -> int:
     print(
         f"setup: {os.cpu_count()} CPU cores shared by clients and server (load average"
         f" {os.getloadavg()[0]:.2f}); {args.concurrency} callers in {args.client_procs} client"
-        f" process(es); {args.customers} customers; {args.requests} measured RPCs per phase"
+        f" process(es); accrue serve --processes {args.processes}; {args.customers} customers;"
+        f" {args.requests} measured RPCs per phase"
         f" after {args.warmup} warm-up; CheckEntitlement on random (customer, feature) pairs",
         flush=True,
     )
@@ -364,6 +366,14 @@ def main() -> int:
         f"ceiling: a bare grpcio echo server under the same {args.concurrency} callers has p99"
         f" {floor:.2f} ms ({ceiling[0]['rps']:.0f} rpc/s); CheckEntitlement's p99 is"
         f" {best / floor:.1f}x that. With one caller: echo p99 {ceiling[1]['p99']:.2f} ms."
+    )
+    # Closed-loop callers: mean latency = callers / throughput (Little's law), and
+    # p99 >= mean. So a p99 within the goal needs at least this rate.
+    needed = args.concurrency / 0.005
+    print(
+        f"floor: {args.concurrency} closed-loop callers with p99 <= 5 ms need at least"
+        f" {needed:,.0f} rpc/s (mean latency = callers / rate); the bare echo server managed"
+        f" {ceiling[0]['rps']:,.0f} rpc/s in this run ({ceiling[0]['rps'] / needed:.0%} of it)"
     )
     print(f"RPC errors: {errors}")
     return 1 if errors else 0

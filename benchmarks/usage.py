@@ -5,9 +5,10 @@ One run, one database (PostgreSQL from ACCRUE_BENCH_POSTGRES_URL; SQLite with
 `accrue serve` (every event inserted, its hourly rollup updated, in the batch's
 transaction): events/s, as a ratio of (2) a raw COPY of the same rows into a
 copy of the events table, and the CPU each part of the machine spent per event;
-(1) and (2) once per `--processes` value (default: 1 server process, then 2); (3) a customer on a test clock with --seed-events
-events over a 30-day period that starts and ends mid-hour (raw rows seeded in
-bulk, rollups built by the ingestion code), then GetCustomerUsage p50/p99.
+(1) and (2) once per `--processes` value (default: 1 server process, then 2);
+(3) a customer on a test clock with --seed-events events over a 30-day period
+that starts and ends mid-hour (raw rows seeded in bulk, rollups built by the
+ingestion code), then GetCustomerUsage p50/p99.
 """
 
 from __future__ import annotations
