@@ -1,4 +1,4 @@
-"""Migration 0016 rebuilds the usage billing records of metered lines invoiced without one.
+"""Migrations 0016 and 0017 rebuild the usage billing records and `usage_open_until`.
 
 A subscription with three metered prices (one on a plain meter; one on a meter with a
 dimension, labelled "API, v2", whose values contain ", "; one on a meter with two
@@ -226,3 +226,39 @@ def test_backfill_rebuilds_the_records_of_lines_invoiced_without_one(engine: Eng
     assert _records(engine) == kept
     migrate.upgrade(engine)
     assert _records(engine) == expected
+
+
+def _open_until(engine: Engine) -> dict[str, datetime | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.subscriptions.c.id, t.subscriptions.c.usage_open_until))
+        return {row.id: row.usage_open_until for row in rows}
+
+
+def test_0017_sets_until_when_billed_usage_may_change_where_it_was_never_set(
+    engine: Engine,
+) -> None:
+    """What billing set is the answer; cleared (as if billed before 0015), 0017 sets it
+    again from the billing records. A subscription that billed no usage keeps NULL,
+    and one that carries a value keeps it."""
+    migrate.upgrade(engine, "0016")
+    b = Billing(engine)
+    meters, _items, customer_id = _seed(b)
+    _report(b, meters["plain"], customer_id, BEGAN + timedelta(days=3), tokens="2")
+    _report(b, meters["regional"], customer_id, BEGAN + timedelta(days=4), tokens="1", region="eu")
+    b.run_until(FEB + timedelta(hours=1))
+    [(billed_id, written)] = _open_until(engine).items()
+    assert written == FEB + MAX_GRACE  # January's usage may change until its grace ends
+    _other_meters, _other_items, _ = _seed(b)  # a second subscription, nothing billed yet
+    unbilled_id = next(s for s in _open_until(engine) if s != billed_id)
+    with engine.begin() as conn:
+        conn.execute(t.subscriptions.update().values(usage_open_until=None))
+
+    migrate.upgrade(engine)
+    assert _open_until(engine) == {billed_id: written, unbilled_id: None}
+
+    kept = datetime(2030, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(t.subscriptions.update().values(usage_open_until=kept))
+    migrate.downgrade(engine, "0016")
+    migrate.upgrade(engine)
+    assert _open_until(engine) == {billed_id: kept, unbilled_id: kept}
