@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,9 @@ class FakeUsageStore:
     # How many of the next inserts lose a race (a deadlock the database reports);
     # a script of the test, so a rollback does not give a lost race back.
     races_to_lose: int = 0
-    outside_transactions = ("races_to_lose",)
+    # What happens while a batch is being inserted (a test moves the clock on).
+    while_inserting: Callable[[], None] | None = None
+    outside_transactions = ("races_to_lose", "while_inserting")
 
     def add_meter(self, meter: Meter) -> None:
         self.meters[meter.id] = meter
@@ -63,6 +65,8 @@ class FakeUsageStore:
         if self.races_to_lose:
             self.races_to_lose -= 1
             raise ConcurrentModification("the batch lost a race with another; retry it")
+        if self.while_inserting is not None:
+            self.while_inserting()
         fresh = {e.id: e for e in events if e.id not in self.events}
         self.events.update(fresh)
         return set(fresh)

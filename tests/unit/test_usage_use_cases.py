@@ -7,6 +7,7 @@ race is run again in a new transaction without double counting.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -148,6 +149,51 @@ def test_a_batch_that_keeps_losing_gives_up_and_stores_nothing() -> None:
     with pytest.raises(ConcurrentModification):
         use_cases.ingest(TENANT, [_event("e1", meter.id)])
     assert db.usage.events == {} and db.usage.folded == []
+
+
+def test_a_late_event_whose_grace_closes_while_its_batch_is_written_is_refused() -> None:
+    """Judged inside the grace, but the batch would commit after it closed (and after
+    the trailing invoice read the usage): run again, the event is refused as too late,
+    never stored and left unbilled. An event whose grace is still open is kept."""
+    month_end = datetime(2026, 4, 1, tzinfo=UTC)
+    clock = FakeClock(month_end + timedelta(hours=1) - timedelta(seconds=1))
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, clock)
+    meter = use_cases.create_meter(
+        TENANT, replace(_meter(), grace=timedelta(hours=1)), replay(TENANT)
+    ).value
+    assert meter is not None
+    late = replace(_event("late", meter.id), timestamp=month_end - timedelta(minutes=1))
+    current = replace(_event("current", meter.id), timestamp=month_end + timedelta(minutes=1))
+    db.usage.while_inserting = lambda: clock.advance(2)  # waits on a lock, say
+
+    results = use_cases.ingest(TENANT, [late, current])
+
+    assert [(r.outcome, r.error and r.error.reason) for r in results] == [
+        (Outcome.REFUSED, "USAGE_EVENT_TOO_LATE"),
+        (Outcome.ACCEPTED, None),
+    ]
+    assert set(db.usage.events) == {"current"} and db.usage.folded == ["current"]
+    assert db.rollbacks == 1
+
+
+def test_a_late_event_in_the_last_second_of_its_grace_is_accepted_once() -> None:
+    """Both looks at the clock count whole seconds, as judging does: an event judged
+    in the grace's last second is not sent round the retry loop by its own fraction."""
+    month_end = datetime(2026, 4, 1, tzinfo=UTC)
+    clock = FakeClock(month_end + timedelta(hours=1, milliseconds=500))
+    db = usage_database("cus_1")
+    use_cases = usage_use_cases(db, clock)
+    meter = use_cases.create_meter(
+        TENANT, replace(_meter(), grace=timedelta(hours=1)), replay(TENANT)
+    ).value
+    assert meter is not None
+    late = replace(_event("late", meter.id), timestamp=month_end - timedelta(minutes=1))
+
+    [result] = use_cases.ingest(TENANT, [late])
+
+    assert result.outcome is Outcome.ACCEPTED
+    assert db.usage.folded == ["late"] and db.rollbacks == 0
 
 
 def test_archiving_a_meter_twice_with_one_request_id_records_one_event() -> None:

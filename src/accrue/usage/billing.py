@@ -35,8 +35,10 @@ one, before it writes), so the caller passes the metered lines it planned but
 has not stored yet (`unsaved`) and they count as billed. Usage committed
 after a renewal read it is picked up by the next renewal, not lost. The
 trailing invoice has no next one: it runs a second after the last instant an
-event can be accepted, so only an ingestion judged in that last second whose
-transaction commits after the trailing invoice read the usage would be missed.
+event can be accepted, and an ingestion batch looks at the clock again as the
+last thing before it commits, refusing (by running again) late events whose
+grace closed while it waited. Only a batch whose commit itself then took more
+than that second could still be missed.
 """
 
 from __future__ import annotations

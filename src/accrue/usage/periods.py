@@ -45,6 +45,8 @@ class CustomerTime:
     subscriptions: tuple[Subscription, ...]
     # Canceled subscriptions of the customer: their last periods keep their grace.
     ended: tuple[Subscription, ...] = ()
+    # `now` is a test clock's frozen time, which only an advance moves.
+    simulated: bool = False
     # Per meter: (from, until, period) for instants known to fall in that period.
     _known: dict[str, tuple[datetime, datetime, Period]] = field(
         default_factory=dict, compare=False, repr=False
@@ -154,12 +156,16 @@ class CustomerTimes:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
+    def wall_now(self) -> datetime:
+        """The now of a customer without a test clock, in whole seconds."""
+        return self._clock.now().replace(microsecond=0)
+
     def load(
         self, uow: Any, tenant_id: str, customer_ids: Sequence[str]
     ) -> dict[str, CustomerTime]:
         found: dict[str, CustomerTime] = {}
         clocks: dict[str, datetime] = {}
-        wall = self._clock.now().replace(microsecond=0)
+        wall = self.wall_now()
         customers = uow.customers.test_clock_ids(tenant_id, sorted(set(customer_ids)))
         for customer_id in sorted(customers):
             test_clock_id = customers[customer_id]
@@ -174,5 +180,7 @@ class CustomerTimes:
             subs = uow.subscriptions.list(tenant_id, _ALL, customer_id=customer_id, status=None)
             live = tuple(sub for sub in subs if sub.status in _LIVE)
             ended = tuple(sub for sub in subs if sub.status is SubscriptionStatus.CANCELED)
-            found[customer_id] = CustomerTime(now=now, subscriptions=live, ended=ended)
+            found[customer_id] = CustomerTime(
+                now=now, subscriptions=live, ended=ended, simulated=bool(test_clock_id)
+            )
         return found

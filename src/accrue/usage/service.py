@@ -14,7 +14,7 @@ from decimal import Decimal
 from accrue.event_log.ports import EventSink
 from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock
-from accrue.kernel.errors import AccrueError, NotFound, ResourceArchived
+from accrue.kernel.errors import AccrueError, ConcurrentModification, NotFound, ResourceArchived
 from accrue.kernel.ids import IdGenerator
 from accrue.kernel.paging import Page, PageRequest, paginate
 from accrue.usage.model import (
@@ -181,7 +181,31 @@ class UsageService:
                 results[index] = EventResult(kept.id, Outcome.ACCEPTED)
         uow.usage.add_to_rollups(tenant_id, meters, new)
         self._notify(uow, tenant_id, meters, times, new, before, watched)
+        self._check_grace_still_open(meters, times, new)
         return [results[i] for i in range(len(events))]
+
+    def _check_grace_still_open(
+        self, meters: dict[str, Meter], times: dict[str, CustomerTime], new: Sequence[NewEvent]
+    ) -> None:
+        """Refuse to commit late events whose grace closed while the batch was written.
+
+        An event is judged when the batch starts, but counts only once it commits;
+        a canceled subscription's trailing invoice reads its usage one second after
+        the grace closes, and never again. A batch that waited on locks past that
+        instant could commit usage no invoice will bill, so the last thing it does
+        is look at the clock again: if a grace it relied on has closed, the batch is
+        run again (a lost race), and judged again its late events are refused as
+        too late. A test clock's time does not move during a batch.
+        """
+        deadlines = [
+            times[e.customer_id].period_of(e.meter_id, e.timestamp).end + meters[e.meter_id].grace
+            for e in new
+            if e.late and not times[e.customer_id].simulated
+        ]
+        if deadlines and self._times.wall_now() > min(deadlines):
+            raise ConcurrentModification(
+                "the grace of a late event closed while its batch was being written"
+            )
 
     def _judge(
         self,
