@@ -15,7 +15,8 @@ import pytest
 from accrue.kernel.errors import ConcurrentModification
 from accrue.usage.model import Aggregation, EventInput, Outcome
 from accrue.usage.service import NewMeter
-from tests.fakes.transactions import TENANT, FakeClock, replay
+from accrue.usage.use_cases import UsageUseCases
+from tests.fakes.transactions import TENANT, FakeClock, FakeDatabase, replay
 from tests.fakes.usage import usage_database, usage_use_cases
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -151,20 +152,31 @@ def test_a_batch_that_keeps_losing_gives_up_and_stores_nothing() -> None:
     assert db.usage.events == {} and db.usage.folded == []
 
 
-def test_a_late_event_whose_grace_closes_while_its_batch_is_written_is_refused() -> None:
-    """Judged inside the grace, but the batch would commit after it closed (and after
-    the trailing invoice read the usage): run again, the event is refused as too late,
-    never stored and left unbilled. An event whose grace is still open is kept."""
-    month_end = datetime(2026, 4, 1, tzinfo=UTC)
-    clock = FakeClock(month_end + timedelta(hours=1) - timedelta(seconds=1))
+MONTH_END = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def _late_event_with_an_hour_of_grace(
+    clock: FakeClock,
+) -> tuple[FakeDatabase, UsageUseCases, EventInput]:
+    """A customer without a subscription (calendar months), a meter with an hour of
+    grace, and an event of the month that ended at MONTH_END."""
     db = usage_database("cus_1")
     use_cases = usage_use_cases(db, clock)
     meter = use_cases.create_meter(
         TENANT, replace(_meter(), grace=timedelta(hours=1)), replay(TENANT)
     ).value
     assert meter is not None
-    late = replace(_event("late", meter.id), timestamp=month_end - timedelta(minutes=1))
-    current = replace(_event("current", meter.id), timestamp=month_end + timedelta(minutes=1))
+    late = replace(_event("late", meter.id), timestamp=MONTH_END - timedelta(minutes=1))
+    return db, use_cases, late
+
+
+def test_a_late_event_whose_grace_closes_while_its_batch_is_written_is_refused() -> None:
+    """Judged inside the grace, but the batch would commit after it closed (and after
+    the trailing invoice read the usage): run again, the event is refused as too late,
+    never stored and left unbilled. An event whose grace is still open is kept."""
+    clock = FakeClock(MONTH_END + timedelta(hours=1) - timedelta(seconds=1))
+    db, use_cases, late = _late_event_with_an_hour_of_grace(clock)
+    current = replace(late, id="current", timestamp=MONTH_END + timedelta(minutes=1))
     db.usage.while_inserting = lambda: clock.advance(2)  # waits on a lock, say
 
     results = use_cases.ingest(TENANT, [late, current])
@@ -180,15 +192,8 @@ def test_a_late_event_whose_grace_closes_while_its_batch_is_written_is_refused()
 def test_a_late_event_in_the_last_second_of_its_grace_is_accepted_once() -> None:
     """Both looks at the clock count whole seconds, as judging does: an event judged
     in the grace's last second is not sent round the retry loop by its own fraction."""
-    month_end = datetime(2026, 4, 1, tzinfo=UTC)
-    clock = FakeClock(month_end + timedelta(hours=1, milliseconds=500))
-    db = usage_database("cus_1")
-    use_cases = usage_use_cases(db, clock)
-    meter = use_cases.create_meter(
-        TENANT, replace(_meter(), grace=timedelta(hours=1)), replay(TENANT)
-    ).value
-    assert meter is not None
-    late = replace(_event("late", meter.id), timestamp=month_end - timedelta(minutes=1))
+    clock = FakeClock(MONTH_END + timedelta(hours=1, milliseconds=500))
+    db, use_cases, late = _late_event_with_an_hour_of_grace(clock)
 
     [result] = use_cases.ingest(TENANT, [late])
 
