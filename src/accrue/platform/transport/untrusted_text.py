@@ -35,26 +35,89 @@ def text_violations(message: Message) -> list[FieldViolation]:
     violation names the map field, and its value is shown as `map[<rejected key>]`.
 
     Every string is judged, but each distinct text once per request (a batch
-    repeats its ids and property values many times over), and a path is only
-    written out for a string that fails.
+    repeats its ids, keys and property values many times over), and a path is
+    only written out for a string that fails.
     """
-    violations = []
-    judged: dict[tuple[str, bool], str | None] = {}
-    for prefix, name, place, text, kind in _strings(message, ""):
-        opaque = kind == _OPAQUE
-        problem = judged.get((text, opaque), _UNJUDGED)
-        if problem is _UNJUDGED:
-            problem = judged[text, opaque] = _problem(text, opaque=opaque)
-        if problem is not None:
-            where = f"{prefix}{name}" if place is None else f"{prefix}{name}[{place}]"
-            described = f"a key {problem}" if kind == _KEY else problem
-            violations.append(FieldViolation(where, described))
-    return violations
+    walk = _Walk()
+    walk.message(message, None)
+    return walk.violations
 
 
-_UNJUDGED = "unjudged"  # a sentinel no problem description equals
-_VALUE, _KEY, _OPAQUE = "value", "key", "opaque"
+_VALUE, _KEY, _MAP_VALUE, _OPAQUE = range(4)
 _MAP, _MESSAGE, _STRING, _OTHER = range(4)
+# A path not yet written out: (parent, field name, place); place is an index,
+# a map key (shown only if it passes) or None; parent is None at the top.
+_Path = tuple[Any, str, Any]
+
+
+class _Walk:
+    """One request's strings, judged as they are met."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+        self._judged: dict[str, str | None] = {}
+
+    def judge(self, text: str) -> str | None:
+        try:
+            return self._judged[text]
+        except KeyError:
+            problem = self._judged[text] = _problem(text)
+            return problem
+
+    def message(self, message: Message, parent: _Path | None) -> None:
+        for field, value in message.ListFields():
+            shape = _shape(field)
+            name = field.name
+            if shape == _MAP:
+                self.map(value, parent, name)
+            elif shape == _MESSAGE:
+                if field.is_repeated:
+                    for index, item in enumerate(value):
+                        self.message(item, (parent, name, index))
+                else:
+                    self.message(value, (parent, name, None))
+            elif shape == _STRING:
+                kind = _OPAQUE if name in _OPAQUE_FIELDS else _VALUE
+                if field.is_repeated:
+                    for index, item in enumerate(value):
+                        self.text(item, kind, (parent, name, index))
+                else:
+                    self.text(value, kind, (parent, name, None))
+
+    def map(self, entries: Any, parent: _Path | None, name: str) -> None:
+        for key, item in entries.items():
+            if isinstance(key, str):
+                self.text(key, _KEY, (parent, name, None))
+            if isinstance(item, str):
+                self.text(item, _MAP_VALUE, (parent, name, key))
+            elif isinstance(item, Message):
+                self.message(item, (parent, name, self.shown(key)))
+
+    def text(self, text: str, kind: int, path: _Path) -> None:
+        problem = _problem(text, opaque=True) if kind == _OPAQUE else self.judge(text)
+        if problem is None:
+            return
+        if kind == _MAP_VALUE:
+            parent, name, key = path
+            path = (parent, name, self.shown(key))
+        described = f"a key {problem}" if kind == _KEY else problem
+        self.violations.append(FieldViolation(_written(path), described))
+
+    def shown(self, key: object) -> object:
+        """A map key as a path may show it: never one that is itself refused."""
+        if isinstance(key, str) and self.judge(key) is not None:
+            return "<rejected key>"
+        return key
+
+
+def _written(path: _Path) -> str:
+    parts = []
+    node: _Path | None = path
+    while node is not None:
+        parent, name, place = node
+        parts.append(name if place is None else f"{name}[{place}]")
+        node = parent
+    return ".".join(reversed(parts))
 
 
 def _problem(text: str, *, opaque: bool = False) -> str | None:
@@ -76,48 +139,3 @@ def _shape(field: FieldDescriptor) -> int:
     if field.message_type is not None:
         return _MAP if field.message_type.GetOptions().map_entry else _MESSAGE
     return _STRING if field.type == field.TYPE_STRING else _OTHER
-
-
-_Found = list[tuple[str, str, object, str, str]]
-
-
-def _strings(message: Message, prefix: str, found: _Found | None = None) -> _Found:
-    """(prefix, field, place, text, kind) of every string in `message`.
-
-    The path of a string is `prefix + field`, then `[place]` when place is not
-    None (an index, or a map key as it may be shown); kind is value, key or
-    opaque. The parts are joined only for a string that is reported. Appended
-    to one list rather than yielded: a batch holds thousands of strings, and
-    nested generators cost a resumption per level for each.
-    """
-    found = [] if found is None else found
-    for field, value in message.ListFields():
-        shape = _shape(field)
-        name = field.name
-        if shape == _MAP:
-            _map_strings(value, prefix, name, found)
-        elif shape == _MESSAGE:
-            if field.is_repeated:
-                for index, item in enumerate(value):
-                    _strings(item, f"{prefix}{name}[{index}].", found)
-            else:
-                _strings(value, f"{prefix}{name}.", found)
-        elif shape == _STRING:
-            kind = _OPAQUE if name in _OPAQUE_FIELDS else _VALUE
-            if field.is_repeated:
-                found.extend((prefix, name, index, item, kind) for index, item in enumerate(value))
-            else:
-                found.append((prefix, name, None, value, kind))
-    return found
-
-
-def _map_strings(entries: Any, prefix: str, name: str, found: _Found) -> None:
-    for key, item in entries.items():
-        shown = key
-        if isinstance(key, str):
-            found.append((prefix, name, None, key, _KEY))
-            shown = key if _problem(key) is None else "<rejected key>"
-        if isinstance(item, str):
-            found.append((prefix, name, shown, item, _VALUE))
-        elif isinstance(item, Message):
-            _strings(item, f"{prefix}{name}[{shown}].", found)
