@@ -89,8 +89,7 @@ _COLLECTIONS_ON_CLOCK = (
     .order_by(_i.next_payment_attempt_time, _i.id)
     .limit(bindparam("limit"))
 )
-# The `invoices` columns in the order of `_invoice_values`.
-# Every column, in the table's order: the order `_invoice_values` gives them.
+# Every `invoices` column, in the table's order: the order `_invoice_values` gives them.
 _INVOICE_COLUMNS = tuple(column.name for column in t.invoices.c)
 # A batch of invoices and of their lines, one JSON text each (PostgreSQL).
 _INSERT_INVOICES_JSON = JsonInsert(t.invoices, _INVOICE_COLUMNS)

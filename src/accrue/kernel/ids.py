@@ -18,6 +18,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 # Every pair of Crockford digits, indexed by the 10 bits they encode.
 _PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))  # most significant pair first
 
 
 def encode_ulid(timestamp_ms: int, randomness: int) -> str:
@@ -27,24 +28,7 @@ def encode_ulid(timestamp_ms: int, randomness: int) -> str:
     six ids per renewal, and the digit-at-a-time loop was its costliest function of
     its own."""
     value = (timestamp_ms << 80) | randomness
-    pairs = _PAIRS
-    return "".join(
-        (
-            pairs[(value >> 120) & 1023],
-            pairs[(value >> 110) & 1023],
-            pairs[(value >> 100) & 1023],
-            pairs[(value >> 90) & 1023],
-            pairs[(value >> 80) & 1023],
-            pairs[(value >> 70) & 1023],
-            pairs[(value >> 60) & 1023],
-            pairs[(value >> 50) & 1023],
-            pairs[(value >> 40) & 1023],
-            pairs[(value >> 30) & 1023],
-            pairs[(value >> 20) & 1023],
-            pairs[(value >> 10) & 1023],
-            pairs[value & 1023],
-        )
-    )
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 class IdGenerator:

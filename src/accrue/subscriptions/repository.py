@@ -81,7 +81,8 @@ _CLAIM_LISTED = (
 )
 _CLAIM_LISTED_LOCKING = _CLAIM_LISTED.with_for_update(skip_locked=True)
 _UPDATED = [c.name for c in t.subscriptions.columns if c.name not in _FIXED]
-_KEYS = (("key_tenant_id", "tenant_id"), ("key_id", "id"), ("expected_version", "version"))
+# What a row of `update_many` starts with: the key and the version it expects.
+_KEYS = ("tenant_id", "id", "version")
 
 
 def _update_many_statement() -> str:
@@ -91,7 +92,7 @@ def _update_many_statement() -> str:
     text is the same whatever the batch size, so it is parsed and planned once,
     and the driver adapts one parameter instead of an array element per value.
     """
-    names = [column for _, column in _KEYS] + _UPDATED
+    names = [*_KEYS, *_UPDATED]
     values = [json_value(_s[name], i) for i, name in enumerate(names)]
     assignments = ", ".join(
         f"{name} = {value}" for name, value in zip(_UPDATED, values[len(_KEYS) :], strict=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accrue.kernel.paging import PageRequest
-from accrue.platform.db.json_rows import JsonInsert, encode_rows
+from accrue.platform.db.json_rows import JsonInsert
 from accrue.usage import tables as t
 from accrue.usage.model import (
     BUCKET,
@@ -45,12 +45,8 @@ from accrue.usage.model import (
 from accrue.usage.ports import NewEvent
 from accrue.usage.reads import UsageReads, _reading, _Scope
 
-# The batch travels as one JSON array of rows, encoded by the standard library's C
-# encoder and unpacked by PostgreSQL: far cheaper for the server process than
-# binding one array per column, which the driver dumps element by element in
-# Python. Amounts stay exact (JSON integers cast to bigint from their text).
-# PostgreSQL: a batch's events in one statement of fixed text, as jsonb rows
-# (parsed once, then read by position), inserted in id order.
+# PostgreSQL: a batch's events in one statement of fixed text, its rows as one
+# jsonb text (see `json_rows`), inserted in id order.
 _INSERT_EVENTS = JsonInsert(
     t.usage_events,
     [
@@ -169,30 +165,23 @@ class SqlUsageStore(UsageReads):
     ) -> set[str]:
         """PostgreSQL: the whole batch in one statement whose text never changes (so
         nothing is compiled per batch, whatever its size), its rows as one JSON text."""
-        document = encode_rows(
-            [
-                [
-                    e.id,
-                    e.meter_id,
-                    e.customer_id,
-                    e.timestamp.astimezone(UTC).isoformat(),
-                    e.properties,
-                    e.fingerprint,
-                    e.reading.value_micros,
-                    e.reading.unique_value,
-                    e.reading.group_key,
-                    e.late,
-                ]
-                for e in events
-            ]
-        )
-        driver = self._conn.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            cursor.execute(
-                _INSERT_EVENTS.sql, {"tenant_id": tenant_id, "now": now, "rows": document}
+        rows = [
+            (
+                e.id,
+                e.meter_id,
+                e.customer_id,
+                e.timestamp,
+                e.properties,
+                e.fingerprint,
+                e.reading.value_micros,
+                e.reading.unique_value,
+                e.reading.group_key,
+                e.late,
             )
-            return {row[0] for row in cursor.fetchall()}
+            for e in events
+        ]
+        result = _INSERT_EVENTS.execute(self._conn, rows, tenant_id=tenant_id, now=now)
+        return {row[0] for row in result}
 
     def add_to_rollups(
         self, tenant_id: str, meters: Mapping[str, Meter], events: Sequence[NewEvent]

@@ -13,8 +13,9 @@ value is re-parsed for every `->>` read from it, so a row of n columns was
 parsed n times, and the wide rows (invoices, events with their payload) cost
 the server more than executemany did.
 
-Used where the bill run writes (invoices, lines, postings, events); SQLite
-keeps its executemany, which costs no round trip in-process.
+Used where the bill run writes (invoices, lines, postings, events, accounts)
+and by usage ingestion; SQLite keeps its executemany, which costs no round
+trip in-process.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class JsonInsert:
             f"{' ' + suffix if suffix else ''}"
         )
 
-    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> CursorResult[Any]:
-        """Insert `rows` (PostgreSQL only) in one statement."""
-        return conn.exec_driver_sql(self.sql, {"rows": encode_rows(rows)})
+    def execute(
+        self, conn: Connection, rows: Sequence[Sequence[Any]], **fixed: Any
+    ) -> CursorResult[Any]:
+        """Insert `rows` (PostgreSQL only) in one statement; `fixed` binds the
+        `%(name)s` parameters a `fixed` expression names."""
+        return conn.exec_driver_sql(self.sql, {**fixed, "rows": encode_rows(rows)})
