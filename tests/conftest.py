@@ -15,6 +15,7 @@ from tests.support import (
     GrpcClients,
     RunningServer,
     fresh_postgres_database,
+    migrated_sqlite_database,
     postgres_admin_url,
     running_server,
 )
@@ -57,11 +58,13 @@ def _skip_or_fail_without_postgres() -> None:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'accrue.db'}"
+    """A SQLite database migrated to head (a copy of one migrated per session)."""
+    return migrated_sqlite_database(tmp_path / "accrue.db")
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database migrated to head, dropped afterwards."""
     _skip_or_fail_without_postgres()
     with fresh_postgres_database() as url:
         yield url
@@ -69,12 +72,23 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Runs a test once on SQLite and once on PostgreSQL."""
+    """Runs a test once on SQLite and once on PostgreSQL, each migrated to head."""
+    if request.param == "sqlite":
+        yield migrated_sqlite_database(tmp_path / "accrue.db")
+        return
+    _skip_or_fail_without_postgres()
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like `database_url` but empty: for the tests of the migrations themselves."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'accrue.db'}"
         return
     _skip_or_fail_without_postgres()
-    with fresh_postgres_database() as url:
+    with fresh_postgres_database(migrated=False) as url:
         yield url
 
 
@@ -82,7 +96,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server on SQLite per test module; tests isolate themselves by tenant."""
     path = tmp_path_factory.mktemp("server") / "accrue.db"
-    with running_server(f"sqlite:///{path}") as running:
+    with running_server(migrated_sqlite_database(path)) as running:
         yield running
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sqlite3
+import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,6 +21,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from accrue.billing.v1 import (
     catalog_connect,
@@ -48,6 +55,7 @@ from accrue.billing.v1 import (
 )
 from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
+from accrue.platform.db import migrate
 from accrue.server import Ports, Server
 from accrue.tenancy.model import hash_api_key
 from accrue.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
@@ -342,21 +350,79 @@ def postgres_admin_url() -> str | None:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+def fresh_postgres_database(*, migrated: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database for one test; dropped afterwards.
+
+    Migrated to head by default: a copy (`CREATE DATABASE ... TEMPLATE`) of one
+    database migrated once per test session, which takes about a quarter of the
+    time of running every migration again. `migrated=False` gives an empty one,
+    for the tests of the migrations themselves."""
     admin = postgres_admin_url()
     assert admin is not None
     url = make_url(admin)
     name = f"accrue_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_postgres_template(admin)}"' if migrated else ""
     engine = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+_templates: dict[str, str] = {}
+_template_lock = threading.Lock()
+
+
+def _migrated_postgres_template(admin: str) -> str:
+    """The name of this session's migrated template database, made on first use
+    and dropped when the test process exits. Nothing may stay connected to it,
+    or PostgreSQL refuses to copy it."""
+    with _template_lock:
+        if admin in _templates:
+            return _templates[admin]
+        url = make_url(admin).set(drivername="postgresql+psycopg")
+        name = f"accrue_test_template_{uuid.uuid4().hex[:12]}"
+        server = create_engine(url, isolation_level="AUTOCOMMIT")
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            server.dispose()
+
+        atexit.register(drop)
+        database = create_engine(url.set(database=name), poolclass=NullPool)
+        migrate.upgrade(database)
+        database.dispose()
+        _templates[admin] = name
+        return name
+
+
+def migrated_sqlite_database(path: Path) -> str:
+    """A SQLite database at `path`, migrated to head, as a URL: a copy of a file
+    migrated once per test session (copying is much cheaper than migrating)."""
+    with _template_lock:
+        if "sqlite" not in _templates:
+            folder = Path(tempfile.mkdtemp(prefix="accrue-test-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            template = folder / "template.db"
+            engine = create_engine(f"sqlite:///{template}", poolclass=NullPool)
+            migrate.upgrade(engine)
+            engine.dispose()
+            _templates["sqlite"] = str(template)
+    source = sqlite3.connect(_templates["sqlite"])
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return f"sqlite:///{path}"
 
 
 def settle(app: Any, *, timeout: float = 30.0) -> None:

@@ -11,13 +11,36 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
-from accrue.metrics.endpoint import MetricsEndpoint, serve_metrics
-from accrue.platform.health import Readiness
 from accrue.telemetry import configure_logging
+
+if TYPE_CHECKING:
+    from accrue.bootstrap import Application
+    from accrue.metrics.endpoint import MetricsEndpoint
+    from accrue.platform.health import ReadinessResult
+
+
+def build_application(settings: Settings, *, process: str = "serve") -> Application:
+    """The application, its modules imported here rather than at the top: the
+    commands that are only clients of a server (`recon`, `ledger`, `psp-sim`,
+    `--help`) start in a fraction of the time without them."""
+    from accrue import bootstrap
+
+    return bootstrap.build_application(settings, process=process)
+
+
+def serve_metrics(
+    app: Application,
+    readiness: Callable[[], ReadinessResult] | None = None,
+    *,
+    port_offset: int = 0,
+) -> MetricsEndpoint | None:
+    """The metrics endpoint (imported on first use, like the application)."""
+    from accrue.metrics import endpoint
+
+    return endpoint.serve_metrics(app, readiness, port_offset=port_offset)
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -150,6 +173,8 @@ def _worker(args: argparse.Namespace) -> int:
     log = logging.getLogger("accrue.worker")
     app.start_background(listen=False)
     progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
+    from accrue.platform.health import Readiness
+
     endpoint = serve_metrics(app, Readiness(app.engine).check)
     print(f"READY worker{_metrics_port(endpoint)}", flush=True)
     total = collected = resolved = failed = 0

@@ -24,8 +24,8 @@ MODEL_TABLES = set(metadata.tables)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = build_engine(database_url, pool_size=2)
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    built = build_engine(empty_database_url, pool_size=2)
     yield built
     built.dispose()
 
@@ -69,15 +69,15 @@ def test_migrated_schema_matches_the_table_definitions(engine: Engine) -> None:
 
 
 @contextmanager
-def reference_database(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+def reference_database(empty_database_url: str, tmp_path: Path) -> Iterator[Engine]:
     """A second, empty database of the same kind, built straight from the table definitions."""
-    if database_url.startswith("sqlite"):
+    if empty_database_url.startswith("sqlite"):
         built = build_engine(f"sqlite:///{tmp_path / 'reference.db'}", pool_size=1)
         metadata.create_all(built)
         yield built
         built.dispose()
         return
-    with fresh_postgres_database() as url:
+    with fresh_postgres_database(migrated=False) as url:
         built = build_engine(url, pool_size=1)
         metadata.create_all(built)
         yield built
@@ -100,12 +100,12 @@ def named_schema_objects(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def test_migrated_constraint_and_index_names_match_the_table_definitions(
-    database_url: str, engine: Engine, tmp_path: Path
+    empty_database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     # Autogenerate does not compare check constraints or most names, yet later migrations
     # address constraints by name, so the names must be exactly the ones the models produce.
     migrate.upgrade(engine)
-    with reference_database(database_url, tmp_path) as reference:
+    with reference_database(empty_database_url, tmp_path) as reference:
         expected = named_schema_objects(reference)
     assert named_schema_objects(engine) == expected
     assert expected["prices"]["checks"] == ["ck_prices_unit_amount"]
@@ -124,11 +124,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_migrate_command_applies_migrations_and_prints_the_head_revision(
-    database_url: str, engine: Engine
+    empty_database_url: str, engine: Engine
 ) -> None:
     head = migrate.head_revision(engine)
 
-    result = run_cli("migrate", "--database-url", database_url)
+    result = run_cli("migrate", "--database-url", empty_database_url)
 
     assert result.returncode == 0, result.stderr
     assert f"database at revision {head}" in result.stdout

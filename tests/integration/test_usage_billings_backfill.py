@@ -53,8 +53,8 @@ COMPARED += ("period_end", "quantity_micros", "amount_minor", "invoice_id")
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = build_engine(database_url, pool_size=2)
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    built = build_engine(empty_database_url, pool_size=2)
     yield built
     built.dispose()
 
