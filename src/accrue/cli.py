@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -483,5 +484,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def run() -> None:
+    """The `accrue` program: `main`, then exit.
+
+    The command is done and has released what it held when `main` returns. What
+    is left is the interpreter's teardown, whose collections would walk every
+    object of the application (0.7 s of each server's stop); frozen objects are
+    skipped, and everything still referenced is freed as usual.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

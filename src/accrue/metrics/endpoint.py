@@ -101,7 +101,11 @@ def start_metrics_endpoint(
         server_class=_ThreadingWSGIServer,
         handler_class=_QuietHandler,
     )
-    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    # `shutdown()` waits for the loop to notice, once per poll interval (0.5 s by
+    # default): every stop of a process would wait that long for its endpoint.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="metrics-http", daemon=True
+    )
     thread.start()
     return MetricsEndpoint(host, server.server_port, server, thread)
 
