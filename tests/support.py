@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import sqlite3
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -373,49 +373,45 @@ def fresh_postgres_database(*, migrated: bool = True) -> Iterator[str]:
         engine.dispose()
 
 
-_templates: dict[str, str] = {}
-_template_lock = threading.Lock()
-
-
+@functools.cache
 def _migrated_postgres_template(admin: str) -> str:
     """The name of this session's migrated template database, made on first use
     and dropped when the test process exits. Nothing may stay connected to it,
     or PostgreSQL refuses to copy it."""
-    with _template_lock:
-        if admin in _templates:
-            return _templates[admin]
-        url = make_url(admin).set(drivername="postgresql+psycopg")
-        name = f"accrue_test_template_{uuid.uuid4().hex[:12]}"
-        server = create_engine(url, isolation_level="AUTOCOMMIT")
+    url = make_url(admin).set(drivername="postgresql+psycopg")
+    name = f"accrue_test_template_{uuid.uuid4().hex[:12]}"
+    server = create_engine(url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
         with server.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
 
-        def drop() -> None:
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            server.dispose()
+    atexit.register(drop)
+    database = create_engine(url.set(database=name), poolclass=NullPool)
+    migrate.upgrade(database)
+    database.dispose()
+    return name
 
-        atexit.register(drop)
-        database = create_engine(url.set(database=name), poolclass=NullPool)
-        migrate.upgrade(database)
-        database.dispose()
-        _templates[admin] = name
-        return name
+
+@functools.cache
+def _migrated_sqlite_template() -> Path:
+    """This session's migrated SQLite file, removed when the test process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="accrue-test-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    template = folder / "template.db"
+    engine = create_engine(f"sqlite:///{template}", poolclass=NullPool)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return template
 
 
 def migrated_sqlite_database(path: Path) -> str:
     """A SQLite database at `path`, migrated to head, as a URL: a copy of a file
     migrated once per test session (copying is much cheaper than migrating)."""
-    with _template_lock:
-        if "sqlite" not in _templates:
-            folder = Path(tempfile.mkdtemp(prefix="accrue-test-template-"))
-            atexit.register(shutil.rmtree, folder, True)
-            template = folder / "template.db"
-            engine = create_engine(f"sqlite:///{template}", poolclass=NullPool)
-            migrate.upgrade(engine)
-            engine.dispose()
-            _templates["sqlite"] = str(template)
-    source = sqlite3.connect(_templates["sqlite"])
+    source = sqlite3.connect(_migrated_sqlite_template())
     target = sqlite3.connect(path)
     try:
         source.backup(target)

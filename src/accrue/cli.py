@@ -20,7 +20,6 @@ from accrue.telemetry import configure_logging
 if TYPE_CHECKING:
     from accrue.bootstrap import Application
     from accrue.metrics.endpoint import MetricsEndpoint
-    from accrue.platform.health import ReadinessResult
 
 
 def build_application(settings: Settings, *, process: str = "serve") -> Application:
@@ -30,18 +29,6 @@ def build_application(settings: Settings, *, process: str = "serve") -> Applicat
     from accrue import bootstrap
 
     return bootstrap.build_application(settings, process=process)
-
-
-def serve_metrics(
-    app: Application,
-    readiness: Callable[[], ReadinessResult] | None = None,
-    *,
-    port_offset: int = 0,
-) -> MetricsEndpoint | None:
-    """The metrics endpoint (imported on first use, like the application)."""
-    from accrue.metrics import endpoint
-
-    return endpoint.serve_metrics(app, readiness, port_offset=port_offset)
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -63,6 +50,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     from accrue.demo import ensure_demo_key, instructions
+    from accrue.metrics.endpoint import serve_metrics
     from accrue.server import Server
 
     settings = _settings(args)
@@ -165,6 +153,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     On a terminal it prints a progress line per bill-run batch; otherwise the
     batches go to the (JSON) log only."""
+    from accrue.metrics.endpoint import serve_metrics
+    from accrue.platform.health import Readiness
+
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     app = build_application(settings, process="worker")
@@ -174,8 +165,6 @@ def _worker(args: argparse.Namespace) -> int:
     log = logging.getLogger("accrue.worker")
     app.start_background(listen=False)
     progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
-    from accrue.platform.health import Readiness
-
     endpoint = serve_metrics(app, Readiness(app.engine).check)
     print(f"READY worker{_metrics_port(endpoint)}", flush=True)
     total = collected = resolved = failed = 0
