@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -222,3 +224,56 @@ def test_replay_resends_exactly_the_range(world: World) -> None:
     ids = world.event_ids()
     assert count == 10
     assert world.sender.ids_to(url)[30:] == ids[10:20]
+
+
+def _running(dispatcher: WebhookDispatcher, poll_seconds: float) -> tuple[threading.Event, Any]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=dispatcher.run, args=(stop,), kwargs={"poll_seconds": poll_seconds}, daemon=True
+    )
+    thread.start()
+    return stop, thread
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_running_dispatcher_sends_a_first_endpoints_events_and_answers_the_bell(
+    world: World,
+) -> None:
+    """Bells of tenants without an endpoint are ignored (most tenants have none), so the
+    first endpoint's events come with the sweep; after that a bell sends at once."""
+    url = "https://first.example/hook"
+    stop, thread = _running(world.dispatcher, poll_seconds=0.2)
+    try:
+        time.sleep(0.3)  # a pass has run and seen no endpoint for the tenant
+        world.endpoint(url)
+        write_customers(world.app, world.tenant, 3)
+        settle(world.app)
+        world.dispatcher.wake({world.tenant})  # may be ignored: the sweep must find them
+        assert _until(lambda: len(world.sender.ids_to(url)) == 3, 15)
+    finally:
+        stop.set()
+        world.dispatcher.wake()
+        thread.join(10)
+    assert not thread.is_alive()
+    # Now the sweep is a minute away: only the bell can make these go out in time.
+    stop, thread = _running(world.dispatcher, poll_seconds=60)
+    try:
+        time.sleep(0.3)  # past the first sweep of this run
+        write_customers(world.app, world.tenant, 2)
+        settle(world.app)
+        world.dispatcher.wake({world.tenant})
+        assert _until(lambda: len(world.sender.ids_to(url)) == 5, 15)
+    finally:
+        stop.set()
+        world.dispatcher.wake()  # a stopped dispatcher returns without waiting out its poll
+        thread.join(10)
+    assert not thread.is_alive()
+    assert world.sender.ids_to(url) == world.event_ids()[-5:]

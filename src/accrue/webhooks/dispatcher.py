@@ -94,6 +94,13 @@ class WebhookDispatcher:
         self._bodies: dict[str, bytes] = {}
         self._rung: set[str] = set()
         self._rang = threading.Event()
+        # Tenants with a fan-out cursor (made with a tenant's first endpoint) as
+        # of the last pass; None before the first. Only their events can make
+        # deliveries, so a bell for any other tenant is ignored: most tenants
+        # have no endpoint, and each of their commits would otherwise cost the
+        # fan-out thread a query and the committing threads the GIL hand-overs.
+        # An endpoint made since the last pass is seen by the next sweep.
+        self._with_cursor: frozenset[str] | None = None
         self._lease = timedelta(seconds=limits.job_seconds + limits.timeout_seconds * 2 + 30)
 
     # Loop
@@ -103,9 +110,11 @@ class WebhookDispatcher:
 
         Fan-out runs in a thread of its own, so deliveries start while a large
         backlog is still being fanned out. Committed events ring the event
-        bell (`wake`) and their tenants are fanned out at once; every tenant
-        is checked once per `poll_seconds` as well (one query), for events
-        committed by other processes that rang no bell here.
+        bell (`wake`) and their tenants, if they have endpoints, are fanned
+        out at once; every tenant is checked once per `poll_seconds` as well
+        (one query), for events committed by other processes that rang no
+        bell here and for tenants whose first endpoint is newer than the last
+        pass.
         """
         fanning = threading.Thread(
             target=self._fan_out_loop, args=(stop, poll_seconds), name="webhook-fanout"
@@ -147,10 +156,14 @@ class WebhookDispatcher:
             elif not self._rung:
                 self._rang.wait(max(0.0, next_sweep - time.monotonic()))
                 self._rang.clear()
+        self._wake.set()  # the delivery loop need not sleep out its poll to see `stop`
 
     def wake(self, tenant_ids: Collection[str] = ()) -> None:
         """Look for work now: events of these tenants committed or were sequenced."""
         if tenant_ids:
+            with_cursor = self._with_cursor
+            if with_cursor is not None and with_cursor.isdisjoint(tenant_ids):
+                return  # none of them has an endpoint yet; the sweep sees new ones
             with self._lock:
                 self._rung.update(tenant_ids)
         self._rang.set()
@@ -183,7 +196,9 @@ class WebhookDispatcher:
         if only is not None and not only:
             return 0
         with self._uow_factory(write=False) as uow:
-            behind = list(uow.webhooks.tenants_behind())
+            cursors = uow.webhooks.fan_out_cursors()
+        self._with_cursor = frozenset(tenant_id for tenant_id, _ in cursors)
+        behind = [tenant_id for tenant_id, is_behind in cursors if is_behind]
         made = 0
         for tenant_id in behind:
             if only is None or tenant_id in only:
