@@ -134,6 +134,24 @@ def postgres_database(admin_url: str) -> Iterator[str | None]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def analyze(database_url: str) -> None:
+    """ANALYZE a PostgreSQL database (nothing on SQLite), as autovacuum would.
+
+    Tables that grew from nothing since their last statistics make the planner reach a
+    batch's rows through a (tenant_id, ...) index and read every row of the tenant (the
+    sequencer's numbering UPDATE did so per batch); this server may run without
+    autovacuum. After an ANALYZE the estimates grow with the tables' pages.
+    """
+    if not database_url.startswith("postgresql"):
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process of this machine (0 if it is gone)."""
     try:
