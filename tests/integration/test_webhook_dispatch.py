@@ -247,8 +247,8 @@ def _until(condition: Callable[[], bool], seconds: float) -> bool:
 def test_a_running_dispatcher_sends_a_first_endpoints_events_and_answers_the_bell(
     world: World,
 ) -> None:
-    """Bells of tenants without an endpoint are ignored (most tenants have none), so the
-    first endpoint's events come with the sweep; after that a bell sends at once."""
+    """Bells of tenants not yet seen with an endpoint are ignored (most tenants have none),
+    so a first endpoint's first events come with the sweep; after that a bell sends at once."""
     url = "https://first.example/hook"
     stop, thread = _running(world.dispatcher, poll_seconds=0.2)
     try:

@@ -94,13 +94,15 @@ class WebhookDispatcher:
         self._bodies: dict[str, bytes] = {}
         self._rung: set[str] = set()
         self._rang = threading.Event()
-        # Tenants with a fan-out cursor (made with a tenant's first endpoint) as
-        # of the last pass; None before the first. Only their events can make
-        # deliveries, so a bell for any other tenant is ignored: most tenants
-        # have no endpoint, and each of their commits would otherwise cost the
-        # fan-out thread a query and the committing threads the GIL hand-overs.
-        # An endpoint made since the last pass is seen by the next sweep.
-        self._with_cursor: frozenset[str] | None = None
+        # Tenants a pass has found behind their fan-out cursor (which a tenant's
+        # first endpoint makes); None before the first pass. Only their events
+        # can make deliveries, so after that pass the bell of any other tenant
+        # is ignored: most tenants have no endpoint, and each of their commits
+        # would otherwise cost the fan-out thread a query and the committing
+        # threads the GIL hand-overs. A tenant not yet seen (a new endpoint, or
+        # one quiet since this process started) is found by the next sweep.
+        # Replaced, never mutated, so `wake` reads it without the lock.
+        self._fanned: frozenset[str] | None = None
         self._lease = timedelta(seconds=limits.job_seconds + limits.timeout_seconds * 2 + 30)
 
     # Loop
@@ -110,11 +112,10 @@ class WebhookDispatcher:
 
         Fan-out runs in a thread of its own, so deliveries start while a large
         backlog is still being fanned out. Committed events ring the event
-        bell (`wake`) and their tenants, if they have endpoints, are fanned
-        out at once; every tenant is checked once per `poll_seconds` as well
-        (one query), for events committed by other processes that rang no
-        bell here and for tenants whose first endpoint is newer than the last
-        pass.
+        bell (`wake`) and their tenants, once seen with an endpoint, are
+        fanned out at once; every tenant is checked once per `poll_seconds`
+        as well (one query), for events committed by other processes that
+        rang no bell here and for tenants not yet seen.
         """
         fanning = threading.Thread(
             target=self._fan_out_loop, args=(stop, poll_seconds), name="webhook-fanout"
@@ -161,9 +162,9 @@ class WebhookDispatcher:
     def wake(self, tenant_ids: Collection[str] = ()) -> None:
         """Look for work now: events of these tenants committed or were sequenced."""
         if tenant_ids:
-            with_cursor = self._with_cursor
-            if with_cursor is not None and with_cursor.isdisjoint(tenant_ids):
-                return  # none of them has an endpoint yet; the sweep sees new ones
+            fanned = self._fanned
+            if fanned is not None and fanned.isdisjoint(tenant_ids):
+                return  # none has been seen with an endpoint; the next sweep looks
             with self._lock:
                 self._rung.update(tenant_ids)
         self._rang.set()
@@ -196,9 +197,10 @@ class WebhookDispatcher:
         if only is not None and not only:
             return 0
         with self._uow_factory(write=False) as uow:
-            cursors = uow.webhooks.fan_out_cursors()
-        self._with_cursor = frozenset(tenant_id for tenant_id, _ in cursors)
-        behind = [tenant_id for tenant_id, is_behind in cursors if is_behind]
+            behind = list(uow.webhooks.tenants_behind())
+        fanned = self._fanned or frozenset()
+        if self._fanned is None or not fanned.issuperset(behind):
+            self._fanned = fanned.union(behind)
         made = 0
         for tenant_id in behind:
             if only is None or tenant_id in only:

@@ -61,9 +61,8 @@ class WebhookStore(EndpointStore, Protocol):
         """Enabled endpoints with the sequence after which each receives events."""
         ...
 
-    def fan_out_cursors(self) -> Sequence[tuple[str, bool]]:
-        """Every tenant with a fan-out cursor (one made with its first endpoint), and
-        whether numbered events wait after it (one query)."""
+    def tenants_behind(self) -> Sequence[str]:
+        """Tenants with a fan-out cursor and numbered events after it (one query)."""
         ...
 
     def event_heads(self, tenant_id: str, *, after: int, limit: int) -> Sequence[EventHead]:

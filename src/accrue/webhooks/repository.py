@@ -40,13 +40,15 @@ _UPDATE_OUTCOMES = (
 
 # The dispatcher's two polling reads run several times a second in every
 # process whether or not there is work: built once, bound at execution.
-_FAN_OUT_CURSORS = select(
-    _c.tenant_id,
-    select(_ev.sequence)
-    .where(_ev.tenant_id == _c.tenant_id, _ev.sequence > _c.last_sequence)
-    .exists()
-    .label("behind"),
-).order_by(_c.tenant_id)
+_TENANTS_BEHIND = (
+    select(_c.tenant_id)
+    .where(
+        select(_ev.sequence)
+        .where(_ev.tenant_id == _c.tenant_id, _ev.sequence > _c.last_sequence)
+        .exists()
+    )
+    .order_by(_c.tenant_id)
+)
 _NOW = bindparam("now", type_=UtcDateTime())
 _DUE_ENDPOINTS = (
     select(_d.tenant_id, _d.endpoint_id)
@@ -123,8 +125,8 @@ class SqlWebhookStore:
 
     # Fan-out cursors
 
-    def fan_out_cursors(self) -> Sequence[tuple[str, bool]]:
-        return [(row.tenant_id, bool(row.behind)) for row in self._conn.execute(_FAN_OUT_CURSORS)]
+    def tenants_behind(self) -> Sequence[str]:
+        return list(self._conn.execute(_TENANTS_BEHIND).scalars())
 
     def event_heads(self, tenant_id: str, *, after: int, limit: int) -> Sequence[EventHead]:
         rows = self._conn.execute(
