@@ -120,6 +120,11 @@ def test_hot_paths_stay_within_their_statement_budgets(calls: InProcess) -> None
     assert create.statements <= 4 + cross_process_claim, create.describe()
     if on_postgres:
         assert create.round_trips <= create.statements + 2, create.describe()  # BEGIN, COMMIT
+        # The stored response rides in the statement that queues the events.
+        assert create.touching("idempotency_keys") == 1, create.describe()
+        riding = [s for s in create.sql if "idempotency_keys" in s and "event_queue" in s]
+        assert len(riding) == 1, create.describe()
+        assert create.statements <= 3 + cross_process_claim, create.describe()
 
     paid = calls.counted("PaymentService", "CreatePayment", payment(customer_id))
     own = paid.statements - paid.touching(*LEDGER_OR_HEAD)

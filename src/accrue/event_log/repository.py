@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from accrue.event_log import tables as t
 from accrue.kernel.events import DomainEvent, EventQuery, StoredEvent
-from accrue.platform.db.json_rows import JsonInsert
+from accrue.platform.db.json_rows import JsonInsert, execute_together
 
 # Turns an event's subject into (payload type name, payload bytes); supplied
 # by the API layer, which owns the `accrue.events.v1` messages.
@@ -65,17 +65,19 @@ class SqlEventRepository:
     def record(self, tenant_id: str, event: DomainEvent) -> None:
         self._pending.append((tenant_id, event))
 
-    def flush(self) -> list[str]:
+    def flush(self, riders: Sequence[tuple[JsonInsert, Sequence[Sequence[Any]]]] = ()) -> list[str]:
         """Number and insert the queued events; returns the tenants that have new ones.
 
         Called last before commit, so the event head's row lock is held for as
         short a time as possible and always after any ledger head lock.
+        `riders`, other rows the unit of work writes at commit (PostgreSQL
+        only), go in the same statement as the events, a round trip fewer.
         """
         by_tenant: dict[str, list[DomainEvent]] = {}
         for tenant_id, event in self._pending:
             by_tenant.setdefault(tenant_id, []).append(event)
         try:
-            return self._flush(by_tenant)
+            return self._flush(by_tenant, riders)
         finally:
             self._pending.clear()
             self._encoded.clear()
@@ -92,10 +94,16 @@ class SqlEventRepository:
             payload = self._encoded[key] = self._encode(event)
         return payload
 
-    def _flush(self, by_tenant: dict[str, list[DomainEvent]]) -> list[str]:
+    def _flush(
+        self,
+        by_tenant: dict[str, list[DomainEvent]],
+        riders: Sequence[tuple[JsonInsert, Sequence[Sequence[Any]]]],
+    ) -> list[str]:
         if self._conn.dialect.name == "postgresql":
-            self._queue(by_tenant)
+            self._queue(by_tenant, riders)
             return list(by_tenant)
+        if riders:
+            raise ValueError("rows riding with the events are written on PostgreSQL only")
         for tenant_id, events in by_tenant.items():
             params = {"t_id": tenant_id, "n": len(events)}
             last = self._conn.execute(_ADVANCE_HEAD, params).scalar_one() - len(events)
@@ -119,8 +127,13 @@ class SqlEventRepository:
             self._conn.execute(insert(t.events), rows)
         return list(by_tenant)
 
-    def _queue(self, by_tenant: dict[str, list[DomainEvent]]) -> None:
-        """One INSERT for every event of the unit of work, numbered later."""
+    def _queue(
+        self,
+        by_tenant: dict[str, list[DomainEvent]],
+        riders: Sequence[tuple[JsonInsert, Sequence[Sequence[Any]]]],
+    ) -> None:
+        """One INSERT for every event of the unit of work (numbered later) and
+        the riders."""
         rows = []
         for tenant_id, events in by_tenant.items():
             for position, event in enumerate(events):
@@ -139,8 +152,7 @@ class SqlEventRepository:
                         payload,
                     )
                 )
-        if rows:
-            _QUEUE.execute(self._conn, rows)
+        execute_together(self._conn, [*riders, (_QUEUE, rows)] if rows else list(riders))
 
     def list(self, tenant_id: str, query: EventQuery) -> Sequence[StoredEvent]:
         statement = select(t.events).where(

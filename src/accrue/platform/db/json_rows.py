@@ -105,3 +105,28 @@ class JsonInsert:
         """Insert `rows` (PostgreSQL only) in one statement; `fixed` binds the
         `%(name)s` parameters a `fixed` expression names."""
         return conn.exec_driver_sql(self.sql, {**fixed, "rows": encode_rows(rows)})
+
+    def as_cte(self, name: str, parameter: str) -> str:
+        """This insert as the data-modifying CTE `name` of another statement,
+        its rows bound to `%(parameter)s`."""
+        return f"{name} AS ({self.sql.replace('%(rows)s', f'%({parameter})s')})"
+
+
+def execute_together(
+    conn: Connection, inserts: Sequence[tuple[JsonInsert, Sequence[Sequence[Any]]]]
+) -> None:
+    """Several `JsonInsert`s (no `fixed` parameters) in one statement and one
+    round trip (PostgreSQL only): all but the last as data-modifying CTEs of
+    the last. They see the same snapshot and succeed or fail together; a
+    unit of work uses it for what it writes at commit, where every round
+    trip lengthens the hold of the locks taken last."""
+    if not inserts:
+        return
+    *riders, (last, last_rows) = inserts
+    if not riders:
+        last.execute(conn, last_rows)
+        return
+    ctes = [insert.as_cte(f"w{i}", f"rows_{i}") for i, (insert, _) in enumerate(riders)]
+    params = {f"rows_{i}": encode_rows(rows) for i, (_, rows) in enumerate(riders)}
+    params["rows"] = encode_rows(last_rows)
+    conn.exec_driver_sql(f"WITH {', '.join(ctes)} {last.sql}", params)
