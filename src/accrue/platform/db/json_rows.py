@@ -115,9 +115,9 @@ class JsonInsert:
 def execute_together(
     conn: Connection, inserts: Sequence[tuple[JsonInsert, Sequence[Sequence[Any]]]]
 ) -> None:
-    """Several `JsonInsert`s (no `fixed` parameters) in one statement and one
-    round trip (PostgreSQL only): all but the last as data-modifying CTEs of
-    the last. They see the same snapshot and succeed or fail together; a
+    """Several `JsonInsert`s (whose `fixed` expressions bind no parameters) in
+    one statement and one round trip (PostgreSQL only): all but the last as
+    data-modifying CTEs of the last. They see the same snapshot and succeed or fail together; a
     unit of work uses it for what it writes at commit, where every round
     trip lengthens the hold of the locks taken last."""
     if not inserts:
