@@ -21,7 +21,6 @@ from accrue.kernel.events import DomainEvent
 from accrue.ledger.repository import SqlLedgerRepository
 from accrue.payments.repository import SqlPaymentRepository
 from accrue.platform.db.idempotency_repository import SqlIdempotencyRepository
-from accrue.platform.db.json_rows import execute_together
 from accrue.platform.db.key_locks import KeyLocks
 from accrue.policies.repository import SqlPolicyStore
 from accrue.reconciliation.repository import SqlReconciliationRepository
@@ -154,11 +153,10 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         made = self.__dict__
-        # Stored responses ride with the events: one statement (PostgreSQL).
+        # Stored responses ride in the events' statement (PostgreSQL), written
+        # by that flush even when the unit of work recorded no event.
         riders = made["idempotency"].pending_inserts() if "idempotency" in made else []
-        tenants = made["events"].flush(riders) if "events" in made else []
-        if riders and "events" not in made:
-            execute_together(self._conn, riders)
+        tenants = self.events.flush(riders) if riders or "events" in made else []
         if "ledger" in made:
             # Hot balance rows are locked last, just for this statement and COMMIT.
             made["ledger"].apply_balances()

@@ -22,6 +22,7 @@ from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.platform.db import migrate
 from accrue.platform.db.engine import build_engine
+from accrue.platform.ports import StoredResponse
 from accrue.tenancy.model import Tenant
 from accrue.unit_of_work import SqlUnitOfWorkFactory
 
@@ -297,3 +298,21 @@ def test_a_transient_database_conflict_becomes_a_retryable_error(database_url: s
     with pytest.raises(OperationalError), factory(write=True):
         raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
     engine.dispose()
+
+
+def test_a_stored_response_is_written_with_or_without_events_and_only_on_commit(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """On PostgreSQL a stored response waits for the commit's statement (the events'
+    insert); a unit of work that recorded no event, or that is rolled back, must still
+    store it, respectively store nothing."""
+    add_tenant(uow_factory, "ten_r")
+    stored = StoredResponse(method="/m", fingerprint="f" * 64, response=b"\x00\x01answer")
+    with uow_factory(write=True) as uow:
+        uow.idempotency.add("ten_r", "committed", stored, create_time=CREATED)
+        uow.commit()
+    with uow_factory(write=True) as uow:
+        uow.idempotency.add("ten_r", "rolled-back", stored, create_time=CREATED)
+    with uow_factory(write=False) as uow:
+        assert uow.idempotency.get("ten_r", "committed") == stored
+        assert uow.idempotency.get("ten_r", "rolled-back") is None

@@ -198,9 +198,8 @@ class WebhookDispatcher:
             return 0
         with self._uow_factory(write=False) as uow:
             behind = list(uow.webhooks.tenants_behind())
-        fanned = self._fanned or frozenset()
-        if self._fanned is None or not fanned.issuperset(behind):
-            self._fanned = fanned.union(behind)
+        if self._fanned is None or not self._fanned.issuperset(behind):
+            self._fanned = (self._fanned or frozenset()).union(behind)
         made = 0
         for tenant_id in behind:
             if only is None or tenant_id in only:

@@ -117,9 +117,9 @@ def execute_together(
 ) -> None:
     """Several `JsonInsert`s (whose `fixed` expressions bind no parameters) in
     one statement and one round trip (PostgreSQL only): all but the last as
-    data-modifying CTEs of the last. They see the same snapshot and succeed or fail together; a
-    unit of work uses it for what it writes at commit, where every round
-    trip lengthens the hold of the locks taken last."""
+    data-modifying CTEs of the last. They see the same snapshot and succeed or
+    fail together. A unit of work uses it for what it writes at commit, where
+    every round trip lengthens the hold of the locks taken last."""
     if not inserts:
         return
     *riders, (last, last_rows) = inserts
