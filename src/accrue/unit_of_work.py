@@ -20,6 +20,7 @@ from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.events import DomainEvent
 from accrue.ledger.repository import SqlLedgerRepository
 from accrue.payments.repository import SqlPaymentRepository
+from accrue.platform.db.commit_pipeline import can_pipeline, commit_after
 from accrue.platform.db.idempotency_repository import SqlIdempotencyRepository
 from accrue.platform.db.key_locks import KeyLocks
 from accrue.policies.repository import SqlPolicyStore
@@ -146,6 +147,7 @@ class SqlUnitOfWork:
             # server-side cursor, happen only in writing units of work.)
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
+        self._pipelined = self._write and can_pipeline(conn)
         self._tx = conn.begin()
         for name in _REPOSITORIES:  # a unit of work entered again gets new ones
             self.__dict__.pop(name, None)
@@ -153,6 +155,20 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         made = self.__dict__
+        if self._pipelined and any(name in made for name in _WRITTEN_AT_COMMIT):
+            # The final writes and COMMIT in one round trip (see commit_pipeline).
+            with commit_after(self._conn):
+                tenants = self._write_final()
+        else:
+            tenants = self._write_final()
+        self._tx.commit()
+        self._on_events_committed(tenants)
+
+    def _write_final(self) -> list[str]:
+        """What the use case left for commit; returns the tenants with new events."""
+        made = self.__dict__
+        if "invoices" in made:
+            made["invoices"].write_pending()
         # Stored responses ride in the events' statement (PostgreSQL), written
         # by that flush even when the unit of work recorded no event.
         riders = made["idempotency"].pending_inserts() if "idempotency" in made else []
@@ -160,8 +176,7 @@ class SqlUnitOfWork:
         if "ledger" in made:
             # Hot balance rows are locked last, just for this statement and COMMIT.
             made["ledger"].apply_balances()
-        self._tx.commit()
-        self._on_events_committed(tenants)
+        return tenants
 
     def __exit__(
         self,
@@ -184,6 +199,9 @@ class SqlUnitOfWork:
                 retry_after_seconds=0.1,
             ) from exc
 
+
+# Repositories that may have writes left for commit.
+_WRITTEN_AT_COMMIT = ("invoices", "idempotency", "events", "ledger")
 
 _REPOSITORIES = tuple(
     name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, cached_property)

@@ -124,8 +124,20 @@ _NEXT_NUMBERS = {"postgresql": _next_numbers(postgresql), "sqlite": _next_number
 
 
 class SqlInvoiceRepository:
+    """On PostgreSQL an invoice's update is written at commit, not when made.
+
+    An update is the last thing a use case does to an invoice, and a finaliser
+    makes it while holding the tenant's gapless number counter: sent with the
+    events and the COMMIT (`pending_writes`, one round trip for all of them),
+    it no longer lengthens that hold by a round trip of its own. Nothing reads
+    a stale invoice: every read of this repository writes what is pending
+    first, and no other repository reads the invoices table.
+    """
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._defer = conn.dialect.name == "postgresql"
+        self._pending: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add(self, invoice: Invoice) -> None:
         self._conn.execute(_INSERT_INVOICE, _invoice_row(invoice))
@@ -163,6 +175,7 @@ class SqlInvoiceRepository:
             self._conn.execute(_INSERT_LINES, lines)
 
     def get(self, tenant_id: str, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
+        self.write_pending()
         # SQLite has no row locks; its writers already hold the database lock.
         lock = for_update and self._conn.dialect.name == "postgresql"
         query = _LOCK_INVOICE_WITH_LINES if lock else _INVOICE_WITH_LINES
@@ -178,7 +191,18 @@ class SqlInvoiceRepository:
         row = _invoice_row(invoice)
         params = {"key_tenant_id": invoice.tenant_id, "key_id": invoice.id}
         params.update({name: row[name] for name in _MUTABLE})
-        self._conn.execute(_UPDATE_INVOICE, params)
+        if self._defer:
+            # The latest state of the invoice wins: every update sets all of _MUTABLE.
+            self._pending[(invoice.tenant_id, invoice.id)] = params
+        else:
+            self._conn.execute(_UPDATE_INVOICE, params)
+
+    def write_pending(self) -> None:
+        """Send the updates made so far (at commit, with the unit of work's other
+        final writes; or before any read of invoices)."""
+        if self._pending:
+            pending, self._pending = list(self._pending.values()), {}
+            self._conn.execute(_UPDATE_INVOICE, pending[0] if len(pending) == 1 else pending)
 
     def list(
         self,
@@ -189,6 +213,7 @@ class SqlInvoiceRepository:
         subscription_id: str,
         status: InvoiceStatus | None,
     ) -> Sequence[Invoice]:
+        self.write_pending()
         query = select(t.invoices).where(_i.tenant_id == tenant_id, _i.id > page.after_id)
         if customer_id:
             query = query.where(_i.customer_id == customer_id)
@@ -213,6 +238,7 @@ class SqlInvoiceRepository:
         return last - count + 1
 
     def claim_collections(self, *, now: datetime, limit: int) -> Sequence[DueItem]:
+        self.write_pending()
         postgres = self._conn.dialect.name == "postgresql"
         query = _CLAIM_COLLECTIONS if postgres else _COLLECTIONS_DUE
         rows = self._conn.execute(query, {"now": now, "limit": limit})
@@ -221,6 +247,7 @@ class SqlInvoiceRepository:
     def collections_on_clock(
         self, tenant_id: str, clock_id: str, *, until: datetime, limit: int
     ) -> Sequence[DueItem]:
+        self.write_pending()
         params = {"tenant_id": tenant_id, "clock_id": clock_id, "until": until, "limit": limit}
         rows = self._conn.execute(_COLLECTIONS_ON_CLOCK, params)
         return [DueItem(row.tenant_id, row.id, row.next_payment_attempt_time) for row in rows]

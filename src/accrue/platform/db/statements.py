@@ -3,7 +3,9 @@
 A round trip is what costs on a busy database: every statement, and on
 PostgreSQL the BEGIN the driver sends before a transaction's first statement
 and every COMMIT or ROLLBACK. (SQLite's BEGIN goes through a cursor and is
-counted as a statement.) Performance budgets are asserted on these counts,
+counted as a statement.) Statements queued in a commit pipeline (see
+`commit_pipeline`) are counted as statements but share the COMMIT's round
+trip. Performance budgets are asserted on these counts,
 never on timings, so the tests are deterministic on a noisy machine.
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from accrue.platform.db.commit_pipeline import in_pipeline
+
 
 @dataclass
 class StatementCount:
@@ -25,6 +29,8 @@ class StatementCount:
     sql: list[str] = field(default_factory=list)
     transaction_ends: int = 0
     driver_begins: int = 0
+    # Positions in `sql` of the statements sent in a pipeline with a COMMIT.
+    pipelined: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -40,16 +46,22 @@ class StatementCount:
 
     @property
     def round_trips(self) -> int:
-        return len(self.sql) + self.driver_begins + self.transaction_ends
+        return len(self.sql) + self.driver_begins + self.transaction_ends - len(self.pipelined)
 
     def describe(self) -> str:
-        lines = [" ".join(s.split())[:160] for s in self.sql]
+        lines = [
+            ("(with COMMIT) " if i in self.pipelined else "") + " ".join(s.split())[:160]
+            for i, s in enumerate(self.sql)
+        ]
         extra = f"; +{self.driver_begins} BEGIN, +{self.transaction_ends} COMMIT/ROLLBACK"
+        if self.pipelined:
+            extra += f", {len(self.pipelined)} sent with a COMMIT"
         return f"{self.round_trips} round trips{extra}:\n  " + "\n  ".join(lines)
 
     def reset(self) -> None:
         with self._lock:
             self.sql.clear()
+            self.pipelined.clear()
             self.transaction_ends = self.driver_begins = 0
 
 
@@ -59,8 +71,11 @@ def count_statements(engine: Engine) -> Iterator[StatementCount]:
     counted = StatementCount()
     implicit_begin = engine.dialect.name != "sqlite"
 
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        pipelined = in_pipeline(conn)
         with counted._lock:
+            if pipelined:
+                counted.pipelined.append(len(counted.sql))
             counted.sql.append(statement)
 
     def on_begin(conn: Any) -> None:
