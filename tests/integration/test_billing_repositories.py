@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 
 from accrue import schema as t
 from accrue.catalog.model import (
@@ -40,6 +41,7 @@ from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.platform.db import migrate
 from accrue.platform.db.engine import build_engine
+from accrue.platform.ports import StoredResponse
 from accrue.subscriptions.model import Pause, Subscription, SubscriptionItem, SubscriptionStatus
 from accrue.subscriptions.ports import DueSubscription
 from accrue.tenancy.model import Tenant
@@ -48,6 +50,7 @@ from accrue.unit_of_work import SqlUnitOfWorkFactory
 
 CREATED = datetime(2024, 1, 31, 12, 0, 0, 654321, tzinfo=UTC)
 START = datetime(2024, 1, 31, 12, 0, 0, tzinfo=UTC)
+LATER = datetime(2024, 2, 1, 9, 30, 0, 250000, tzinfo=UTC)
 EVERYTHING = PageRequest(size=100, after_id="", query_fingerprint="")
 # More than 64 bits on both sides of the bar: must come back exactly, never via a float.
 HUGE = Fraction(2**80 + 1, 3**55)
@@ -457,6 +460,68 @@ def test_invoice_with_lines_round_trips_exactly_and_updates(
         finalized.total_minor,
         finalized.amount_due_minor,
     )
+
+
+def test_an_invoice_update_is_seen_by_its_own_unit_of_work_and_stored_only_on_commit(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """On PostgreSQL an update waits for the commit's round trip; the unit of work
+    that made it must still read it back, and a rollback must leave no trace."""
+    arrange(uow_factory, "ten_u")
+    draft = draft_invoice("ten_u", "in_u")
+    with uow_factory(write=True) as uow:
+        uow.invoices.add(draft)
+        uow.commit()
+    finalized = inv.numbered(inv.finalize(draft, credit_balance_minor=0, now=LATER), 7)
+    everything = PageRequest(size=10, after_id="", query_fingerprint="")
+
+    with uow_factory(write=True) as uow:  # rolled back
+        uow.invoices.update(finalized)
+        assert uow.invoices.get("ten_u", "in_u") == finalized
+        listed = uow.invoices.list(
+            "ten_u", everything, customer_id="", subscription_id="", status=None
+        )
+        assert [(i.status, i.number) for i in listed] == [(InvoiceStatus.OPEN, "INV-000007")]
+    with uow_factory(write=False) as uow:
+        assert uow.invoices.get("ten_u", "in_u") == draft
+
+    with uow_factory(write=True) as uow:  # committed; the last update wins
+        uow.invoices.update(replace(finalized, status=InvoiceStatus.UNCOLLECTIBLE))
+        uow.invoices.update(finalized)
+        uow.commit()
+    with uow_factory(write=False) as uow:
+        assert uow.invoices.get("ten_u", "in_u") == finalized
+
+
+def test_a_final_write_that_fails_at_commit_rolls_back_everything_with_a_database_error(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """What a unit of work leaves for commit (here a stored response whose key is
+    taken) fails the commit as a database error, however it is sent; nothing of
+    the unit of work stays, and the next one works."""
+    arrange(uow_factory, "ten_f")
+    stored = StoredResponse(method="/m", fingerprint="f" * 64, response=b"answer")
+    with uow_factory(write=True) as uow:
+        uow.idempotency.add("ten_f", "taken", stored, create_time=CREATED)
+        uow.commit()
+    draft = draft_invoice("ten_f", "in_f")
+    with uow_factory(write=True) as uow:
+        uow.invoices.add(draft)
+        uow.commit()
+
+    with pytest.raises(IntegrityError), uow_factory(write=True) as uow:
+        uow.customers.add(customer("ten_f", "cus_lost"))
+        uow.invoices.update(inv.finalize(draft, credit_balance_minor=0, now=LATER))
+        uow.idempotency.add("ten_f", "taken", stored, create_time=LATER)
+        uow.commit()
+
+    with uow_factory(write=True) as uow:
+        assert uow.customers.get("ten_f", "cus_lost") is None
+        assert uow.invoices.get("ten_f", "in_f") == draft
+        uow.customers.add(customer("ten_f", "cus_kept"))
+        uow.commit()
+    with uow_factory(write=False) as uow:
+        assert uow.customers.get("ten_f", "cus_kept") is not None
 
 
 def test_invoice_list_filters_pages_and_loads_lines(uow_factory: SqlUnitOfWorkFactory) -> None:

@@ -224,8 +224,10 @@ def test_void_and_write_off_are_only_for_open_invoices_without_credit_notes(
     if voidable:
         assert void(invoice, NOW).status is InvoiceStatus.VOID
     else:
-        with pytest.raises(InvalidState):
+        with pytest.raises(InvalidState) as refused:
             void(invoice, NOW)
+        if invoice.status is not InvoiceStatus.OPEN:  # the message a caller reads
+            assert "only OPEN invoices can be voided" in str(refused.value)
     if invoice.status is InvoiceStatus.OPEN:
         assert mark_uncollectible(invoice, NOW).status is InvoiceStatus.UNCOLLECTIBLE
         moved = nets(write_off_posting(invoice))
@@ -234,8 +236,9 @@ def test_void_and_write_off_are_only_for_open_invoices_without_credit_notes(
             receivable(invoice): -invoice.amount_due_minor,
         }
     else:
-        with pytest.raises(InvalidState):
+        with pytest.raises(InvalidState) as refused:
             mark_uncollectible(invoice, NOW)
+        assert "only OPEN invoices can be marked uncollectible" in str(refused.value)
 
 
 # Examples.

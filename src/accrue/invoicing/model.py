@@ -251,7 +251,7 @@ def finalize(invoice: Invoice, *, credit_balance_minor: int, now: datetime) -> I
     An invoice left with nothing to pay (a zero or net-credit total, or one
     covered by credit) is PAID at once.
     """
-    _require(invoice, "finalize", InvoiceStatus.DRAFT)
+    _require(invoice, "finalize", InvoiceStatus.DRAFT, "finalized")
     applied = min(max(credit_balance_minor, 0), max(invoice.total_minor, 0))
     done = replace(
         invoice,
@@ -273,14 +273,14 @@ def numbered(invoice: Invoice, number: int) -> Invoice:
 
 def void(invoice: Invoice, now: datetime) -> Invoice:
     """OPEN -> VOID; refused once anything was credited or paid against it."""
-    _require(invoice, "void", InvoiceStatus.OPEN)
+    _require(invoice, "void", InvoiceStatus.OPEN, "voided")
     if invoice.credited_minor or invoice.amount_paid_minor:
         _refuse(invoice, "void", "credit notes or payments exist; issue a credit note instead")
     return replace(invoice, status=InvoiceStatus.VOID, close_time=now, version=invoice.version + 1)
 
 
 def mark_uncollectible(invoice: Invoice, now: datetime) -> Invoice:
-    _require(invoice, "mark uncollectible", InvoiceStatus.OPEN)
+    _require(invoice, "mark uncollectible", InvoiceStatus.OPEN, "marked uncollectible")
     return replace(
         invoice,
         status=InvoiceStatus.UNCOLLECTIBLE,
@@ -432,9 +432,9 @@ def _paid_if_settled(invoice: Invoice, now: datetime) -> Invoice:
     return invoice
 
 
-def _require(invoice: Invoice, action: str, status: InvoiceStatus) -> None:
+def _require(invoice: Invoice, action: str, status: InvoiceStatus, done: str) -> None:
     if invoice.status is not status:
-        _refuse(invoice, action, f"only {status.name} invoices can be {action}d")
+        _refuse(invoice, action, f"only {status.name} invoices can be {done}")
 
 
 def _refuse(invoice: Invoice, action: str, why: str) -> None:
