@@ -205,3 +205,17 @@ def test_always_invoice_preview_is_a_draft_with_the_amounts_the_commit_finalises
         line.description for line in committed.lines
     ]
     assert when(committed.finalize_time) == utc(2026, 4, 16)
+
+
+def test_a_payment_closes_a_test_clock_invoice_at_the_clocks_time(rpc: Transport) -> None:
+    """The paid invoice's close time is its customer's "now", the clock's frozen time."""
+    s = Dunning(rpc, utc(2026, 4, 1))
+    customer = s.customer()
+    created = s.subscribe(customer.id, s.price(1000).id)
+    s.advance(utc(2026, 4, 9, 13, 30))
+
+    pay_by_card(s, customer.id, created.latest_invoice_id)
+
+    paid = s.invoice(created.latest_invoice_id)
+    assert paid.status == PAID and paid.amount_due.amount_minor == 0
+    assert when(paid.close_time) == utc(2026, 4, 9, 13, 30)

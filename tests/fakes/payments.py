@@ -143,6 +143,9 @@ class FakeInvoicing:
     def now_for(self, uow: Any, customer: Any) -> datetime:
         return NOW
 
+    def now_for_invoice(self, uow: Any, invoice: Invoice) -> datetime:
+        return NOW
+
     def void(self, uow: Any, invoice: Invoice, *, now: datetime) -> Invoice:
         voided = inv.void(invoice, now)
         uow.invoices.update(voided)

@@ -167,6 +167,8 @@ def test_a_finaliser_holds_the_invoice_counter_for_one_round_trip_and_its_commit
         assert table in sent_with_commit, final.describe()
     # BEGIN, the statements up to the counter, then one round trip for the rest.
     assert final.round_trips == final.statements + 2 - len(after), final.describe()
+    # Its "now" comes from the invoice's test clock: the customer is not read.
+    assert final.touching("FROM customers") == 0, final.describe()
 
     stored = calls.call("InvoiceService", "GetInvoice", invoice_pb2.GetInvoiceRequest(id=draft.id))
     assert stored.status == invoice_pb2.INVOICE_STATUS_OPEN and stored.number, stored

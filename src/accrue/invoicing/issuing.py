@@ -57,8 +57,16 @@ class Invoicing:
 
     def now_for(self, uow: InvoicingUnitOfWork, customer: Customer) -> datetime:
         """The customer's "now": its test clock's frozen time, else the real time."""
-        if customer.test_clock_id:
-            clock = uow.test_clocks.get(customer.tenant_id, customer.test_clock_id)
+        return self._now_on(uow, customer.tenant_id, customer.test_clock_id)
+
+    def now_for_invoice(self, uow: InvoicingUnitOfWork, invoice: Invoice) -> datetime:
+        """The same "now" as `now_for` its customer, without reading the customer:
+        an invoice is on its customer's test clock, which never changes."""
+        return self._now_on(uow, invoice.tenant_id, invoice.test_clock_id)
+
+    def _now_on(self, uow: InvoicingUnitOfWork, tenant_id: str, clock_id: str) -> datetime:
+        if clock_id:
+            clock = uow.test_clocks.get(tenant_id, clock_id)
             if clock is not None:
                 return clock.frozen_time
         return whole_second(self._clock.now(), "now")

@@ -134,9 +134,7 @@ class InvoiceService:
         return paginate(fetched, page)
 
     def _now(self, uow: InvoicingUnitOfWork, invoice: Invoice) -> datetime:
-        return self._invoicing.now_for(
-            uow, self._customer(uow, invoice.tenant_id, invoice.customer_id)
-        )
+        return self._invoicing.now_for_invoice(uow, invoice)
 
     @staticmethod
     def _customer(uow: InvoicingUnitOfWork, tenant_id: str, customer_id: str) -> Customer:

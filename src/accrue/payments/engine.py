@@ -319,8 +319,7 @@ class PaymentEngine:
             invoice = uow.invoices.get(payment.tenant_id, payment.invoice_id, for_update=True)
         to_invoice = invoice is not None and inv.accepts_payment(invoice, payment.amount_minor)
         if invoice is not None and to_invoice:
-            customer = _customer(uow, payment.tenant_id, payment.customer_id)
-            now = self._invoicing.now_for(uow, customer)
+            now = self._invoicing.now_for_invoice(uow, invoice)
             paid = inv.record_payment(invoice, payment.amount_minor, now)
             uow.invoices.update(paid)
             if paid.status is InvoiceStatus.PAID:

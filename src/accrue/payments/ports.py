@@ -130,6 +130,10 @@ class CustomerTime(Protocol):
         """The customer's "now": its test clock's frozen time, else the real time."""
         ...
 
+    def now_for_invoice(self, uow: Any, invoice: Invoice) -> datetime:
+        """The invoice's customer's "now", without reading the customer."""
+        ...
+
     def credit_balance(self, uow: Any, customer: Customer) -> int: ...
 
 
