@@ -22,6 +22,7 @@ from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
 from accrue.platform.db import migrate
 from accrue.platform.db.engine import build_engine
+from accrue.platform.db.statements import count_statements
 from accrue.platform.ports import StoredResponse
 from accrue.tenancy.model import Tenant
 from accrue.unit_of_work import SqlUnitOfWorkFactory
@@ -316,3 +317,30 @@ def test_a_stored_response_is_written_with_or_without_events_and_only_on_commit(
     with uow_factory(write=False) as uow:
         assert uow.idempotency.get("ten_r", "committed") == stored
         assert uow.idempotency.get("ten_r", "rolled-back") is None
+
+
+def test_a_lookup_by_many_ids_is_one_statement_text_whatever_the_count(
+    uow_factory: SqlUnitOfWorkFactory, engine: Engine
+) -> None:
+    """Batch reads (a bill run's customers, subscriptions, lines, entries) find
+    exactly the ids asked for, of their tenant only; on PostgreSQL the ids go
+    as one array, so the text is prepared once rather than parsed per length."""
+    add_tenant(uow_factory, "ten_m")
+    add_tenant(uow_factory, "ten_other")
+    with uow_factory(write=True) as uow:
+        for i in range(300):
+            uow.customers.add(bare_customer("ten_m", f"cus_{i:03}"))
+        uow.customers.add(bare_customer("ten_other", "cus_001"))
+        uow.commit()
+
+    asked = [[f"cus_{i:03}" for i in range(n)] + ["cus_missing"] for n in (1, 3, 300)]
+    with count_statements(engine) as counted, uow_factory(write=False) as uow:
+        found = [uow.customers.get_many("ten_m", ids) for ids in asked]
+        clocks = uow.customers.test_clock_ids("ten_m", asked[1])
+    assert [sorted(each) for each in found] == [sorted(ids[:-1]) for ids in asked]
+    assert {c.tenant_id for each in found for c in each.values()} == {"ten_m"}
+    assert clocks == {"cus_000": "", "cus_001": "", "cus_002": ""}
+    if engine.dialect.name == "postgresql":
+        customer_reads = [s for s in counted.sql if "FROM customers" in s]
+        assert len(set(customer_reads)) == 2, counted.describe()  # get_many, test_clock_ids
+        assert all(len(s) < 1000 for s in counted.sql), counted.describe()

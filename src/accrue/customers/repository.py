@@ -27,6 +27,7 @@ from accrue.kernel.paging import PageRequest
 
 # Hot-path statements are built once: constructing a SQLAlchemy statement per
 # call costs more CPU than SQLite takes to run it.
+from accrue.platform.db.any_of import any_of
 from accrue.platform.db.rows import by_key
 
 _GET = by_key(t.customers)
@@ -36,12 +37,16 @@ _METHODS_OF = (
     select(t.payment_methods)
     .where(
         _pm.tenant_id == bindparam("tenant_id"),
-        _pm.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        any_of(_pm.customer_id, "customer_ids"),
         _pm.detach_time.is_(None),
     )
     .order_by(_pm.id)
 )
 _c = t.customers.c
+_MANY = select(t.customers).where(_c.tenant_id == bindparam("tenant_id"), any_of(_c.id, "ids"))
+_CLOCKS_OF_MANY = select(_c.id, _c.test_clock_id).where(
+    _c.tenant_id == bindparam("tenant_id"), any_of(_c.id, "ids")
+)
 # A customer and its attached methods in one round trip (a row per method).
 _CUSTOMER_WITH_METHODS = (
     select(
@@ -100,20 +105,17 @@ class SqlCustomerRepository:
     def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
         if not customer_ids:
             return {}
-        c = t.customers.c
-        query = select(t.customers).where(c.tenant_id == tenant_id, c.id.in_(customer_ids))
-        rows = list(self._conn.execute(query))
+        params = {"tenant_id": tenant_id, "ids": list(customer_ids)}
+        rows = list(self._conn.execute(_MANY, params))
         methods = self._methods(tenant_id, [row.id for row in rows])
         return {row.id: customer_from_row(row, methods.get(row.id, ())) for row in rows}
 
     def test_clock_ids(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
         if not customer_ids:
             return {}
-        c = t.customers.c
-        query = select(c.id, c.test_clock_id).where(
-            c.tenant_id == tenant_id, c.id.in_(list(customer_ids))
-        )
-        return {row.id: row.test_clock_id or "" for row in self._conn.execute(query)}
+        params = {"tenant_id": tenant_id, "ids": list(customer_ids)}
+        rows = self._conn.execute(_CLOCKS_OF_MANY, params)
+        return {row.id: row.test_clock_id or "" for row in rows}
 
     def update(self, customer: Customer) -> None:
         values = customer_row(customer)

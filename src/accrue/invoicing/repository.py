@@ -22,6 +22,7 @@ from accrue.invoicing.model import (
     InvoiceStatus,
 )
 from accrue.kernel.paging import PageRequest
+from accrue.platform.db.any_of import any_of
 from accrue.platform.db.json_rows import JsonInsert
 from accrue.platform.ports import DueItem
 
@@ -68,7 +69,7 @@ _LINES_OF = (
     select(t.invoice_lines)
     .where(
         _l.tenant_id == bindparam("tenant_id"),
-        _l.invoice_id.in_(bindparam("ids", expanding=True)),
+        any_of(_l.invoice_id, "ids"),
     )
     .order_by(_l.invoice_id, _l.line_number)
 )

@@ -27,6 +27,7 @@ from accrue.kernel.paging import PageRequest
 from accrue.ledger import tables as t
 from accrue.ledger.model import GENESIS_HASH, AccountRef, Direction, Entry, Transaction
 from accrue.ledger.ports import AccountBalance, ChainHead, TransactionQuery, Unsequenced
+from accrue.platform.db.any_of import any_of
 from accrue.platform.db.json_rows import JsonInsert, encode_rows
 
 _h = t.ledger_heads.c
@@ -141,7 +142,7 @@ _ENTRIES_OF = (
     select(_e.transaction_id, _e.account_id, _e.amount_minor)
     .where(
         _e.tenant_id == bindparam("tenant_id"),
-        _e.transaction_id.in_(bindparam("ids", expanding=True)),
+        any_of(_e.transaction_id, "ids"),
     )
     .order_by(_e.transaction_id, _e.position)
 )
@@ -149,7 +150,6 @@ _ENTRIES_OF = (
 
 # The balance reads' parameters, bound at execution (see `_accounts_with_pending`).
 _BALANCE_TENANT: Any = bindparam("balance_tenant", type_=t.ledger_accounts.c.tenant_id.type)
-_BALANCE_IDS: Any = bindparam("balance_ids", expanding=True)
 
 
 def _pending_deltas(*, filtered: bool) -> Any:
@@ -179,7 +179,7 @@ def _pending_deltas(*, filtered: bool) -> Any:
         .group_by(_e.account_id, _e.currency_code)
     )
     if filtered:
-        query = query.where(_e.account_id.in_(_BALANCE_IDS))
+        query = query.where(any_of(_e.account_id, "balance_ids"))
     return query.subquery("pending")
 
 
@@ -197,7 +197,7 @@ def _accounts_with_pending(*, filtered: bool) -> Any:
     pending = _pending_deltas(filtered=filtered)
     stored = select(t.ledger_accounts).where(_a.tenant_id == _BALANCE_TENANT)
     if filtered:
-        stored = stored.where(_a.id.in_(_BALANCE_IDS))
+        stored = stored.where(any_of(_a.id, "balance_ids"))
     a = stored.subquery("stored")
     account_id = func.coalesce(a.c.id, pending.c.account_id)
     return (
@@ -229,7 +229,7 @@ def _stored_accounts(*, filtered: bool) -> Any:
     """The stored balances alone (a one-writer database has nothing pending)."""
     query = select(t.ledger_accounts).where(_a.tenant_id == _BALANCE_TENANT)
     if filtered:
-        query = query.where(_a.id.in_(_BALANCE_IDS))
+        query = query.where(any_of(_a.id, "balance_ids"))
     return query.subquery("balances")
 
 

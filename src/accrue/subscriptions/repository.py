@@ -26,6 +26,7 @@ from accrue.invoicing.model import CollectionMethod
 from accrue.kernel.calendar import BillingInterval, IntervalUnit, Period
 from accrue.kernel.errors import ConcurrentModification
 from accrue.kernel.paging import PageRequest
+from accrue.platform.db.any_of import any_of
 from accrue.platform.db.json_rows import encode_rows, json_value
 from accrue.subscriptions import tables as t
 from accrue.subscriptions.codec import anchor_json, anchor_of, items_json, items_of
@@ -67,7 +68,7 @@ _CLAIM_DUE = _DUE_ON_REAL_TIME.with_for_update(skip_locked=True)
 
 
 _BY_IDS = select(t.subscriptions).where(
-    _s.tenant_id == bindparam("tenant_id"), _s.id.in_(bindparam("ids", expanding=True))
+    _s.tenant_id == bindparam("tenant_id"), any_of(_s.id, "ids")
 )
 # Re-claims named rows that are still due (a failed batch's halves); skips claimed ones.
 _CLAIM_LISTED = (
