@@ -117,6 +117,7 @@ class SqlUnitOfWork:
         *,
         write: bool,
         writer_gate: threading.Lock | None,
+        pipeline_commits: bool,
         encode_event: PayloadEncoder,
         on_events_committed: Callable[[list[str]], None],
     ) -> None:
@@ -126,6 +127,7 @@ class SqlUnitOfWork:
         self._locks = locks
         self._write = write
         self._gate = writer_gate if write else None
+        self._pipeline_commits = pipeline_commits
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._gate is not None:
@@ -147,7 +149,7 @@ class SqlUnitOfWork:
             # server-side cursor, happen only in writing units of work.)
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
-        self._pipelined = self._write and can_pipeline(conn)
+        self._pipelined = self._write and self._pipeline_commits
         self._tx = conn.begin()
         for name in _REPOSITORIES:  # a unit of work entered again gets new ones
             self.__dict__.pop(name, None)
@@ -241,6 +243,7 @@ class SqlUnitOfWorkFactory:
         # lock instead of letting them poll SQLite's busy handler, which sleeps
         # up to 100 ms per retry and turns contention into second-long tails.
         self._writer_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._pipeline_commits = can_pipeline(engine)
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -248,6 +251,7 @@ class SqlUnitOfWorkFactory:
             self._locks,
             write=write,
             writer_gate=self._writer_gate,
+            pipeline_commits=self._pipeline_commits,
             encode_event=self._encode_event,
             on_events_committed=self._on_events_committed,
         )

@@ -24,12 +24,11 @@ from accrue.customers.mapping import (
 from accrue.customers.model import Customer, PaymentMethod, PaymentMethodType
 from accrue.kernel.lifecycle import LifecycleState
 from accrue.kernel.paging import PageRequest
-
-# Hot-path statements are built once: constructing a SQLAlchemy statement per
-# call costs more CPU than SQLite takes to run it.
 from accrue.platform.db.any_of import any_of
 from accrue.platform.db.rows import by_key
 
+# Hot-path statements are built once: constructing a SQLAlchemy statement per
+# call costs more CPU than SQLite takes to run it.
 _GET = by_key(t.customers)
 _INSERT = {table.name: insert(table) for table in (t.customers, t.payment_methods)}
 _pm = t.payment_methods.c

@@ -129,7 +129,7 @@ class SqlInvoiceRepository:
 
     An update is the last thing a use case does to an invoice, and a finaliser
     makes it while holding the tenant's gapless number counter: sent with the
-    events and the COMMIT (`pending_writes`, one round trip for all of them),
+    events and the COMMIT (`write_pending`, one round trip for all of them),
     it no longer lengthens that hold by a round trip of its own. Nothing reads
     a stale invoice: every read of this repository writes what is pending
     first, and no other repository reads the invoices table.

@@ -23,13 +23,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 
-def can_pipeline(conn: Connection) -> bool:
-    """Whether `conn` is a psycopg connection (PostgreSQL) whose libpq has pipelines."""
-    return conn.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported()
+def can_pipeline(engine: Engine) -> bool:
+    """Whether `engine` connects through psycopg (PostgreSQL) with a libpq that
+    has pipelines; asked once per engine, not per transaction."""
+    return engine.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported()
 
 
 @contextmanager

@@ -5,8 +5,8 @@ PostgreSQL the BEGIN the driver sends before a transaction's first statement
 and every COMMIT or ROLLBACK. (SQLite's BEGIN goes through a cursor and is
 counted as a statement.) Statements queued in a commit pipeline (see
 `commit_pipeline`) are counted as statements but share the COMMIT's round
-trip. Performance budgets are asserted on these counts,
-never on timings, so the tests are deterministic on a noisy machine.
+trip. Performance budgets are asserted on these counts, never on timings, so
+the tests are deterministic on a noisy machine.
 """
 
 from __future__ import annotations
