@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accrue.kernel.errors import InvalidPageToken
-from accrue.kernel.ids import IdGenerator
+from accrue.kernel.ids import IdGenerator, OsRandomness
 from accrue.kernel.paging import PageRequest, paginate
 from accrue.platform.clock import FixedClock
 
@@ -80,3 +81,43 @@ def test_ids_made_by_many_threads_in_one_millisecond_are_unique() -> None:
         thread.join()
     everything = [i for bucket in made for i in bucket]
     assert len(set(everything)) == len(everything) == 40_000
+
+
+def test_ids_in_new_milliseconds_draw_fresh_randomness_across_buffer_refills() -> None:
+    """Each new millisecond takes 80 fresh bits; the buffer of OS randomness is
+    read again when used up, and no two draws repeat (1,000 ids cross two refills)."""
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    ids = IdGenerator(clock)
+    tails = []
+    for _ in range(1000):
+        clock.advance(timedelta(milliseconds=1))
+        tails.append(ids.new("inv")[-16:])  # the randomness part of the ULID
+    assert len(set(tails)) == 1000
+
+
+def test_draws_fit_the_bits_asked_for() -> None:
+    randomness = OsRandomness()
+    draws = [randomness(80) for _ in range(2000)]
+    assert all(0 <= d < 1 << 80 for d in draws)
+    assert max(draws).bit_length() > 70  # the top bits are used, not zero-padded
+    assert all(0 <= randomness(5) < 32 for _ in range(100))
+
+
+def test_a_forked_child_never_repeats_its_parents_ids() -> None:
+    """A child forked after its parent read randomness and made an id in the same
+    millisecond makes different ids from the parent's next ones."""
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    ids = IdGenerator(clock)
+    ids.new("evt")  # parent has buffered randomness and a last id in this millisecond
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids and leave without cleanup
+        os.write(write, ",".join(ids.new("evt") for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split(",")
+    os.waitpid(pid, 0)
+    parent = [ids.new("evt") for _ in range(3)]
+    assert len(child) == 3
+    assert not set(child) & set(parent)
