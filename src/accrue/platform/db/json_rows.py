@@ -4,14 +4,14 @@ A batch written through SQLAlchemy's executemany costs the driver work per row
 (psycopg pipelines one execution per row, adapting every value in Python),
 and a multi-row VALUES list costs it a parse of a statement of thousands of
 placeholders, different for every batch size. Here the rows are one JSON array
-of arrays, encoded by the standard library's C encoder, and PostgreSQL unpacks
-it with `jsonb_array_elements`: one parameter, one statement text whatever the
-batch size (so it is prepared once per connection), and nothing done per value
-in Python but for bytes. The encoder is orjson: it writes instants itself (the
-standard library's encoder called back into Python for each of them, and
-encoding was a tenth of a bill-run worker's CPU; orjson's takes a sixth of
-that). Amounts stay exact: JSON integers are cast to bigint from their text,
-never through a float, and orjson refuses an integer beyond 64 bits. jsonb, not json: a json
+of arrays, encoded in C by orjson, and PostgreSQL unpacks it with
+`jsonb_array_elements`: one parameter, one statement text whatever the batch
+size (so it is prepared once per connection), and nothing done per value in
+Python but for bytes. orjson writes instants itself; the standard library's
+encoder called back into Python for each of them, and encoding was a tenth of
+a bill-run worker's CPU (orjson takes a sixth of that). Amounts stay exact:
+JSON integers are cast to bigint from their text, never through a float; one
+beyond 64 bits is refused here, one beyond bigint by the cast. jsonb, not json: a json
 value is re-parsed for every `->>` read from it, so a row of n columns was
 parsed n times, and the wide rows (invoices, events with their payload) cost
 the server more than executemany did.
