@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from accrue.config import Settings
+from accrue.platform.heap import settle_after_start_up
 from accrue.telemetry import configure_logging
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
+    settle_after_start_up(settings.gc_young_threshold)
     print(f"READY grpc={ports.grpc} connect={ports.connect}{_metrics_port(endpoint)}", flush=True)
     stop.wait()
     if webhooks is not None:
@@ -166,6 +168,7 @@ def _worker(args: argparse.Namespace) -> int:
     app.start_background(listen=False)
     progress = BillRunProgress(sys.stdout) if sys.stdout.isatty() else None
     endpoint = serve_metrics(app, Readiness(app.engine).check)
+    settle_after_start_up(settings.gc_young_threshold)
     print(f"READY worker{_metrics_port(endpoint)}", flush=True)
     total = collected = resolved = failed = 0
     webhooks = _start_webhook_dispatcher(app, stop)

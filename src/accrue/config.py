@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     grpc_workers: int = Field(32, ge=1, description="Threads serving gRPC calls")
     connect_workers: int = Field(32, ge=1, description="Threads serving Connect calls")
     db_pool_size: int = Field(16, ge=1, description="Database connections per process")
+    gc_young_threshold: int = Field(
+        10_000,
+        ge=0,
+        description="Allocations between two young-generation garbage collections of a "
+        "long-running process, whose start-up heap is frozen (platform/heap.py); 0 keeps "
+        "Python's defaults",
+    )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
         "FULL", description="SQLite durability; FULL survives power loss after commit"
     )

@@ -10,6 +10,7 @@ from accrue.bootstrap import Application, build_application
 from accrue.config import Settings
 from accrue.event_log.convert import event_to_pb
 from accrue.kernel.events import StoredEvent
+from accrue.platform.heap import settle_after_start_up
 from accrue.relay.jetstream import JetStreamBroker
 from accrue.relay.relay import EventRelay, RelayTarget
 
@@ -27,6 +28,7 @@ def run_relay(settings: Settings, *, once: bool = False) -> int:
 
     app = build_application(settings)
     endpoint = serve_metrics(app, Readiness(app.engine).check)
+    settle_after_start_up(settings.gc_young_threshold)
     try:
         return asyncio.run(_main(app, settings, once=once))
     finally:
