@@ -36,6 +36,7 @@ from accrue.invoicing.tax import TaxProvider, TaxRate, combined_rate
 from accrue.kernel.calendar import Period
 from accrue.kernel.clock import Clock, whole_second
 from accrue.kernel.ids import IdGenerator
+from accrue.kernel.records import evolve
 from accrue.ledger.model import PostingRequest, reversal_of
 from accrue.ledger.ports import Postings
 
@@ -107,7 +108,7 @@ class Invoicing:
             test_clock_id=customer.test_clock_id,
             now=now,
         )
-        return replace(draft, collection_method=collection_method)
+        return evolve(draft, collection_method=collection_method)
 
     def issue(self, uow: InvoicingUnitOfWork, draft: Invoice, *, now: datetime) -> Invoice:
         """Store `draft` already finalised (subscription invoices skip the draft stage)."""
@@ -177,7 +178,7 @@ class Invoicing:
             ):
                 tx_id = "" if request is None else next(posted).id
                 final = inv.schedule_collection(
-                    replace(inv.numbered(done, first + offset), ledger_transaction_id=tx_id)
+                    evolve(inv.numbered(done, first + offset), ledger_transaction_id=tx_id)
                 )
                 issued[index] = final
                 tenant_issued.append(final)

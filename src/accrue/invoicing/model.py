@@ -29,6 +29,7 @@ from accrue.kernel.errors import (
     ValidationFailed,
 )
 from accrue.kernel.money import check_amount
+from accrue.kernel.records import evolve
 from accrue.kernel.rounding import round_minor
 
 
@@ -219,7 +220,7 @@ def new_invoice(
     """A DRAFT invoice with its lines numbered from 1 in the order given."""
     if not lines:
         raise ValidationFailed.on("lines", "an invoice needs at least one line")
-    numbered = tuple(replace(line, line_number=n) for n, line in enumerate(lines, start=1))
+    numbered = tuple(evolve(line, line_number=n) for n, line in enumerate(lines, start=1))
     invoice = Invoice(
         id=id,
         tenant_id=tenant_id,
@@ -253,7 +254,7 @@ def finalize(invoice: Invoice, *, credit_balance_minor: int, now: datetime) -> I
     """
     _require(invoice, "finalize", InvoiceStatus.DRAFT, "finalized")
     applied = min(max(credit_balance_minor, 0), max(invoice.total_minor, 0))
-    done = replace(
+    done = evolve(
         invoice,
         credit_applied_minor=applied,
         status=InvoiceStatus.OPEN,
@@ -268,7 +269,7 @@ def numbered(invoice: Invoice, number: int) -> Invoice:
 
     Finalising computes everything else first, so the counter, which every
     finaliser of the tenant waits for, is taken as late as possible."""
-    return replace(invoice, number=format_number("INV", number))
+    return evolve(invoice, number=format_number("INV", number))
 
 
 def void(invoice: Invoice, now: datetime) -> Invoice:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from accrue.kernel.errors import CurrencyUnsupported, ValidationFailed, Violations
 from accrue.kernel.money import MAX_AMOUNT_MINOR, Currency
+from accrue.kernel.records import evolve
 
 
 class AccountType(enum.Enum):
@@ -292,8 +293,8 @@ def chain_hash(previous_hash: str, tx: Transaction) -> str:
 
 def seal(tx: Transaction, previous_hash: str) -> Transaction:
     """`tx` linked after `previous_hash` (GENESIS_HASH for sequence 1), with its hash."""
-    linked = replace(tx, previous_hash=previous_hash, hash="")
-    return replace(linked, hash=chain_hash(previous_hash, linked))
+    linked = evolve(tx, previous_hash=previous_hash, hash="")
+    return evolve(linked, hash=chain_hash(previous_hash, linked))
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +446,7 @@ def seal_next(
     sequence, previous = after_sequence, after_hash
     for tx in transactions:
         sequence += 1
-        linked = seal(replace(tx, sequence=sequence), previous)
+        linked = seal(evolve(tx, sequence=sequence), previous)
         sealed.append(linked)
         previous = linked.hash
     return sealed

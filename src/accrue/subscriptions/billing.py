@@ -17,6 +17,7 @@ from accrue.event_log.service import EventRecorder
 from accrue.invoicing.issuing import Invoicing
 from accrue.invoicing.model import BillingReason, Invoice, InvoiceLine, LineCharge
 from accrue.kernel.calendar import Period
+from accrue.kernel.records import evolve
 from accrue.subscriptions import model as subs
 from accrue.subscriptions.charges import metered_notices, period_charges, unused_time_credits
 from accrue.subscriptions.model import (
@@ -237,7 +238,7 @@ class SubscriptionBilling:
             )
         arrears = self._arrears(sub, work, unsaved)
         new = self.with_usage(new, arrears)
-        transition = replace(transition, subscription=new)
+        transition = evolve(transition, subscription=new)
         if new.status is SubscriptionStatus.CANCELED:
             reason = BillingReason.SUBSCRIPTION_ADJUSTMENT
             lines = self._invoicing.lines(customer, arrears)
@@ -294,7 +295,7 @@ class SubscriptionBilling:
         and corrections until the last of their periods' grace has passed."""
         if self._usage is None:
             return sub
-        return replace(sub, usage_open_until=self._usage.open_until(sub, charges))
+        return evolve(sub, usage_open_until=self._usage.open_until(sub, charges))
 
     def metered_until_change(
         self, sub: Subscription, new_items: Sequence[SubscriptionItem], at: datetime
@@ -401,8 +402,8 @@ class SubscriptionBilling:
                     drafts.append((draft, work.at))
                     unsaved += [line.charge for line in draft.lines if line.charge.usage]
                     new = _billed(new, draft)
-                new = replace(new, update_time=work.at)
-                steps.append(replace(transition, subscription=new))
+                new = evolve(new, update_time=work.at)
+                steps.append(evolve(transition, subscription=new))
                 sub = new
             planned.append((sub, steps))
         return DuePlan(planned, drafts)
@@ -458,4 +459,4 @@ class SubscriptionBilling:
 
 def _billed(sub: Subscription, invoice: Invoice) -> Subscription:
     """`sub` once `invoice` (issued) has billed its pending lines."""
-    return replace(sub, pending_lines=(), latest_invoice_id=invoice.id)
+    return evolve(sub, pending_lines=(), latest_invoice_id=invoice.id)

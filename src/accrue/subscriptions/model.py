@@ -37,6 +37,7 @@ from accrue.kernel.calendar import (
     utc_text,
 )
 from accrue.kernel.errors import InvalidState, PreconditionViolation, ValidationFailed
+from accrue.kernel.records import evolve
 
 
 class SubscriptionStatus(enum.Enum):
@@ -528,7 +529,7 @@ def _commit(
 ) -> Transition:
     if status not in TRANSITIONS[sub.status][action]:
         raise AssertionError(f"{action} may not lead from {sub.status} to {status}")
-    new = replace(sub, status=status, version=sub.version + 1, **changes)
+    new = evolve(sub, status=status, version=sub.version + 1, **changes)
     fact = "canceled" if status is _S.CANCELED else _FACTS[action]
     event = SubscriptionEvent(f"subscription.{fact}", sub.id, at, sub.status, status)
     return Transition(new, (event,))
