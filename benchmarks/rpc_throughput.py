@@ -24,6 +24,7 @@ from harness import (
     accrue_servers,
     create_tenant,
     echo_process,
+    machine_busy_seconds,
     postgres_database,
     process_cpu,
 )
@@ -63,6 +64,7 @@ class Result:
     first_error: str
     client_cpu: float  # CPU seconds of the client processes during the measured part
     server_cpu: float
+    machine: float  # cores busy on average over the whole machine, from /proc/stat
 
     @property
     def rps(self) -> float:
@@ -148,9 +150,11 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
     for child in children:
         child.start()
     barrier.wait(timeout=300)  # every client process has warmed up
-    server_cpu = sum(process_cpu(pid) for pid in server_pids)
+    server_cpu, machine = sum(process_cpu(pid) for pid in server_pids), machine_busy_seconds()
     reports = [out.get(timeout=900) for _ in children]
     server_cpu = sum(process_cpu(pid) for pid in server_pids) - server_cpu
+    now = machine_busy_seconds()
+    busy, every = now[0] - machine[0], now[1] - machine[1]
     for child in children:
         child.join()
     r = Result(
@@ -163,11 +167,13 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
         first_error=next((x[4] for x in reports if x[4]), ""),
         client_cpu=sum(x[5] for x in reports),
         server_cpu=server_cpu,
+        machine=(os.cpu_count() or 1) * busy / max(every, 1e-9),
     )
     print(
         f"  {phase:<15} {database:<10} {r.rps:6.0f} rpc/s  p50 {r.ms(0.5):6.1f} ms"
         f"  p99 {r.ms(0.99):7.1f} ms  errors {r.errors}  (CPU cores busy: clients"
-        f" {r.client_cpu / r.seconds:.2f}, server {r.server_cpu / r.seconds:.2f})",
+        f" {r.client_cpu / r.seconds:.2f}, server {r.server_cpu / r.seconds:.2f},"
+        f" machine {r.machine:.2f})",
         flush=True,
     )
     if r.first_error:
@@ -193,6 +199,26 @@ def bench_accrue(
         for phase, kind in (("GetCustomer", "get"), ("CreateCustomer", "create")):
             load = replace(load, kind=kind, customer_id=first.id)  # type: ignore[attr-defined]
             results.append(drive(phase, label, pids, load, args.client_procs))
+    if args.asyncio_bound and processes == 1:  # same tenant and customer, same database
+        results += bench_asyncio_bound(database, url, args, first.id, key)  # type: ignore[attr-defined]
+    return results
+
+
+def bench_asyncio_bound(
+    database: str, url: str, args: argparse.Namespace, customer_id: str, api_key: str
+) -> list[Result]:
+    """GetCustomer and CreateCustomer against asyncio_bound.serve: what an asyncio server
+    running each call inline could at best give (see asyncio_bound.py)."""
+    from asyncio_bound import asyncio_bound_process
+
+    results = []
+    with asyncio_bound_process(SPAWN, url) as (pid, target):
+        load = Load(
+            target, "get", api_key, customer_id, args.requests, args.warmup, args.concurrency
+        )
+        for phase, kind in (("GetCustomer", "get"), ("CreateCustomer", "create")):
+            load = replace(load, kind=kind)
+            results.append(drive(phase, f"{database} aio", [pid], load, args.client_procs))
     return results
 
 
@@ -345,6 +371,11 @@ def main() -> int:
     parser.add_argument(
         "--metrics-cost", action="store_true", help="only: GetCustomer with metrics off vs on"
     )
+    parser.add_argument(
+        "--asyncio-bound",
+        action="store_true",
+        help="also: the same calls on grpc.aio, each run inline (benchmarks/asyncio_bound.py)",
+    )
     args = parser.parse_args()
     args.requests = 300 if args.quick else args.requests
     if args.warmup is None:
@@ -390,6 +421,14 @@ def main() -> int:
                 x.rps for x in results if (x.phase, x.database) == (r.phase, r.database.split()[0])
             )
             print(f"{r.phase} {r.database} against 1 process: {r.rps / single:.2f}x")
+        if r.database.endswith(" aio"):
+            threaded = next(
+                x for x in results if (x.phase, x.database) == (r.phase, r.database.split()[0])
+            )
+            print(
+                f"{r.phase} {r.database} against the threaded server: {r.rps / threaded.rps:.2f}x"
+                f" rpc/s, {r.server_cpu / threaded.server_cpu:.2f}x server CPU per call"
+            )
     for phase, goal in (("GetCustomer", 0.60), ("CreateCustomer", 0.35)):
         got = next(r.rps for r in results if (r.phase, r.database) == (phase, "SQLite")) / echo
         print(
