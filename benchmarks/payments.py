@@ -286,7 +286,7 @@ def main() -> int:
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=2,
         help="also run `accrue serve --processes N` on PostgreSQL (1 = not)",
     )
     args = parser.parse_args()
