@@ -162,6 +162,19 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of a process so far; 0 if it is
+    gone. A thread that ends in between takes its count with it, so measure a steady server."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(x.split()[1]) for x in lines if "ctxt_switches:" in x)
+    return total
+
+
 def machine_busy_seconds() -> tuple[float, float]:
     """(busy, all) CPU seconds of the whole machine so far, every core, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]

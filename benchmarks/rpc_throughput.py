@@ -22,6 +22,7 @@ from harness import (
     ECHO_METHOD,
     ECHO_PAYLOAD,
     accrue_servers,
+    context_switches,
     create_tenant,
     echo_process,
     machine_busy_seconds,
@@ -65,6 +66,7 @@ class Result:
     client_cpu: float  # CPU seconds of the client processes during the measured part
     server_cpu: float
     machine: float  # cores busy on average over the whole machine, from /proc/stat
+    switches: int  # the server processes' threads' context switches in the measured part
 
     @property
     def rps(self) -> float:
@@ -151,8 +153,10 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
         child.start()
     barrier.wait(timeout=300)  # every client process has warmed up
     server_cpu, machine = sum(process_cpu(pid) for pid in server_pids), machine_busy_seconds()
+    switches = sum(map(context_switches, server_pids))
     reports = [out.get(timeout=900) for _ in children]
     server_cpu = sum(process_cpu(pid) for pid in server_pids) - server_cpu
+    switches = sum(map(context_switches, server_pids)) - switches
     now = machine_busy_seconds()
     busy, every = now[0] - machine[0], now[1] - machine[1]
     for child in children:
@@ -168,6 +172,7 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
         client_cpu=sum(x[5] for x in reports),
         server_cpu=server_cpu,
         machine=(os.cpu_count() or 1) * busy / max(every, 1e-9),
+        switches=switches,
     )
     print(
         f"  {phase:<15} {database:<10} {r.rps:6.0f} rpc/s  p50 {r.ms(0.5):6.1f} ms"
@@ -408,12 +413,13 @@ def main() -> int:
     print(f"\nratios are to the mean of the two echo runs, {echo:.0f} rpc/s")
     print(
         f"{'phase':<15} {'database':<15} {'rpc/s':>7} {'p50 ms':>7} {'p99 ms':>8}"
-        f" {'vs echo':>8} {'errors':>7} {'server CPU us/call':>19}"
+        f" {'vs echo':>8} {'errors':>7} {'server CPU us/call':>19} {'switches/call':>14}"
     )
     for r in results:
         print(
             f"{r.phase:<15} {r.database:<15} {r.rps:7.0f} {r.ms(0.5):7.1f} {r.ms(0.99):8.1f}"
             f" {r.rps / echo:8.0%} {r.errors:7d} {r.server_cpu / r.requests * 1e6:19.0f}"
+            f" {r.switches / r.requests:14.1f}"
         )
     for r in results:
         if " x" in r.database:
