@@ -13,12 +13,13 @@ GetCustomer and CreateCustomer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
+from harness import spawned_server
 
 from accrue.bootstrap import build_application
 from accrue.config import Settings
@@ -71,16 +72,6 @@ def serve(database_url: str, send: Any) -> None:
     asyncio.run(main())
 
 
-@contextmanager
-def asyncio_bound_process(spawn: Any, database_url: str) -> Iterator[tuple[int, str]]:
+def asyncio_bound_process(spawn: Any, database_url: str) -> AbstractContextManager[tuple[int, str]]:
     """`serve` in a process of `spawn`; yields (pid, gRPC target)."""
-    receive, send = spawn.Pipe(duplex=False)
-    process = spawn.Process(target=serve, args=(database_url, send), daemon=True)
-    process.start()
-    try:
-        if not receive.poll(120):
-            raise RuntimeError("the asyncio-bound server did not start")
-        yield process.pid or 0, f"127.0.0.1:{receive.recv()}"
-    finally:
-        process.terminate()
-        process.join(10)
+    return spawned_server(spawn, serve, (database_url,), wait=120)

@@ -38,12 +38,22 @@ def echo_server(port_pipe: object) -> None:
 @contextmanager
 def echo_process(spawn: object) -> Iterator[tuple[int, str]]:
     """`echo_server` in a process of `spawn` (a multiprocessing context); yields (pid, target)."""
+    with spawned_server(spawn, echo_server, ()) as found:
+        yield found
+
+
+@contextmanager
+def spawned_server(
+    spawn: object, serve: Callable[..., None], args: tuple[object, ...], wait: float = 60
+) -> Iterator[tuple[int, str]]:
+    """`serve(*args, port_pipe)` in a process of `spawn` (a multiprocessing context), which
+    sends the gRPC port it bound down the pipe; yields (pid, target), terminates it after."""
     receive, send = spawn.Pipe(duplex=False)  # type: ignore[attr-defined]
-    process = spawn.Process(target=echo_server, args=(send,), daemon=True)  # type: ignore[attr-defined]
+    process = spawn.Process(target=serve, args=(*args, send), daemon=True)  # type: ignore[attr-defined]
     process.start()
     try:
-        if not receive.poll(60):
-            raise RuntimeError("echo server did not start")
+        if not receive.poll(wait):
+            raise RuntimeError(f"{serve.__name__} did not start")
         yield process.pid or 0, f"127.0.0.1:{receive.recv()}"
     finally:
         process.terminate()
