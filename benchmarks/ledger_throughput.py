@@ -575,6 +575,7 @@ class Figure:
     unit: str
     accrue: Run
     raw: Run
+    processes: int = 1  # (a): `accrue serve --processes N`
 
     @property
     def ratio(self) -> float:
@@ -644,7 +645,7 @@ def bench_database(
                 "postings/s",
             )
             name = "RPC CreateAdjustment" + ("" if processes == 1 else f" x{processes}")
-            figures.append(Figure(database, key, name, "postings/s", run_a, raw_a))
+            figures.append(Figure(database, "a", name, "postings/s", run_a, raw_a, processes))
             expected[key] = args.postings + warmup - run_a.errors
 
         # b. post_many, BATCH transactions per unit of work, over many accounts.
@@ -756,18 +757,18 @@ def report(figures: list[Figure], checks: list[Check], postgres: bool) -> None:
     for f in figures:
         unit = f.unit if f.key == "b" else "postings/s"
         print(
-            f"{f.database:<11} {f.key[0]}. {f.name:<23} {f.accrue.rate:9,.0f} {f.raw.rate:9,.0f}"
+            f"{f.database:<11} {f.key}. {f.name:<23} {f.accrue.rate:9,.0f} {f.raw.rate:9,.0f}"
             f" {unit:<11} {f.ratio:6.1%} {f.accrue.errors + f.raw.errors:6d}"
             f" {f.accrue.retries:7d}"
         )
     for key, goal, what in GOALS:
-        got = [f for f in figures if f.database == "PostgreSQL" and f.key[0] == key]
+        got = [f for f in figures if f.database == "PostgreSQL" and f.key == key]
         if not got:
             state = "skipped (PostgreSQL unreachable)" if not postgres else "not measured"
             print(f"goal (PostgreSQL) {key}. >= {goal:,} {what}: {state}")
         for f in got:  # (a) once per number of server processes
             met = "MET" if f.accrue.rate >= goal else "NOT MET"
-            also = f" ({f.name.rsplit(' ', 1)[1]})" if f.key != key else ""
+            also = f" (x{f.processes})" if f.processes > 1 else ""
             rate = f.accrue.rate
             print(f"goal (PostgreSQL) {key}. >= {goal:,} {what}{also}: {rate:,.0f} -> {met}")
     for c in checks:

@@ -21,13 +21,12 @@ import grpc
 from harness import (
     ECHO_METHOD,
     ECHO_PAYLOAD,
+    CpuWatch,
     accrue_servers,
     context_switches,
     create_tenant,
     echo_process,
-    machine_busy_seconds,
     postgres_database,
-    process_cpu,
 )
 
 from accrue.billing.v1 import customer_pb2, customer_pb2_grpc
@@ -152,13 +151,12 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
     for child in children:
         child.start()
     barrier.wait(timeout=300)  # every client process has warmed up
-    server_cpu, machine = sum(process_cpu(pid) for pid in server_pids), machine_busy_seconds()
+    watch = CpuWatch({"server": lambda: server_pids})
+    watch.start()
     switches = sum(map(context_switches, server_pids))
     reports = [out.get(timeout=900) for _ in children]
-    server_cpu = sum(process_cpu(pid) for pid in server_pids) - server_cpu
+    cpu = watch.stop()
     switches = sum(map(context_switches, server_pids)) - switches
-    now = machine_busy_seconds()
-    busy, every = now[0] - machine[0], now[1] - machine[1]
     for child in children:
         child.join()
     r = Result(
@@ -170,8 +168,8 @@ def drive(phase: str, database: str, server_pids: list[int], load: Load, procs: 
         errors=sum(x[3] for x in reports),
         first_error=next((x[4] for x in reports if x[4]), ""),
         client_cpu=sum(x[5] for x in reports),
-        server_cpu=server_cpu,
-        machine=(os.cpu_count() or 1) * busy / max(every, 1e-9),
+        server_cpu=cpu["server"],
+        machine=cpu["machine busy"],
         switches=switches,
     )
     print(

@@ -91,6 +91,18 @@ def test_fields_outside_init_are_recomputed_as_replace_recomputes_them() -> None
     assert evolve(Priced(250, 2), quantity=3).total_minor == 750
 
 
+def test_a_class_with_its_own_init_is_copied_through_that_init() -> None:
+    @dataclass(frozen=True, init=False)
+    class Code:
+        text: str
+
+        def __init__(self, text: str) -> None:
+            object.__setattr__(self, "text", text.strip().upper())
+
+    copied = evolve(Code("eur"), text=" usd ")
+    assert copied == replace(Code("eur"), text=" usd ") == Code("USD")
+
+
 def test_only_dataclasses_are_copied() -> None:
     with pytest.raises(TypeError, match="dataclass"):
         evolve(CREATED, year=2027)

@@ -16,7 +16,8 @@ sets each field from the changes or from the original, then runs the class's
 The same contract as `replace`: only declared fields may be changed (anything
 else is a TypeError), and the result equals `replace(record, **changes)`. A
 class with an `init=False` field, an `InitVar` or a `ClassVar` (which `replace`
-recomputes, needs passed or leaves alone) is copied by `replace` itself.
+recomputes, needs passed or leaves alone), or with an `__init__` of its own
+(`@dataclass(init=False)`, which `replace` calls), is copied by `replace` itself.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def _copier(kind: type) -> tuple[_Copier, frozenset[str]]:
     names = [f.name for f in fields]
     # __dataclass_fields__ also holds InitVar (and ClassVar) pseudo-fields.
     pseudo = len(kind.__dataclass_fields__) != len(fields)
-    if pseudo or any(not f.init for f in fields):
+    own_init = not kind.__dataclass_params__.init  # type: ignore[attr-defined]
+    if pseudo or own_init or any(not f.init for f in fields):
         return (lambda record, changes: dataclasses.replace(record, **changes)), frozenset(names)
     # Field names are Python identifiers (the class statement made them), so the
     # generated source is only attribute names and their string literals.
